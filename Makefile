@@ -1,0 +1,135 @@
+# sbx: Lua module (build/sbx/core.so + lua/sbx) and daemon (build/sbxd).
+# `make demo` and `make test` work on a fresh Debian 12 machine: they install what is missing.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+LUA_VERSION = 5.4
+LUA     ?= lua$(LUA_VERSION)
+LUADIR  ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+BINDIR  ?= $(PREFIX)/bin
+
+CC      ?= gcc
+PKGS     = libcurl libuv libwebsockets jansson
+CFLAGS  ?= -O2 -g
+WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+CPPFLAGS_ALL = -Icsrc/common -Icsrc/core $(shell pkg-config --cflags lua$(LUA_VERSION) libcurl libuv libwebsockets jansson 2>/dev/null)
+LIBS_CORE = $(shell pkg-config --libs libcurl libuv libwebsockets 2>/dev/null)
+LIBS_SBXD = $(shell pkg-config --libs libuv libwebsockets jansson 2>/dev/null)
+
+# Debian packages the build, the tests, the examples and the demo need.
+DEB_PKGS = build-essential pkg-config clang lua5.4 liblua5.4-dev lua-cjson lua-busted \
+	lua-check luarocks libcurl4-openssl-dev libuv1-dev libwebsockets-dev \
+	libwebsockets-evlib-uv libjansson-dev bubblewrap procps lua-cqueues lua-luv
+
+COMMON_SRC = $(wildcard csrc/common/*.c)
+CORE_SRC   = $(wildcard csrc/core/*.c) $(wildcard csrc/lua/*.c) $(COMMON_SRC)
+SBXD_SRC   = $(wildcard csrc/sbxd/*.c) $(COMMON_SRC)
+HEADERS    = $(wildcard csrc/*/*.h)
+UNIT_SRC   = $(wildcard spec/c/test_*.c)
+
+B ?= build
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LUA_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(B)/?.so;;" SBX_SBXD="$(CURDIR)/$(B)/sbxd"
+BUSTED  = $(LUA) /usr/bin/busted
+
+.PHONY: all deps test check demo bench fuzz install uninstall clean unit specs examples \
+	lint rockspec-test check-build
+
+all: $(B)/sbx/core.so $(B)/sbxd
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(B)/sbx/core.so: $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -fPIC -shared $(CPPFLAGS_ALL) -o $@ $(CORE_SRC) $(LIBS_CORE)
+
+$(B)/sbxd: $(SBXD_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -Icsrc/sbxd $(CPPFLAGS_ALL) -o $@ $(SBXD_SRC) $(LIBS_SBXD)
+
+# C unit tests: each spec/c/test_X.c links the whole client core and sbxd sources it needs.
+UNIT_BINS = $(patsubst spec/c/%.c,$(B)/unit/%,$(UNIT_SRC))
+$(B)/unit/%: spec/c/%.c $(CORE_SRC) $(SBXD_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -Icsrc/sbxd $(CPPFLAGS_ALL) -o $@ $< \
+	  $(wildcard csrc/core/*.c) $(COMMON_SRC) $(filter-out csrc/sbxd/main.c,$(wildcard csrc/sbxd/*.c)) \
+	  $(LIBS_CORE) $(LIBS_SBXD)
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "== $$t"; $(UNIT_RUN) $$t || exit 1; done
+
+specs: all
+	$(LUA_ENV) $(BUSTED) -o utfTerminal spec
+
+examples: all
+	@for f in examples/*.lua; do echo "== $$f"; $(LUA_ENV) $(LUA) $$f > /dev/null || exit 1; done
+
+lint:
+	@if command -v luacheck >/dev/null; then luacheck --no-color -q lua spec examples bench; fi
+
+rockspec-test: all
+	LUA=$(LUA) bash spec/rockspec_test.sh
+
+test: deps all unit specs examples lint rockspec-test
+
+# Everything again under AddressSanitizer + UBSan: the unit tests, and every spec with the
+# sanitizer runtimes preloaded into lua5.4 (which is not built with them) and an
+# instrumented sbxd.
+ASAN_RT  = $(shell $(CC) -print-file-name=libasan.so)
+UBSAN_RT = $(shell $(CC) -print-file-name=libubsan.so)
+SAN_ENV  = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/spec/lsan.supp
+
+check-build:
+	$(MAKE) B=build-asan EXTRA_CFLAGS="$(SAN_FLAGS)" CFLAGS="-O1 -g" all $(patsubst $(B)/%,build-asan/%,$(UNIT_BINS))
+
+check: deps check-build
+	@for t in $(patsubst $(B)/%,build-asan/%,$(UNIT_BINS)); do echo "== $$t"; $(SAN_ENV) $$t || exit 1; done
+	$(SAN_ENV) LD_PRELOAD="$(ASAN_RT) $(UBSAN_RT)" SBX_SANITIZED=1 \
+	  $(MAKE) --no-print-directory B=build-asan specs
+
+demo: deps all
+	$(LUA_ENV) $(LUA) examples/quickstart.lua
+
+$(B)/bench/spawn_baseline: bench/spawn_baseline.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ $<
+
+bench: deps all $(B)/bench/spawn_baseline
+	$(LUA_ENV) $(LUA) bench/run_latency.lua
+
+FUZZ_TIME ?= 60
+FUZZ_TARGETS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+$(B)/fuzz/%: fuzz/%.c $(CORE_SRC) $(SBXD_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Icsrc/sbxd $(CPPFLAGS_ALL) -o $@ $< \
+	  $(wildcard csrc/core/*.c) $(COMMON_SRC) $(filter-out csrc/sbxd/main.c,$(wildcard csrc/sbxd/*.c)) \
+	  $(LIBS_CORE) $(LIBS_SBXD)
+
+fuzz: deps $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do n=$$(basename $$t); mkdir -p $(B)/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_TIME) s)"; \
+	  $$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(B)/corpus/$$n fuzz/corpus/$$n || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(LUADIR)/sbx $(DESTDIR)$(LIBDIR)/sbx $(DESTDIR)$(BINDIR)
+	install -m 644 lua/sbx/*.lua $(DESTDIR)$(LUADIR)/sbx/
+	install -m 755 $(B)/sbx/core.so $(DESTDIR)$(LIBDIR)/sbx/core.so
+	install -m 755 $(B)/sbxd $(DESTDIR)$(LIBDIR)/sbx/sbxd
+	ln -sf $(LIBDIR)/sbx/sbxd $(DESTDIR)$(BINDIR)/sbxd
+
+uninstall:
+	rm -rf $(DESTDIR)$(LUADIR)/sbx $(DESTDIR)$(LIBDIR)/sbx $(DESTDIR)$(BINDIR)/sbxd
+
+clean:
+	rm -rf build build-asan

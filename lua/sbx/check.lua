@@ -1,0 +1,75 @@
+--- Argument validation shared by every public function: a bad argument raises
+-- InvalidArgumentError naming the function and the argument, before any request is sent.
+local errors = require "sbx.errors"
+
+local M = {}
+
+local function fail(fname, what, msg)
+  errors.raise("InvalidArgumentError", ("%s: %s %s"):format(fname, what, msg))
+end
+
+local function is_string_map(v)
+  if type(v) ~= "table" then return false end
+  for k, x in pairs(v) do
+    if type(k) ~= "string" or type(x) ~= "string" then return false end
+  end
+  return true
+end
+
+-- Each rule returns nil when the value is acceptable, else the complaint.
+local RULES = {
+  string = function(v) if type(v) ~= "string" then return "must be a string" end end,
+  nonempty = function(v)
+    if type(v) ~= "string" or v == "" then return "must be a non-empty string" end
+  end,
+  id = function(v)
+    if type(v) ~= "string" or not v:match("^[%w_%-]+$") then
+      return "must be a sandbox id (letters, digits, '_' and '-')"
+    end
+  end,
+  boolean = function(v) if type(v) ~= "boolean" then return "must be a boolean" end end,
+  ["function"] = function(v) if type(v) ~= "function" then return "must be a function" end end,
+  duration = function(v)
+    if type(v) ~= "number" or v ~= v or v < 0 or v == math.huge then
+      return "must be a non-negative number of seconds"
+    end
+  end,
+  positive = function(v)
+    if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
+      return "must be a positive number of seconds"
+    end
+  end,
+  env = function(v)
+    if not is_string_map(v) then return "must be a table of string keys to string values" end
+    for k in pairs(v) do
+      if k == "" or k:find("[=%z]") then return ("has an invalid variable name %q"):format(k) end
+    end
+  end,
+  map = function(v)
+    if not is_string_map(v) then return "must be a table of string keys to string values" end
+  end,
+}
+
+--- Checks one value against a rule name; `what` names it in the message.
+function M.value(fname, what, v, rule)
+  local complaint = RULES[rule](v)
+  if complaint then fail(fname, what, complaint) end
+  return v
+end
+
+--- Checks an options table: nil is an empty table; every key must be in `schema`
+-- (key -> rule name); nil values are allowed. Returns the table.
+function M.options(fname, opts, schema)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then fail(fname, "options", "must be a table") end
+  for k, v in pairs(opts) do
+    local rule = schema[k]
+    if type(k) ~= "string" or not rule then
+      fail(fname, "option " .. tostring(k), "is unknown")
+    end
+    M.value(fname, ("option '%s'"):format(k), v, rule)
+  end
+  return opts
+end
+
+return M

@@ -1,0 +1,140 @@
+--- box.commands: running commands in a sandbox (docs/PROTOCOL.md, "Processes").
+local core = require "sbx.core"
+local cjson = require "cjson"
+local check = require "sbx.check"
+local errors = require "sbx.errors"
+local transport = require "sbx.transport"
+local wait = require "sbx.wait"
+
+local Commands = {}
+Commands.__index = Commands
+
+local RUN_OPTIONS = {
+  cwd = "string", env = "env", user = "string", timeout = "duration",
+  request_timeout = "duration", stdin = "string",
+  on_stdout = "function", on_stderr = "function",
+}
+
+function Commands.new(box)
+  return setmetatable({ box = box }, Commands)
+end
+
+--- The JSON body of a start request.
+local function start_body(cmd, opts)
+  return {
+    cmd = cmd, cwd = opts.cwd, env = opts.env, user = opts.user,
+    timeout = (opts.timeout or 0) > 0 and opts.timeout or nil,
+    stdin = opts.stdin and core.b64encode(opts.stdin) or nil,
+  }
+end
+
+-- One running command's stream: output so far, its callbacks, and how it ended.
+local Run = {}
+Run.__index = Run
+
+local function new_run(cmd, opts, request_timeout)
+  return setmetatable({
+    cmd = cmd, opts = opts, out = { stdout = {}, stderr = {} },
+    callbacks = { stdout = opts.on_stdout, stderr = opts.on_stderr },
+    request_timeout = request_timeout,
+  }, Run)
+end
+
+function Run:result()
+  local e = self.ended or {}
+  return {
+    stdout = table.concat(self.out.stdout), stderr = table.concat(self.out.stderr),
+    exit_code = transport.int(e.exit_code), error = transport.str(e.error), pid = self.pid,
+  }
+end
+
+--- Handles one SSE event of the process stream.
+function Run:on_event(ev)
+  local chunks = self.out[ev.event]
+  if chunks then
+    chunks[#chunks + 1] = ev.data
+    local cb = self.callbacks[ev.event]
+    if cb then cb(ev.data) end
+  elseif ev.event == "start" then
+    local ok, doc = pcall(cjson.decode, ev.data)
+    self.pid = ok and type(doc) == "table" and transport.int(doc.pid) or nil
+  elseif ev.event == "end" then
+    local ok, doc = pcall(cjson.decode, ev.data)
+    self.ended = ok and type(doc) == "table" and doc or {}
+  end
+end
+
+--- The deadline once the stream has started: the server enforces the command's
+-- timeout; this is the client's backstop in case the server never says so.
+function Run:stream_deadline()
+  local t = self.opts.timeout
+  if t and t > 0 then return wait.deadline(t + math.max(self.request_timeout, 5)) end
+  return nil
+end
+
+--- Handles one core event; returns true once the command's outcome is known.
+function Run:on_core_event(ev)
+  if ev.type == "head" then
+    self.status = ev.status
+    if ev.status == 200 then self.deadline = self:stream_deadline() end
+  elseif ev.type == "event" then
+    self:on_event(ev)
+    return self.ended ~= nil
+  elseif ev.type == "done" then
+    if ev.status < 200 or ev.status > 299 then transport.raise_status(ev.status, ev.body) end
+    errors.raise("SandboxError", "the output stream ended before the command's end event")
+  elseif ev.type == "error" then
+    transport.raise_transport(ev)
+  end
+  return false
+end
+
+--- Drives the stream until the end event. Any error (transport, timeout, a callback's)
+-- closes the connection, which makes sbxd kill the command, and propagates unchanged.
+function Run:drive(op)
+  self.deadline = wait.deadline(self.request_timeout)
+  local ok, err = pcall(function()
+    while true do
+      local evs = transport.next_events(op, self.deadline, "run", self.request_timeout)
+      for _, ev in ipairs(evs) do
+        if self:on_core_event(ev) then return end
+      end
+    end
+  end)
+  op:close()
+  if not ok then error(err, 0) end
+end
+
+--- Raises when the end event says the command did not finish by itself in time.
+local function raise_if_timed_out(result, opts)
+  if result.error == "timeout" then
+    errors.raise("TimeoutError", ("command timed out after %g s"):format(opts.timeout),
+      { result = result })
+  elseif result.error == "sandbox_timeout" then
+    errors.raise("SandboxTimeoutError", "the sandbox's lifetime ran out during the command",
+      { result = result })
+  end
+end
+
+--- Runs `cmd` with /bin/sh -c in the sandbox and returns its CommandResult.
+function Commands:run(cmd, opts)
+  check.value("run", "cmd", cmd, "nonempty")
+  opts = check.options("run", opts, RUN_OPTIONS)
+  local box = self.box
+  box:ensure_open("run")
+  local request_timeout = opts.request_timeout or box.request_timeout
+  local run = new_run(cmd, opts, request_timeout)
+  local op = box.client:open("POST", "/sandboxes/" .. box.id .. "/processes",
+    start_body(cmd, opts), true)
+  run:drive(op)
+  local result = run:result()
+  raise_if_timed_out(result, opts)
+  return result
+end
+
+--- The explicit streaming entry point: the same call as run.
+function Commands:run_stream(cmd, opts)
+  return self:run(cmd, opts)
+end
+
+return Commands

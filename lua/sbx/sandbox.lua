@@ -1,0 +1,124 @@
+--- Sandbox objects and the module-level calls that make or find them.
+local check = require "sbx.check"
+local errors = require "sbx.errors"
+local transport = require "sbx.transport"
+local embedded = require "sbx.embedded"
+local Commands = require "sbx.commands"
+
+local M = {}
+
+local Sandbox = {}
+Sandbox.__index = Sandbox
+Sandbox.__name = "sbx.Sandbox"
+
+--- The info table users see, from the server's JSON.
+local function to_info(doc)
+  local metadata = {}
+  for k, v in pairs(type(doc.metadata) == "table" and doc.metadata or {}) do
+    metadata[k] = v
+  end
+  return {
+    id = doc.id, state = doc.state, started_at = doc.started_at,
+    expires_at = doc.expires_at, metadata = metadata,
+  }
+end
+
+--- A Client for url/api_key/request_timeout, falling back to SBX_URL, SBX_API_KEY and
+-- the embedded sbxd.
+local function client_for(opts)
+  local url, key = opts.url or os.getenv("SBX_URL"), opts.api_key or os.getenv("SBX_API_KEY")
+  if not url or url == "" then url, key = embedded.endpoint() end
+  return transport.new { url = url, api_key = key, request_timeout = opts.request_timeout }
+end
+
+local function new_sandbox(client, info, owned)
+  local box = setmetatable({
+    id = info.id, client = client, owned = owned,
+    request_timeout = client.request_timeout,
+  }, Sandbox)
+  box.commands = Commands.new(box)
+  return box
+end
+
+function Sandbox:path(suffix)
+  return "/sandboxes/" .. self.id .. (suffix or "")
+end
+
+function Sandbox:ensure_open(fname)
+  if self.closed then
+    errors.raise("InvalidArgumentError", fname .. ": attempt to use a closed sandbox")
+  end
+end
+
+function Sandbox:info()
+  return to_info(self.client:call("GET", self:path()))
+end
+
+--- Kills the sandbox: true, or false when it was already gone.
+function Sandbox:kill()
+  local ok, err = pcall(self.client.call, self.client, "DELETE", self:path())
+  if ok then return true end
+  if errors.is(err, "NotFoundError") then return false end
+  error(err, 0)
+end
+
+function Sandbox:set_timeout(seconds)
+  check.value("set_timeout", "seconds", seconds, "positive")
+  self.client:call("POST", self:path("/timeout"), { timeout = seconds })
+end
+
+--- Kills the sandbox if this object created it; idempotent. Called by <close> too:
+-- there, while another error unwinds, a failure to reach sbxd is not raised over it.
+function Sandbox:close(unwinding)
+  if self.closed then return end
+  self.closed = true
+  if not self.owned then return end
+  local ok, err = pcall(self.kill, self)
+  if not ok and not unwinding then error(err, 0) end
+end
+
+function Sandbox.__close(box, err)
+  box:close(err ~= nil)
+end
+
+function Sandbox.__tostring(box)
+  return "sbx.Sandbox(" .. box.id .. ")"
+end
+
+local CREATE_OPTIONS = {
+  url = "string", api_key = "string", env = "env", timeout = "positive",
+  request_timeout = "duration", network = "boolean", metadata = "map",
+}
+
+function M.create(opts)
+  opts = check.options("create", opts, CREATE_OPTIONS)
+  local client = client_for(opts)
+  local doc = client:call("POST", "/sandboxes", {
+    env = opts.env, timeout = opts.timeout, network = opts.network, metadata = opts.metadata,
+  })
+  return new_sandbox(client, to_info(doc), true)
+end
+
+local CONNECT_OPTIONS = { url = "string", api_key = "string", request_timeout = "duration" }
+
+function M.connect(id, opts)
+  check.value("connect", "id", id, "id")
+  opts = check.options("connect", opts, CONNECT_OPTIONS)
+  local client = client_for(opts)
+  local info = to_info(client:call("GET", "/sandboxes/" .. id))
+  return new_sandbox(client, info, false)
+end
+
+local LIST_OPTIONS = { url = "string", api_key = "string", request_timeout = "duration" }
+
+function M.list(opts)
+  opts = check.options("list", opts, LIST_OPTIONS)
+  local doc = client_for(opts):call("GET", "/sandboxes")
+  local out = {}
+  for i, info in ipairs(type(doc.sandboxes) == "table" and doc.sandboxes or {}) do
+    out[i] = to_info(info)
+  end
+  return out
+end
+
+return M

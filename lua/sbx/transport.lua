@@ -1,0 +1,116 @@
+--- HTTP to sbxd: one Client per (url, key); JSON calls and SSE streams over the core.
+local core = require "sbx.core"
+local cjson = require "cjson"
+local errors = require "sbx.errors"
+local wait = require "sbx.wait"
+
+local M = {}
+
+local Client = {}
+Client.__index = Client
+
+--- Splits "unix:/path" or "http://host:port" into the base URL and the socket path.
+local function parse_url(url)
+  local path = url:match("^unix:(.+)$")
+  if path then return "http://localhost", path end
+  if url:match("^https?://[^/]+") then return (url:gsub("/+$", "")), nil end
+  errors.raise("InvalidArgumentError",
+    ("url %q must be http://HOST:PORT or unix:/PATH"):format(url))
+end
+
+--- opts: url (required here), api_key, request_timeout (seconds, 0 = none).
+function M.new(opts)
+  local base, socket = parse_url(opts.url)
+  return setmetatable({
+    url = opts.url, base = base, socket = socket, api_key = opts.api_key,
+    request_timeout = opts.request_timeout or 30,
+  }, Client)
+end
+
+function Client:headers(accept)
+  local h = { "Accept: " .. accept }
+  if self.api_key then h[#h + 1] = "Authorization: Bearer " .. self.api_key end
+  return h
+end
+
+--- Starts a request; body is a Lua table sent as JSON, or nil.
+function Client:open(method, path, body, sse)
+  return core.request {
+    method = method, url = self.base .. path, unix_socket = self.socket,
+    headers = self:headers(sse and "text/event-stream" or "application/json"),
+    body = body and cjson.encode(body) or nil, sse = sse or false,
+  }
+end
+
+local function decode_json(body)
+  local ok, value = pcall(cjson.decode, body)
+  if ok then return value end
+  return nil
+end
+
+--- Raises the error a non-2xx response stands for.
+function M.raise_status(status, body)
+  local doc = decode_json(body or "")
+  local e = type(doc) == "table" and type(doc.error) == "table" and doc.error or {}
+  local message = type(e.message) == "string" and e.message
+    or ("HTTP %d: %s"):format(status, (body or ""):sub(1, 200))
+  errors.raise(errors.kind_for(status, e.kind), message, { status = status })
+end
+
+--- Raises the error a transport failure event stands for.
+function M.raise_transport(ev)
+  errors.raise("SandboxError", "connection to sbxd failed: " .. tostring(ev.message))
+end
+
+function M.raise_timeout(what, seconds)
+  errors.raise("TimeoutError", ("%s timed out after %g s"):format(what, seconds))
+end
+
+--- Waits for one queued event of `op` or the deadline; closes the op on timeout.
+-- Returns the array of events (never empty).
+function M.next_events(op, deadline, what, seconds)
+  while true do
+    local evs = op:poll()
+    if #evs > 0 then return evs end
+    if not wait.wait(op, deadline) then
+      op:close()
+      M.raise_timeout(what, seconds)
+    end
+  end
+end
+
+--- A JSON call: returns the decoded body of a 2xx answer, raises otherwise.
+function Client:call(method, path, body, request_timeout)
+  local seconds = request_timeout or self.request_timeout
+  local deadline = wait.deadline(seconds)
+  local op = self:open(method, path, body, false)
+  while true do
+    for _, ev in ipairs(M.next_events(op, deadline, method .. " " .. path, seconds)) do
+      if ev.type == "done" then
+        op:close()
+        if ev.status < 200 or ev.status > 299 then M.raise_status(ev.status, ev.body) end
+        local doc = decode_json(ev.body)
+        if doc == nil then
+          errors.raise("SandboxError", "sbxd sent a body that is not JSON", { status = ev.status })
+        end
+        return doc
+      elseif ev.type == "error" then
+        op:close()
+        M.raise_transport(ev)
+      end
+    end
+  end
+end
+
+--- JSON null -> nil; whole floats -> integers (cjson decodes every number as a float).
+function M.int(v)
+  if type(v) == "number" then return math.tointeger(v) or v end
+  return nil
+end
+
+function M.str(v)
+  if type(v) == "string" then return v end
+  return nil
+end
+
+return M

@@ -1,0 +1,37 @@
+rockspec_format = "3.0"
+package = "sbx"
+version = "scm-1"
+source = {
+  url = "git+file://.",
+}
+description = {
+  summary = "Run commands inside sandboxes from Lua: run, stream, background, interactive sessions.",
+  detailed = [[
+sbx runs shell commands inside sandboxes owned by sbxd, its daemon, which is built and
+installed beside the module. With no url, the module starts a private sbxd per process.
+Needs lua-cjson at run time (Debian: lua-cjson) and, to build, libcurl, libuv,
+libwebsockets (with its libuv event library) and jansson development files.
+]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.4",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h" },
+  LIBUV = { header = "uv.h" },
+  LIBWEBSOCKETS = { header = "libwebsockets.h" },
+  JANSSON = { header = "jansson.h" },
+}
+build = {
+  type = "make",
+  build_variables = {
+    LUA = "$(LUA)",
+  },
+  install_variables = {
+    PREFIX = "$(PREFIX)",
+    LUADIR = "$(LUADIR)",
+    LIBDIR = "$(LIBDIR)",
+    BINDIR = "$(BINDIR)",
+  },
+}

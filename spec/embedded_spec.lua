@@ -1,0 +1,72 @@
+-- The embedded default: no url and no SBX_URL starts a private sbxd that dies with us.
+local helper = require "helper"
+
+local LUA = "lua5.4"
+local ENV = ("LUA_PATH=%q LUA_CPATH=%q SBX_SBXD=%q"):format(package.path, package.cpath, helper.SBXD)
+
+-- Runs a Lua script in a child process in the background; its stdout goes to a file.
+local function spawn_script(code)
+  local script, out = os.tmpname(), os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(code)
+  f:close()
+  local pid = tonumber(helper.sh(("env -u SBX_URL %s %s %s > %s 2>&1 & echo $!")
+    :format(ENV, LUA, script, out)))
+  return pid, out, script
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+describe("the embedded sbxd", function()
+  it("runs a command with no url at all", function()
+    local out = helper.sh(("env -u SBX_URL %s %s -e %q"):format(ENV, LUA,
+      'print(require"sbx".create().commands:run("echo hi").stdout)'))
+    assert.are.equal("hi\n", out)
+  end)
+
+  it("stops with the Lua state and leaves no directory behind", function()
+    local pid, out, script = spawn_script([[
+      local sbx = require "sbx"
+      local box = sbx.create()
+      box.commands:run("true")
+      local embedded = require "sbx.embedded"
+      print(embedded.daemon():pid(), (embedded.endpoint()))
+    ]])
+    assert.is_true(helper.eventually(function() return not helper.alive(pid) end, 10))
+    local sbxd_pid, url = read_file(out):match("^(%d+)%s+(%S+)")
+    assert.is_not_nil(sbxd_pid, read_file(out))
+    assert.is_false(helper.alive(tonumber(sbxd_pid)))
+    local dir = url:match("^unix:(.*)/[^/]+$")
+    assert.is_nil(io.open(dir .. "/sbxd.sock"))
+    assert.are.equal("gone", helper.sh("test -e " .. dir .. " && echo there || echo gone"))
+    os.remove(out)
+    os.remove(script)
+  end)
+
+  it("leaves no sbxd and no command behind after kill -9 of the Lua process", function()
+    local pid, out, script = spawn_script([[
+      local sbx = require "sbx"
+      local box = sbx.create()
+      print(require("sbx.embedded").daemon():pid())
+      io.stdout:flush()
+      box.commands:run("sleep 73.25")
+    ]])
+    assert.is_true(helper.eventually(function()
+      return read_file(out):match("^%d+") and #helper.pgrep("sleep 73.25") > 0
+    end, 10), read_file(out))
+    local sbxd_pid = tonumber(read_file(out):match("^(%d+)"))
+    assert.is_true(helper.alive(sbxd_pid))
+    os.execute("kill -9 " .. pid)
+    assert.is_true(helper.eventually(function()
+      return not helper.alive(sbxd_pid) and #helper.pgrep("sleep 73.25") == 0
+    end, 5), "sbxd or its command outlived the Lua process")
+    os.remove(out)
+    os.remove(script)
+  end)
+end)

@@ -1,0 +1,94 @@
+--- Test support: real sbxd daemons and process facts. No fakes: every spec talks to a
+-- real sbxd over a real socket.
+local core = require "sbx.core"
+
+local M = {}
+
+M.SBXD = assert(os.getenv("SBX_SBXD"), "SBX_SBXD must point at the sbxd under test")
+
+--- Starts a private sbxd. opts.tcp (default true): 127.0.0.1 with a kernel-chosen port and
+-- a random key; else a unix socket in a fresh directory. Returns a table with url, key,
+-- pid, daemon, and stop().
+function M.sbxd(opts)
+  opts = opts or {}
+  local key = opts.key or core.random_hex(16)
+  local args, dir = {}, nil
+  if opts.tcp == false then
+    dir = assert(core.mkdtemp("/tmp/sbx-spec-"))
+    args = { "--listen", "unix:" .. dir .. "/sbxd.sock" }
+  else
+    args = { "--listen", "127.0.0.1:0" }
+  end
+  args[#args + 1] = "--api-key"
+  args[#args + 1] = key
+  args[#args + 1] = "--quiet"
+  for _, a in ipairs(opts.args or {}) do args[#args + 1] = a end
+  local daemon, line = core.spawn_daemon(M.SBXD, args, 10)
+  assert(daemon, line)
+  local addr = assert(line:match("^ready (%S+)"), "unexpected ready line: " .. line)
+  local url = addr:match("^unix:") and addr or ("http://" .. addr)
+  return {
+    url = url, key = key, daemon = daemon, pid = daemon:pid(),
+    stop = function()
+      daemon:stop()
+      if dir then os.remove(dir .. "/sbxd.sock"); os.remove(dir) end
+    end,
+  }
+end
+
+--- Output of a shell command, trailing newline removed.
+function M.sh(cmd)
+  local f = assert(io.popen(cmd))
+  local out = f:read("a")
+  f:close()
+  return (out:gsub("\n$", ""))
+end
+
+--- Number of open file descriptors of a process.
+function M.fd_count(pid)
+  return tonumber(M.sh("ls /proc/" .. pid .. "/fd | wc -l"))
+end
+
+--- Resident set size of a process in KiB.
+function M.rss_kib(pid)
+  local f = assert(io.open("/proc/" .. pid .. "/status"))
+  local status = f:read("a")
+  f:close()
+  return tonumber(status:match("VmRSS:%s*(%d+)"))
+end
+
+--- Whether a process with this pid exists (and is not a zombie).
+function M.alive(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return false end
+  local stat = f:read("a")
+  f:close()
+  return stat:match("^%d+ %b() (%a)") ~= "Z"
+end
+
+--- Pids of processes whose command line matches a pattern (pgrep -f).
+function M.pgrep(pattern)
+  local out = M.sh("pgrep -f -- '" .. pattern .. "' || true")
+  local pids = {}
+  for pid in out:gmatch("%d+") do pids[#pids + 1] = tonumber(pid) end
+  return pids
+end
+
+--- Polls `fn` until it returns true or `seconds` pass; returns its last answer.
+function M.eventually(fn, seconds)
+  local deadline = core.now() + (seconds or 2)
+  repeat
+    if fn() then return true end
+    core.step(0.02)
+  until core.now() > deadline
+  return fn()
+end
+
+--- Catches the error a function raises (nil when it raises none).
+function M.error_of(fn, ...)
+  local ok, err = pcall(fn, ...)
+  if ok then return nil end
+  return err
+end
+
+return M

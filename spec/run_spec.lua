@@ -1,0 +1,175 @@
+-- commands:run against a real sbxd over TCP.
+local sbx = require "sbx"
+local helper = require "helper"
+
+describe("commands:run", function()
+  local server, box
+
+  setup(function()
+    server = helper.sbxd()
+    box = sbx.create { url = server.url, api_key = server.key, env = { BOX = "box", SHARED = "box" } }
+  end)
+
+  teardown(function()
+    box:close()
+    server.stop()
+  end)
+
+  it("returns stdout, stderr and the exit code exactly", function()
+    local r = box.commands:run("echo hi; echo oops >&2; exit 3")
+    assert.are.equal("hi\n", r.stdout)
+    assert.are.equal("oops\n", r.stderr)
+    assert.are.equal(3, r.exit_code)
+    assert.is_nil(r.error)
+    assert.is_true(math.type(r.pid) == "integer" and r.pid > 0)
+  end)
+
+  it("does not raise on a non-zero exit", function()
+    local r = box.commands:run("exit 42")
+    assert.are.equal(42, r.exit_code)
+    assert.are.equal("", r.stdout)
+  end)
+
+  it("reports a command killed by a signal", function()
+    local r = box.commands:run("kill -9 $$")
+    assert.are.equal(137, r.exit_code)
+    assert.are.equal("signal: SIGKILL", r.error)
+  end)
+
+  it("keeps binary output exact: NUL, 0xFF, CR, invalid UTF-8", function()
+    local r = box.commands:run([[printf 'a\000b\377\r\n\300\200z'; printf '\000\376' >&2]])
+    assert.are.equal("a\0b\255\r\n\192\128z", r.stdout)
+    assert.are.equal("\0\254", r.stderr)
+  end)
+
+  it("delivers 8 MB of output exactly", function()
+    local r = box.commands:run("head -c 8000000 /dev/urandom > blob; cat blob; sha256sum blob >&2")
+    assert.are.equal(8000000, #r.stdout)
+    local hash = r.stderr:match("^(%x+)")
+    local tmp = os.tmpname()
+    local out = assert(io.open(tmp, "wb"))
+    out:write(r.stdout)
+    out:close()
+    assert.are.equal(hash, helper.sh("sha256sum " .. tmp):match("^(%x+)"))
+    os.remove(tmp)
+  end)
+
+  it("writes stdin with NUL bytes, then EOF", function()
+    local r = box.commands:run("od -An -tx1 -v; echo done", { stdin = "a\0b\0\n" })
+    assert.are.equal(" 61 00 62 00 0a\ndone\n", r.stdout)
+  end)
+
+  it("has stdin at EOF when none is given", function()
+    local r = box.commands:run("cat; echo end")
+    assert.are.equal("end\n", r.stdout)
+  end)
+
+  it("runs in the sandbox's home by default and in cwd when given", function()
+    local home = box.commands:run("pwd").stdout
+    assert.are.equal(box.commands:run("echo $HOME").stdout, home)
+    assert.are.equal("/tmp\n", box.commands:run("pwd", { cwd = "/tmp" }).stdout)
+  end)
+
+  it("refuses a cwd that does not exist", function()
+    local err = helper.error_of(box.commands.run, box.commands, "pwd", { cwd = "/no/such/dir" })
+    assert.is_true(sbx.errors.is(err, "InvalidArgumentError"))
+    assert.are.equal(400, err.status)
+  end)
+
+  it("merges the command env over the sandbox env", function()
+    local env = { SHARED = "cmd", SPACES = "a b  c", QUOTES = [['"$x`]], EQ = "k=v=w", EMPTY = "" }
+    local r = box.commands:run(
+      [[printf '%s|%s|%s|%s|%s|%s|%s' "$BOX" "$SHARED" "$SPACES" "$QUOTES" "$EQ" "$EMPTY" "${EMPTY-unset}"]],
+      { env = env })
+    assert.are.equal([[box|cmd|a b  c|'"$x`|k=v=w||]], r.stdout)
+  end)
+
+  it("does not leak sbxd's own environment", function()
+    local r = box.commands:run("echo ${SBX_SBXD-unset}")
+    assert.are.equal("unset\n", r.stdout)
+  end)
+
+  it("runs as another user when sbxd is root", function()
+    if helper.sh("id -u") ~= "0" then
+      local err = helper.error_of(box.commands.run, box.commands, "id -un", { user = "nobody" })
+      assert.are.equal("InvalidArgumentError", err.kind)
+      return
+    end
+    assert.are.equal("nobody\n", box.commands:run("id -un", { user = "nobody" }).stdout)
+    local err = helper.error_of(box.commands.run, box.commands, "id", { user = "no-such-user-x" })
+    assert.are.equal("InvalidArgumentError", err.kind)
+    assert.matches("no%-such%-user%-x", err.message)
+  end)
+
+  it("kills the whole process group at the timeout", function()
+    local started = os.time()
+    local t0 = require("sbx.core").now()
+    local err = helper.error_of(box.commands.run, box.commands,
+      "sleep 37.5 & sleep 37.6; echo never", { timeout = 0.5 })
+    local elapsed = require("sbx.core").now() - t0
+    assert.is_true(sbx.errors.is(err, "TimeoutError"), tostring(err))
+    assert.are.equal("TimeoutError", err.kind)
+    assert.is_true(elapsed < 1.0, "took " .. elapsed .. " s")
+    assert.are.equal("timeout", err.result.error)
+    assert.is_true(os.time() - started < 5)
+    assert.is_true(helper.eventually(function()
+      return #helper.pgrep("sleep 37.[56]") == 0
+    end, 1), "a process of the command outlived its timeout")
+  end)
+
+  it("raises TimeoutError when the server does not answer within request_timeout", function()
+    local other = helper.sbxd()
+    local b = sbx.create { url = other.url, api_key = other.key }
+    other.daemon:kill(19) -- SIGSTOP: the socket accepts, nobody answers
+    local t0 = require("sbx.core").now()
+    local err = helper.error_of(b.commands.run, b.commands, "echo hi", { request_timeout = 0.3 })
+    local elapsed = require("sbx.core").now() - t0
+    other.daemon:kill(18) -- SIGCONT
+    assert.are.equal("TimeoutError", err and err.kind, tostring(err))
+    assert.is_true(elapsed < 1.5, "took " .. elapsed .. " s")
+    b:close()
+    other.stop()
+  end)
+
+  describe("argument checks happen before any request", function()
+    -- A sandbox object whose server is stopped: a request would hang and time out, so an
+    -- InvalidArgumentError proves nothing was sent.
+    local stopped, b
+    setup(function()
+      stopped = helper.sbxd()
+      b = sbx.create { url = stopped.url, api_key = stopped.key, request_timeout = 0.2 }
+      stopped.daemon:kill(19)
+    end)
+    teardown(function()
+      stopped.daemon:kill(18)
+      b:close()
+      stopped.stop()
+    end)
+
+    local cases = {
+      { "a non-string command", 42, nil, "cmd" },
+      { "an empty command", "", nil, "cmd" },
+      { "options that are not a table", "true", "x", "options" },
+      { "an unknown option", "true", { cdw = "/" }, "cdw" },
+      { "a negative timeout", "true", { timeout = -1 }, "timeout" },
+      { "a NaN timeout", "true", { timeout = 0 / 0 }, "timeout" },
+      { "a string timeout", "true", { timeout = "5" }, "timeout" },
+      { "a negative request_timeout", "true", { request_timeout = -0.5 }, "request_timeout" },
+      { "env that is not a map", "true", { env = { "A=1" } }, "env" },
+      { "an env value that is not a string", "true", { env = { A = 1 } }, "env" },
+      { "an env name with '='", "true", { env = { ["A=B"] = "1" } }, "env" },
+      { "stdin that is not a string", "true", { stdin = 12 }, "stdin" },
+      { "cwd that is not a string", "true", { cwd = true }, "cwd" },
+      { "user that is not a string", "true", { user = 0 }, "user" },
+      { "on_stdout that is not a function", "true", { on_stdout = "x" }, "on_stdout" },
+    }
+    for _, case in ipairs(cases) do
+      it("rejects " .. case[1], function()
+        local err = helper.error_of(b.commands.run, b.commands, case[2], case[3])
+        assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+        assert.matches(case[4], err.message, 1, true)
+        assert.matches("^run: ", err.message)
+      end)
+    end
+  end)
+end)

@@ -1,0 +1,157 @@
+-- Sandboxes: create, list, connect, info, kill, close; transport and auth failures.
+local sbx = require "sbx"
+local helper = require "helper"
+
+describe("sandboxes", function()
+  local server, opts
+
+  setup(function()
+    server = helper.sbxd()
+    opts = { url = server.url, api_key = server.key }
+  end)
+
+  teardown(function() server.stop() end)
+
+  it("creates a sandbox with an id, info and metadata", function()
+    local box <close> = sbx.create { url = server.url, api_key = server.key,
+      metadata = { owner = "spec", note = "a b" }, timeout = 60 }
+    assert.matches("^sbx_%x+$", box.id)
+    local info = box:info()
+    assert.are.equal(box.id, info.id)
+    assert.are.equal("running", info.state)
+    assert.are.same({ owner = "spec", note = "a b" }, info.metadata)
+    assert.is_true(type(info.started_at) == "number" and type(info.expires_at) == "number")
+    assert.is_true(math.abs(info.expires_at - info.started_at - 60) < 1)
+  end)
+
+  it("lists and connects to sandboxes", function()
+    local a <close> = sbx.create(opts)
+    local b <close> = sbx.create(opts)
+    local ids = {}
+    for _, info in ipairs(sbx.list(opts)) do ids[info.id] = info.state end
+    assert.are.equal("running", ids[a.id])
+    assert.are.equal("running", ids[b.id])
+    local c = sbx.connect(a.id, opts)
+    assert.are.equal(a.id, c.id)
+    assert.are.equal("hi\n", c.commands:run("echo hi").stdout)
+    c:close() -- connected, not created: close leaves the sandbox alive
+    assert.are.equal(a.id, a:info().id)
+  end)
+
+  it("raises NotFoundError for an unknown sandbox", function()
+    local err = helper.error_of(sbx.connect, "sbx_0000000000000000", opts)
+    assert.are.equal("NotFoundError", err.kind)
+    assert.are.equal(404, err.status)
+    assert.are.equal("NotFoundError: " .. err.message, tostring(err))
+  end)
+
+  it("raises NotFoundError after kill, and kill then returns false", function()
+    local box = sbx.create(opts)
+    assert.is_true(box:kill())
+    assert.are.equal("NotFoundError", helper.error_of(box.info, box).kind)
+    assert.are.equal("NotFoundError", helper.error_of(box.commands.run, box.commands, "true").kind)
+    assert.is_false(box:kill())
+    box:close()
+  end)
+
+  it("kills the sandbox at the end of a <close> scope", function()
+    local id
+    do
+      local box <close> = sbx.create(opts)
+      id = box.id
+    end
+    assert.are.equal("NotFoundError", helper.error_of(sbx.connect, id, opts).kind)
+  end)
+
+  it("closes twice without complaint, and refuses calls on a closed sandbox", function()
+    local box = sbx.create(opts)
+    box:close()
+    box:close()
+    local err = helper.error_of(box.commands.run, box.commands, "true")
+    assert.are.equal("InvalidArgumentError", err.kind)
+  end)
+
+  it("ends the sandbox when its lifetime runs out", function()
+    local box = sbx.create { url = server.url, api_key = server.key, timeout = 0.3 }
+    assert.is_true(helper.eventually(function()
+      return helper.error_of(box.info, box) ~= nil
+    end, 3))
+    assert.are.equal("NotFoundError", helper.error_of(box.info, box).kind)
+  end)
+
+  it("extends the lifetime with set_timeout", function()
+    local box <close> = sbx.create { url = server.url, api_key = server.key, timeout = 5 }
+    box:set_timeout(100)
+    local info = box:info()
+    assert.is_true(info.expires_at - os.time() > 90)
+    assert.are.equal("InvalidArgumentError", helper.error_of(box.set_timeout, box, -1).kind)
+  end)
+
+  it("raises AuthenticationError for a wrong key over TCP", function()
+    local err = helper.error_of(sbx.create, { url = server.url, api_key = "wrong" })
+    assert.are.equal("AuthenticationError", err.kind)
+    assert.are.equal(401, err.status)
+    err = helper.error_of(sbx.list, { url = server.url, api_key = "" })
+    assert.are.equal("AuthenticationError", err.kind)
+  end)
+
+  it("raises SandboxError, never hangs, when sbxd is gone", function()
+    local other = helper.sbxd()
+    local box = sbx.create { url = other.url, api_key = other.key }
+    other.daemon:kill(9)
+    assert.is_true(helper.eventually(function() return not helper.alive(other.pid) end, 2))
+    local err = helper.error_of(box.commands.run, box.commands, "echo hi")
+    assert.are.equal("SandboxError", err.kind)
+    assert.are.equal("SandboxError", helper.error_of(box.info, box).kind)
+    box:close(true)
+    other.stop()
+  end)
+
+  it("raises SandboxError when sbxd dies in the middle of a stream", function()
+    local other = helper.sbxd()
+    local box = sbx.create { url = other.url, api_key = other.key }
+    os.execute(("(sleep 0.3; kill -9 %d) &"):format(other.pid))
+    local err = helper.error_of(box.commands.run, box.commands, "echo started; sleep 10")
+    assert.are.equal("SandboxError", err and err.kind, tostring(err))
+    other.stop()
+  end)
+
+  it("validates create, connect and list arguments", function()
+    local cases = {
+      { sbx.create, { 1 }, "create" }, { sbx.create, { { timeout = -1 } }, "timeout" },
+      { sbx.create, { { timeout = 0 } }, "timeout" },
+      { sbx.create, { { env = { A = 1 } } }, "env" }, { sbx.create, { { metadata = 3 } }, "metadata" },
+      { sbx.create, { { network = "yes" } }, "network" }, { sbx.create, { { bogus = 1 } }, "bogus" },
+      { sbx.create, { { url = "ftp://x" } }, "url" },
+      { sbx.connect, { nil }, "id" }, { sbx.connect, { "../x" }, "id" },
+      { sbx.connect, { "sbx_1", { timeout = 1 } }, "timeout" }, { sbx.list, { { env = {} } }, "env" },
+    }
+    for _, case in ipairs(cases) do
+      local err = helper.error_of(case[1], table.unpack(case[2], 1, 2))
+      assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+      assert.matches(case[3], err.message, 1, true)
+    end
+  end)
+end)
+
+describe("sbx.errors", function()
+  it("has every kind and respects the hierarchy", function()
+    local errors = sbx.errors
+    for _, kind in ipairs { "TimeoutError", "SandboxTimeoutError", "NotFoundError",
+      "ConflictError", "SandboxError", "CommandExitError", "AuthenticationError",
+      "InvalidArgumentError", "CancelledError" } do
+      local err = errors.new(kind, "m", { status = 418 })
+      assert.are.equal(kind, err.kind)
+      assert.are.equal(418, err.status)
+      assert.are.equal(kind .. ": m", tostring(err))
+      assert.is_true(errors.is(err, kind))
+      assert.is_true(errors.is(err, "SbxError"))
+    end
+    local e = errors.new("SandboxTimeoutError", "x")
+    assert.is_true(errors.is(e, "TimeoutError"))
+    assert.is_false(errors.is(errors.new("TimeoutError", "x"), "SandboxTimeoutError"))
+    assert.is_false(errors.is(e, "NotFoundError"))
+    assert.is_false(errors.is("TimeoutError: x", "TimeoutError"))
+    assert.is_false(errors.is({ kind = "TimeoutError" }, "TimeoutError"))
+  end)
+end)

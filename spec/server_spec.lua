@@ -1,0 +1,104 @@
+-- sbxd answers every bad request with a JSON error and a status code, and keeps serving.
+-- Raw requests go through sbx.core to a real sbxd.
+local core = require "sbx.core"
+local cjson = require "cjson"
+local helper = require "helper"
+
+local function request(server, method, path, body, headers)
+  local op = core.request { method = method, url = server.url .. path,
+    headers = headers or { "Authorization: Bearer " .. server.key }, body = body }
+  local deadline = core.now() + 5
+  while core.now() < deadline do
+    for _, ev in ipairs(op:poll()) do
+      if ev.type == "done" then op:close() return ev.status, ev.body end
+      if ev.type == "error" then op:close() error(ev.message) end
+    end
+    core.step(0.05)
+  end
+  op:close()
+  error("no answer")
+end
+
+local function error_of(status, body)
+  local doc = cjson.decode(body)
+  return status, doc.error.kind, doc.error.message
+end
+
+describe("sbxd", function()
+  local server, box_id
+
+  setup(function()
+    server = helper.sbxd { args = { "--max-body", "65536" } }
+    local status, body = request(server, "POST", "/sandboxes", "{}")
+    assert.are.equal(201, status)
+    box_id = cjson.decode(body).id
+  end)
+
+  teardown(function() server.stop() end)
+
+  local procs = function() return "/sandboxes/" .. box_id .. "/processes" end
+
+  local cases = {
+    { "malformed JSON", "POST", "/sandboxes", "{", 400, "InvalidArgumentError" },
+    { "a body that is not an object", "POST", "/sandboxes", "[1]", 400, "InvalidArgumentError" },
+    { "an unknown field", "POST", "/sandboxes", '{"colour":1}', 400, "InvalidArgumentError", "colour" },
+    { "a wrong type", "POST", "/sandboxes", '{"timeout":"x"}', 400, "InvalidArgumentError", "timeout" },
+    { "a negative lifetime", "POST", "/sandboxes", '{"timeout":-1}', 400, "InvalidArgumentError", "timeout" },
+    { "an env value that is not a string", "POST", "/sandboxes", '{"env":{"A":1}}', 400,
+      "InvalidArgumentError", "env" },
+    { "an unknown route", "GET", "/nowhere", nil, 404, "NotFoundError" },
+    { "an unknown sandbox", "GET", "/sandboxes/sbx_ffffffffffffffff", nil, 404, "NotFoundError" },
+    { "a wrong method", "PUT", "/sandboxes", "{}", 405, "InvalidArgumentError" },
+    { "a start without cmd", "POST", procs, '{}', 400, "InvalidArgumentError", "cmd" },
+    { "a start with an empty cmd", "POST", procs, '{"cmd":""}', 400, "InvalidArgumentError", "cmd" },
+    { "stdin that is not base64", "POST", procs, '{"cmd":"true","stdin":"%%%"}', 400,
+      "InvalidArgumentError", "stdin" },
+    { "a zero command timeout", "POST", procs, '{"cmd":"true","timeout":0}', 400,
+      "InvalidArgumentError", "timeout" },
+    { "a body over the limit", "POST", "/sandboxes", '{"metadata":{"k":"' .. ("x"):rep(70000) .. '"}}',
+      413, "InvalidArgumentError" },
+  }
+  for _, c in ipairs(cases) do
+    it("answers " .. c[1] .. " with " .. c[5], function()
+      local path = type(c[3]) == "function" and c[3]() or c[3]
+      local status, kind, message = error_of(request(server, c[2], path, c[4]))
+      assert.are.equal(c[5], status)
+      assert.are.equal(c[6], kind)
+      assert.are.equal("string", type(message))
+      if c[7] then assert.matches(c[7], message, 1, true) end
+      -- and it keeps serving
+      assert.are.equal(200, (request(server, "GET", "/sandboxes")))
+    end)
+  end
+
+  it("answers a missing or wrong key with 401", function()
+    local status, kind = error_of(request(server, "GET", "/sandboxes", nil, {}))
+    assert.are.equal(401, status)
+    assert.are.equal("AuthenticationError", kind)
+    status, kind = error_of(request(server, "GET", "/sandboxes", nil,
+      { "Authorization: Bearer " .. server.key .. "x" }))
+    assert.are.equal(401, status)
+    assert.are.equal("AuthenticationError", kind)
+  end)
+
+  it("creates its unix socket 0600", function()
+    local unix = helper.sbxd { tcp = false }
+    local path = unix.url:match("^unix:(.+)$")
+    assert.are.equal("srw-------", helper.sh("stat -c %A " .. path))
+    unix.stop()
+  end)
+
+  it("refuses to listen on TCP without a key", function()
+    local out = helper.sh(helper.SBXD .. " --listen 127.0.0.1:0 2>&1; echo status=$?")
+    assert.matches("status=2$", out)
+    assert.matches("api%-key", out)
+  end)
+
+  it("prints one line per option for --help", function()
+    local out = helper.sh(helper.SBXD .. " --help")
+    for _, opt in ipairs { "--listen", "--api-key", "--root", "--parent-fd", "--ready-fd",
+      "--max-body", "--keepalive", "--help" } do
+      assert.matches("\n%s*" .. opt:gsub("%-", "%%-"), "\n" .. out)
+    end
+  end)
+end)
