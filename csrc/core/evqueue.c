@@ -1,0 +1,61 @@
+#include "evqueue.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_or_null(const char *s, int *failed)
+{
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *failed = 1;
+    return d;
+}
+
+struct sbx_event *sbx_event_new(enum sbx_ev_type type, const char *name, const char *id)
+{
+    struct sbx_event *ev = calloc(1, sizeof *ev);
+    if (!ev) return NULL;
+    int failed = 0;
+    ev->type = type;
+    ev->name = dup_or_null(name, &failed);
+    ev->id = dup_or_null(id, &failed);
+    if (failed) {
+        sbx_event_free(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+void sbx_event_free(struct sbx_event *ev)
+{
+    if (!ev) return;
+    free(ev->name);
+    free(ev->id);
+    free(ev->data);
+    free(ev);
+}
+
+void sbx_evqueue_push(struct sbx_evqueue *q, struct sbx_event *ev)
+{
+    ev->next = NULL;
+    if (q->tail) q->tail->next = ev;
+    else q->head = ev;
+    q->tail = ev;
+    q->count++;
+}
+
+struct sbx_event *sbx_evqueue_pop(struct sbx_evqueue *q)
+{
+    struct sbx_event *ev = q->head;
+    if (!ev) return NULL;
+    q->head = ev->next;
+    if (!q->head) q->tail = NULL;
+    q->count--;
+    return ev;
+}
+
+void sbx_evqueue_clear(struct sbx_evqueue *q)
+{
+    struct sbx_event *ev;
+    while ((ev = sbx_evqueue_pop(q))) sbx_event_free(ev);
+}

@@ -1,0 +1,32 @@
+/* The queue of events an operation collects inside library callbacks, for Lua to drain
+ * after the loop step (C never calls Lua from inside curl or uv). */
+#ifndef SBX_EVQUEUE_H
+#define SBX_EVQUEUE_H
+#include <stddef.h>
+
+enum sbx_ev_type { SBX_EV_HEAD, SBX_EV_EVENT, SBX_EV_DONE, SBX_EV_ERROR };
+
+struct sbx_event {
+    struct sbx_event *next;
+    enum sbx_ev_type type;
+    long status;            /* HEAD, DONE: HTTP status */
+    int code;               /* ERROR: curl code */
+    char *name;             /* EVENT: type; HEAD: content type; ERROR: message */
+    char *id;               /* EVENT: last event id, NULL when none */
+    char *data;             /* EVENT data, DONE body (binary, malloc'd) */
+    size_t len;
+};
+
+struct sbx_evqueue {
+    struct sbx_event *head, *tail;
+    size_t count;
+};
+
+/* A new event with copies of the given strings (NULL stays NULL); NULL on OOM. */
+struct sbx_event *sbx_event_new(enum sbx_ev_type type, const char *name, const char *id);
+void sbx_event_free(struct sbx_event *ev);
+void sbx_evqueue_push(struct sbx_evqueue *q, struct sbx_event *ev);
+struct sbx_event *sbx_evqueue_pop(struct sbx_evqueue *q);
+void sbx_evqueue_clear(struct sbx_evqueue *q);
+
+#endif

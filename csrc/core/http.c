@@ -1,0 +1,218 @@
+#include "http.h"
+#include "base64.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void push(struct sbx_op *op, struct sbx_event *ev)
+{
+    sbx_evqueue_push(&op->events, ev);
+    sbx_loop_mark_ready(op->loop, op);
+}
+
+/* Remembers why a callback aborted the transfer: the error event says that, not curl. */
+static void fail(struct sbx_op *op, const char *why)
+{
+    if (!op->failure) op->failure = strdup(why);
+}
+
+static int is_output_event(const char *type)
+{
+    return strcmp(type, "stdout") == 0 || strcmp(type, "stderr") == 0;
+}
+
+/* SSE dispatch: output events carry base64 that is decoded here, so Lua gets raw bytes. */
+static int on_sse_event(void *ud, const char *type, const char *data, size_t len, const char *id)
+{
+    struct sbx_op *op = ud;
+    struct sbx_event *ev = sbx_event_new(SBX_EV_EVENT, type, *id ? id : NULL);
+    if (!ev) return fail(op, "out of memory"), -1;
+    if (is_output_event(type)) {
+        ev->data = malloc(b64_decoded_max(len) + 1);
+        if (!ev->data) return sbx_event_free(ev), fail(op, "out of memory"), -1;
+        ev->len = b64_decode(data, len, (unsigned char *)ev->data);
+        if (ev->len == (size_t)-1)
+            return sbx_event_free(ev), fail(op, "invalid base64 in an output event"), -1;
+    } else {
+        ev->data = malloc(len + 1);
+        if (!ev->data) return sbx_event_free(ev), fail(op, "out of memory"), -1;
+        memcpy(ev->data, data, len);
+        ev->len = len;
+    }
+    ev->data[ev->len] = '\0';
+    push(op, ev);
+    return 0;
+}
+
+/* The end of a header block: a final (non-1xx) response's head becomes an event. */
+static void on_headers_complete(struct sbx_op *op)
+{
+    long status = 0;
+    char *ctype = NULL;
+    curl_easy_getinfo(op->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200) return;
+    curl_easy_getinfo(op->easy, CURLINFO_CONTENT_TYPE, &ctype);
+    op->headers_done = 1;
+    op->sse_active = op->sse && status >= 200 && status <= 299 && ctype &&
+                     strncasecmp(ctype, "text/event-stream", 17) == 0;
+    struct sbx_event *ev = sbx_event_new(SBX_EV_HEAD, ctype ? ctype : "", NULL);
+    if (!ev) return fail(op, "out of memory");
+    ev->status = status;
+    push(op, ev);
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *ud)
+{
+    struct sbx_op *op = ud;
+    size_t len = size * n;
+    if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) on_headers_complete(op);
+    return op->failure ? 0 : len;
+}
+
+static size_t on_body(char *bytes, size_t size, size_t n, void *ud)
+{
+    struct sbx_op *op = ud;
+    size_t len = size * n;
+    if (op->sse_active) {
+        if (sbx_sse_feed(&op->parser, bytes, len) != 0)
+            fail(op, "the event stream is malformed or over its limits");
+    } else if (op->resp.len + len > SBX_MAX_BODY) {
+        fail(op, "the response body is over the limit");
+    } else if (sbx_buf_append(&op->resp, bytes, len) != 0) {
+        fail(op, "out of memory");
+    }
+    return op->failure ? 0 : len;
+}
+
+static int configure(struct sbx_op *op, const struct sbx_request *req)
+{
+    CURL *e = op->easy;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        struct curl_slist *h = curl_slist_append(op->headers, req->headers[i]);
+        if (!h) return -1;
+        op->headers = h;
+    }
+    /* No "Expect: 100-continue": it costs a round trip on every POST. */
+    const char *fixed[] = {"Expect:", "Content-Type: application/json"};
+    for (size_t i = 0; i < (req->body ? 2u : 1u); i++) {
+        struct curl_slist *h = curl_slist_append(op->headers, fixed[i]);
+        if (!h) return -1;
+        op->headers = h;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (strcmp(req->method, "GET") == 0) curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    if (req->unix_socket) curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+    if (req->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, op->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    if (req->connect_timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 16384L);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, op);
+    return 0;
+}
+
+static void link_op(struct sbx_loop *L, struct sbx_op *op)
+{
+    op->loop = L;
+    op->next = L->ops;
+    if (L->ops) L->ops->prev = op;
+    L->ops = op;
+}
+
+struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
+                            char *err, size_t errlen)
+{
+    struct sbx_op *op = calloc(1, sizeof *op);
+    if (!op) return snprintf(err, errlen, "out of memory"), NULL;
+    link_op(L, op);
+    op->sse = req->sse;
+    sbx_sse_init(&op->parser, on_sse_event, op, SBX_MAX_EVENT);
+    op->easy = curl_easy_init();
+    if (req->body && (op->body = malloc(req->body_len + 1)))
+        memcpy(op->body, req->body, req->body_len);
+    if (!op->easy || (req->body && !op->body) || configure(op, req) != 0) {
+        snprintf(err, errlen, "out of memory");
+        sbx_op_destroy(op);
+        return NULL;
+    }
+    CURLMcode mc = curl_multi_add_handle(L->multi, op->easy);
+    if (mc != CURLM_OK) {
+        snprintf(err, errlen, "%s", curl_multi_strerror(mc));
+        curl_easy_cleanup(op->easy);
+        op->easy = NULL;
+        sbx_op_destroy(op);
+        return NULL;
+    }
+    return op;
+}
+
+/* Takes the easy handle out of the multi; its connection stays in the multi's cache
+ * when the transfer completed, and is closed when it was aborted. */
+static void release_easy(struct sbx_op *op)
+{
+    if (!op->easy) return;
+    curl_multi_remove_handle(op->loop->multi, op->easy);
+    curl_easy_cleanup(op->easy);
+    op->easy = NULL;
+}
+
+static struct sbx_event *finish_event(struct sbx_op *op, CURLcode result)
+{
+    if (result == CURLE_OK && !op->failure) {
+        struct sbx_event *ev = sbx_event_new(SBX_EV_DONE, NULL, NULL);
+        if (!ev) return NULL;
+        curl_easy_getinfo(op->easy, CURLINFO_RESPONSE_CODE, &ev->status);
+        ev->data = sbx_buf_take(&op->resp, &ev->len);
+        return ev;
+    }
+    const char *msg = op->failure ? op->failure
+                      : op->errbuf[0] ? op->errbuf : curl_easy_strerror(result);
+    struct sbx_event *ev = sbx_event_new(SBX_EV_ERROR, msg, NULL);
+    if (ev) ev->code = (int)result;
+    return ev;
+}
+
+void sbx_op_finish(struct sbx_op *op, CURLcode result)
+{
+    struct sbx_event *ev = finish_event(op, result);
+    if (!ev) ev = sbx_event_new(SBX_EV_ERROR, "out of memory", NULL);
+    release_easy(op);
+    op->done = 1;
+    if (ev) push(op, ev);
+}
+
+void sbx_op_cancel(struct sbx_op *op)
+{
+    release_easy(op);
+    op->done = 1;
+}
+
+void sbx_op_destroy(struct sbx_op *op)
+{
+    struct sbx_loop *L = op->loop;
+    sbx_op_cancel(op);
+    sbx_loop_unmark_ready(L, op);
+    if (op->prev) op->prev->next = op->next;
+    else L->ops = op->next;
+    if (op->next) op->next->prev = op->prev;
+    if (op->owner) *op->owner = NULL;
+    sbx_evqueue_clear(&op->events);
+    sbx_sse_free(&op->parser);
+    sbx_buf_free(&op->resp);
+    curl_slist_free_all(op->headers);
+    free(op->body);
+    free(op->failure);
+    free(op);
+}

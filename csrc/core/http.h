@@ -1,0 +1,52 @@
+/* HTTP operations on the loop's curl multi: one request, its response as queued events
+ * (head, SSE events or the body, then done or error). */
+#ifndef SBX_HTTP_H
+#define SBX_HTTP_H
+#include <stddef.h>
+#include <curl/curl.h>
+#include "evqueue.h"
+#include "loop.h"
+#include "sse.h"
+#include "buf.h"
+
+#define SBX_MAX_BODY   (64u * 1024u * 1024u)  /* a plain response body */
+#define SBX_MAX_EVENT  (64u * 1024u * 1024u)  /* one SSE line or event */
+
+struct sbx_request {
+    const char *method, *url, *unix_socket;   /* unix_socket may be NULL */
+    const char *const *headers;
+    size_t nheaders;
+    const char *body;                          /* may be NULL */
+    size_t body_len;
+    int sse;                                   /* parse an event-stream response */
+    long connect_timeout_ms;                   /* 0: curl's default */
+};
+
+struct sbx_op {
+    struct sbx_loop *loop;
+    struct sbx_op *prev, *next;               /* loop->ops */
+    struct sbx_op *ready_prev, *ready_next;   /* loop->ready */
+    int in_ready;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;
+    int sse, sse_active, headers_done, done;
+    struct sbx_sse parser;
+    struct sbx_buf resp;
+    struct sbx_evqueue events;
+    char *failure;            /* why the transfer was aborted from a callback */
+    char errbuf[CURL_ERROR_SIZE];
+    void **owner;             /* the binding's pointer to this op, cleared on destroy */
+};
+
+/* Starts a request (it runs on the next loop step). NULL with a message in err. */
+struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
+                            char *err, size_t errlen);
+/* Aborts the transfer; no more events after it. Idempotent. */
+void sbx_op_cancel(struct sbx_op *op);
+/* Cancels, unlinks and frees the operation; clears *owner. */
+void sbx_op_destroy(struct sbx_op *op);
+/* Called by the loop when curl says the transfer ended with `result`. */
+void sbx_op_finish(struct sbx_op *op, CURLcode result);
+
+#endif

@@ -1,0 +1,181 @@
+#include "loop.h"
+#include "http.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+/* One uv_poll per socket curl wants watched; freed in its close callback because curl
+ * may already have closed the fd (CURL_POLL_REMOVE comes after the close). */
+struct sbx_sock {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct sbx_loop *loop;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init_once(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+int sbx_global_init(void)
+{
+    pthread_once(&global_once, global_init_once);
+    return global_rc == CURLE_OK ? 0 : -1;
+}
+
+void sbx_loop_check_done(struct sbx_loop *L)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(L->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        struct sbx_op *op = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&op);
+        if (op) sbx_op_finish(op, msg->data.result);
+    }
+}
+
+static void on_poll(uv_poll_t *handle, int status, int events)
+{
+    struct sbx_sock *s = handle->data;
+    int flags = 0;
+    if (status < 0) flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    int running;
+    curl_multi_socket_action(s->loop->multi, s->fd, flags, &running);
+    sbx_loop_check_done(s->loop);
+}
+
+static void free_sock(uv_handle_t *h) { free(h->data); }
+
+static int watch_socket(struct sbx_loop *L, curl_socket_t fd, int what, struct sbx_sock *s)
+{
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return -1;
+        s->fd = fd;
+        s->loop = L;
+        if (uv_poll_init_socket(&L->uv, &s->poll, fd) != 0) {
+            free(s);
+            return -1;
+        }
+        s->poll.data = s;
+        curl_multi_assign(L->multi, fd, s);
+    }
+    int events = 0;
+    if (what & CURL_POLL_IN) events |= UV_READABLE;
+    if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
+    return uv_poll_start(&s->poll, events, on_poll);
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    struct sbx_loop *L = userp;
+    struct sbx_sock *s = socketp;
+    if (what != CURL_POLL_REMOVE) return watch_socket(L, fd, what, s);
+    if (s) {
+        uv_poll_stop(&s->poll);
+        uv_close((uv_handle_t *)&s->poll, free_sock);
+        curl_multi_assign(L->multi, fd, NULL);
+    }
+    return 0;
+}
+
+static void on_curl_timer(uv_timer_t *t)
+{
+    struct sbx_loop *L = t->data;
+    int running;
+    curl_multi_socket_action(L->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    sbx_loop_check_done(L);
+}
+
+static int on_timer_change(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct sbx_loop *L = userp;
+    if (timeout_ms < 0) return uv_timer_stop(&L->curl_timer);
+    /* Never act from inside this callback: a 0 ms timer fires on the next iteration. */
+    return uv_timer_start(&L->curl_timer, on_curl_timer, (uint64_t)timeout_ms, 0);
+}
+
+int sbx_loop_init(struct sbx_loop *L)
+{
+    if (sbx_global_init() != 0 || uv_loop_init(&L->uv) != 0) return -1;
+    uv_timer_init(&L->uv, &L->step_timer);
+    uv_timer_init(&L->uv, &L->curl_timer);
+    L->curl_timer.data = L;
+    L->multi = curl_multi_init();
+    if (!L->multi) {
+        sbx_loop_destroy(L);
+        return -1;
+    }
+    curl_multi_setopt(L->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(L->multi, CURLMOPT_SOCKETDATA, L);
+    curl_multi_setopt(L->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
+    curl_multi_setopt(L->multi, CURLMOPT_TIMERDATA, L);
+    return 0;
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, h->type == UV_POLL ? free_sock : NULL);
+}
+
+void sbx_loop_destroy(struct sbx_loop *L)
+{
+    while (L->ops) sbx_op_destroy(L->ops);
+    if (L->multi) curl_multi_cleanup(L->multi); /* removes its sockets: REMOVE callbacks */
+    L->multi = NULL;
+    /* Handles left (our timers; polls curl did not remove) close here; the socket
+     * records of such polls are freed by their close callbacks where they have one. */
+    uv_walk(&L->uv, close_handle, NULL);
+    uv_run(&L->uv, UV_RUN_DEFAULT);
+    uv_loop_close(&L->uv);
+}
+
+static void on_step_timer(uv_timer_t *t) { (void)t; }
+
+void sbx_loop_step(struct sbx_loop *L, double timeout)
+{
+    if (timeout == 0) {
+        uv_run(&L->uv, UV_RUN_NOWAIT);
+    } else if (timeout < 0) {
+        if (uv_loop_alive(&L->uv)) uv_run(&L->uv, UV_RUN_ONCE);
+    } else {
+        uint64_t ms = (uint64_t)ceil(timeout * 1000.0);
+        uv_timer_start(&L->step_timer, on_step_timer, ms, 0);
+        uv_run(&L->uv, UV_RUN_ONCE);
+        uv_timer_stop(&L->step_timer);
+    }
+}
+
+void sbx_loop_mark_ready(struct sbx_loop *L, struct sbx_op *op)
+{
+    if (op->in_ready) return;
+    op->in_ready = 1;
+    op->ready_prev = NULL;
+    op->ready_next = L->ready;
+    if (L->ready) L->ready->ready_prev = op;
+    L->ready = op;
+}
+
+void sbx_loop_unmark_ready(struct sbx_loop *L, struct sbx_op *op)
+{
+    if (!op->in_ready) return;
+    if (op->ready_prev) op->ready_prev->ready_next = op->ready_next;
+    else L->ready = op->ready_next;
+    if (op->ready_next) op->ready_next->ready_prev = op->ready_prev;
+    op->in_ready = 0;
+    op->ready_prev = op->ready_next = NULL;
+}
+
+struct sbx_op *sbx_loop_pop_ready(struct sbx_loop *L)
+{
+    struct sbx_op *op = L->ready;
+    if (op) sbx_loop_unmark_ready(L, op);
+    return op;
+}

@@ -1,0 +1,36 @@
+/* One libuv loop per Lua state, carrying a curl multi handle (the multi-uv pattern).
+ * step(0) never blocks; the whole loop is pollable through its backend fd. */
+#ifndef SBX_LOOP_H
+#define SBX_LOOP_H
+#include <curl/curl.h>
+#include <uv.h>
+
+struct sbx_op;
+
+struct sbx_loop {
+    uv_loop_t uv;
+    uv_timer_t step_timer;   /* bounds a blocking step */
+    uv_timer_t curl_timer;   /* curl's timeout, from CURLMOPT_TIMERFUNCTION */
+    CURLM *multi;
+    struct sbx_op *ops;      /* every live operation */
+    struct sbx_op *ready;    /* operations with events not yet reported by pop_ready */
+};
+
+/* Process-wide, once, thread-safe. Returns 0 on success. */
+int sbx_global_init(void);
+
+int sbx_loop_init(struct sbx_loop *L);
+/* Aborts and frees every operation, closes every handle, closes the uv loop. */
+void sbx_loop_destroy(struct sbx_loop *L);
+/* Runs the loop once. timeout 0: never blocks; < 0: blocks until something happens
+ * (returns at once when nothing is pending at all); > 0: blocks at most that long. */
+void sbx_loop_step(struct sbx_loop *L, double timeout);
+/* The next operation that got events since it was last returned, or NULL. */
+struct sbx_op *sbx_loop_pop_ready(struct sbx_loop *L);
+/* Ready-list membership of an operation (idempotent both ways). */
+void sbx_loop_mark_ready(struct sbx_loop *L, struct sbx_op *op);
+void sbx_loop_unmark_ready(struct sbx_loop *L, struct sbx_op *op);
+/* Lets curl act on finished transfers; called after every socket or timer action. */
+void sbx_loop_check_done(struct sbx_loop *L);
+
+#endif

@@ -1,0 +1,120 @@
+#include "sse.h"
+
+#include <string.h>
+
+static const unsigned char BOM[3] = {0xEF, 0xBB, 0xBF};
+
+void sbx_sse_init(struct sbx_sse *p, sbx_sse_event_fn fn, void *ud, size_t max_line)
+{
+    memset(p, 0, sizeof *p);
+    p->on_event = fn;
+    p->ud = ud;
+    p->max_line = max_line;
+    p->retry_ms = -1;
+}
+
+void sbx_sse_free(struct sbx_sse *p)
+{
+    sbx_buf_free(&p->line);
+    sbx_buf_free(&p->data);
+    sbx_buf_free(&p->type);
+    sbx_buf_free(&p->last_id);
+}
+
+/* A blank line: dispatch when some data line was seen, then reset the event. */
+static int dispatch(struct sbx_sse *p)
+{
+    int rc = 0;
+    if (p->data.len > 0) {
+        const char *type = p->type.len ? p->type.data : "message";
+        size_t len = p->data.len - 1; /* the last data line's "\n" is not data */
+        const char *id = p->last_id.data ? p->last_id.data : "";
+        rc = p->on_event(p->ud, type, p->data.data, len, id) ? -1 : 0;
+    }
+    sbx_buf_reset(&p->data);
+    sbx_buf_reset(&p->type);
+    return rc;
+}
+
+static int set_field(struct sbx_sse *p, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+    if (nlen == 4 && memcmp(name, "data", 4) == 0) {
+        if (p->data.len + vlen > p->max_line) return -1;
+        if (sbx_buf_append(&p->data, v, vlen) || sbx_buf_append(&p->data, "\n", 1)) return -1;
+    } else if (nlen == 5 && memcmp(name, "event", 5) == 0) {
+        sbx_buf_reset(&p->type);
+        return sbx_buf_append(&p->type, v, vlen);
+    } else if (nlen == 2 && memcmp(name, "id", 2) == 0) {
+        if (memchr(v, '\0', vlen)) return 0; /* ignored, as the standard says */
+        sbx_buf_reset(&p->last_id);
+        return sbx_buf_append(&p->last_id, v, vlen);
+    } else if (nlen == 5 && memcmp(name, "retry", 5) == 0) {
+        long ms = 0;
+        for (size_t i = 0; i < vlen; i++) {
+            if (v[i] < '0' || v[i] > '9' || ms > 100000000L) return 0;
+            ms = ms * 10 + (v[i] - '0');
+        }
+        if (vlen) p->retry_ms = ms;
+    }
+    return 0; /* unknown fields are ignored */
+}
+
+static int process_line(struct sbx_sse *p, const char *s, size_t n)
+{
+    if (n == 0) return dispatch(p);
+    if (s[0] == ':') return 0; /* comment */
+    const char *colon = memchr(s, ':', n);
+    if (!colon) return set_field(p, s, n, "", 0);
+    size_t nlen = (size_t)(colon - s);
+    const char *v = colon + 1;
+    size_t vlen = n - nlen - 1;
+    if (vlen && *v == ' ') v++, vlen--;
+    return set_field(p, s, nlen, v, vlen);
+}
+
+/* Consumes a UTF-8 BOM at stream start; bytes of a partial match that turns out not
+ * to be one are given back as line content. Returns how many input bytes it used. */
+static size_t skip_bom(struct sbx_sse *p, const char *bytes, size_t n)
+{
+    size_t used = 0;
+    while (!p->bom_done && used < n) {
+        if ((unsigned char)bytes[used] == BOM[p->bom_seen]) {
+            used++;
+            if (++p->bom_seen == 3) p->bom_done = 1;
+        } else {
+            p->bom_done = 1;
+            if (sbx_buf_append(&p->line, BOM, p->bom_seen)) p->failed = 1;
+        }
+    }
+    return used;
+}
+
+static int end_line(struct sbx_sse *p)
+{
+    int rc = process_line(p, p->line.data ? p->line.data : "", p->line.len);
+    sbx_buf_reset(&p->line);
+    return rc;
+}
+
+int sbx_sse_feed(struct sbx_sse *p, const char *bytes, size_t n)
+{
+    if (p->failed) return -1;
+    size_t i = skip_bom(p, bytes, n);
+    while (i < n && !p->failed) {
+        if (p->after_cr && bytes[i] == '\n') i++;  /* the LF of a CRLF split across feeds */
+        p->after_cr = 0;
+        if (i >= n) break;
+        size_t start = i;
+        while (i < n && bytes[i] != '\n' && bytes[i] != '\r') i++;
+        if (p->line.len + (i - start) > p->max_line ||
+            sbx_buf_append(&p->line, bytes + start, i - start)) {
+            p->failed = 1;
+            break;
+        }
+        if (i == n) break; /* the line continues in the next feed */
+        p->after_cr = bytes[i] == '\r';
+        i++;
+        if (end_line(p) != 0) p->failed = 1;
+    }
+    return p->failed ? -1 : 0;
+}
