@@ -1,0 +1,35 @@
+/* sbxd's HTTP front: the lws protocol callback, per-connection state, replies. */
+#ifndef SBXD_HTTP_H
+#define SBXD_HTTP_H
+#include <libwebsockets.h>
+#include "proc.h"
+#include "sbxd.h"
+
+enum sbxd_method { SBXD_GET = 1, SBXD_POST, SBXD_DELETE, SBXD_PUT, SBXD_PATCH, SBXD_OTHER };
+
+/* lws per-connection memory: no uv handles in here (lws frees it on its own schedule). */
+struct sbxd_conn {
+    enum sbxd_method method;
+    char path[128];
+    int path_too_long, authorized, too_big;
+    char *body;
+    size_t body_len;
+    struct sbxd_proc *proc;        /* set while this connection streams a process */
+};
+
+extern const struct lws_protocols sbxd_protocols[];
+
+/* Replies with a JSON document (stolen) and finishes the transaction. Returns the value
+ * the lws callback must return. */
+int sbxd_reply(struct lws *wsi, int status, json_t *doc);
+int sbxd_reply_error(struct lws *wsi, const struct sbxd_err *err);
+/* Routes a complete request. Returns the value the lws callback must return. */
+int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c);
+/* Starts the SSE response for a process and attaches the connection as its reader. */
+int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p);
+/* The connection may write: sends the next event. Returns -1 to close it. */
+int sbxd_sse_writeable(struct lws *wsi, struct sbxd_proc *p);
+/* Constant-time comparison of the request's bearer token with the key. */
+int sbxd_authorized(struct lws *wsi, const char *key);
+
+#endif

@@ -1,0 +1,169 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "protocol.h"
+#include "launch.h"
+
+/* PATH, HOME, LANG, then the sandbox's env, then the command's: later ones win. */
+static char **build_env(const struct sbxd_sandbox *box, json_t *cmd_env)
+{
+    json_t *env = json_object();
+    json_object_set_new(env, "PATH", json_string("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+    json_object_set_new(env, "HOME", json_string(box->dir));
+    json_object_set_new(env, "LANG", json_string("C.UTF-8"));
+    json_object_update(env, box->env);
+    if (cmd_env) json_object_update(env, cmd_env);
+    char **envp = calloc(json_object_size(env) + 1, sizeof *envp);
+    size_t n = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(env, key, v) {
+        if (!envp) break;
+        size_t len = strlen(key) + json_string_length(v) + 2;
+        if (!(envp[n] = malloc(len))) break;
+        snprintf(envp[n++], len, "%s=%s", key, json_string_value(v));
+    }
+    json_decref(env);
+    return envp;
+}
+
+static void free_env(char **envp)
+{
+    for (char **e = envp; e && *e; e++) free(*e);
+    free(envp);
+}
+
+struct pipes {
+    int in[2], out[2], err[2];
+};
+
+static void close_pipes(struct pipes *ps)
+{
+    int *fds = &ps->in[0];
+    for (int i = 0; i < 6; i++)
+        if (fds[i] >= 0) close(fds[i]);
+}
+
+static int open_pipes(struct pipes *ps)
+{
+    memset(ps, -1, sizeof *ps);
+    if (pipe2(ps->in, O_CLOEXEC) || pipe2(ps->out, O_CLOEXEC) || pipe2(ps->err, O_CLOEXEC)) {
+        close_pipes(ps);
+        return -1;
+    }
+    return 0;
+}
+
+/* The common case, no user switch: posix_spawn is vfork-fast. Signals the command sees
+ * are reset to their defaults (sbxd ignores SIGPIPE; the command must not inherit that). */
+static int spawn_fast(const char *cwd, char *const argv[], char **envp, struct pipes *ps, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, ps->in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, ps->out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, ps->err[1], 2);
+    posix_spawn_file_actions_addchdir_np(&fa, cwd);
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    int rc = posix_spawn(pid, "/bin/sh", &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    return rc;
+}
+
+/* In the forked child: only what must happen between fork and exec. Failures are
+ * reported as an errno on the status pipe, whose close at exec means success. */
+static void child_as_user(const char *cwd, char *const argv[], char **envp, struct pipes *ps,
+                          const struct passwd *pw, int status_fd)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int e = 0;
+    if (setsid() < 0 || dup2(ps->in[0], 0) < 0 || dup2(ps->out[1], 1) < 0 || dup2(ps->err[1], 2) < 0 ||
+        chdir(cwd) < 0 || setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+        setuid(pw->pw_uid) < 0)
+        e = errno;
+    if (!e) execve("/bin/sh", argv, envp), e = errno;
+    if (write(status_fd, &e, sizeof e) < 0) _exit(126);
+    _exit(127);
+}
+
+static int spawn_as_user(const char *cwd, char *const argv[], char **envp, struct pipes *ps,
+                         const struct passwd *pw, pid_t *pid)
+{
+    int st[2];
+    if (pipe2(st, O_CLOEXEC) != 0) return errno;
+    *pid = fork();
+    if (*pid == 0) child_as_user(cwd, argv, envp, ps, pw, st[1]);
+    int e = *pid < 0 ? errno : 0;
+    close(st[1]);
+    int child_errno = 0;
+    if (*pid > 0 && read(st[0], &child_errno, sizeof child_errno) == (ssize_t)sizeof child_errno)
+        e = child_errno ? child_errno : EIO;
+    close(st[0]);
+    return e;
+}
+
+static int check_cwd(const char *cwd, struct sbxd_err *err)
+{
+    struct stat st;
+    if (stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode))
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "cwd: no such directory '%.200s'", cwd);
+    return 0;
+}
+
+static int find_user(const char *user, struct passwd *pw, char *buf, size_t len, struct sbxd_err *err)
+{
+    struct passwd *found = NULL;
+    if (geteuid() != 0)
+        return sbxd_fail(err, 400, SBX_ERR_INVALID,
+                         "cannot run as user '%.100s': sbxd is not running as root", user);
+    if (getpwnam_r(user, pw, buf, len, &found) != 0 || !found)
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "unknown user '%.100s'", user);
+    return 0;
+}
+
+int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
+               struct sbxd_spawned *out, struct sbxd_err *err)
+{
+    const char *cwd = req->cwd ? req->cwd : box->dir;
+    struct passwd pw;
+    char pwbuf[4096];
+    if (check_cwd(cwd, err)) return -1;
+    if (req->user && find_user(req->user, &pw, pwbuf, sizeof pwbuf, err)) return -1;
+    struct pipes ps;
+    char **envp = build_env(box, req->env);
+    if (!envp || open_pipes(&ps) != 0) {
+        free_env(envp);
+        return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create pipes: %s", strerror(errno));
+    }
+    char *const argv[] = {"/bin/sh", "-c", (char *)req->cmd, NULL};
+    pid_t pid = -1;
+    int rc = req->user ? spawn_as_user(cwd, argv, envp, &ps, &pw, &pid)
+                       : spawn_fast(cwd, argv, envp, &ps, &pid);
+    free_env(envp);
+    close(ps.in[0]), close(ps.out[1]), close(ps.err[1]);
+    if (rc != 0) {
+        close(ps.in[1]), close(ps.out[0]), close(ps.err[0]);
+        return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot start the command: %s", strerror(rc));
+    }
+    *out = (struct sbxd_spawned){.pid = pid, .in = ps.in[1], .out = ps.out[0], .err = ps.err[0]};
+    return 0;
+}

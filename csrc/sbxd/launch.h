@@ -1,0 +1,16 @@
+/* The one step that puts a command into a sandbox: today a private directory and an
+ * environment; bubblewrap isolation replaces this step without touching its callers. */
+#ifndef SBXD_LAUNCH_H
+#define SBXD_LAUNCH_H
+#include "request.h"
+#include "sbxd.h"
+
+struct sbxd_spawned {
+    pid_t pid;            /* also its process group and session */
+    int in, out, err;     /* our ends of its stdio pipes (close-on-exec) */
+};
+
+int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
+               struct sbxd_spawned *out, struct sbxd_err *err);
+
+#endif

@@ -1,0 +1,249 @@
+/* sbxd: the daemon that owns sandboxes. Single-threaded: libwebsockets on a libuv loop
+ * that sbxd owns, which also carries the processes' pipes, timers and signals. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "http.h"
+#include "protocol.h"
+
+#define MAX_LISTEN 8
+
+struct options {
+    const char *listen[MAX_LISTEN];
+    int nlisten, parent_fd, ready_fd;
+};
+
+static const char USAGE[] =
+    "usage: sbxd --listen ADDR [options]\n"
+    "  --listen ADDR      127.0.0.1:PORT (PORT 0: any free port) or unix:PATH; repeatable\n"
+    "  --api-key KEY      required bearer key (default $SBXD_API_KEY); required on TCP\n"
+    "  --root DIR         where sandbox directories live (default: a fresh temporary dir)\n"
+    "  --max-body BYTES   largest request body accepted (default 16777216)\n"
+    "  --keepalive SECS   SSE keep-alive comment interval (default 15)\n"
+    "  --parent-fd N      exit, killing every command, when fd N reaches EOF\n"
+    "  --ready-fd N       write 'ready ADDR...' to fd N once listening, then close it\n"
+    "  --quiet            no log output\n"
+    "  --version          print the version and exit\n"
+    "  --help             print this help and exit\n";
+
+static void usage_error(const char *msg)
+{
+    fprintf(stderr, "sbxd: %s\n%s", msg, USAGE);
+    exit(2);
+}
+
+static double parse_number(const char *s, const char *what)
+{
+    char *end;
+    double d = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(d > 0)) usage_error(what);
+    return d;
+}
+
+static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct options *o)
+{
+    static const struct option LONG[] = {
+        {"listen", 1, 0, 'l'}, {"api-key", 1, 0, 'k'},  {"root", 1, 0, 'r'},
+        {"max-body", 1, 0, 'b'}, {"keepalive", 1, 0, 'a'}, {"parent-fd", 1, 0, 'p'},
+        {"ready-fd", 1, 0, 'f'}, {"quiet", 0, 0, 'q'},    {"version", 0, 0, 'v'},
+        {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", LONG, NULL)) != -1) {
+        switch (ch) {
+        case 'l':
+            if (o->nlisten == MAX_LISTEN) usage_error("too many --listen");
+            o->listen[o->nlisten++] = optarg;
+            break;
+        case 'k': srv->api_key = optarg; break;
+        case 'r': srv->root = strdup(optarg); break;
+        case 'b': srv->max_body = (size_t)parse_number(optarg, "--max-body must be a positive number"); break;
+        case 'a': srv->keepalive = parse_number(optarg, "--keepalive must be a positive number"); break;
+        case 'p': o->parent_fd = (int)parse_number(optarg, "--parent-fd must be a descriptor"); break;
+        case 'f': o->ready_fd = (int)parse_number(optarg, "--ready-fd must be a descriptor"); break;
+        case 'q': srv->quiet = 1; break;
+        case 'v': printf("sbxd %s\n", SBX_VERSION); exit(0);
+        case 'h': fputs(USAGE, stdout); exit(0);
+        default: usage_error("unknown option");
+        }
+    }
+    if (optind < argc) usage_error("unexpected argument");
+    if (o->nlisten == 0) usage_error("--listen is required");
+    if (!srv->api_key && getenv("SBXD_API_KEY")) srv->api_key = getenv("SBXD_API_KEY");
+    if (srv->api_key && !*srv->api_key) srv->api_key = NULL;
+    for (int i = 0; i < o->nlisten; i++)
+        if (strncmp(o->listen[i], "unix:", 5) != 0 && !srv->api_key)
+            usage_error("a TCP listener needs --api-key");
+}
+
+/* Creates the vhost for one listener; appends its actual address to `ready`. */
+static int listen_on(struct sbxd_server *srv, const char *addr, char *ready, size_t rlen)
+{
+    struct lws_context_creation_info vi;
+    memset(&vi, 0, sizeof vi);
+    vi.protocols = sbxd_protocols;
+    vi.options = LWS_SERVER_OPTION_LIBUV;
+    vi.vhost_name = addr;
+    char host[256];
+    if (strncmp(addr, "unix:", 5) == 0) {
+        vi.options |= LWS_SERVER_OPTION_UNIX_SOCK;
+        vi.iface = addr + 5;
+        vi.port = 0;
+    } else {
+        const char *colon = strrchr(addr, ':');
+        if (!colon || (size_t)(colon - addr) >= sizeof host) usage_error("--listen wants HOST:PORT or unix:PATH");
+        memcpy(host, addr, (size_t)(colon - addr));
+        host[colon - addr] = '\0';
+        vi.iface = host;
+        vi.port = (int)strtol(colon + 1, NULL, 10);
+    }
+    struct lws_vhost *vh = lws_create_vhost(srv->lws, &vi);
+    if (!vh) return fprintf(stderr, "sbxd: cannot listen on %s\n", addr), -1;
+    size_t used = strlen(ready);
+    if (vi.options & LWS_SERVER_OPTION_UNIX_SOCK) {
+        chmod(vi.iface, 0600);
+        snprintf(ready + used, rlen - used, " %s", addr);
+    } else {
+        snprintf(ready + used, rlen - used, " %s:%d", host, lws_get_vhost_listen_port(vh));
+    }
+    return 0;
+}
+
+static struct sbxd_server *the_server; /* for the shutdown path of signal callbacks */
+
+static void request_stop(struct sbxd_server *srv)
+{
+    srv->stopping = 1;
+    uv_stop(&srv->loop);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    if (signum == SIGCHLD) sbxd_proc_reap(s->data);
+    else request_stop(s->data);
+}
+
+static void on_parent(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    struct sbxd_server *srv = h->data;
+    char buf[64];
+    ssize_t n = status < 0 ? 0 : read(srv->parent_fd, buf, sizeof buf);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) request_stop(srv);
+}
+
+static void watch_signals(struct sbxd_server *srv)
+{
+    uv_signal_t *sigs[] = {&srv->sigchld, &srv->sigterm, &srv->sigint};
+    int nums[] = {SIGCHLD, SIGTERM, SIGINT};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(&srv->loop, sigs[i]);
+        sigs[i]->data = srv;
+        uv_signal_start(sigs[i], on_signal, nums[i]);
+    }
+}
+
+/* Our parent holds the write end; EOF means it is gone, however it died. */
+static void watch_parent(struct sbxd_server *srv, int fd)
+{
+    srv->parent_fd = fd;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    uv_poll_init(&srv->loop, &srv->parent, fd);
+    srv->parent.data = srv;
+    uv_poll_start(&srv->parent, UV_READABLE | UV_DISCONNECT, on_parent);
+}
+
+static int make_root(struct sbxd_server *srv)
+{
+    if (srv->root) return mkdir(srv->root, 0700) == 0 || errno == EEXIST ? 0 : -1;
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    size_t len = strlen(tmp) + 16;
+    srv->root = malloc(len);
+    if (!srv->root) return -1;
+    snprintf(srv->root, len, "%s/sbxd-XXXXXX", tmp);
+    srv->own_root = 1;
+    return mkdtemp(srv->root) ? 0 : -1;
+}
+
+static int start_lws(struct sbxd_server *srv)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    void *loops[] = {&srv->loop};
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.foreign_loops = loops;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.user = srv;
+    info.pcontext = &srv->lws;
+    lws_set_log_level(srv->quiet ? 0 : LLL_ERR, NULL);
+    srv->lws = lws_create_context(&info);
+    return srv->lws ? 0 : -1;
+}
+
+static void note_closing(uv_handle_t *h, void *arg)
+{
+    if (uv_is_closing(h)) *(int *)arg = 1;
+}
+
+static int has_closing(uv_loop_t *loop)
+{
+    int closing = 0;
+    uv_walk(loop, note_closing, &closing);
+    return closing;
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* Everything goes: commands, sandboxes, the lws context (two destroys on a foreign loop:
+ * the first starts closing lws' handles, the second frees it), our handles, the root. */
+static void shutdown_server(struct sbxd_server *srv)
+{
+    while (srv->boxes) sbxd_sandbox_destroy(srv->boxes, "signal");
+    sbxd_proc_free_all(srv);
+    uv_signal_stop(&srv->sigchld);
+    lws_context_destroy(srv->lws);
+    while (has_closing(&srv->loop)) uv_run(&srv->loop, UV_RUN_NOWAIT);
+    lws_context_destroy(srv->lws);
+    uv_walk(&srv->loop, close_any, NULL);
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&srv->loop);
+    if (srv->own_root) sbxd_remove_tree(srv->root);
+    free(srv->root);
+}
+
+int main(int argc, char **argv)
+{
+    static struct sbxd_server srv;
+    struct options o = {.parent_fd = -1, .ready_fd = -1};
+    srv.max_body = SBX_DEFAULT_MAX_BODY;
+    srv.keepalive = SBX_DEFAULT_KEEPALIVE;
+    parse_args(argc, argv, &srv, &o);
+    signal(SIGPIPE, SIG_IGN);
+    the_server = &srv;
+    if (make_root(&srv) != 0) return fprintf(stderr, "sbxd: cannot create the root directory\n"), 1;
+    uv_loop_init(&srv.loop);
+    watch_signals(&srv);
+    if (o.parent_fd >= 0) watch_parent(&srv, o.parent_fd);
+    char ready[1024] = "ready";
+    int ok = start_lws(&srv) == 0;
+    for (int i = 0; ok && i < o.nlisten; i++) ok = listen_on(&srv, o.listen[i], ready, sizeof ready) == 0;
+    if (ok) {
+        if (o.ready_fd >= 0 && dprintf(o.ready_fd, "%s\n", ready) > 0) close(o.ready_fd);
+        if (!srv.quiet) fprintf(stderr, "sbxd: %s\n", ready);
+        if (o.parent_fd >= 0 && getppid() == 1) request_stop(&srv); /* parent already gone */
+        if (!srv.stopping) uv_run(&srv.loop, UV_RUN_DEFAULT);
+    }
+    shutdown_server(&srv);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,258 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libwebsockets.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "proc.h"
+#include "protocol.h"
+#include "launch.h"
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+static void close_handle(void *h)
+{
+    if (h) uv_close((uv_handle_t *)h, free_handle);
+}
+
+static void progress(struct sbxd_proc *p);
+
+/* ---- stdin: written once, then closed; owns its bytes, independent of the process. */
+
+struct stdin_write {
+    uv_pipe_t pipe;
+    uv_write_t req;
+    size_t len;
+    unsigned char data[];
+};
+
+static void on_stdin_written(uv_write_t *req, int status)
+{
+    (void)status; /* EPIPE: the command did not read it all; that is its business */
+    struct stdin_write *w = req->data;
+    uv_close((uv_handle_t *)&w->pipe, free_handle);
+}
+
+static void feed_stdin(struct sbxd_server *srv, int fd, const unsigned char *data, size_t len)
+{
+    struct stdin_write *w = len ? malloc(sizeof *w + len) : NULL;
+    if (!w || uv_pipe_init(&srv->loop, &w->pipe, 0) != 0) {
+        free(w);
+        close(fd);
+        return;
+    }
+    if (uv_pipe_open(&w->pipe, fd) != 0) {
+        close(fd);
+        uv_close((uv_handle_t *)&w->pipe, free_handle);
+        return;
+    }
+    memcpy(w->data, data, len);
+    w->len = len;
+    w->req.data = w;
+    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
+    if (uv_write(&w->req, (uv_stream_t *)&w->pipe, &buf, 1, on_stdin_written) != 0)
+        uv_close((uv_handle_t *)&w->pipe, free_handle);
+}
+
+/* ---- output pipes */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)hint;
+    struct sbxd_proc *p = h->data;
+    *buf = uv_buf_init(p->srv->readbuf, sizeof p->srv->readbuf);
+}
+
+static void pause_reading(struct sbxd_proc *p)
+{
+    if (p->out) uv_read_stop((uv_stream_t *)p->out);
+    if (p->err) uv_read_stop((uv_stream_t *)p->err);
+    p->paused = 1;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct sbxd_proc *p = s->data;
+    if (n > 0) {
+        enum sbxd_channel ch = (uv_pipe_t *)s == p->out ? SBXD_STDOUT : SBXD_STDERR;
+        /* With no reader left the command is being killed: drain, keep nothing. */
+        if (p->reader && sbxd_outlog_append(&p->log, ch, buf->base, (size_t)n) != 0)
+            sbxd_proc_kill(p, "out of memory");
+        if (p->log.pending > SBXD_LOG_HIGH) pause_reading(p);
+    } else if (n < 0) {
+        if ((uv_pipe_t *)s == p->out) p->out = NULL;
+        else p->err = NULL;
+        close_handle(s);
+    } else {
+        return;
+    }
+    progress(p);
+}
+
+static int read_pipe(struct sbxd_proc *p, uv_pipe_t **slot, int fd)
+{
+    uv_pipe_t *h = malloc(sizeof *h);
+    if (!h || uv_pipe_init(&p->srv->loop, h, 0) != 0) return free(h), close(fd), -1;
+    h->data = p;
+    if (uv_pipe_open(h, fd) != 0) return close(fd), close_handle(h), -1;
+    *slot = h;
+    return uv_read_start((uv_stream_t *)h, on_alloc, on_read);
+}
+
+void sbxd_proc_drained(struct sbxd_proc *p)
+{
+    if (!p->paused || p->log.pending > SBXD_LOG_LOW) return;
+    p->paused = 0;
+    if (p->out) uv_read_start((uv_stream_t *)p->out, on_alloc, on_read);
+    if (p->err) uv_read_start((uv_stream_t *)p->err, on_alloc, on_read);
+}
+
+/* ---- timers */
+
+static void on_timeout(uv_timer_t *t)
+{
+    sbxd_proc_kill(t->data, "timeout");
+}
+
+/* Marks a tick with nothing written, so the stream gets a keep-alive comment. */
+static void on_keepalive(uv_timer_t *t)
+{
+    struct sbxd_proc *p = t->data;
+    if (!p->wrote_since_tick && p->reader) {
+        p->keepalive_due = 1;
+        lws_callback_on_writable(p->reader);
+    }
+    p->wrote_since_tick = 0;
+}
+
+static uv_timer_t *start_timer(struct sbxd_proc *p, uv_timer_cb cb, double seconds, int repeat)
+{
+    uv_timer_t *t = malloc(sizeof *t);
+    if (!t) return NULL;
+    uv_timer_init(&p->srv->loop, t);
+    t->data = p;
+    uint64_t ms = (uint64_t)(seconds * 1000.0 + 0.5);
+    if (ms == 0) ms = 1;
+    uv_timer_start(t, cb, ms, repeat ? ms : 0);
+    return t;
+}
+
+/* ---- lifecycle */
+
+int sbxd_proc_finished(const struct sbxd_proc *p)
+{
+    return p->exited && !p->out && !p->err && p->log.pending == 0;
+}
+
+static void proc_free(struct sbxd_proc *p)
+{
+    struct sbxd_server *srv = p->srv;
+    if (p->prev) p->prev->next = p->next;
+    else srv->procs = p->next;
+    if (p->next) p->next->prev = p->prev;
+    close_handle(p->out);
+    close_handle(p->err);
+    close_handle(p->timer);
+    close_handle(p->keepalive);
+    sbxd_outlog_free(&p->log);
+    free(p);
+}
+
+/* Something changed: wake the reader, or free a process nobody will read. */
+static void progress(struct sbxd_proc *p)
+{
+    if (p->reader) lws_callback_on_writable(p->reader);
+    else if (p->exited && !p->out && !p->err) proc_free(p);
+}
+
+void sbxd_proc_kill(struct sbxd_proc *p, const char *reason)
+{
+    if (p->exited) return;
+    if (!p->reason) p->reason = reason;
+    kill(-p->pid, SIGKILL);
+}
+
+void sbxd_proc_detach(struct sbxd_proc *p)
+{
+    p->reader = NULL;
+    sbxd_outlog_free(&p->log);
+    sbxd_proc_kill(p, "reader gone");
+    sbxd_proc_drained(p); /* keep draining the pipes to their EOF */
+    progress(p);
+}
+
+static struct sbxd_proc *find_pid(struct sbxd_server *srv, pid_t pid)
+{
+    for (struct sbxd_proc *p = srv->procs; p; p = p->next)
+        if (p->pid == pid && !p->exited) return p;
+    return NULL;
+}
+
+void sbxd_proc_reap(struct sbxd_server *srv)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct sbxd_proc *p = find_pid(srv, pid);
+        if (!p) continue;
+        p->exited = 1;
+        p->status = status;
+        /* The group may hold stragglers (a backgrounded child): they go with it. */
+        kill(-pid, SIGKILL);
+        if (p->timer) uv_timer_stop(p->timer);
+        progress(p);
+    }
+}
+
+void sbxd_proc_free_all(struct sbxd_server *srv)
+{
+    for (struct sbxd_proc *p = srv->procs; p; p = p->next)
+        if (!p->exited) kill(-p->pid, SIGKILL);
+    while (srv->procs) {
+        struct sbxd_proc *p = srv->procs;
+        if (!p->exited) waitpid(p->pid, NULL, 0);
+        p->reader = NULL;
+        proc_free(p);
+    }
+}
+
+static struct sbxd_proc *proc_new(struct sbxd_sandbox *box, pid_t pid)
+{
+    struct sbxd_proc *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    struct sbxd_server *srv = box->srv;
+    p->srv = srv;
+    p->box = box;
+    p->pid = pid;
+    p->next = srv->procs;
+    if (srv->procs) srv->procs->prev = p;
+    srv->procs = p;
+    return p;
+}
+
+struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
+                                  struct sbxd_err *err)
+{
+    struct sbxd_spawned sp;
+    if (sbxd_spawn(box, req, &sp, err) != 0) return NULL;
+    struct sbxd_proc *p = proc_new(box, sp.pid);
+    if (!p) {
+        kill(-sp.pid, SIGKILL);
+        close(sp.in), close(sp.out), close(sp.err);
+        sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
+        return NULL;
+    }
+    feed_stdin(box->srv, sp.in, req->stdin_data, req->stdin_len);
+    if (read_pipe(p, &p->out, sp.out) != 0 || read_pipe(p, &p->err, sp.err) != 0)
+        sbxd_proc_kill(p, "pipe failure");
+    if (req->timeout > 0) p->timer = start_timer(p, on_timeout, req->timeout, 0);
+    p->keepalive = start_timer(p, on_keepalive, box->srv->keepalive, 1);
+    return p;
+}

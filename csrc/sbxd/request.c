@@ -1,0 +1,166 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "base64.h"
+#include "protocol.h"
+#include "request.h"
+
+static int bad(struct sbxd_err *err, const char *fmt, const char *field)
+{
+    return sbxd_fail(err, 400, SBX_ERR_INVALID, fmt, field);
+}
+
+/* The body as a JSON object; an empty body is an empty object when allow_empty. */
+static json_t *parse_object(const char *body, size_t len, int allow_empty, struct sbxd_err *err)
+{
+    if (len == 0 && allow_empty) return json_object();
+    json_error_t je;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        sbxd_fail(err, 400, SBX_ERR_INVALID, "malformed JSON: %s", je.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        bad(err, "the body must be a JSON object%s", "");
+        return NULL;
+    }
+    return root;
+}
+
+/* Every key of `obj` must be in the NULL-terminated `allowed`. */
+static int only_fields(json_t *obj, const char *const *allowed, struct sbxd_err *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        const char *const *a = allowed;
+        while (*a && strcmp(*a, key) != 0) a++;
+        if (!*a) return bad(err, "unknown field '%s'", key);
+    }
+    return 0;
+}
+
+/* jansson refuses \u0000 in keys and strings unless asked to, so no NUL gets this far. */
+static int string_map(json_t *v, const char *field, int env_names, struct sbxd_err *err)
+{
+    if (!json_is_object(v)) return bad(err, "'%s' must be an object of strings", field);
+    const char *key;
+    json_t *x;
+    json_object_foreach(v, key, x) {
+        if (!json_is_string(x)) return bad(err, "'%s' values must be strings", field);
+        if (env_names && (!*key || strchr(key, '=')))
+            return bad(err, "'%s' has an invalid variable name", field);
+    }
+    return 0;
+}
+
+static int positive(json_t *v, const char *field, double *out, struct sbxd_err *err)
+{
+    if (!json_is_number(v)) return bad(err, "'%s' must be a number", field);
+    double d = json_number_value(v);
+    if (!(d > 0) || !isfinite(d)) return bad(err, "'%s' must be a positive number", field);
+    *out = d;
+    return 0;
+}
+
+static const char *opt_string(json_t *obj, const char *field, int *failed, struct sbxd_err *err)
+{
+    json_t *v = json_object_get(obj, field);
+    if (!v) return NULL;
+    if (!json_is_string(v)) {
+        *failed = bad(err, "'%s' must be a string", field);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+int sbxd_parse_create(const char *body, size_t len, struct sbxd_create_req *out,
+                      struct sbxd_err *err)
+{
+    static const char *const FIELDS[] = {"env", "timeout", "network", "metadata", NULL};
+    memset(out, 0, sizeof *out);
+    out->timeout = SBX_DEFAULT_LIFETIME;
+    if (!(out->root = parse_object(body, len, 1, err))) return -1;
+    json_t *r = out->root, *v;
+    if (only_fields(r, FIELDS, err)) goto fail;
+    if ((v = json_object_get(r, "env")) && string_map(v, "env", 1, err)) goto fail;
+    out->env = v;
+    if ((v = json_object_get(r, "metadata")) && string_map(v, "metadata", 0, err)) goto fail;
+    out->metadata = v;
+    if ((v = json_object_get(r, "timeout")) && positive(v, "timeout", &out->timeout, err)) goto fail;
+    if ((v = json_object_get(r, "network"))) {
+        if (!json_is_boolean(v)) { bad(err, "'%s' must be a boolean", "network"); goto fail; }
+        out->network = json_is_true(v);
+    }
+    if (!out->env) json_object_set_new(r, "env", out->env = json_object());
+    if (!out->metadata) json_object_set_new(r, "metadata", out->metadata = json_object());
+    return 0;
+fail:
+    sbxd_create_req_free(out);
+    return -1;
+}
+
+void sbxd_create_req_free(struct sbxd_create_req *r)
+{
+    json_decref(r->root);
+    memset(r, 0, sizeof *r);
+}
+
+static int decode_stdin(json_t *v, struct sbxd_start_req *out, struct sbxd_err *err)
+{
+    if (!json_is_string(v)) return bad(err, "'%s' must be a base64 string", "stdin");
+    size_t n = json_string_length(v);
+    out->stdin_data = malloc(b64_decoded_max(n) + 1);
+    if (!out->stdin_data) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
+    out->stdin_len = b64_decode(json_string_value(v), n, out->stdin_data);
+    if (out->stdin_len == (size_t)-1) return bad(err, "'%s' is not valid base64", "stdin");
+    return 0;
+}
+
+int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
+                     struct sbxd_err *err)
+{
+    static const char *const FIELDS[] = {"cmd", "cwd", "env", "user", "timeout", "stdin",
+                                         "tag", NULL};
+    memset(out, 0, sizeof *out);
+    if (!(out->root = parse_object(body, len, 0, err))) return -1;
+    json_t *r = out->root, *v;
+    int failed = 0;
+    if (only_fields(r, FIELDS, err)) goto fail;
+    out->cmd = opt_string(r, "cmd", &failed, err);
+    if (failed) goto fail;
+    if (!out->cmd || !*out->cmd) { bad(err, "'%s' must be a non-empty string", "cmd"); goto fail; }
+    out->cwd = opt_string(r, "cwd", &failed, err);
+    if (!failed) out->user = opt_string(r, "user", &failed, err);
+    if (!failed) out->tag = opt_string(r, "tag", &failed, err);
+    if (failed) goto fail;
+    if ((v = json_object_get(r, "env")) && string_map(v, "env", 1, err)) goto fail;
+    out->env = v;
+    if ((v = json_object_get(r, "timeout")) && positive(v, "timeout", &out->timeout, err)) goto fail;
+    if ((v = json_object_get(r, "stdin")) && decode_stdin(v, out, err)) goto fail;
+    return 0;
+fail:
+    sbxd_start_req_free(out);
+    return -1;
+}
+
+void sbxd_start_req_free(struct sbxd_start_req *r)
+{
+    json_decref(r->root);
+    free(r->stdin_data);
+    memset(r, 0, sizeof *r);
+}
+
+int sbxd_parse_timeout(const char *body, size_t len, double *timeout, struct sbxd_err *err)
+{
+    static const char *const FIELDS[] = {"timeout", NULL};
+    json_t *root = parse_object(body, len, 0, err);
+    if (!root) return -1;
+    json_t *v = json_object_get(root, "timeout");
+    int rc = only_fields(root, FIELDS, err);
+    if (!rc && !v) rc = bad(err, "'%s' is required", "timeout");
+    if (!rc) rc = positive(v, "timeout", timeout, err);
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,32 @@
+/* Request bodies: strict JSON parsing and validation, with no server state (a fuzz
+ * target's entry point). Every refusal names the field. */
+#ifndef SBXD_REQUEST_H
+#define SBXD_REQUEST_H
+#include "sbxd.h"
+
+struct sbxd_create_req {
+    json_t *root;              /* owns everything below */
+    json_t *env, *metadata;    /* objects of strings, never NULL after parsing */
+    double timeout;            /* lifetime, > 0 */
+    int network;
+};
+
+struct sbxd_start_req {
+    json_t *root;
+    const char *cmd, *cwd, *user, *tag;   /* cwd, user, tag: NULL when absent */
+    json_t *env;                          /* NULL when absent */
+    double timeout;                       /* 0: none */
+    unsigned char *stdin_data;            /* malloc'd, NULL when absent */
+    size_t stdin_len;
+};
+
+int sbxd_parse_create(const char *body, size_t len, struct sbxd_create_req *out,
+                      struct sbxd_err *err);
+void sbxd_create_req_free(struct sbxd_create_req *r);
+int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
+                     struct sbxd_err *err);
+void sbxd_start_req_free(struct sbxd_start_req *r);
+/* {"timeout": number > 0} */
+int sbxd_parse_timeout(const char *body, size_t len, double *timeout, struct sbxd_err *err);
+
+#endif

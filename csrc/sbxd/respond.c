@@ -1,0 +1,28 @@
+#include <stdlib.h>
+#include <string.h>
+#include "http.h"
+
+int sbxd_reply(struct lws *wsi, int status, json_t *doc)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    size_t len = text ? strlen(text) : 0;
+    unsigned char *buf = malloc(LWS_PRE + 512 + len);
+    if (!buf) return free(text), -1;
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = start + 512;
+    int rc = -1;
+    if (!lws_add_http_common_headers(wsi, (unsigned)status, "application/json", len, &p, end) &&
+        !lws_finalize_write_http_header(wsi, start, &p, end) &&
+        lws_write(wsi, (unsigned char *)memcpy(start, text ? text : "", len), len,
+                  LWS_WRITE_HTTP_FINAL) == (int)len)
+        rc = lws_http_transaction_completed(wsi) ? -1 : 0;
+    free(text);
+    free(buf);
+    return rc;
+}
+
+int sbxd_reply_error(struct lws *wsi, const struct sbxd_err *err)
+{
+    json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "kind", err->kind, "message", err->message);
+    return sbxd_reply(wsi, err->status, doc);
+}

@@ -1,0 +1,106 @@
+/* The routes of docs/PROTOCOL.md: path and method to a handler. */
+#include <string.h>
+#include "http.h"
+#include "protocol.h"
+#include "request.h"
+
+static int reply_fail(struct lws *wsi, int status, const char *kind, const char *message)
+{
+    struct sbxd_err err;
+    sbxd_fail(&err, status, kind, "%s", message);
+    return sbxd_reply_error(wsi, &err);
+}
+
+static int create_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c)
+{
+    struct sbxd_create_req req;
+    struct sbxd_err err;
+    if (sbxd_parse_create(c->body, c->body_len, &req, &err)) return sbxd_reply_error(wsi, &err);
+    struct sbxd_sandbox *box = sbxd_sandbox_create(srv, req.env, req.metadata, req.timeout, &err);
+    sbxd_create_req_free(&req);
+    if (!box) return sbxd_reply_error(wsi, &err);
+    return sbxd_reply(wsi, 201, sbxd_sandbox_info(box));
+}
+
+static int list_sandboxes(struct lws *wsi, struct sbxd_server *srv)
+{
+    json_t *arr = json_array();
+    for (struct sbxd_sandbox *b = srv->boxes; b; b = b->next)
+        json_array_append_new(arr, sbxd_sandbox_info(b));
+    return sbxd_reply(wsi, 200, json_pack("{s:o}", "sandboxes", arr));
+}
+
+static int set_timeout(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c)
+{
+    double timeout;
+    struct sbxd_err err;
+    if (sbxd_parse_timeout(c->body, c->body_len, &timeout, &err)) return sbxd_reply_error(wsi, &err);
+    sbxd_sandbox_set_lifetime(box, timeout);
+    return sbxd_reply(wsi, 200, sbxd_sandbox_info(box));
+}
+
+static int start_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c)
+{
+    struct sbxd_start_req req;
+    struct sbxd_err err;
+    if (sbxd_parse_start(c->body, c->body_len, &req, &err)) return sbxd_reply_error(wsi, &err);
+    struct sbxd_proc *p = sbxd_proc_start(box, &req, &err);
+    sbxd_start_req_free(&req);
+    if (!p) return sbxd_reply_error(wsi, &err);
+    if (sbxd_sse_begin(wsi, c, p) == 0) return 0;
+    sbxd_proc_detach(p);
+    c->proc = NULL;
+    return -1;
+}
+
+/* /sandboxes/{id}[/rest]: splits the id and the rest ("" when none). */
+static int split_sandbox_path(const char *path, char *id, size_t idlen, const char **rest)
+{
+    const char *prefix = "/sandboxes/";
+    if (strncmp(path, prefix, strlen(prefix)) != 0) return -1;
+    const char *s = path + strlen(prefix), *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= idlen) return -1;
+    memcpy(id, s, n);
+    id[n] = '\0';
+    *rest = slash ? slash : "";
+    return 0;
+}
+
+static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c,
+                         const char *id, const char *rest)
+{
+    int known = !strcmp(rest, "") || !strcmp(rest, "/timeout") || !strcmp(rest, "/processes");
+    if (!known) return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
+    struct sbxd_sandbox *box = sbxd_sandbox_find(srv, id);
+    if (!box) {
+        struct sbxd_err err;
+        sbxd_fail(&err, 404, SBX_ERR_NOT_FOUND, "no sandbox '%.64s'", id);
+        return sbxd_reply_error(wsi, &err);
+    }
+    if (!strcmp(rest, "") && c->method == SBXD_GET) return sbxd_reply(wsi, 200, sbxd_sandbox_info(box));
+    if (!strcmp(rest, "") && c->method == SBXD_DELETE) {
+        sbxd_sandbox_destroy(box, "signal");
+        return sbxd_reply(wsi, 200, json_pack("{s:b}", "killed", 1));
+    }
+    if (!strcmp(rest, "/timeout") && c->method == SBXD_POST) return set_timeout(wsi, box, c);
+    if (!strcmp(rest, "/processes") && c->method == SBXD_POST) return start_process(wsi, box, c);
+    return reply_fail(wsi, 405, SBX_ERR_INVALID, "method not allowed");
+}
+
+int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c)
+{
+    if (!c->authorized) return reply_fail(wsi, 401, SBX_ERR_AUTH, "missing or wrong API key");
+    if (c->too_big) return reply_fail(wsi, 413, SBX_ERR_INVALID, "request body over the limit");
+    if (c->path_too_long) return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
+    if (!strcmp(c->path, "/sandboxes")) {
+        if (c->method == SBXD_GET) return list_sandboxes(wsi, srv);
+        if (c->method == SBXD_POST) return create_sandbox(wsi, srv, c);
+        return reply_fail(wsi, 405, SBX_ERR_INVALID, "method not allowed");
+    }
+    char id[64];
+    const char *rest;
+    if (split_sandbox_path(c->path, id, sizeof id, &rest) == 0)
+        return route_sandbox(wsi, srv, c, id, rest);
+    return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
+}

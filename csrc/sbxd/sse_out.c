@@ -1,0 +1,93 @@
+/* The SSE side of a process: start, output chunks as base64 with their offsets, keep-
+ * alive comments, end. One lws_write per WRITEABLE callback, as lws requires. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "base64.h"
+#include "http.h"
+
+#define RAW_CHUNK 49152u                  /* base64 of it is 64 KiB */
+#define EVENT_MAX (LWS_PRE + 65536u + 128u)
+
+int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
+{
+    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *pos = start, *end = start + 512;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/event-stream",
+                                    LWS_ILLEGAL_HTTP_CONTENT_LEN, &pos, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                     (const unsigned char *)"no-cache", 8, &pos, end) ||
+        lws_finalize_write_http_header(wsi, start, &pos, end))
+        return -1;
+    lws_http_mark_sse(wsi);
+    c->proc = p;
+    p->reader = wsi;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static size_t format_output(struct sbxd_proc *p, char *out)
+{
+    enum sbxd_channel ch;
+    const unsigned char *bytes;
+    size_t n = sbxd_outlog_peek(&p->log, RAW_CHUNK, &ch, &bytes);
+    uint64_t id = p->log.taken + n;
+    int head = sprintf(out, "event: %s\nid: %" PRIu64 "\ndata: ",
+                       ch == SBXD_STDOUT ? "stdout" : "stderr", id);
+    size_t len = (size_t)head + b64_encode(bytes, n, out + head);
+    memcpy(out + len, "\n\n", 2);
+    sbxd_outlog_take(&p->log, n);
+    sbxd_proc_drained(p);
+    return len + 2;
+}
+
+static size_t format_end(struct sbxd_proc *p, char *out)
+{
+    int st = p->status;
+    if (WIFSIGNALED(st)) {
+        int sig = WTERMSIG(st);
+        const char *abbrev = sigabbrev_np(sig);
+        char name[32];
+        snprintf(name, sizeof name, "SIG%s", abbrev ? abbrev : "UNKNOWN");
+        if (p->reason)
+            return (size_t)sprintf(out, "event: end\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"%s\"}\n\n",
+                                   128 + sig, name, p->reason);
+        return (size_t)sprintf(out, "event: end\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"signal: %s\"}\n\n",
+                               128 + sig, name, name);
+    }
+    return (size_t)sprintf(out, "event: end\ndata: {\"exit_code\":%d,\"signal\":null,\"error\":null}\n\n",
+                           WEXITSTATUS(st));
+}
+
+/* The next event to send, formatted into out; 0 when there is nothing to send now. */
+static size_t next_event(struct sbxd_proc *p, char *out)
+{
+    if (!p->start_sent) {
+        p->start_sent = 1;
+        return (size_t)sprintf(out, "event: start\ndata: {\"pid\":%d}\n\n", (int)p->pid);
+    }
+    if (p->log.pending) return format_output(p, out);
+    if (sbxd_proc_finished(p)) {
+        p->end_sent = 1;
+        return format_end(p, out);
+    }
+    if (p->keepalive_due) {
+        p->keepalive_due = 0;
+        return (size_t)sprintf(out, ": keep-alive\n\n");
+    }
+    return 0;
+}
+
+int sbxd_sse_writeable(struct lws *wsi, struct sbxd_proc *p)
+{
+    static unsigned char buf[EVENT_MAX]; /* lws copies what it cannot send at once */
+    if (p->end_sent) return -1;          /* the end event has been flushed: close */
+    char *out = (char *)buf + LWS_PRE;
+    size_t n = next_event(p, out);
+    if (n == 0) return 0;
+    if (lws_write(wsi, (unsigned char *)out, n, LWS_WRITE_HTTP) < (int)n) return -1;
+    p->wrote_since_tick = 1;
+    if (p->log.pending || p->end_sent || sbxd_proc_finished(p)) lws_callback_on_writable(wsi);
+    return 0;
+}

@@ -1,0 +1,36 @@
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include "sbxd.h"
+
+int sbxd_fail(struct sbxd_err *err, int status, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err->status = status;
+    err->kind = kind;
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+double sbxd_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Depth-first, never following symlinks: a sandbox's links must not reach outside. */
+int sbxd_remove_tree(const char *path)
+{
+    return nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
