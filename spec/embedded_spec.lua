@@ -2,7 +2,10 @@
 local helper = require "helper"
 
 local LUA = "lua5.4"
-local ENV = ("LUA_PATH=%q LUA_CPATH=%q SBX_SBXD=%q"):format(package.path, package.cpath, helper.SBXD)
+-- The child Lua processes run under the same sanitizer runtime as this one, if any.
+local ENV = ("LUA_PATH=%q LUA_CPATH=%q SBX_SBXD=%q LD_PRELOAD=%q ASAN_OPTIONS=%q LSAN_OPTIONS=%q"):format(
+  package.path, package.cpath, helper.SBXD, os.getenv("LD_PRELOAD") or "",
+  os.getenv("ASAN_OPTIONS") or "", os.getenv("LSAN_OPTIONS") or "")
 
 -- Runs a Lua script in a child process in the background; its stdout goes to a file.
 local function spawn_script(code)

@@ -12,7 +12,7 @@ M.SBXD = assert(os.getenv("SBX_SBXD"), "SBX_SBXD must point at the sbxd under te
 function M.sbxd(opts)
   opts = opts or {}
   local key = opts.key or core.random_hex(16)
-  local args, dir = {}, nil
+  local args, dir
   if opts.tcp == false then
     dir = assert(core.mkdtemp("/tmp/sbx-spec-"))
     args = { "--listen", "unix:" .. dir .. "/sbxd.sock" }
@@ -36,9 +36,13 @@ function M.sbxd(opts)
   }
 end
 
+-- Tools the specs run (ps, ls, pgrep) are not under test: they run without the sanitizer
+-- runtime that `make check` preloads into lua5.4.
+local PLAIN = "unset LD_PRELOAD ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; "
+
 --- Output of a shell command, trailing newline removed.
 function M.sh(cmd)
-  local f = assert(io.popen(cmd))
+  local f = assert(io.popen(PLAIN .. cmd))
   local out = f:read("a")
   f:close()
   return (out:gsub("\n$", ""))
@@ -66,9 +70,11 @@ function M.alive(pid)
   return stat:match("^%d+ %b() (%a)") ~= "Z"
 end
 
---- Pids of processes whose command line matches a pattern (pgrep -f).
+--- Pids of processes whose command line matches a pattern (pgrep -f). The first
+-- character goes in brackets so the shell running pgrep does not match itself.
 function M.pgrep(pattern)
-  local out = M.sh("pgrep -f -- '" .. pattern .. "' || true")
+  local regex = "[" .. pattern:sub(1, 1) .. "]" .. pattern:sub(2)
+  local out = M.sh("pgrep -f -- '" .. regex .. "' || true")
   local pids = {}
   for pid in out:gmatch("%d+") do pids[#pids + 1] = tonumber(pid) end
   return pids

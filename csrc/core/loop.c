@@ -155,6 +155,10 @@ void sbx_loop_step(struct sbx_loop *L, double timeout)
 
 void sbx_loop_mark_ready(struct sbx_loop *L, struct sbx_op *op)
 {
+    /* A blocking step must return now: UV_RUN_ONCE runs due timers before it polls, so
+     * work finished from a timer would otherwise be followed by a full blocking poll.
+     * uv_stop makes that poll's timeout 0. */
+    uv_stop(&L->uv);
     if (op->in_ready) return;
     op->in_ready = 1;
     op->ready_prev = NULL;
