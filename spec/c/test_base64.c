@@ -1,0 +1,52 @@
+/* base64: every length 0..300 round trips; known vectors; invalid input is rejected. */
+#include <stdlib.h>
+#include <string.h>
+#include "base64.h"
+#include "check.h"
+
+static void test_round_trips(void)
+{
+    unsigned char in[300], back[300];
+    char enc[404];
+    srand(42);
+    for (size_t n = 0; n <= 300; n++) {
+        for (size_t i = 0; i < n; i++) in[i] = (unsigned char)rand();
+        size_t elen = b64_encode(in, n, enc);
+        CHECK(elen == b64_encoded_len(n), "length %zu", n);
+        size_t dlen = b64_decode(enc, elen, back);
+        CHECK(dlen == n && memcmp(in, back, n) == 0, "round trip of %zu bytes", n);
+    }
+}
+
+static void test_vectors(void)
+{
+    static const char *const V[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
+                                       {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+                                       {"foobar", "Zm9vYmFy"}, {"\xff\xfe\x00", "//4A"}};
+    for (size_t i = 0; i < sizeof V / sizeof *V; i++) {
+        size_t n = i == 7 ? 3 : strlen(V[i][0]);
+        char enc[32];
+        unsigned char dec[32];
+        size_t elen = b64_encode((const unsigned char *)V[i][0], n, enc);
+        CHECK(elen == strlen(V[i][1]) && memcmp(enc, V[i][1], elen) == 0, "encode vector %zu", i);
+        CHECK(b64_decode(V[i][1], strlen(V[i][1]), dec) == n && memcmp(dec, V[i][0], n) == 0,
+              "decode vector %zu", i);
+    }
+}
+
+static void test_invalid(void)
+{
+    static const char *const BAD[] = {"Z", "Zg", "Zg=", "Zm9vY", "Z===", "=Zg=", "Zg==Zg==",
+                                      "Zm9v!A==", "Zm 9v", "Zh==", "Zm9=", "Zm8=Zm8=", "Zg=a"};
+    unsigned char out[64];
+    for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++)
+        CHECK(b64_decode(BAD[i], strlen(BAD[i]), out) == (size_t)-1, "'%s' must be rejected", BAD[i]);
+}
+
+int main(void)
+{
+    test_round_trips();
+    test_vectors();
+    test_invalid();
+    return check_report();
+}

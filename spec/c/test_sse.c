@@ -1,0 +1,134 @@
+/* The SSE parser against the WHATWG event-stream rules, fed whole, split at every byte
+ * position, and byte by byte. */
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "sse.h"
+
+/* Every dispatched event, serialised as "type|id|data-length:data;" for comparison. */
+struct capture {
+    struct sbx_buf out;
+    int stop_after; /* stop parsing after this many events (0: never) */
+    int events;
+};
+
+static int on_event(void *ud, const char *type, const char *data, size_t len, const char *id)
+{
+    struct capture *c = ud;
+    char head[256];
+    int n = snprintf(head, sizeof head, "%s|%s|%zu:", type, id, len);
+    sbx_buf_append(&c->out, head, (size_t)n);
+    sbx_buf_append(&c->out, data, len);
+    sbx_buf_append(&c->out, ";", 1);
+    c->events++;
+    return c->stop_after && c->events >= c->stop_after;
+}
+
+/* Parses `in` fed in pieces of `step` bytes (0: whole); returns the capture (malloc'd). */
+static char *parse(const char *in, size_t len, size_t step, long *retry, int *rc)
+{
+    struct capture c = {0};
+    struct sbx_sse p;
+    sbx_sse_init(&p, on_event, &c, 1 << 20);
+    *rc = 0;
+    if (!step) step = len ? len : 1;
+    for (size_t i = 0; i < len && *rc == 0; i += step)
+        *rc = sbx_sse_feed(&p, in + i, len - i < step ? len - i : step);
+    if (retry) *retry = p.retry_ms;
+    sbx_sse_free(&p);
+    char *s = sbx_buf_take(&c.out, NULL);
+    return s;
+}
+
+static void expect(const char *name, const char *in, size_t len, const char *want)
+{
+    int rc;
+    char *got = parse(in, len, 0, NULL, &rc);
+    CHECK(rc == 0 && strcmp(got, want) == 0, "%s: got '%s' want '%s'", name, got, want);
+    free(got);
+}
+
+#define EXPECT(name, in, want) expect(name, in, sizeof(in) - 1, want)
+
+static void test_rules(void)
+{
+    EXPECT("LF", "data: a\n\n", "message||1:a;");
+    EXPECT("CR", "data: a\r\r", "message||1:a;");
+    EXPECT("CRLF", "data: a\r\n\r\n", "message||1:a;");
+    EXPECT("mixed line ends", "event: x\rdata: a\r\ndata: b\n\r\n", "x||3:a\nb;");
+    EXPECT("BOM skipped", "\xEF\xBB\xBF" "data: a\n\n", "message||1:a;");
+    EXPECT("only the first BOM", "\xEF\xBB\xBF\xEF\xBB\xBF" "data: a\n\n", "");
+    EXPECT("comments ignored", ": hello\n: keep-alive\n\ndata: a\n\n", "message||1:a;");
+    EXPECT("multi-line data", "data: a\ndata:\ndata: c\n\n", "message||4:a\n\nc;");
+    EXPECT("one leading space stripped", "data:  two\ndata:none\n\n", "message||9: two\nnone;");
+    EXPECT("event type", "event: stdout\ndata: x\n\n", "stdout||1:x;");
+    EXPECT("type resets after dispatch", "event: a\ndata: 1\n\ndata: 2\n\n", "a||1:1;message||1:2;");
+    EXPECT("id persists", "id: 7\ndata: a\n\ndata: b\n\n", "message|7|1:a;message|7|1:b;");
+    EXPECT("id with NUL ignored", "id: 1\ndata: a\n\nid: 2\0x\ndata: b\n\n", "message|1|1:a;message|1|1:b;");
+    EXPECT("field without colon", "data\n\n", "message||0:;");
+    EXPECT("empty event not dispatched", "event: x\n\n\n\ndata: a\n\n", "message||1:a;");
+    EXPECT("id-only event not dispatched", "id: 3\n\ndata: a\n\n", "message|3|1:a;");
+    EXPECT("unknown field ignored", "foo: bar\ndata: a\n\n", "message||1:a;");
+    EXPECT("unterminated event dropped", "data: a\n\ndata: b\n", "message||1:a;");
+    EXPECT("NUL in data", "data: a\0b\n\n", "message||3:a\0b;");
+    long retry;
+    int rc;
+    free(parse("retry: 2500\n\n", 13, 0, &retry, &rc));
+    CHECK(retry == 2500, "retry %ld", retry);
+    free(parse("retry: 25x\n\n", 12, 0, &retry, &rc));
+    CHECK(retry == -1, "non-digit retry ignored, got %ld", retry);
+}
+
+static const char STREAM[] =
+    "\xEF\xBB\xBF: comment\r\nevent: start\r\ndata: {\"pid\":1}\r\n\r\n"
+    "event: stdout\nid: 3\ndata: aGkK\n\n"
+    "event: stderr\rid: 8\rdata: b29w\rdata: cwo=\r\r"
+    "data\n\nretry: 10\n: ka\n\n"
+    "event: end\r\ndata: {\"exit_code\":0}\r\n\r\n";
+
+static void test_splits(void)
+{
+    size_t len = sizeof STREAM - 1;
+    int rc;
+    char *whole = parse(STREAM, len, 0, NULL, &rc);
+    CHECK(rc == 0 && strstr(whole, "stdout|3|4:aGkK;") && strstr(whole, "end|8|"), "whole: %s", whole);
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct capture c = {0};
+        struct sbx_sse p;
+        sbx_sse_init(&p, on_event, &c, 1 << 20);
+        int r = sbx_sse_feed(&p, STREAM, cut) | sbx_sse_feed(&p, STREAM + cut, len - cut);
+        char *got = sbx_buf_take(&c.out, NULL);
+        CHECK(r == 0 && strcmp(got, whole) == 0, "split at %zu: %s", cut, got);
+        free(got);
+        sbx_sse_free(&p);
+    }
+    char *bytewise = parse(STREAM, len, 1, NULL, &rc);
+    CHECK(rc == 0 && strcmp(bytewise, whole) == 0, "byte by byte: %s", bytewise);
+    free(bytewise);
+    free(whole);
+}
+
+static void test_limits(void)
+{
+    struct capture c = {0};
+    struct sbx_sse p;
+    sbx_sse_init(&p, on_event, &c, 16);
+    CHECK(sbx_sse_feed(&p, "data: 0123456789abcdefghij\n\n", 28) == -1, "a line over the limit fails");
+    CHECK(sbx_sse_feed(&p, "data: a\n\n", 9) == -1, "a failed parser stays failed");
+    sbx_sse_free(&p);
+    sbx_buf_free(&c.out);
+    struct capture s = {.stop_after = 1};
+    sbx_sse_init(&p, on_event, &s, 1024);
+    CHECK(sbx_sse_feed(&p, "data: a\n\ndata: b\n\n", 18) == -1, "the callback can stop it");
+    CHECK(s.events == 1, "events %d", s.events);
+    sbx_sse_free(&p);
+    sbx_buf_free(&s.out);
+}
+
+int main(void)
+{
+    test_rules();
+    test_splits();
+    test_limits();
+    return check_report();
+}
