@@ -17,8 +17,9 @@ libwebsockets (with its libuv event library) and jansson development files.
 dependencies = {
   "lua >= 5.4",
 }
+-- libcurl is found by the Makefile through pkg-config: Debian keeps its header under a
+-- multiarch include directory that this check does not search.
 external_dependencies = {
-  CURL = { header = "curl/curl.h" },
   LIBUV = { header = "uv.h" },
   LIBWEBSOCKETS = { header = "libwebsockets.h" },
   JANSSON = { header = "jansson.h" },
