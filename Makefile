@@ -87,16 +87,22 @@ test: deps all unit specs examples lint rockspec-test
 # instrumented sbxd.
 ASAN_RT  = $(shell $(CC) -print-file-name=libasan.so)
 UBSAN_RT = $(shell $(CC) -print-file-name=libubsan.so)
-SAN_ENV  = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/spec/lsan.supp
+SAN_LOG  = $(CURDIR)/build-asan/report
+SAN_ENV  = ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:log_path=$(SAN_LOG) \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(SAN_LOG) \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/spec/lsan.supp
 
 check-build:
 	$(MAKE) B=build-asan EXTRA_CFLAGS="$(SAN_FLAGS)" CFLAGS="-O1 -g" all $(patsubst $(B)/%,build-asan/%,$(UNIT_BINS))
 
+# Reports go to files, so one from any process (sbxd, a child Lua) fails the run too.
 check: deps check-build
+	@rm -f $(SAN_LOG).*
 	@for t in $(patsubst $(B)/%,build-asan/%,$(UNIT_BINS)); do echo "== $$t"; $(SAN_ENV) $$t || exit 1; done
 	$(SAN_ENV) LD_PRELOAD="$(ASAN_RT) $(UBSAN_RT)" SBX_SANITIZED=1 \
 	  $(MAKE) --no-print-directory B=build-asan specs
+	@if ls $(SAN_LOG).* >/dev/null 2>&1; then cat $(SAN_LOG).*; echo "sanitizer reports: see above"; exit 1; fi
+	@echo "sanitizers: no reports"
 
 demo: deps all
 	$(LUA_ENV) $(LUA) examples/quickstart.lua

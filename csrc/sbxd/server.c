@@ -78,6 +78,9 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return sbxd_route(wsi, srv, c);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return c && c->proc ? sbxd_sse_writeable(wsi, c->proc) : 0;
+    /* lws frees the per-connection memory after either: at the end of a kept-alive
+     * transaction (DROP_PROTOCOL), or when the connection closes. */
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         return c ? on_closed(c) : 0;
     default:
