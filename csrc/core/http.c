@@ -139,7 +139,7 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
     link_op(L, op);
     op->sse = req->sse;
     sbx_sse_init(&op->parser, on_sse_event, op, SBX_MAX_EVENT);
-    op->easy = curl_easy_init();
+    op->easy = L->nspare ? L->spare[--L->nspare] : curl_easy_init();
     if (req->body && (op->body = malloc(req->body_len + 1)))
         memcpy(op->body, req->body, req->body_len);
     if (!op->easy || (req->body && !op->body) || configure(op, req) != 0) {
@@ -163,8 +163,14 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
 static void release_easy(struct sbx_op *op)
 {
     if (!op->easy) return;
-    curl_multi_remove_handle(op->loop->multi, op->easy);
-    curl_easy_cleanup(op->easy);
+    struct sbx_loop *L = op->loop;
+    curl_multi_remove_handle(L->multi, op->easy);
+    if (L->nspare < (int)(sizeof L->spare / sizeof *L->spare)) {
+        curl_easy_reset(op->easy);
+        L->spare[L->nspare++] = op->easy;
+    } else {
+        curl_easy_cleanup(op->easy);
+    }
     op->easy = NULL;
 }
 

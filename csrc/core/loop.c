@@ -128,6 +128,7 @@ static void close_handle(uv_handle_t *h, void *arg)
 void sbx_loop_destroy(struct sbx_loop *L)
 {
     while (L->ops) sbx_op_destroy(L->ops);
+    while (L->nspare) curl_easy_cleanup(L->spare[--L->nspare]);
     if (L->multi) curl_multi_cleanup(L->multi); /* removes its sockets: REMOVE callbacks */
     L->multi = NULL;
     /* Handles left (our timers; polls curl did not remove) close here; the socket

@@ -14,6 +14,8 @@ struct sbx_loop {
     CURLM *multi;
     struct sbx_op *ops;      /* every live operation */
     struct sbx_op *ready;    /* operations with events not yet reported by pop_ready */
+    CURL *spare[8];          /* finished easy handles kept for reuse: a new one costs */
+    int nspare;              /* fresh buffers, and fresh pages, on every request */
 };
 
 /* Process-wide, once, thread-safe. Returns 0 on success. */
