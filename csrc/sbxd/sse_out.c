@@ -9,18 +9,22 @@
 #include "http.h"
 
 #define RAW_CHUNK 49152u                  /* base64 of it is 64 KiB */
-#define EVENT_MAX (LWS_PRE + 65536u + 128u)
+#define EVENT_MAX (LWS_PRE + 65536u + 160u)
 
+/* The stream is chunked, not close-delimited, so the connection outlives the command
+ * and the client's next request reuses it. */
 int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
 {
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *pos = start, *end = start + 512;
-    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/event-stream",
-                                    LWS_ILLEGAL_HTTP_CONTENT_LEN, &pos, end) ||
+    if (lws_add_http_header_status(wsi, HTTP_STATUS_OK, &pos, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                     (const unsigned char *)"text/event-stream", 17, &pos, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)"no-cache", 8, &pos, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+                                     (const unsigned char *)"chunked", 7, &pos, end) ||
         lws_finalize_write_http_header(wsi, start, &pos, end))
         return -1;
-    lws_http_mark_sse(wsi);
     c->proc = p;
     p->reader = wsi;
     lws_callback_on_writable(wsi);
@@ -79,15 +83,27 @@ static size_t next_event(struct sbxd_proc *p, char *out)
     return 0;
 }
 
+/* Writes one event as an HTTP chunk; after the end event, the terminating chunk. The
+ * chunk-size line is written into the headroom in front of the event. */
 int sbxd_sse_writeable(struct lws *wsi, struct sbxd_proc *p)
 {
-    static unsigned char buf[EVENT_MAX]; /* lws copies what it cannot send at once */
-    if (p->end_sent) return -1;          /* the end event has been flushed: close */
-    char *out = (char *)buf + LWS_PRE;
+    static unsigned char buf[EVENT_MAX + 32]; /* lws copies what it cannot send at once */
+    char *out = (char *)buf + LWS_PRE + 16;
     size_t n = next_event(p, out);
     if (n == 0) return 0;
-    if (lws_write(wsi, (unsigned char *)out, n, LWS_WRITE_HTTP) < (int)n) return -1;
+    char size_line[16];
+    int sl = snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+    char *chunk = out - sl;
+    memcpy(chunk, size_line, (size_t)sl);
+    memcpy(out + n, "\r\n", 2);
+    size_t total = (size_t)sl + n + 2;
+    if (p->end_sent) {
+        memcpy(out + n + 2, "0\r\n\r\n", 5);
+        total += 5;
+    }
+    if (lws_write(wsi, (unsigned char *)chunk, total, LWS_WRITE_HTTP) < (int)total) return -1;
     p->wrote_since_tick = 1;
-    if (p->log.pending || p->end_sent || sbxd_proc_finished(p)) lws_callback_on_writable(wsi);
+    if (p->end_sent) return lws_http_transaction_completed(wsi) ? -1 : 0;
+    if (p->log.pending || sbxd_proc_finished(p)) lws_callback_on_writable(wsi);
     return 0;
 }

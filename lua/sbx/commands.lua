@@ -72,18 +72,20 @@ function Run:stream_deadline()
   return nil
 end
 
---- Handles one core event; returns true once the command's outcome is known.
+--- Handles one core event; returns true once the response is over. The stream's last
+-- chunk follows the end event at once; reading it keeps the connection reusable.
 function Run:on_core_event(ev)
   if ev.type == "head" then
     self.status = ev.status
     if ev.status == 200 then self.deadline = self:stream_deadline() end
   elseif ev.type == "event" then
     self:on_event(ev)
-    return self.ended ~= nil
   elseif ev.type == "done" then
     if ev.status < 200 or ev.status > 299 then transport.raise_status(ev.status, ev.body) end
+    if self.ended then return true end
     errors.raise("SandboxError", "the output stream ended before the command's end event")
   elseif ev.type == "error" then
+    if self.ended then return true end
     transport.raise_transport(ev)
   end
   return false
