@@ -4,7 +4,7 @@ local cjson = require "cjson"
 local check = require "sbx.check"
 local errors = require "sbx.errors"
 local transport = require "sbx.transport"
-local wait = require "sbx.wait"
+local wait = require "sbx.task"
 
 local Commands = {}
 Commands.__index = Commands

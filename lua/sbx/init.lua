@@ -1,6 +1,7 @@
 --- sbx: run commands inside sandboxes owned by sbxd. The contract is docs/API.md.
 local sandbox = require "sbx.sandbox"
 local errors = require "sbx.errors"
+local task = require "sbx.task"
 
 return {
   VERSION = "0.1.0",
@@ -8,4 +9,10 @@ return {
   connect = sandbox.connect,
   list = sandbox.list,
   errors = errors,
+  go = task.go,
+  step = task.step,
+  loop = task.loop,
+  pollfd = task.pollfd,
+  events = task.events,
+  timeout = task.timeout,
 }

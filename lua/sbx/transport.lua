@@ -2,7 +2,7 @@
 local core = require "sbx.core"
 local cjson = require "cjson"
 local errors = require "sbx.errors"
-local wait = require "sbx.wait"
+local wait = require "sbx.task"
 
 local M = {}
 

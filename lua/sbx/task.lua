@@ -1,0 +1,233 @@
+--- Tasks and the one place that decides how to wait.
+--
+-- An operation of the core (core.request) queues events as its I/O progresses; a consumer
+-- drains them with op:poll() and, when none are queued, calls wait(op, deadline):
+-- * inside a task started with go(), the task yields; the scheduler resumes it when the
+--   operation has events, its deadline passes, or it is cancelled;
+-- * anywhere else (main chunk, a foreign coroutine) it blocks in core.step, and every
+--   other task whose I/O completed is resumed meanwhile.
+local core = require "sbx.core"
+local errors = require "sbx.errors"
+
+local M = {}
+
+local WAIT = {}            -- what a task yields to the scheduler when it waits
+local tasks = {}           -- coroutine -> task, for live tasks
+local waiting = {}         -- task -> true while it waits (on an op, a task, or a deadline)
+local on_op = {}           -- op -> the task waiting on it
+local runnable = {}        -- queue of { task, why }
+local live = 0
+local failed_unseen = {}   -- tasks that failed and nobody has waited for, in order
+
+local Task = {}
+Task.__index = Task
+Task.__name = "sbx.Task"
+
+function Task:status() return self.state end
+
+function Task.__tostring(t) return "sbx.Task (" .. t.state .. ")" end
+
+local function schedule(t, why)
+  if not waiting[t] then return end
+  waiting[t] = nil
+  if t.op then on_op[t.op] = nil end
+  if t.awaited then t.awaited.waiters[t] = nil end
+  t.op, t.awaited, t.deadline = nil, nil, nil
+  runnable[#runnable + 1] = { t, why }
+end
+
+local function finish(t, ok, ...)
+  tasks[t.co] = nil
+  live = live - 1
+  if ok then
+    t.state, t.results = "done", table.pack(...)
+  else
+    local err = ...
+    t.err = err
+    t.state = (t.cancelled and errors.is(err, "CancelledError")) and "cancelled" or "failed"
+    if t.state == "failed" then
+      t.traceback = debug.traceback(t.co, nil, 1)
+      failed_unseen[#failed_unseen + 1] = t
+    end
+  end
+  for w in pairs(t.waiters) do schedule(w, "ready") end
+end
+
+local function resume(t, ...)
+  if coroutine.status(t.co) ~= "suspended" then return end
+  local res = table.pack(coroutine.resume(t.co, ...))
+  if coroutine.status(t.co) == "dead" then
+    finish(t, table.unpack(res, 1, res.n))
+  elseif res[2] ~= WAIT then
+    -- The task yielded on its own (a bare coroutine.yield): it runs again next step.
+    waiting[t] = true
+    schedule(t, "yield")
+  end
+end
+
+--- Resumes every task that can proceed: woken by its op, its deadline, or a cancel.
+local function dispatch(mine)
+  local woke = false
+  for _, op in ipairs(core.ready()) do
+    if op == mine then woke = true end
+    local t = on_op[op]
+    if t then schedule(t, "ready") end
+  end
+  local now = core.now()
+  for t in pairs(waiting) do
+    if t.deadline and t.deadline <= now then schedule(t, "timeout") end
+  end
+  local queue = runnable
+  runnable = {}
+  for _, item in ipairs(queue) do resume(item[1], item[2]) end
+  return woke
+end
+
+--- Seconds until the nearest task deadline (nil when none), capped by `limit`.
+local function next_timeout(limit)
+  if #runnable > 0 then return 0 end
+  local t = limit
+  local now = core.now()
+  for w in pairs(waiting) do
+    if w.deadline then
+      local left = math.max(0, w.deadline - now)
+      if not t or left < t then t = left end
+    end
+  end
+  return t
+end
+
+--- One turn of the loop: I/O for at most `timeout` seconds (nil: until something
+-- happens), then every task that can proceed. True when `mine` got events.
+local function turn(timeout, mine)
+  core.step(next_timeout(timeout))
+  return dispatch(mine)
+end
+
+local function current_task()
+  return tasks[coroutine.running()]
+end
+
+local function cancelled_error()
+  return errors.new("CancelledError", "the task was cancelled")
+end
+
+--- Parks the current task until the scheduler resumes it; returns why.
+local function park(t)
+  waiting[t] = true
+  local why = coroutine.yield(WAIT)
+  if why == "cancel" then error(cancelled_error(), 0) end
+  return why
+end
+
+--- Waits until `op` has new events or the deadline (core.now() seconds, or nil) passes.
+-- Returns true when woken by the operation, false when the deadline passed.
+function M.wait(op, deadline)
+  local t = current_task()
+  if t then
+    if t.cancelled then error(cancelled_error(), 0) end
+    t.op, t.deadline = op, deadline
+    on_op[op] = t
+    return park(t) == "ready"
+  end
+  while true do
+    local timeout
+    if deadline then
+      timeout = deadline - core.now()
+      if timeout <= 0 then return false end
+    end
+    if turn(timeout, op) then return true end
+  end
+end
+
+--- A deadline `seconds` from now, or nil when seconds is nil or 0 (no limit).
+function M.deadline(seconds)
+  if seconds and seconds > 0 then return core.now() + seconds end
+  return nil
+end
+
+--- Starts fn(...) as a task, at once: it runs until its first wait.
+function M.go(fn, ...)
+  if type(fn) ~= "function" then
+    errors.raise("InvalidArgumentError", "go: fn must be a function")
+  end
+  local t = setmetatable({ state = "running", waiters = {}, co = coroutine.create(fn) }, Task)
+  tasks[t.co] = t
+  live = live + 1
+  resume(t, ...)
+  return t
+end
+
+local function outcome(t)
+  for i, f in ipairs(failed_unseen) do
+    if f == t then table.remove(failed_unseen, i) break end
+  end
+  if t.state == "done" then return table.unpack(t.results, 1, t.results.n) end
+  error(t.err, 0)
+end
+
+--- fn's return values, or fn's error raised again; waits like any sbx call.
+function Task:wait()
+  local me = current_task()
+  if me == self then errors.raise("InvalidArgumentError", "wait: a task cannot wait for itself") end
+  while self.state == "running" do
+    if me then
+      self.waiters[me] = true
+      me.awaited = self
+      park(me)
+    else
+      turn(nil)
+    end
+  end
+  return outcome(self)
+end
+
+--- The task's current or next wait raises CancelledError inside it; what it was waiting
+-- on is closed by its own error handling (a run closes its stream: sbxd kills the command).
+function Task:cancel()
+  if self.state ~= "running" or self.cancelled then return end
+  self.cancelled = true
+  schedule(self, "cancel")
+end
+
+--- Drives all I/O once and resumes the tasks that can proceed. timeout 0 never blocks;
+-- nil blocks until something happens. Returns the number of live tasks.
+function M.step(timeout)
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0 or timeout ~= timeout) then
+    errors.raise("InvalidArgumentError", "step: timeout must be nil or a non-negative number")
+  end
+  turn(timeout)
+  return live
+end
+
+local function raise_unseen()
+  local t = table.remove(failed_unseen, 1)
+  if not t then return end
+  local err = t.err
+  if type(err) == "table" then
+    err.traceback = t.traceback
+    error(err, 0)
+  end
+  error(tostring(err) .. "\n" .. t.traceback, 0)
+end
+
+--- Steps until no task is left; raises the error of a task that failed unseen.
+function M.loop()
+  raise_unseen()
+  while live > 0 do
+    turn(nil)
+    raise_unseen()
+  end
+end
+
+function M.pollfd() return core.pollfd() end
+
+function M.events() return "r" end
+
+--- Seconds until step() has work for sure (0 when a task can run now), or nil.
+function M.timeout()
+  local t = core.timeout()
+  return next_timeout(t)
+end
+
+return M

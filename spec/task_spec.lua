@@ -1,0 +1,174 @@
+-- Tasks, step/loop, cancellation and streaming callbacks, against a real sbxd.
+local sbx = require "sbx"
+local core = require "sbx.core"
+local helper = require "helper"
+
+describe("tasks", function()
+  local server, box
+
+  setup(function()
+    server = helper.sbxd()
+    box = sbx.create { url = server.url, api_key = server.key }
+  end)
+
+  teardown(function()
+    box:close()
+    server.stop()
+  end)
+
+  it("run two sleeps at once", function()
+    local t0 = core.now()
+    local a = sbx.go(function() return box.commands:run("sleep 1; echo a").stdout end)
+    local b = sbx.go(function() return box.commands:run("sleep 1; echo b").stdout end)
+    assert.are.equal("running", a:status())
+    sbx.loop()
+    assert.are.equal("a\n", a:wait())
+    assert.are.equal("b\n", b:wait())
+    assert.are.equal("done", b:status())
+    assert.is_true(core.now() - t0 < 1.8, "took " .. (core.now() - t0) .. " s")
+  end)
+
+  it("give 1,000 concurrent runs each their own output", function()
+    local tasks = {}
+    for i = 1, 1000 do
+      tasks[i] = sbx.go(function() return box.commands:run("echo " .. i).stdout end)
+    end
+    sbx.loop()
+    for i = 1, 1000 do assert.are.equal(i .. "\n", tasks[i]:wait()) end
+  end)
+
+  it("never block in step(0)", function()
+    local t = sbx.go(function() return box.commands:run("sleep 0.5; echo late").stdout end)
+    local calls = 0
+    for _ = 1, 2000 do
+      sbx.step(0)
+      calls = calls + 1
+    end
+    -- 2,000 calls came back while the command was still sleeping: none of them blocked.
+    assert.are.equal("running", t:status())
+    assert.are.equal(2000, calls)
+    assert.are.equal("late\n", t:wait())
+  end)
+
+  it("can be cancelled while blocked in run, and the command is killed", function()
+    local t = sbx.go(function() return box.commands:run("sleep 7.25") end)
+    assert.is_true(helper.eventually(function()
+      return box.commands:run("pgrep -f '[s]leep 7.25' || true").stdout ~= ""
+    end, 3))
+    t:cancel()
+    local err = helper.error_of(t.wait, t)
+    assert.are.equal("CancelledError", err.kind)
+    assert.are.equal("cancelled", t:status())
+    assert.is_true(helper.eventually(function()
+      return box.commands:run("pgrep -f '[s]leep 7.25' || true").stdout == ""
+    end, 3), "the cancelled command still runs")
+  end)
+
+  it("surface a failure nobody waited for from loop(), with its traceback", function()
+    sbx.go(function() error("boom") end)
+    local ok, err = pcall(sbx.loop)
+    assert.is_false(ok)
+    assert.matches("boom", err)
+    assert.matches("traceback", err)
+  end)
+
+  it("re-raise the task's own error value from wait()", function()
+    local value = { "mine" }
+    local t = sbx.go(function() box.commands:run("true"); error(value) end)
+    local ok, err = pcall(t.wait, t)
+    assert.is_false(ok)
+    assert.are.equal(value, err)
+    assert.are.equal("failed", t:status())
+    sbx.loop() -- seen through wait: loop has nothing to raise
+  end)
+
+  it("return several values from wait()", function()
+    local t = sbx.go(function(a, b) return a, b, box.commands:run("echo x").stdout end, 1, nil)
+    local a, b, c = t:wait()
+    assert.are.same({ 1, nil, "x\n" }, { a, b, c })
+  end)
+
+  it("let a plain coroutine call run (it blocks) without breaking the scheduler", function()
+    local t = sbx.go(function() return box.commands:run("sleep 0.3; echo task").stdout end)
+    local out = coroutine.wrap(function() return box.commands:run("echo wrapped").stdout end)()
+    assert.are.equal("wrapped\n", out)
+    assert.are.equal("task\n", t:wait())
+  end)
+end)
+
+describe("streaming callbacks", function()
+  local server, box
+
+  setup(function()
+    server = helper.sbxd()
+    box = sbx.create { url = server.url, api_key = server.key }
+  end)
+
+  teardown(function()
+    box:close()
+    server.stop()
+  end)
+
+  it("receive chunks as they arrive, and the result still holds everything", function()
+    local chunks, errs = {}, {}
+    local r = box.commands:run("for i in 1 2 3; do echo $i; sleep 0.1; done; echo e >&2", {
+      on_stdout = function(c) chunks[#chunks + 1] = c end,
+      on_stderr = function(c) errs[#errs + 1] = c end,
+    })
+    assert.are.equal("1\n2\n3\n", r.stdout)
+    assert.are.equal("1\n2\n3\n", table.concat(chunks))
+    assert.is_true(#chunks >= 3, "chunks: " .. #chunks)
+    assert.are.equal("e\n", table.concat(errs))
+    assert.are.equal("e\n", r.stderr)
+  end)
+
+  it("may call run from a callback inside a task", function()
+    local inner = {}
+    local t = sbx.go(function()
+      return box.commands:run("echo a; echo b", {
+        on_stdout = function(c)
+          inner[#inner + 1] = box.commands:run("printf %s " .. c:gsub("%s", "")).stdout
+        end,
+      })
+    end)
+    local r = t:wait()
+    assert.are.equal("a\nb\n", r.stdout)
+    assert.are.equal(table.concat(inner), r.stdout:gsub("%s", ""))
+  end)
+
+  it("stop the command when a callback raises, and re-raise the same value", function()
+    for _, value in ipairs { { "table error" }, "string error" } do
+      local err = helper.error_of(box.commands.run, box.commands, "echo go; sleep 6.75", {
+        on_stdout = function() error(value, 0) end,
+      })
+      assert.are.equal(value, err)
+    end
+    assert.is_true(helper.eventually(function()
+      return box.commands:run("pgrep -f '[s]leep 6.75' || true").stdout == ""
+    end, 3), "the command outlived its callback's error")
+  end)
+
+  it("keep flowing to a task while the main chunk blocks in run", function()
+    local seen = 0
+    local t = sbx.go(function()
+      return box.commands:run("for i in 1 2 3 4 5; do echo $i; sleep 0.1; done", {
+        on_stdout = function() seen = seen + 1 end,
+      })
+    end)
+    box.commands:run("sleep 0.35")
+    assert.is_true(seen >= 2, "chunks seen while the main chunk waited: " .. seen)
+    t:wait()
+  end)
+end)
+
+describe("the pollable loop", function()
+  it("exposes a descriptor, 'r' and a timeout", function()
+    assert.are.equal("number", math.type(sbx.pollfd()) and "number")
+    assert.is_true(sbx.pollfd() >= 0)
+    assert.are.equal("r", sbx.events())
+    local t = sbx.timeout()
+    assert.is_true(t == nil or t >= 0)
+    assert.are.equal("InvalidArgumentError", helper.error_of(sbx.step, -1).kind)
+    assert.are.equal("InvalidArgumentError", helper.error_of(sbx.go, 3).kind)
+  end)
+end)
