@@ -209,6 +209,7 @@ static void close_any(uv_handle_t *h, void *arg)
  * the first starts closing lws' handles, the second frees it), our handles, the root. */
 static void shutdown_server(struct sbxd_server *srv)
 {
+    srv->stopping = 1;
     while (srv->boxes) sbxd_sandbox_destroy(srv->boxes, "signal");
     sbxd_proc_free_all(srv);
     uv_signal_stop(&srv->sigchld);

@@ -56,9 +56,11 @@ static int on_body(struct sbxd_server *srv, struct sbxd_conn *c, const void *in,
     return 0;
 }
 
-static int on_closed(struct sbxd_conn *c)
+static int on_closed(struct sbxd_server *srv, struct sbxd_conn *c)
 {
-    if (c->proc) sbxd_proc_detach(c->proc);
+    /* At shutdown every process is already gone (sbxd_proc_free_all) when lws closes
+     * the connections that streamed them. */
+    if (c->proc && !srv->stopping) sbxd_proc_detach(c->proc);
     c->proc = NULL;
     reset_conn(c);
     return 0;
@@ -82,7 +84,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
      * transaction (DROP_PROTOCOL), or when the connection closes. */
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
-        return c ? on_closed(c) : 0;
+        return c ? on_closed(srv, c) : 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
