@@ -2,6 +2,7 @@
 local sandbox = require "sbx.sandbox"
 local errors = require "sbx.errors"
 local task = require "sbx.task"
+local core = require "sbx.core"
 
 return {
   VERSION = "0.1.0",
@@ -15,4 +16,5 @@ return {
   pollfd = task.pollfd,
   events = task.events,
   timeout = task.timeout,
+  now = core.now, -- monotonic seconds, the clock sbx's deadlines use
 }
