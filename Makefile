@@ -113,6 +113,8 @@ $(B)/bench/spawn_baseline: bench/spawn_baseline.c
 
 bench: deps all $(B)/bench/spawn_baseline
 	$(LUA_ENV) $(LUA) bench/run_latency.lua
+	$(LUA_ENV) $(LUA) bench/step_budget.lua
+	$(LUA_ENV) $(LUA) bench/concurrency.lua
 
 FUZZ_TIME ?= 60
 FUZZ_TARGETS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
