@@ -8,6 +8,7 @@
 
 static void push(struct sbx_op *op, struct sbx_event *ev)
 {
+    op->queued += ev->len;
     sbx_evqueue_push(&op->events, ev);
     sbx_loop_mark_ready(op->loop, op);
 }
@@ -71,11 +72,53 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
     return op->failure ? 0 : len;
 }
 
+static void pause_op(struct sbx_op *op)
+{
+    struct sbx_loop *L = op->loop;
+    if (op->paused) return;
+    op->paused = 1;
+    op->paused_next = NULL;
+    op->paused_prev = L->paused_tail;
+    if (L->paused_tail) L->paused_tail->paused_next = op;
+    else L->paused_head = op;
+    L->paused_tail = op;
+}
+
+static void unlink_paused(struct sbx_op *op)
+{
+    struct sbx_loop *L = op->loop;
+    if (!op->paused) return;
+    if (op->paused_prev) op->paused_prev->paused_next = op->paused_next;
+    else L->paused_head = op->paused_next;
+    if (op->paused_next) op->paused_next->paused_prev = op->paused_prev;
+    else L->paused_tail = op->paused_prev;
+    op->paused = 0;
+    op->paused_prev = op->paused_next = NULL;
+}
+
+void sbx_resume_paused(struct sbx_loop *L)
+{
+    struct sbx_op *last = L->paused_tail; /* each paused stream gets one look at most */
+    while (L->paused_head && L->step_bytes < SBX_STEP_BUDGET) {
+        struct sbx_op *op = L->paused_head;
+        unlink_paused(op);
+        if (op->queued >= SBX_QUEUE_MAX / 2) pause_op(op); /* Lua has not drained it yet */
+        else curl_easy_pause(op->easy, CURLPAUSE_CONT);   /* may pause it again at once */
+        if (op == last) break;
+    }
+}
+
 static size_t on_body(char *bytes, size_t size, size_t n, void *ud)
 {
     struct sbx_op *op = ud;
     size_t len = size * n;
+    struct sbx_loop *L = op->loop;
+    if (op->sse_active && (L->step_bytes >= SBX_STEP_BUDGET || op->queued >= SBX_QUEUE_MAX)) {
+        pause_op(op); /* curl keeps these bytes and gives them again on resume */
+        return CURL_WRITEFUNC_PAUSE;
+    }
     if (op->sse_active) {
+        L->step_bytes += len;
         if (sbx_sse_feed(&op->parser, bytes, len) != 0)
             fail(op, "the event stream is malformed or over its limits");
     } else if (op->resp.len + len > SBX_MAX_BODY) {
@@ -194,13 +237,22 @@ void sbx_op_finish(struct sbx_op *op, CURLcode result)
 {
     struct sbx_event *ev = finish_event(op, result);
     if (!ev) ev = sbx_event_new(SBX_EV_ERROR, "out of memory", NULL);
+    unlink_paused(op);
     release_easy(op);
     op->done = 1;
     if (ev) push(op, ev);
 }
 
+struct sbx_event *sbx_op_pop(struct sbx_op *op)
+{
+    struct sbx_event *ev = sbx_evqueue_pop(&op->events);
+    if (ev) op->queued -= ev->len;
+    return ev;
+}
+
 void sbx_op_cancel(struct sbx_op *op)
 {
+    unlink_paused(op);
     release_easy(op);
     op->done = 1;
 }

@@ -11,6 +11,11 @@
 
 #define SBX_MAX_BODY   (64u * 1024u * 1024u)  /* a plain response body */
 #define SBX_MAX_EVENT  (64u * 1024u * 1024u)  /* one SSE line or event */
+/* The budget that keeps one step short under a flood of output: a stream pauses once
+ * the step has taken this many bytes from all streams, or once its own undrained events
+ * hold this many; paused streams resume at the start of a later step. */
+#define SBX_STEP_BUDGET (64u * 1024u)
+#define SBX_QUEUE_MAX   (256u * 1024u)
 
 struct sbx_request {
     const char *method, *url, *unix_socket;   /* unix_socket may be NULL */
@@ -26,11 +31,13 @@ struct sbx_op {
     struct sbx_loop *loop;
     struct sbx_op *prev, *next;               /* loop->ops */
     struct sbx_op *ready_prev, *ready_next;   /* loop->ready */
+    struct sbx_op *paused_prev, *paused_next; /* loop->paused, oldest first */
     int in_ready;
     CURL *easy;
     struct curl_slist *headers;
     char *body;
-    int sse, sse_active, headers_done, done;
+    int sse, sse_active, headers_done, done, paused;
+    size_t queued;            /* bytes of event data not yet drained by Lua */
     struct sbx_sse parser;
     struct sbx_buf resp;
     struct sbx_evqueue events;
@@ -46,6 +53,10 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
 void sbx_op_cancel(struct sbx_op *op);
 /* Cancels, unlinks and frees the operation; clears *owner. */
 void sbx_op_destroy(struct sbx_op *op);
+/* Start of a step: resumes paused streams, oldest first, while the budget lasts. */
+void sbx_resume_paused(struct sbx_loop *L);
+/* Pops the oldest event, keeping the queued-bytes count. */
+struct sbx_event *sbx_op_pop(struct sbx_op *op);
 /* Called by the loop when curl says the transfer ended with `result`. */
 void sbx_op_finish(struct sbx_op *op, CURLcode result);
 

@@ -142,6 +142,8 @@ static void on_step_timer(uv_timer_t *t) { (void)t; }
 
 void sbx_loop_step(struct sbx_loop *L, double timeout)
 {
+    L->step_bytes = 0;
+    sbx_resume_paused(L);
     if (timeout == 0) {
         uv_run(&L->uv, UV_RUN_NOWAIT);
     } else if (timeout < 0) {

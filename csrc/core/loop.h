@@ -14,6 +14,8 @@ struct sbx_loop {
     CURLM *multi;
     struct sbx_op *ops;      /* every live operation */
     struct sbx_op *ready;    /* operations with events not yet reported by pop_ready */
+    size_t step_bytes;       /* stream bytes taken in this step (see SBX_STEP_BUDGET) */
+    struct sbx_op *paused_head, *paused_tail;  /* paused streams, oldest first */
     CURL *spare[8];          /* finished easy handles kept for reuse: a new one costs */
     int nspare;              /* fresh buffers, and fresh pages, on every request */
 };

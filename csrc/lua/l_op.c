@@ -63,8 +63,9 @@ static void push_event(lua_State *L, const struct sbx_event *ev)
     }
 }
 
-/* op:poll([max]) -> array of events, oldest first. Draining the terminal event releases
- * the anchor: curl no longer holds the op, Lua's references decide its life. */
+/* op:poll([max]) -> array of events (oldest first), number still queued. Draining the
+ * terminal event releases the anchor: curl no longer holds the op, Lua's references
+ * decide its life. */
 static int op_poll(lua_State *L)
 {
     struct sbx_op *op = check_open(L);
@@ -73,14 +74,15 @@ static int op_poll(lua_State *L)
     lua_createtable(L, (int)(max && (size_t)max < op->events.count ? (size_t)max : op->events.count), 0);
     lua_Integer n = 0;
     struct sbx_event *ev;
-    while ((max == 0 || n < max) && (ev = sbx_evqueue_pop(&op->events))) {
+    while ((max == 0 || n < max) && (ev = sbx_op_pop(op))) {
         int terminal = ev->type == SBX_EV_DONE || ev->type == SBX_EV_ERROR;
         push_event(L, ev);
         sbx_event_free(ev);
         lua_rawseti(L, -2, ++n);
         if (terminal) set_anchor(L, op, 0);
     }
-    return 1;
+    lua_pushinteger(L, (lua_Integer)op->events.count);
+    return 2;
 }
 
 static int op_done(lua_State *L)

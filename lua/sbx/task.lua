@@ -11,6 +11,8 @@ local errors = require "sbx.errors"
 
 local M = {}
 
+M.STEP_BUDGET = 0.002 -- seconds of task work one step does at most (then it yields)
+
 local WAIT = {}            -- what a task yields to the scheduler when it waits
 local tasks = {}           -- coroutine -> task, for live tasks
 local waiting = {}         -- task -> true while it waits (on an op, a task, or a deadline)
@@ -77,9 +79,18 @@ local function dispatch(mine)
   for t in pairs(waiting) do
     if t.deadline and t.deadline <= now then schedule(t, "timeout") end
   end
+  -- Tasks run until the step's time budget is spent; the rest run in the next step
+  -- (timeout() is 0 meanwhile), so a flood of output cannot stall a host's frame.
   local queue = runnable
   runnable = {}
-  for _, item in ipairs(queue) do resume(item[1], item[2]) end
+  local budget_end = core.now() + M.STEP_BUDGET
+  for i, item in ipairs(queue) do
+    if core.now() > budget_end then
+      table.move(queue, i, #queue, #runnable + 1, runnable)
+      break
+    end
+    resume(item[1], item[2])
+  end
   return woke
 end
 
@@ -138,6 +149,16 @@ function M.wait(op, deadline)
     end
     if turn(timeout, op) then return true end
   end
+end
+
+--- Inside a task: lets every other runnable task have a turn first. Elsewhere: nothing.
+function M.relinquish()
+  local t = current_task()
+  if not t then return end
+  if t.cancelled then error(cancelled_error(), 0) end
+  waiting[t] = true
+  schedule(t, "yield")
+  if coroutine.yield(WAIT) == "cancel" then error(cancelled_error(), 0) end
 end
 
 --- A deadline `seconds` from now, or nil when seconds is nil or 0 (no limit).

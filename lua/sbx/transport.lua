@@ -66,11 +66,15 @@ function M.raise_timeout(what, seconds)
   errors.raise("TimeoutError", ("%s timed out after %g s"):format(what, seconds))
 end
 
---- Waits for one queued event of `op` or the deadline; closes the op on timeout.
--- Returns the array of events (never empty).
+-- Events handled per turn: a task with more queued lets the others go first.
+local BATCH = 16
+
+--- Waits for queued events of `op` or the deadline; closes the op on timeout.
+-- Returns an array of at most BATCH events (never empty).
 function M.next_events(op, deadline, what, seconds)
   while true do
-    local evs = op:poll()
+    local evs, left = op:poll(BATCH)
+    if left > 0 then wait.relinquish() end
     if #evs > 0 then return evs end
     if not wait.wait(op, deadline) then
       op:close()
