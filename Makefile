@@ -16,6 +16,7 @@ WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 CPPFLAGS_ALL = -Icsrc/common -Icsrc/core $(shell pkg-config --cflags lua$(LUA_VERSION) libcurl libuv libwebsockets jansson 2>/dev/null)
 LIBS_CORE = $(shell pkg-config --libs libcurl libuv libwebsockets 2>/dev/null)
 LIBS_SBXD = $(shell pkg-config --libs libuv libwebsockets jansson 2>/dev/null)
+LIBS_LUA  = $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null)
 
 # Debian packages the build, the tests, the examples and the demo need.
 DEB_PKGS = build-essential pkg-config clang lua5.4 liblua5.4-dev lua-cjson lua-busted \
@@ -63,10 +64,13 @@ $(B)/unit/%: spec/c/%.c $(CORE_SRC) $(SBXD_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -Icsrc/sbxd $(CPPFLAGS_ALL) -o $@ $< \
 	  $(wildcard csrc/core/*.c) $(COMMON_SRC) $(filter-out csrc/sbxd/main.c,$(wildcard csrc/sbxd/*.c)) \
-	  $(LIBS_CORE) $(LIBS_SBXD)
+	  $(LIBS_CORE) $(LIBS_SBXD) $(LIBS_LUA)
 
-unit: $(UNIT_BINS)
-	@for t in $(UNIT_BINS); do echo "== $$t"; $(UNIT_RUN) $$t || exit 1; done
+# The embedding test loads the sbx.core and sbxd of the same build.
+UNIT_ENV = SBX_TEST_CPATH="$(CURDIR)/$(B)/?.so" SBX_SBXD="$(CURDIR)/$(B)/sbxd"
+
+unit: all $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "== $$t"; $(UNIT_ENV) $$t || exit 1; done
 
 specs: all
 	$(LUA_ENV) $(BUSTED) -o utfTerminal spec
@@ -98,7 +102,8 @@ check-build:
 # Reports go to files, so one from any process (sbxd, a child Lua) fails the run too.
 check: deps check-build
 	@rm -f $(SAN_LOG).*
-	@for t in $(patsubst $(B)/%,build-asan/%,$(UNIT_BINS)); do echo "== $$t"; $(SAN_ENV) $$t || exit 1; done
+	@for t in $(patsubst $(B)/%,build-asan/%,$(UNIT_BINS)); do echo "== $$t"; \
+	  $(SAN_ENV) $(UNIT_ENV:$(B)/%=build-asan/%) $$t || exit 1; done
 	$(SAN_ENV) LD_PRELOAD="$(ASAN_RT) $(UBSAN_RT)" SBX_SANITIZED=1 \
 	  $(MAKE) --no-print-directory B=build-asan specs
 	@if ls $(SAN_LOG).* >/dev/null 2>&1; then cat $(SAN_LOG).*; echo "sanitizer reports: see above"; exit 1; fi
