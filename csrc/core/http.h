@@ -14,7 +14,7 @@
 /* The budget that keeps one step short under a flood of output: a stream pauses once
  * the step has taken this many bytes from all streams, or once its own undrained events
  * hold this many; paused streams resume at the start of a later step. */
-#define SBX_STEP_BUDGET (64u * 1024u)
+#define SBX_STEP_BUDGET (32u * 1024u)
 #define SBX_QUEUE_MAX   (256u * 1024u)
 
 struct sbx_request {

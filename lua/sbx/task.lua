@@ -11,7 +11,7 @@ local errors = require "sbx.errors"
 
 local M = {}
 
-M.STEP_BUDGET = 0.002 -- seconds of task work one step does at most (then it yields)
+M.STEP_BUDGET = 0.0005 -- seconds of task work one step does at most (then it yields)
 
 local WAIT = {}            -- what a task yields to the scheduler when it waits
 local tasks = {}           -- coroutine -> task, for live tasks
