@@ -23,6 +23,7 @@ static void close_handle(void *h)
 }
 
 static void progress(struct sbxd_proc *p);
+static void mark_exited(struct sbxd_proc *p, int status);
 
 /* ---- stdin: written once, then closed; owns its bytes, independent of the process. */
 
@@ -90,6 +91,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         if ((uv_pipe_t *)s == p->out) p->out = NULL;
         else p->err = NULL;
         close_handle(s);
+        /* Both pipes closed: the command has most likely just exited. Reaping it here
+         * sends the end event without waiting a loop turn for SIGCHLD. */
+        int status;
+        if (!p->out && !p->err && !p->exited && waitpid(p->pid, &status, WNOHANG) == p->pid)
+            mark_exited(p, status);
     } else {
         return;
     }
@@ -195,6 +201,15 @@ static struct sbxd_proc *find_pid(struct sbxd_server *srv, pid_t pid)
     return NULL;
 }
 
+static void mark_exited(struct sbxd_proc *p, int status)
+{
+    p->exited = 1;
+    p->status = status;
+    /* The group may hold stragglers (a backgrounded child): they go with it. */
+    kill(-p->pid, SIGKILL);
+    if (p->timer) uv_timer_stop(p->timer);
+}
+
 void sbxd_proc_reap(struct sbxd_server *srv)
 {
     int status;
@@ -202,11 +217,7 @@ void sbxd_proc_reap(struct sbxd_server *srv)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         struct sbxd_proc *p = find_pid(srv, pid);
         if (!p) continue;
-        p->exited = 1;
-        p->status = status;
-        /* The group may hold stragglers (a backgrounded child): they go with it. */
-        kill(-pid, SIGKILL);
-        if (p->timer) uv_timer_stop(p->timer);
+        mark_exited(p, status);
         progress(p);
     }
 }
