@@ -27,15 +27,32 @@ size_t b64_encode(const unsigned char *in, size_t n, char *out)
     return o;
 }
 
-/* 0..63 for alphabet characters, -1 otherwise. */
+/* 0..63 for alphabet characters, 0xFF otherwise: one load per character in the hot
+ * loop (output of every command passes through here). */
+static const unsigned char SEXTET[256] = {
+#define X 0xFF
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  62, X,  X,  X,  63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X,  X,  X,  X,  X,  X,
+    X,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X,  X,  X,  X,  X,
+    X,  26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+#undef X
+};
+
 static int sextet(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
+    return SEXTET[c] == 0xFF ? -1 : SEXTET[c];
 }
 
 /* Decodes the last quantum, which may carry one or two '=' pads. */
@@ -68,10 +85,10 @@ size_t b64_decode(const char *in, size_t n, unsigned char *out)
 {
     if (n % 4) return (size_t)-1;
     size_t o = 0;
+    const unsigned char *u = (const unsigned char *)in;
     for (size_t i = 0; i + 4 < n; i += 4) {
-        int a = sextet((unsigned char)in[i]), b = sextet((unsigned char)in[i + 1]);
-        int c = sextet((unsigned char)in[i + 2]), d = sextet((unsigned char)in[i + 3]);
-        if ((a | b | c | d) < 0) return (size_t)-1;
+        unsigned a = SEXTET[u[i]], b = SEXTET[u[i + 1]], c = SEXTET[u[i + 2]], d = SEXTET[u[i + 3]];
+        if ((a | b | c | d) & 0x80) return (size_t)-1; /* only 0xFF has the top bit */
         out[o++] = (unsigned char)(a << 2 | b >> 4);
         out[o++] = (unsigned char)(b << 4 | c >> 2);
         out[o++] = (unsigned char)(c << 6 | d);
