@@ -106,9 +106,12 @@ static int l_pollfd(lua_State *L)
     return 1;
 }
 
+/* libuv answers 0 for a loop with nothing to do; a host polling on that would spin, so
+ * an idle loop says nil: only new work (which goes through step) can wake it. */
 static int l_timeout(lua_State *L)
 {
-    int ms = uv_backend_timeout(&sbxl_loop(L)->uv);
+    uv_loop_t *uv = &sbxl_loop(L)->uv;
+    int ms = uv_loop_alive(uv) ? uv_backend_timeout(uv) : -1;
     if (ms < 0) lua_pushnil(L);
     else lua_pushnumber(L, ms / 1000.0);
     return 1;
