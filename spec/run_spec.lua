@@ -1,5 +1,6 @@
 -- commands:run against a real sbxd over TCP.
 local sbx = require "sbx"
+local core = require "sbx.core"
 local helper = require "helper"
 
 describe("commands:run", function()
@@ -34,6 +35,38 @@ describe("commands:run", function()
     local r = box.commands:run("kill -9 $$")
     assert.are.equal(137, r.exit_code)
     assert.are.equal("signal: SIGKILL", r.error)
+  end)
+
+  -- The standard signals' (1..31) bits of a /proc status mask; glibc keeps 32 and 33 for itself.
+  local function standard_bits(mask) return mask and ("%08x"):format(tonumber(mask, 16) & 0x7fffffff) end
+
+  it("starts a command in its own session, with no signal blocked or ignored", function()
+    -- sbxd itself ignores SIGPIPE and catches SIGCHLD/SIGTERM/SIGINT: none of it may leak.
+    local r = box.commands:run("grep -E '^Sig(Blk|Ign)' /proc/$$/status; ps -o sid= -p $$; echo $$")
+    local blk, ign, sid, pid = r.stdout:match("SigBlk:%s*(%x+)\nSigIgn:%s*(%x+)\n%s*(%d+)\n(%d+)\n")
+    assert.are.equal("00000000", standard_bits(blk))
+    assert.are.equal("00000000", standard_bits(ign))
+    assert.are.equal(pid, sid)
+    assert.are.equal("y\ny\n", box.commands:run("yes | head -n 2").stdout) -- SIGPIPE ends yes
+  end)
+
+  it("does not pass on signals that sbxd itself inherited ignored", function()
+    -- sbxd started the way `nohup` would start it, with SIGHUP and SIGUSR1 ignored.
+    local key = "k" .. core.random_hex(8)
+    local f = assert(io.popen(("unset LD_PRELOAD; trap '' HUP USR1; echo $$; exec %s "
+      .. "--listen 127.0.0.1:0 --api-key %s --ready-fd 1 --quiet"):format(helper.SBXD, key)))
+    local pid = f:read("l")
+    local addr = assert(f:read("l"):match("^ready (%S+)"))
+    local ok, err = pcall(function()
+      local other <close> = sbx.create { url = "http://" .. addr, api_key = key }
+      local out = other.commands:run("grep -E '^SigIgn' /proc/$$/status; grep -E '^SigIgn' /proc/$PPID/status")
+      local mine, parent = out.stdout:match("SigIgn:%s*(%x+)\nSigIgn:%s*(%x+)\n")
+      assert.are.equal("00000000", standard_bits(mine))
+      assert.are.equal("00001201", standard_bits(parent)) -- sbxd: HUP, PIPE, USR1
+    end)
+    helper.sh("kill " .. pid)
+    f:close()
+    assert(ok, err)
   end)
 
   it("keeps binary output exact: NUL, 0xFF, CR, invalid UTF-8", function()

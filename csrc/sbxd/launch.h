@@ -10,6 +10,9 @@ struct sbxd_spawned {
     int in, out, err;     /* our ends of its stdio pipes (close-on-exec) */
 };
 
+/* Once, after sbxd has set up its own signal handling: what each command must undo. */
+void sbxd_launch_init(void);
+
 int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
                struct sbxd_spawned *out, struct sbxd_err *err);
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "http.h"
+#include "launch.h"
 #include "protocol.h"
 
 #define MAX_LISTEN 8
@@ -231,6 +232,9 @@ int main(int argc, char **argv)
     srv.keepalive = SBX_DEFAULT_KEEPALIVE;
     parse_args(argc, argv, &srv, &o);
     signal(SIGPIPE, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL); /* a host's blocked signals would hide SIGCHLD */
     the_server = &srv;
     if (make_root(&srv) != 0) return fprintf(stderr, "sbxd: cannot create the root directory\n"), 1;
     uv_loop_init(&srv.loop);
@@ -240,6 +244,7 @@ int main(int argc, char **argv)
     int ok = start_lws(&srv) == 0;
     for (int i = 0; ok && i < o.nlisten; i++) ok = listen_on(&srv, o.listen[i], ready, sizeof ready) == 0;
     if (ok) {
+        sbxd_launch_init();
         if (o.ready_fd >= 0 && dprintf(o.ready_fd, "%s\n", ready) > 0) close(o.ready_fd);
         if (!srv.quiet) fprintf(stderr, "sbxd: %s\n", ready);
         if (o.parent_fd >= 0 && getppid() == 1) request_stop(&srv); /* parent already gone */
