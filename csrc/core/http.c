@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/types.h>
 
 static void push(struct sbx_op *op, struct sbx_event *ev)
 {
@@ -19,30 +20,64 @@ static void fail(struct sbx_op *op, const char *why)
     if (!op->failure) op->failure = strdup(why);
 }
 
-static int is_output_event(const char *type)
+/* 0 for stdout, 1 for stderr, -1 for any other event. */
+static int output_channel(const char *type)
 {
-    return strcmp(type, "stdout") == 0 || strcmp(type, "stderr") == 0;
+    if (strcmp(type, "stdout") == 0) return 0;
+    if (strcmp(type, "stderr") == 0) return 1;
+    return -1;
 }
 
-/* SSE dispatch: output events carry base64 that is decoded here, so Lua gets raw bytes. */
+/* Decodes base64 onto the end of b; the number of bytes added, or -1 when it fails. */
+static ssize_t decode_into(struct sbx_op *op, struct sbx_buf *b, const char *data, size_t len)
+{
+    if (sbx_buf_reserve(b, b64_decoded_max(len)) != 0) return fail(op, "out of memory"), -1;
+    size_t n = b64_decode(data, len, (unsigned char *)b->data + b->len);
+    if (n == (size_t)-1) return fail(op, "invalid base64 in an output event"), -1;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return (ssize_t)n;
+}
+
+static int copy_data(struct sbx_op *op, struct sbx_event *ev, const char *data, size_t len)
+{
+    if (!(ev->data = malloc(len + 1))) return fail(op, "out of memory"), -1;
+    memcpy(ev->data, data, len);
+    ev->data[len] = '\0';
+    ev->len = len;
+    return 0;
+}
+
+/* An output event's bytes, decoded here so that Lua gets raw bytes. When collecting,
+ * they go to the channel's buffer, so that the whole output is one buffer at the end,
+ * grown as it arrived rather than built in one go; the event, if wanted, gets a copy. */
+static int output_event(struct sbx_op *op, int channel, const char *type, const char *data,
+                        size_t len, const char *id)
+{
+    struct sbx_buf tmp = {0}, *b = op->collect ? &op->output[channel] : &tmp;
+    size_t at = b->len;
+    ssize_t n = decode_into(op, b, data, len);
+    if (n < 0) return sbx_buf_free(&tmp), -1;
+    if (!op->chunks) return 0;
+    struct sbx_event *ev = sbx_event_new(SBX_EV_EVENT, type, *id ? id : NULL);
+    if (!ev) return sbx_buf_free(&tmp), fail(op, "out of memory"), -1;
+    if (op->collect) {
+        if (copy_data(op, ev, b->data + at, (size_t)n) != 0) return sbx_event_free(ev), -1;
+    } else {
+        ev->data = sbx_buf_take(&tmp, &ev->len);
+    }
+    push(op, ev);
+    return 0;
+}
+
 static int on_sse_event(void *ud, const char *type, const char *data, size_t len, const char *id)
 {
     struct sbx_op *op = ud;
+    int channel = output_channel(type);
+    if (channel >= 0) return output_event(op, channel, type, data, len, id);
     struct sbx_event *ev = sbx_event_new(SBX_EV_EVENT, type, *id ? id : NULL);
     if (!ev) return fail(op, "out of memory"), -1;
-    if (is_output_event(type)) {
-        ev->data = malloc(b64_decoded_max(len) + 1);
-        if (!ev->data) return sbx_event_free(ev), fail(op, "out of memory"), -1;
-        ev->len = b64_decode(data, len, (unsigned char *)ev->data);
-        if (ev->len == (size_t)-1)
-            return sbx_event_free(ev), fail(op, "invalid base64 in an output event"), -1;
-    } else {
-        ev->data = malloc(len + 1);
-        if (!ev->data) return sbx_event_free(ev), fail(op, "out of memory"), -1;
-        memcpy(ev->data, data, len);
-        ev->len = len;
-    }
-    ev->data[ev->len] = '\0';
+    if (copy_data(op, ev, data, len) != 0) return sbx_event_free(ev), -1;
     push(op, ev);
     return 0;
 }
@@ -181,6 +216,8 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
     if (!op) return snprintf(err, errlen, "out of memory"), NULL;
     link_op(L, op);
     op->sse = req->sse;
+    op->collect = req->collect;
+    op->chunks = req->chunks || !req->collect;
     sbx_sse_init(&op->parser, on_sse_event, op, SBX_MAX_EVENT);
     op->easy = L->nspare ? L->spare[--L->nspare] : curl_easy_init();
     if (req->body && (op->body = malloc(req->body_len + 1)))
@@ -250,6 +287,11 @@ struct sbx_event *sbx_op_pop(struct sbx_op *op)
     return ev;
 }
 
+char *sbx_op_take_output(struct sbx_op *op, int channel, size_t *len)
+{
+    return sbx_buf_take(&op->output[channel], len);
+}
+
 void sbx_op_cancel(struct sbx_op *op)
 {
     unlink_paused(op);
@@ -269,6 +311,8 @@ void sbx_op_destroy(struct sbx_op *op)
     sbx_evqueue_clear(&op->events);
     sbx_sse_free(&op->parser);
     sbx_buf_free(&op->resp);
+    sbx_buf_free(&op->output[0]);
+    sbx_buf_free(&op->output[1]);
     curl_slist_free_all(op->headers);
     free(op->body);
     free(op->failure);

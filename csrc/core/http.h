@@ -24,6 +24,8 @@ struct sbx_request {
     const char *body;                          /* may be NULL */
     size_t body_len;
     int sse;                                   /* parse an event-stream response */
+    int collect;                               /* keep stdout/stderr bytes (sbx_op_output) */
+    int chunks;                                /* queue stdout/stderr events (when collecting) */
     long connect_timeout_ms;                   /* 0: curl's default */
 };
 
@@ -36,10 +38,11 @@ struct sbx_op {
     CURL *easy;
     struct curl_slist *headers;
     char *body;
-    int sse, sse_active, headers_done, done, paused;
+    int sse, sse_active, headers_done, done, paused, collect, chunks;
     size_t queued;            /* bytes of event data not yet drained by Lua */
     struct sbx_sse parser;
     struct sbx_buf resp;
+    struct sbx_buf output[2]; /* collected stdout, stderr */
     struct sbx_evqueue events;
     char *failure;            /* why the transfer was aborted from a callback */
     char errbuf[CURL_ERROR_SIZE];
@@ -57,6 +60,8 @@ void sbx_op_destroy(struct sbx_op *op);
 void sbx_resume_paused(struct sbx_loop *L);
 /* Pops the oldest event, keeping the queued-bytes count. */
 struct sbx_event *sbx_op_pop(struct sbx_op *op);
+/* The collected bytes of a channel (0 stdout, 1 stderr), handed over: the caller frees. */
+char *sbx_op_take_output(struct sbx_op *op, int channel, size_t *len);
 /* Called by the loop when curl says the transfer ended with `result`. */
 void sbx_op_finish(struct sbx_op *op, CURLcode result);
 

@@ -50,24 +50,57 @@ static void on_poll(uv_poll_t *handle, int status, int events)
 
 static void free_sock(uv_handle_t *h) { free(h->data); }
 
+/* A stopped watcher of fd, taken out of the idle list; NULL when there is none. */
+static struct sbx_sock *take_idle(struct sbx_loop *L, curl_socket_t fd)
+{
+    for (int i = 0; i < L->nidle; i++) {
+        struct sbx_sock *s = L->idle[i];
+        if (s->fd != fd) continue;
+        L->idle[i] = L->idle[--L->nidle];
+        return s;
+    }
+    return NULL;
+}
+
+static struct sbx_sock *new_sock(struct sbx_loop *L, curl_socket_t fd)
+{
+    struct sbx_sock *s = take_idle(L, fd);
+    if (s) return s;
+    if (!(s = calloc(1, sizeof *s))) return NULL;
+    s->fd = fd;
+    s->loop = L;
+    if (uv_poll_init_socket(&L->uv, &s->poll, fd) != 0) {
+        free(s);
+        return NULL;
+    }
+    s->poll.data = s;
+    return s;
+}
+
 static int watch_socket(struct sbx_loop *L, curl_socket_t fd, int what, struct sbx_sock *s)
 {
     if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s) return -1;
-        s->fd = fd;
-        s->loop = L;
-        if (uv_poll_init_socket(&L->uv, &s->poll, fd) != 0) {
-            free(s);
-            return -1;
-        }
-        s->poll.data = s;
+        if (!(s = new_sock(L, fd))) return -1;
         curl_multi_assign(L->multi, fd, s);
     }
     int events = 0;
     if (what & CURL_POLL_IN) events |= UV_READABLE;
     if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
     return uv_poll_start(&s->poll, events, on_poll);
+}
+
+/* curl stops watching a socket at the end of every transfer, and watches the same
+ * connection's fd again at the start of the next. A stopped watcher is kept for that
+ * fd: a new one costs an init, an ioctl and epoll registrations on every request. Even
+ * when the fd was closed and its number reused, a watcher of that number is right. */
+static void unwatch_socket(struct sbx_loop *L, struct sbx_sock *s)
+{
+    uv_poll_stop(&s->poll);
+    if (L->nidle == (int)(sizeof L->idle / sizeof *L->idle)) {
+        uv_close((uv_handle_t *)&L->idle[0]->poll, free_sock);
+        L->idle[0] = L->idle[--L->nidle];
+    }
+    L->idle[L->nidle++] = s;
 }
 
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
@@ -77,8 +110,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     struct sbx_sock *s = socketp;
     if (what != CURL_POLL_REMOVE) return watch_socket(L, fd, what, s);
     if (s) {
-        uv_poll_stop(&s->poll);
-        uv_close((uv_handle_t *)&s->poll, free_sock);
+        unwatch_socket(L, s);
         curl_multi_assign(L->multi, fd, NULL);
     }
     return 0;
@@ -129,6 +161,7 @@ void sbx_loop_destroy(struct sbx_loop *L)
 {
     while (L->ops) sbx_op_destroy(L->ops);
     while (L->nspare) curl_easy_cleanup(L->spare[--L->nspare]);
+    L->nidle = 0; /* their handles close with every other one below */
     if (L->multi) curl_multi_cleanup(L->multi); /* removes its sockets: REMOVE callbacks */
     L->multi = NULL;
     /* Handles left (our timers; polls curl did not remove) close here; the socket

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 struct sbx_op;
+struct sbx_sock;
 
 struct sbx_loop {
     uv_loop_t uv;
@@ -18,6 +19,8 @@ struct sbx_loop {
     struct sbx_op *paused_head, *paused_tail;  /* paused streams, oldest first */
     CURL *spare[8];          /* finished easy handles kept for reuse: a new one costs */
     int nspare;              /* fresh buffers, and fresh pages, on every request */
+    struct sbx_sock *idle[8];  /* stopped socket watchers, kept for the fd's next use */
+    int nidle;
 };
 
 /* Process-wide, once, thread-safe. Returns 0 on success. */

@@ -1,6 +1,7 @@
 /* luaopen_sbx_core: the C core of sbx, one libuv loop per Lua state.
  *
- *   core.request{method=, url=, unix_socket=, headers={...}, body=, sse=, connect_timeout=}
+ *   core.request{method=, url=, unix_socket=, headers={...}, body=, sse=, collect=, chunks=,
+ *                connect_timeout=}
  *        --> op; the transfer starts on the next step
  *   op:poll([max]) --> array of events, oldest first:
  *        {type="head", status=, content_type=}      the final response's headers
@@ -8,6 +9,8 @@
  *                                                   from base64: raw bytes)
  *        {type="done", status=, body=}              terminal: completed ("" body for SSE)
  *        {type="error", message=, code=}            terminal: transport failure
+ *   op:output("stdout"|"stderr") --> the bytes collected so far (collect=true), handed
+ *        over; with chunks=false the output events themselves are not queued
  *   op:done(), op:cancel(), op:close() (also __close, __gc)
  *   core.step(timeout)  0: never blocks; nil: until something happens; n: at most n s.
  *                       --> number of operations with unreported events

@@ -1,5 +1,6 @@
 /* The "sbx.op" userdata: one HTTP operation. It points to a malloc'd sbx_op owned by the
  * loop (the luv pattern): closing the op or the loop frees it, and clears the pointer. */
+#include <stdlib.h>
 #include <string.h>
 #include "binding.h"
 #include "http.h"
@@ -85,6 +86,21 @@ static int op_poll(lua_State *L)
     return 2;
 }
 
+/* op:output("stdout"|"stderr") -> the bytes collected on that channel, handed over:
+ * a second call returns only what arrived since. */
+static int op_output(lua_State *L)
+{
+    static const char *const CHANNELS[] = {"stdout", "stderr", NULL};
+    struct sbx_op *op = check_open(L);
+    int channel = luaL_checkoption(L, 2, NULL, CHANNELS);
+    size_t len;
+    char *bytes = sbx_op_take_output(op, channel, &len);
+    if (!bytes) return luaL_error(L, "out of memory");
+    lua_pushlstring(L, bytes, len);
+    free(bytes);
+    return 1;
+}
+
 static int op_done(lua_State *L)
 {
     lua_pushboolean(L, check_open(L)->done);
@@ -137,6 +153,10 @@ static void read_request(lua_State *L, struct sbx_request *req, const char ***he
     req->body = lua_tolstring(L, -1, &req->body_len);
     lua_getfield(L, 1, "sse");
     req->sse = lua_toboolean(L, -1);
+    lua_getfield(L, 1, "collect");
+    req->collect = lua_toboolean(L, -1);
+    lua_getfield(L, 1, "chunks");
+    req->chunks = lua_isnil(L, -1) || lua_toboolean(L, -1);
     lua_getfield(L, 1, "connect_timeout");
     req->connect_timeout_ms = (long)(luaL_optnumber(L, -1, 0) * 1000);
     lua_getfield(L, 1, "headers");
@@ -152,7 +172,8 @@ static void read_request(lua_State *L, struct sbx_request *req, const char ***he
     req->headers = *headers;
 }
 
-/* core.request{method=, url=, unix_socket=, headers=, body=, sse=, connect_timeout=} */
+/* core.request{method=, url=, unix_socket=, headers=, body=, sse=, collect=, chunks=,
+ * connect_timeout=} */
 int sbxl_request(lua_State *L)
 {
     struct sbx_request req = {0};
@@ -171,7 +192,7 @@ int sbxl_request(lua_State *L)
 }
 
 static const luaL_Reg OP_METHODS[] = {
-    {"poll", op_poll}, {"done", op_done}, {"cancel", op_cancel}, {"close", op_close},
+    {"poll", op_poll}, {"output", op_output}, {"done", op_done}, {"cancel", op_cancel}, {"close", op_close},
     {NULL, NULL}};
 
 void sbxl_open_op(lua_State *L, int loop_idx, int anchors_idx)

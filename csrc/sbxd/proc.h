@@ -21,7 +21,7 @@ struct sbxd_proc {
     uv_timer_t *timer, *keepalive;
     struct sbxd_outlog log;
     struct lws *reader;                /* the SSE stream, NULL once it closed */
-    int paused, start_sent, end_sent, wrote_since_tick, keepalive_due;
+    int paused, end_sent, wrote_since_tick, keepalive_due;
 };
 
 /* Starts the command of `req` in `box`. NULL with err set when refused or failed. */

@@ -12,7 +12,8 @@
 #define EVENT_MAX (LWS_PRE + 65536u + 160u)
 
 /* The stream is chunked, not close-delimited, so the connection outlives the command
- * and the client's next request reuses it. */
+ * and the client's next request reuses it. The start event goes out in the same write as
+ * the headers: one wakeup of the client instead of two. */
 int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
 {
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *pos = start, *end = start + 512;
@@ -23,11 +24,15 @@ int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
                                      (const unsigned char *)"no-cache", 8, &pos, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
                                      (const unsigned char *)"chunked", 7, &pos, end) ||
-        lws_finalize_write_http_header(wsi, start, &pos, end))
+        lws_finalize_http_header(wsi, &pos, end))
         return -1;
+    char event[64];
+    int n = snprintf(event, sizeof event, "event: start\ndata: {\"pid\":%d}\n\n", (int)p->pid);
+    pos += snprintf((char *)pos, (size_t)(end - pos), "%x\r\n%s\r\n", n, event);
+    if (lws_write(wsi, start, (size_t)(pos - start), LWS_WRITE_HTTP_HEADERS) < (int)(pos - start)) return -1;
     c->proc = p;
     p->reader = wsi;
-    lws_callback_on_writable(wsi);
+    if (p->log.pending || sbxd_proc_finished(p)) lws_callback_on_writable(wsi);
     return 0;
 }
 
@@ -67,10 +72,6 @@ static size_t format_end(struct sbxd_proc *p, char *out)
 /* The next event to send, formatted into out; 0 when there is nothing to send now. */
 static size_t next_event(struct sbxd_proc *p, char *out)
 {
-    if (!p->start_sent) {
-        p->start_sent = 1;
-        return (size_t)sprintf(out, "event: start\ndata: {\"pid\":%d}\n\n", (int)p->pid);
-    }
     if (p->log.pending) return format_output(p, out);
     if (sbxd_proc_finished(p)) {
         p->end_sent = 1;

@@ -34,7 +34,7 @@ Run.__index = Run
 
 local function new_run(cmd, opts, request_timeout)
   return setmetatable({
-    cmd = cmd, opts = opts, out = { stdout = {}, stderr = {} },
+    cmd = cmd, opts = opts,
     callbacks = { stdout = opts.on_stdout, stderr = opts.on_stderr },
     request_timeout = request_timeout,
   }, Run)
@@ -43,18 +43,17 @@ end
 function Run:result()
   local e = self.ended or {}
   return {
-    stdout = table.concat(self.out.stdout), stderr = table.concat(self.out.stderr),
+    stdout = self.stdout, stderr = self.stderr,
     exit_code = transport.int(e.exit_code), error = transport.str(e.error), pid = self.pid,
   }
 end
 
---- Handles one SSE event of the process stream.
+--- Handles one SSE event of the process stream. The core collects the output itself
+-- (one buffer per channel, taken at the end); chunks come as events only for callbacks.
 function Run:on_event(ev)
-  local chunks = self.out[ev.event]
-  if chunks then
-    chunks[#chunks + 1] = ev.data
-    local cb = self.callbacks[ev.event]
-    if cb then cb(ev.data) end
+  local cb = self.callbacks[ev.event]
+  if cb then
+    cb(ev.data)
   elseif ev.event == "start" then
     local ok, doc = pcall(cjson.decode, ev.data)
     self.pid = ok and type(doc) == "table" and transport.int(doc.pid) or nil
@@ -99,7 +98,10 @@ function Run:drive(op)
     while true do
       local evs = transport.next_events(op, self.deadline, "run", self.request_timeout)
       for _, ev in ipairs(evs) do
-        if self:on_core_event(ev) then return end
+        if self:on_core_event(ev) then
+          self.stdout, self.stderr = op:output("stdout"), op:output("stderr")
+          return
+        end
       end
     end
   end)
@@ -127,7 +129,7 @@ function Commands:run(cmd, opts)
   local request_timeout = opts.request_timeout or box.request_timeout
   local run = new_run(cmd, opts, request_timeout)
   local op = box.client:open("POST", "/sandboxes/" .. box.id .. "/processes",
-    start_body(cmd, opts), true)
+    start_body(cmd, opts), { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
   run:drive(op)
   local result = run:result()
   raise_if_timed_out(result, opts)

@@ -33,12 +33,14 @@ function Client:headers(accept)
   return h
 end
 
---- Starts a request; body is a Lua table sent as JSON, or nil.
+--- Starts a request; body is a Lua table sent as JSON, or nil. sse: nil for a JSON
+-- call, else a table of stream options for the core (collect, chunks).
 function Client:open(method, path, body, sse)
   return core.request {
     method = method, url = self.base .. path, unix_socket = self.socket,
     headers = self:headers(sse and "text/event-stream" or "application/json"),
-    body = body and cjson.encode(body) or nil, sse = sse or false,
+    body = body and cjson.encode(body) or nil, sse = sse ~= nil,
+    collect = sse and sse.collect, chunks = sse and sse.chunks,
   }
 end
 
@@ -87,7 +89,7 @@ end
 function Client:call(method, path, body, request_timeout)
   local seconds = request_timeout or self.request_timeout
   local deadline = wait.deadline(seconds)
-  local op = self:open(method, path, body, false)
+  local op = self:open(method, path, body, nil)
   while true do
     for _, ev in ipairs(M.next_events(op, deadline, method .. " " .. path, seconds)) do
       if ev.type == "done" then
