@@ -179,4 +179,36 @@ describe("the pollable loop", function()
     assert.are.equal("InvalidArgumentError", helper.error_of(sbx.step, -1).kind)
     assert.are.equal("InvalidArgumentError", helper.error_of(sbx.go, 3).kind)
   end)
+
+  it("lets a host that sleeps on pollfd and timeout() alone get a flood of output", function()
+    -- The host sleeps until sbx's descriptor is readable or timeout() passes, and nil
+    -- means "only the descriptor". Streams paused by the step budget have no I/O of
+    -- their own to wake it: timeout() must say 0 while any is paused.
+    local uv = require "luv"
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local sizes = {}
+    for i = 1, 8 do
+      sbx.go(function() sizes[i] = #box.commands:run("head -c 300000 /dev/zero").stdout end)
+    end
+    local poll, timer, guard = uv.new_poll(sbx.pollfd()), uv.new_timer(), uv.new_timer()
+    local hung = false
+    local function stop() poll:stop(); timer:stop(); guard:stop() end
+    local function drive()
+      if sbx.step(0) == 0 then return stop() end
+      local t = sbx.timeout()
+      timer:stop()
+      if t then timer:start(math.ceil(t * 1000), 0, drive) end
+    end
+    guard:start(20000, 0, function() hung = true; stop() end)
+    poll:start("r", drive)
+    drive()
+    uv.run()
+    for _, h in ipairs { poll, timer, guard } do h:close() end
+    uv.run()
+    box:close()
+    server.stop()
+    assert.is_false(hung, "the host was never woken again")
+    for i = 1, 8 do assert.are.equal(300000, sizes[i]) end
+  end)
 end)

@@ -143,6 +143,13 @@ void sbx_resume_paused(struct sbx_loop *L)
     }
 }
 
+int sbx_has_resumable(const struct sbx_loop *L)
+{
+    for (const struct sbx_op *op = L->paused_head; op; op = op->paused_next)
+        if (op->queued < SBX_QUEUE_MAX / 2) return 1;
+    return 0;
+}
+
 static size_t on_body(char *bytes, size_t size, size_t n, void *ud)
 {
     struct sbx_op *op = ud;

@@ -58,6 +58,9 @@ void sbx_op_cancel(struct sbx_op *op);
 void sbx_op_destroy(struct sbx_op *op);
 /* Start of a step: resumes paused streams, oldest first, while the budget lasts. */
 void sbx_resume_paused(struct sbx_loop *L);
+/* Whether a paused stream would resume at the next step: then the loop has work that
+ * no descriptor announces. */
+int sbx_has_resumable(const struct sbx_loop *L);
 /* Pops the oldest event, keeping the queued-bytes count. */
 struct sbx_event *sbx_op_pop(struct sbx_op *op);
 /* The collected bytes of a channel (0 stdout, 1 stderr), handed over: the caller frees. */

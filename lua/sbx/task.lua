@@ -11,7 +11,7 @@ local errors = require "sbx.errors"
 
 local M = {}
 
-M.STEP_BUDGET = 0.0005 -- seconds of task work one step does at most (then it yields)
+M.STEP_BUDGET = 0.0005 -- seconds one step spends on I/O and tasks before it yields
 
 local WAIT = {}            -- what a task yields to the scheduler when it waits
 local tasks = {}           -- coroutine -> task, for live tasks
@@ -68,7 +68,8 @@ local function resume(t, ...)
 end
 
 --- Resumes every task that can proceed: woken by its op, its deadline, or a cancel.
-local function dispatch(mine)
+-- `started` is when the step began (core.now()): its I/O counts against the budget.
+local function dispatch(mine, started)
   local woke = false
   for _, op in ipairs(core.ready()) do
     if op == mine then woke = true end
@@ -79,13 +80,14 @@ local function dispatch(mine)
   for t in pairs(waiting) do
     if t.deadline and t.deadline <= now then schedule(t, "timeout") end
   end
-  -- Tasks run until the step's time budget is spent; the rest run in the next step
-  -- (timeout() is 0 meanwhile), so a flood of output cannot stall a host's frame.
+  -- Tasks run until the step's time budget is spent, at least one so that every step
+  -- makes progress; the rest run in the next step (timeout() is 0 meanwhile), so a
+  -- flood of output cannot stall a host's frame.
   local queue = runnable
   runnable = {}
-  local budget_end = core.now() + M.STEP_BUDGET
+  local budget_end = started + M.STEP_BUDGET
   for i, item in ipairs(queue) do
-    if core.now() > budget_end then
+    if i > 1 and core.now() > budget_end then
       table.move(queue, i, #queue, #runnable + 1, runnable)
       break
     end
@@ -111,8 +113,10 @@ end
 --- One turn of the loop: I/O for at most `timeout` seconds (nil: until something
 -- happens), then every task that can proceed. True when `mine` got events.
 local function turn(timeout, mine)
-  core.step(next_timeout(timeout))
-  return dispatch(mine)
+  local t0, wait_for = core.now(), next_timeout(timeout)
+  core.step(wait_for)
+  -- a step that may have slept counts from its wake-up; one that did not, from its start
+  return dispatch(mine, wait_for == 0 and t0 or core.now())
 end
 
 local function current_task()
