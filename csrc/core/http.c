@@ -216,6 +216,64 @@ static void link_op(struct sbx_loop *L, struct sbx_op *op)
     L->ops = op;
 }
 
+static void enqueue_waiting(struct sbx_op *op)
+{
+    struct sbx_loop *L = op->loop;
+    op->waiting = 1;
+    op->waiting_next = NULL;
+    op->waiting_prev = L->waiting_tail;
+    if (L->waiting_tail) L->waiting_tail->waiting_next = op;
+    else L->waiting_head = op;
+    L->waiting_tail = op;
+}
+
+static void unlink_waiting(struct sbx_op *op)
+{
+    struct sbx_loop *L = op->loop;
+    if (!op->waiting) return;
+    if (op->waiting_prev) op->waiting_prev->waiting_next = op->waiting_next;
+    else L->waiting_head = op->waiting_next;
+    if (op->waiting_next) op->waiting_next->waiting_prev = op->waiting_prev;
+    else L->waiting_tail = op->waiting_prev;
+    op->waiting = 0;
+    op->waiting_prev = op->waiting_next = NULL;
+}
+
+/* Hands a new request to curl; on failure the op is destroyed, with the reason in err.
+ * Returns 0 on success. */
+static int add_to_multi(struct sbx_op *op, char *err, size_t errlen)
+{
+    struct sbx_loop *L = op->loop;
+    CURLMcode mc = curl_multi_add_handle(L->multi, op->easy);
+    if (mc == CURLM_OK) {
+        op->added = 1;
+        L->fresh++;
+        return 0;
+    }
+    snprintf(err, errlen, "%s", curl_multi_strerror(mc));
+    curl_easy_cleanup(op->easy);
+    op->easy = NULL;
+    sbx_op_destroy(op);
+    return -1;
+}
+
+void sbx_start_waiting(struct sbx_loop *L)
+{
+    while (L->waiting_head && L->fresh < SBX_STARTS_PER_STEP) {
+        struct sbx_op *op = L->waiting_head;
+        unlink_waiting(op);
+        CURLMcode mc = curl_multi_add_handle(L->multi, op->easy);
+        if (mc == CURLM_OK) {
+            op->added = 1;
+            L->fresh++;
+            continue;
+        }
+        struct sbx_event *ev = sbx_event_new(SBX_EV_ERROR, curl_multi_strerror(mc), NULL);
+        op->done = 1;
+        if (ev) push(op, ev);
+    }
+}
+
 struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
                             char *err, size_t errlen)
 {
@@ -234,14 +292,8 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
         sbx_op_destroy(op);
         return NULL;
     }
-    CURLMcode mc = curl_multi_add_handle(L->multi, op->easy);
-    if (mc != CURLM_OK) {
-        snprintf(err, errlen, "%s", curl_multi_strerror(mc));
-        curl_easy_cleanup(op->easy);
-        op->easy = NULL;
-        sbx_op_destroy(op);
-        return NULL;
-    }
+    if (L->fresh < SBX_STARTS_PER_STEP) return add_to_multi(op, err, errlen) ? NULL : op;
+    enqueue_waiting(op);
     return op;
 }
 
@@ -249,9 +301,11 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
  * when the transfer completed, and is closed when it was aborted. */
 static void release_easy(struct sbx_op *op)
 {
+    unlink_waiting(op);
     if (!op->easy) return;
     struct sbx_loop *L = op->loop;
-    curl_multi_remove_handle(L->multi, op->easy);
+    if (op->added) curl_multi_remove_handle(L->multi, op->easy);
+    op->added = 0;
     if (L->nspare < (int)(sizeof L->spare / sizeof *L->spare)) {
         curl_easy_reset(op->easy);
         L->spare[L->nspare++] = op->easy;

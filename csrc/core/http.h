@@ -16,6 +16,9 @@
  * hold this many; paused streams resume at the start of a later step. */
 #define SBX_STEP_BUDGET (32u * 1024u)
 #define SBX_QUEUE_MAX   (256u * 1024u)
+/* New requests one step sends at most (each costs a connection lookup or a connect, and
+ * the request's send): a burst of them waits its turn instead of stalling a frame. */
+#define SBX_STARTS_PER_STEP 8
 
 struct sbx_request {
     const char *method, *url, *unix_socket;   /* unix_socket may be NULL */
@@ -34,7 +37,8 @@ struct sbx_op {
     struct sbx_op *prev, *next;               /* loop->ops */
     struct sbx_op *ready_prev, *ready_next;   /* loop->ready */
     struct sbx_op *paused_prev, *paused_next; /* loop->paused, oldest first */
-    int in_ready;
+    struct sbx_op *waiting_prev, *waiting_next; /* loop->waiting: not yet in the multi */
+    int in_ready, added, waiting;
     CURL *easy;
     struct curl_slist *headers;
     char *body;
@@ -56,6 +60,8 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
 void sbx_op_cancel(struct sbx_op *op);
 /* Cancels, unlinks and frees the operation; clears *owner. */
 void sbx_op_destroy(struct sbx_op *op);
+/* Start of a step: hands waiting requests to curl, up to SBX_STARTS_PER_STEP. */
+void sbx_start_waiting(struct sbx_loop *L);
 /* Start of a step: resumes paused streams, oldest first, while the budget lasts. */
 void sbx_resume_paused(struct sbx_loop *L);
 /* Whether a paused stream would resume at the next step: then the loop has work that

@@ -173,28 +173,39 @@ void sbx_loop_destroy(struct sbx_loop *L)
 
 static void on_step_timer(uv_timer_t *t) { (void)t; }
 
+static void run_loop(struct sbx_loop *L, uv_run_mode mode)
+{
+    L->in_run = 1;
+    uv_run(&L->uv, mode);
+    L->in_run = 0;
+}
+
 void sbx_loop_step(struct sbx_loop *L, double timeout)
 {
     L->step_bytes = 0;
+    sbx_start_waiting(L);
     sbx_resume_paused(L);
+    if (L->waiting_head) timeout = 0; /* the rest start at the next step, not after I/O */
     if (timeout == 0) {
-        uv_run(&L->uv, UV_RUN_NOWAIT);
+        run_loop(L, UV_RUN_NOWAIT);
     } else if (timeout < 0) {
-        if (uv_loop_alive(&L->uv)) uv_run(&L->uv, UV_RUN_ONCE);
+        if (uv_loop_alive(&L->uv)) run_loop(L, UV_RUN_ONCE);
     } else {
         uint64_t ms = (uint64_t)ceil(timeout * 1000.0);
         uv_timer_start(&L->step_timer, on_step_timer, ms, 0);
-        uv_run(&L->uv, UV_RUN_ONCE);
+        run_loop(L, UV_RUN_ONCE);
         uv_timer_stop(&L->step_timer);
     }
+    L->fresh = 0; /* curl took up the requests handed to it during this step */
 }
 
 void sbx_loop_mark_ready(struct sbx_loop *L, struct sbx_op *op)
 {
     /* A blocking step must return now: UV_RUN_ONCE runs due timers before it polls, so
      * work finished from a timer would otherwise be followed by a full blocking poll.
-     * uv_stop makes that poll's timeout 0. */
-    uv_stop(&L->uv);
+     * uv_stop makes that poll's timeout 0. Only inside uv_run: a stop requested before
+     * it (a stream resumed at the start of the step) would make it skip all its I/O. */
+    if (L->in_run) uv_stop(&L->uv);
     if (op->in_ready) return;
     op->in_ready = 1;
     op->ready_prev = NULL;

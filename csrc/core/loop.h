@@ -21,6 +21,9 @@ struct sbx_loop {
     int nspare;              /* fresh buffers, and fresh pages, on every request */
     struct sbx_sock *idle[8];  /* stopped socket watchers, kept for the fd's next use */
     int nidle;
+    int in_run;              /* inside uv_run: see sbx_loop_mark_ready */
+    struct sbx_op *waiting_head, *waiting_tail;  /* requests not yet handed to curl */
+    int fresh;               /* requests handed to curl since the last step ran */
 };
 
 /* Process-wide, once, thread-safe. Returns 0 on success. */

@@ -111,13 +111,15 @@ static int l_pollfd(lua_State *L)
 
 /* libuv answers 0 for a loop with nothing to do; a host polling on that would spin, so
  * an idle loop says nil: only new work (which goes through step) can wake it. */
-/* Streams paused by the step budget resume at the next step, and no descriptor will say
- * so: a host sleeping on pollfd must not sleep then. */
+/* Streams paused by the step budget resume at the next step, and requests over a step's
+ * quota start then: no descriptor will say so, and a host sleeping on pollfd must not
+ * sleep then. */
 static int l_timeout(lua_State *L)
 {
     struct sbx_loop *loop = sbxl_loop(L);
     uv_loop_t *uv = &loop->uv;
-    int ms = sbx_has_resumable(loop) ? 0 : uv_loop_alive(uv) ? uv_backend_timeout(uv) : -1;
+    int pending = sbx_has_resumable(loop) || loop->waiting_head != NULL;
+    int ms = pending ? 0 : uv_loop_alive(uv) ? uv_backend_timeout(uv) : -1;
     if (ms < 0) lua_pushnil(L);
     else lua_pushnumber(L, ms / 1000.0);
     return 1;
