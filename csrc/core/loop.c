@@ -185,7 +185,9 @@ void sbx_loop_step(struct sbx_loop *L, double timeout)
     L->step_bytes = 0;
     sbx_start_waiting(L);
     sbx_resume_paused(L);
-    if (L->waiting_head) timeout = 0; /* the rest start at the next step, not after I/O */
+    /* No blocking when a resumed stream already brought events, or when requests still
+     * wait their turn: they start at the next step, not after unrelated I/O. */
+    if (L->ready || L->waiting_head) timeout = 0;
     if (timeout == 0) {
         run_loop(L, UV_RUN_NOWAIT);
     } else if (timeout < 0) {
