@@ -198,6 +198,9 @@ static int configure(struct sbx_op *op, const struct sbx_request *req)
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    /* A unix socket never goes through a proxy: curl need not read the proxy variables
+     * (http_proxy, no_proxy, ...) of the environment on every request. */
+    if (req->unix_socket) curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 16384L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
