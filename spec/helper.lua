@@ -49,8 +49,11 @@ function M.sh(cmd)
 end
 
 --- Number of open file descriptors of a process.
+-- The counting shell's own output pipe is left out: when the process counted is this one,
+-- it may still hold that pipe's write end for a moment after spawning the shell.
 function M.fd_count(pid)
-  return tonumber(M.sh("ls /proc/" .. pid .. "/fd | wc -l"))
+  return tonumber(M.sh(("own=$(readlink /proc/$$/fd/1); n=0; for f in /proc/%d/fd/*; do "
+    .. "[ \"$(readlink $f)\" = \"$own\" ] || n=$((n+1)); done; echo $n"):format(pid)))
 end
 
 --- Resident set size of a process in KiB.
