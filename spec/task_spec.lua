@@ -64,6 +64,22 @@ describe("tasks", function()
     end, 3), "the cancelled command still runs")
   end)
 
+  it("start a burst of runs a few per step, and cancel those still waiting to start", function()
+    -- One step hands at most a few new requests to curl; the rest wait their turn. A task
+    -- cancelled before its request went out must end cleanly, and the others still run.
+    local tasks = {}
+    for i = 1, 40 do
+      tasks[i] = sbx.go(function() return box.commands:run("echo " .. i).stdout end)
+    end
+    for i = 31, 40 do tasks[i]:cancel() end
+    sbx.loop()
+    for i = 1, 30 do assert.are.equal(i .. "\n", tasks[i]:wait()) end
+    for i = 31, 40 do
+      assert.are.equal("cancelled", tasks[i]:status())
+      assert.are.equal("CancelledError", helper.error_of(tasks[i].wait, tasks[i]).kind)
+    end
+  end)
+
   it("surface a failure nobody waited for from loop(), with its traceback", function()
     sbx.go(function() error("boom") end)
     local ok, err = pcall(sbx.loop)
