@@ -1,6 +1,6 @@
 -- run("true") latency against the machine's own baseline, measured in the same run:
 -- posix_spawn of /bin/sh -c true with a stdout pipe read to EOF (bench/spawn_baseline.c),
--- alternating with sbx in blocks.
+-- half of it before the sbx runs and half after.
 -- Also the embedded cold start: require "sbx" -> first run result, in a fresh process.
 local N = tonumber(arg[1]) or 500
 local BASELINE = os.getenv("SBX_BENCH_BASELINE") or "build/bench/spawn_baseline"
@@ -15,8 +15,6 @@ local function summary(samples)
   table.sort(samples)
   return { median = percentile(samples, 0.5), p99 = percentile(samples, 0.99) }
 end
-
-local BLOCK = 50
 
 -- Appends `n` baseline samples (ms) to `samples`.
 local function baseline_block(samples, n)
@@ -34,19 +32,22 @@ local function sbx_block(box, samples, n)
   end
 end
 
--- The two measurements alternate in blocks of 50, so that the machine's drift (this is
--- a shared VM) hits both alike instead of whichever ran during a slow minute.
-local function interleaved()
+-- Rounds of: half a baseline, the sbx runs, the other half; all samples pooled. A drift
+-- of the machine (a shared VM) during a round weighs on both alike, and several rounds
+-- keep one noisy second from deciding the figure. Not finer interleaving: each switch
+-- disturbs the scheduler's placement of the processes for tens of milliseconds, which
+-- is not what a script running commands in a row sees.
+local ROUNDS = 3
+
+local function measure()
   local sbx = require "sbx"
   local box <close> = sbx.create()
-  local warm = {}
-  sbx_block(box, warm, 50) -- connection, allocator
-  baseline_block(warm, 10)
+  sbx_block(box, {}, 50) -- warm: connection, allocator
   local base, runs = {}, {}
-  for done = 0, N - 1, BLOCK do
-    local n = math.min(BLOCK, N - done)
-    baseline_block(base, n)
-    sbx_block(box, runs, n)
+  for _ = 1, ROUNDS do
+    baseline_block(base, N // 2)
+    sbx_block(box, runs, N)
+    baseline_block(base, N - N // 2)
   end
   return summary(base), summary(runs)
 end
@@ -66,11 +67,11 @@ local function cold_start()
   return summary(samples).median
 end
 
-local base, runs = interleaved()
-print(("baseline posix_spawn sh -c true: median %.3f ms  p99 %.3f ms  (%d runs)"):format(
-  base.median, base.p99, N))
-print(("sbx run(\"true\"):                 median %.3f ms  p99 %.3f ms  (%d runs)"):format(
-  runs.median, runs.p99, N))
+local base, runs = measure()
+print(("baseline posix_spawn sh -c true: median %.3f ms  p99 %.3f ms  (%d x %d runs)"):format(
+  base.median, base.p99, ROUNDS, N))
+print(("sbx run(\"true\"):                 median %.3f ms  p99 %.3f ms  (%d x %d runs)"):format(
+  runs.median, runs.p99, ROUNDS, N))
 print(("ratio:                           median %.2f      p99 %.2f      (target <= 1.3)"):format(
   runs.median / base.median, runs.p99 / base.p99))
 print(("embedded cold start, require -> first run result: %.1f ms (median of 9)"):format(cold_start()))
