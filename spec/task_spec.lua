@@ -50,6 +50,21 @@ describe("tasks", function()
     assert.are.equal("late\n", t:wait())
   end)
 
+  it("return from step(timeout) by its timeout even after the host kept sbx idle", function()
+    -- A stream is open and quiet; the host then works for a while without calling sbx.
+    -- step(0.005) must come back in about 5 ms, not when the command next writes (3 s).
+    local t = sbx.go(function() return box.commands:run("sleep 3; echo done").stdout end)
+    for _ = 1, 20 do sbx.step(0.01) end
+    local spin = sbx.now() + 0.05
+    while sbx.now() < spin do end
+    local t0 = sbx.now()
+    sbx.step(0.005)
+    local took = sbx.now() - t0
+    t:cancel()
+    assert.is_true(took < 1, ("step(0.005) took %.3f s"):format(took))
+    assert.are.equal("CancelledError", helper.error_of(t.wait, t).kind)
+  end)
+
   it("can be cancelled while blocked in run, and the command is killed", function()
     local t = sbx.go(function() return box.commands:run("sleep 7.25") end)
     assert.is_true(helper.eventually(function()
@@ -208,8 +223,8 @@ describe("the pollable loop", function()
       sbx.go(function() sizes[i] = #box.commands:run("head -c 300000 /dev/zero").stdout end)
     end
     local poll, timer, guard = uv.new_poll(sbx.pollfd()), uv.new_timer(), uv.new_timer()
-    local hung = false
-    local function stop() poll:stop(); timer:stop(); guard:stop() end
+    local hung, finished = false, false
+    local function stop() finished = true; poll:stop(); timer:stop(); guard:stop() end
     local function drive()
       if sbx.step(0) == 0 then return stop() end
       local t = sbx.timeout()
@@ -219,9 +234,9 @@ describe("the pollable loop", function()
     guard:start(20000, 0, function() hung = true; stop() end)
     poll:start("r", drive)
     drive()
-    uv.run()
+    while not finished do uv.run("once") end -- not uv.run(): other specs' handles may live
     for _, h in ipairs { poll, timer, guard } do h:close() end
-    uv.run()
+    uv.run("nowait")
     box:close()
     server.stop()
     assert.is_false(hung, "the host was never woken again")

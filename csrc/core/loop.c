@@ -194,6 +194,10 @@ void sbx_loop_step(struct sbx_loop *L, double timeout)
         if (uv_loop_alive(&L->uv)) run_loop(L, UV_RUN_ONCE);
     } else {
         uint64_t ms = (uint64_t)ceil(timeout * 1000.0);
+        /* From now, not from the loop's cached time: that may be older than `ms`, and a
+         * step timer already due would fire before the poll, which would then block
+         * without any bound. */
+        uv_update_time(&L->uv);
         uv_timer_start(&L->step_timer, on_step_timer, ms, 0);
         run_loop(L, UV_RUN_ONCE);
         uv_timer_stop(&L->step_timer);

@@ -59,7 +59,10 @@ function Run:on_event(ev)
     self.pid = ok and type(doc) == "table" and transport.int(doc.pid) or nil
   elseif ev.event == "end" then
     local ok, doc = pcall(cjson.decode, ev.data)
-    self.ended = ok and type(doc) == "table" and doc or {}
+    if not ok or type(doc) ~= "table" or not math.tointeger(doc.exit_code) then
+      errors.raise("SandboxError", "sbxd sent a malformed end event: " .. ev.data:sub(1, 100))
+    end
+    self.ended = doc
   end
 end
 

@@ -1,0 +1,114 @@
+-- Faults a real sbxd does not make: a malformed event, a malformed end, a response that
+-- is not an event stream, a stream cut right after its head. They come from a fake
+-- server written here (luv, in this process) for fault injection only; every other spec
+-- talks to a real sbxd.
+local uv = require "luv"
+local sbx = require "sbx"
+
+local HEAD = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+  .. "Transfer-Encoding: chunked\r\n\r\n"
+
+local function chunk(s) return ("%x\r\n%s\r\n"):format(#s, s) end
+
+local START = chunk('event: start\ndata: {"pid":4242}\n\n')
+local GOOD_END = chunk('event: end\ndata: {"exit_code":0,"signal":null,"error":null}\n\n') .. "0\r\n\r\n"
+
+local INFO = '{"id":"sbx_fake","state":"running","metadata":{},"started_at":1,"expires_at":2}'
+local INFO_RESPONSE = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s")
+  :format(#INFO, INFO)
+
+-- Answers GET /sandboxes/ID with an info document and POST .../processes with `stream`
+-- (raw bytes), then closes the connection when `close` is set. Every handle it opens is
+-- in `handles`, to be closed at the end: luv's loop is shared with other specs.
+local function fake_sbxd(stream, close, handles)
+  local server = uv.new_tcp()
+  handles[#handles + 1] = server
+  assert(server:bind("127.0.0.1", 0))
+  assert(server:listen(8, function()
+    local conn = uv.new_tcp()
+    handles[#handles + 1] = conn
+    server:accept(conn)
+    local got = ""
+    conn:read_start(function(_, data)
+      if not data then return conn:is_closing() or conn:close() end
+      got = got .. data
+      local head_end = got:find("\r\n\r\n", 1, true)
+      if not head_end then return end
+      local len = tonumber(got:match("[Cc]ontent%-[Ll]ength: *(%d+)")) or 0
+      if #got < head_end + 3 + len then return end
+      local request_line = got:match("^[^\r]*")
+      got = got:sub(head_end + 4 + len)
+      if request_line:match("^GET") then
+        conn:write(INFO_RESPONSE)
+      else
+        conn:write(stream, function() if close and not conn:is_closing() then conn:close() end end)
+      end
+    end)
+  end))
+  return server, "http://127.0.0.1:" .. server:getsockname().port
+end
+
+-- Runs `fn` in a task while driving both loops: sbx's and the fake server's.
+local function with_fake(stream, close, fn)
+  local handles = {}
+  local _, url = fake_sbxd(stream, close, handles)
+  local task = sbx.go(function()
+    local box = sbx.connect("sbx_fake", { url = url, api_key = "k", request_timeout = 5 })
+    return fn(box)
+  end)
+  local deadline = sbx.now() + 10
+  while task:status() == "running" and sbx.now() < deadline do
+    sbx.step(0.001)
+    uv.run("nowait")
+  end
+  for _, h in ipairs(handles) do
+    if not h:is_closing() then h:close() end
+  end
+  uv.run("nowait")
+  assert.are_not.equal("running", task:status(), "the call hung")
+  return pcall(task.wait, task)
+end
+
+describe("run against a faulty server", function()
+  it("works against the fake server when nothing is wrong (the harness itself)", function()
+    local ok, r = with_fake(HEAD .. START .. chunk("event: stdout\nid: 3\ndata: aGkK\n\n") .. GOOD_END,
+      false, function(box) return box.commands:run("x") end)
+    assert.is_true(ok, tostring(r))
+    assert.are.equal("hi\n", r.stdout)
+    assert.are.equal(0, r.exit_code)
+    assert.are.equal(4242, r.pid)
+  end)
+
+  it("raises SandboxError for an output event that is not base64", function()
+    local ok, err = with_fake(HEAD .. START .. chunk("event: stdout\nid: 3\ndata: !!not base64!!\n\n")
+      .. GOOD_END, false, function(box) return box.commands:run("x") end)
+    assert.is_false(ok)
+    assert.are.equal("SandboxError", err.kind)
+    assert.matches("base64", err.message)
+  end)
+
+  it("raises SandboxError for an end event that is not a JSON object with an exit code", function()
+    for _, data in ipairs { "{not json", "[1,2]", '{"exit_code":"zero"}' } do
+      local ok, err = with_fake(HEAD .. START .. chunk("event: end\ndata: " .. data .. "\n\n")
+        .. "0\r\n\r\n", false, function(box) return box.commands:run("x") end)
+      assert.is_false(ok, data)
+      assert.are.equal("SandboxError", err.kind, data)
+      assert.matches("end event", err.message)
+    end
+  end)
+
+  it("raises SandboxError when the answer is not an event stream", function()
+    local body = '{"hello":"world"}'
+    local ok, err = with_fake(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+      .. "Content-Length: %d\r\n\r\n%s"):format(#body, body), false,
+      function(box) return box.commands:run("x") end)
+    assert.is_false(ok)
+    assert.are.equal("SandboxError", err.kind)
+  end)
+
+  it("raises SandboxError, never hangs, when the stream is cut right after its head", function()
+    local ok, err = with_fake(HEAD .. START, true, function(box) return box.commands:run("x") end)
+    assert.is_false(ok)
+    assert.are.equal("SandboxError", err.kind)
+  end)
+end)
