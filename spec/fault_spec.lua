@@ -20,7 +20,7 @@ local INFO_RESPONSE = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCon
 -- Answers GET /sandboxes/ID with an info document and POST .../processes with `stream`
 -- (raw bytes), then closes the connection when `close` is set. Every handle it opens is
 -- in `handles`, to be closed at the end: luv's loop is shared with other specs.
-local function fake_sbxd(stream, close, handles)
+local function fake_sbxd(stream, close, handles, info_response)
   local server = uv.new_tcp()
   handles[#handles + 1] = server
   assert(server:bind("127.0.0.1", 0))
@@ -39,7 +39,7 @@ local function fake_sbxd(stream, close, handles)
       local request_line = got:match("^[^\r]*")
       got = got:sub(head_end + 4 + len)
       if request_line:match("^GET") then
-        conn:write(INFO_RESPONSE)
+        conn:write(info_response or INFO_RESPONSE)
       else
         conn:write(stream, function() if close and not conn:is_closing() then conn:close() end end)
       end
@@ -49,9 +49,9 @@ local function fake_sbxd(stream, close, handles)
 end
 
 -- Runs `fn` in a task while driving both loops: sbx's and the fake server's.
-local function with_fake(stream, close, fn)
+local function with_fake(stream, close, fn, info_response)
   local handles = {}
-  local _, url = fake_sbxd(stream, close, handles)
+  local _, url = fake_sbxd(stream, close, handles, info_response)
   local task = sbx.go(function()
     local box = sbx.connect("sbx_fake", { url = url, api_key = "k", request_timeout = 5 })
     return fn(box)
@@ -77,6 +77,22 @@ describe("run against a faulty server", function()
     assert.are.equal("hi\n", r.stdout)
     assert.are.equal(0, r.exit_code)
     assert.are.equal(4242, r.pid)
+  end)
+
+  it("returns the whole result when the stream's last chunk never comes", function()
+    -- The end event arrives, the terminating chunk does not, the connection stays open:
+    -- run returns (dropping that connection) instead of waiting for ever, and the next
+    -- run on the same box works on a new one.
+    local stream = HEAD .. START .. chunk("event: stdout\nid: 3\ndata: aGkK\n\n")
+      .. chunk('event: end\ndata: {"exit_code":7,"signal":null,"error":null}\n\n')
+    local ok, r1, r2 = with_fake(stream, false, function(box)
+      return box.commands:run("x"), box.commands:run("y")
+    end)
+    assert.is_true(ok, tostring(r1))
+    for _, r in ipairs { r1, r2 } do
+      assert.are.equal("hi\n", r.stdout)
+      assert.are.equal(7, r.exit_code)
+    end
   end)
 
   it("raises SandboxError for an output event that is not base64", function()
@@ -110,5 +126,33 @@ describe("run against a faulty server", function()
     local ok, err = with_fake(HEAD .. START, true, function(box) return box.commands:run("x") end)
     assert.is_false(ok)
     assert.are.equal("SandboxError", err.kind)
+  end)
+end)
+
+describe("sandbox calls against a faulty server", function()
+  local function answer(status, ctype, body)
+    return ("HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s")
+      :format(status, ctype, #body, body)
+  end
+
+  local function connect_error(response)
+    local ok, err = with_fake("", false, function() end, response)
+    assert.is_false(ok)
+    return err
+  end
+
+  it("raise SandboxError for a body that is not JSON", function()
+    local err = connect_error(answer("200 OK", "application/json", "<html>hello</html>"))
+    assert.are.equal("SandboxError", err.kind)
+    assert.matches("not JSON", err.message)
+  end)
+
+  it("raise the kind of the status when the error body is not JSON", function()
+    local err = connect_error(answer("500 Internal Server Error", "text/plain", "oops"))
+    assert.are.equal("SandboxError", err.kind)
+    assert.are.equal(500, err.status)
+    assert.matches("oops", err.message)
+    err = connect_error(answer("401 Unauthorized", "text/plain", "no"))
+    assert.are.equal("AuthenticationError", err.kind)
   end)
 end)

@@ -93,6 +93,10 @@ function Run:on_core_event(ev)
   return false
 end
 
+-- How long the stream's last chunk may lag behind the end event before the connection
+-- is dropped instead of kept for the next request.
+local END_GRACE = 1
+
 --- Drives the stream until the end event. Any error (transport, timeout, a callback's)
 -- closes the connection, which makes sbxd kill the command, and propagates unchanged.
 function Run:drive(op)
@@ -101,15 +105,20 @@ function Run:drive(op)
     while true do
       local evs = transport.next_events(op, self.deadline, "run", self.request_timeout)
       for _, ev in ipairs(evs) do
-        if self:on_core_event(ev) then
+        local over = self:on_core_event(ev)
+        if self.ended and not self.stdout then
+          -- All output precedes the end event: take it now, the result is complete.
           self.stdout, self.stderr = op:output("stdout"), op:output("stderr")
-          return
+          self.deadline = wait.deadline(END_GRACE)
         end
+        if over then return end
       end
     end
   end)
   op:close()
-  if not ok then error(err, 0) end
+  -- A server that sends the end event but not the stream's last chunk cost only the
+  -- connection: the result is already whole.
+  if not ok and not (self.stdout and errors.is(err, "TimeoutError")) then error(err, 0) end
 end
 
 --- Raises when the end event says the command did not finish by itself in time.
