@@ -164,6 +164,31 @@ describe("commands:run", function()
     other.stop()
   end)
 
+  it("raises SandboxError when sbxd goes silent mid-stream, and not while it keeps alive", function()
+    -- sbxd speaks at least every --keepalive seconds while it lives (the start event says
+    -- how often); three of them and a second without a byte mean it is stopped or gone.
+    local other = helper.sbxd { args = { "--keepalive", "0.2" } }
+    local b = sbx.create { url = other.url, api_key = other.key }
+    local quiet = b.commands:run("sleep 2; echo awake") -- silent for 2 s, kept alive
+    assert.are.equal("awake\n", quiet.stdout)
+    local t = sbx.go(function() return b.commands:run("sleep 30") end)
+    assert.is_true(helper.eventually(function()
+      return helper.sh("pgrep -f '[s]leep 30' || true") ~= ""
+    end, 3))
+    other.daemon:kill(19) -- SIGSTOP: the connection stays open, nothing comes
+    local t0 = sbx.now()
+    while t:status() == "running" and sbx.now() < t0 + 10 do sbx.step(0.05) end
+    local elapsed = sbx.now() - t0
+    other.daemon:kill(18) -- SIGCONT
+    assert.are.equal("failed", t:status(), "still waiting after " .. elapsed .. " s")
+    local err = helper.error_of(t.wait, t)
+    assert.are.equal("SandboxError", err and err.kind, tostring(err))
+    assert.matches("stopped or gone", err.message)
+    assert.is_true(elapsed < 5, "took " .. elapsed .. " s")
+    b:close()
+    other.stop()
+  end)
+
   describe("argument checks happen before any request", function()
     -- A sandbox object whose server is stopped: a request would hang and time out, so an
     -- InvalidArgumentError proves nothing was sent.

@@ -102,6 +102,7 @@ static void on_headers_complete(struct sbx_op *op)
 static size_t on_header(char *line, size_t size, size_t n, void *ud)
 {
     struct sbx_op *op = ud;
+    op->last_rx = uv_hrtime();
     size_t len = size * n;
     if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) on_headers_complete(op);
     return op->failure ? 0 : len;
@@ -117,6 +118,7 @@ static void pause_op(struct sbx_op *op)
     if (L->paused_tail) L->paused_tail->paused_next = op;
     else L->paused_head = op;
     L->paused_tail = op;
+    sbx_loop_wake(L); /* it resumes at the next step: this one must not block */
 }
 
 static void unlink_paused(struct sbx_op *op)
@@ -153,6 +155,7 @@ int sbx_has_resumable(const struct sbx_loop *L)
 static size_t on_body(char *bytes, size_t size, size_t n, void *ud)
 {
     struct sbx_op *op = ud;
+    op->last_rx = uv_hrtime();
     size_t len = size * n;
     struct sbx_loop *L = op->loop;
     if (op->sse_active && (L->step_bytes >= SBX_STEP_BUDGET || op->queued >= SBX_QUEUE_MAX)) {
@@ -284,6 +287,7 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
     if (!op) return snprintf(err, errlen, "out of memory"), NULL;
     link_op(L, op);
     op->sse = req->sse;
+    op->last_rx = uv_hrtime();
     op->collect = req->collect;
     op->chunks = req->chunks || !req->collect;
     sbx_sse_init(&op->parser, on_sse_event, op, SBX_MAX_EVENT);

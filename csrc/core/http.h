@@ -3,6 +3,7 @@
 #ifndef SBX_HTTP_H
 #define SBX_HTTP_H
 #include <stddef.h>
+#include <stdint.h>
 #include <curl/curl.h>
 #include "evqueue.h"
 #include "loop.h"
@@ -44,6 +45,7 @@ struct sbx_op {
     char *body;
     int sse, sse_active, headers_done, done, paused, collect, chunks;
     size_t queued;            /* bytes of event data not yet drained by Lua */
+    uint64_t last_rx;         /* uv_hrtime() of the last bytes received (or of the start) */
     struct sbx_sse parser;
     struct sbx_buf resp;
     struct sbx_buf output[2]; /* collected stdout, stderr */

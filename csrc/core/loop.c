@@ -171,7 +171,10 @@ void sbx_loop_destroy(struct sbx_loop *L)
     uv_loop_close(&L->uv);
 }
 
-static void on_step_timer(uv_timer_t *t) { (void)t; }
+/* The step's time is up. Stopping matters when this fires before the poll (its due time
+ * is in the loop's whole milliseconds, so it can come a little early): the poll must
+ * then not wait at all, rather than wait without a bound. */
+static void on_step_timer(uv_timer_t *t) { uv_stop(t->loop); }
 
 static void run_loop(struct sbx_loop *L, uv_run_mode mode)
 {
@@ -194,10 +197,7 @@ void sbx_loop_step(struct sbx_loop *L, double timeout)
         if (uv_loop_alive(&L->uv)) run_loop(L, UV_RUN_ONCE);
     } else {
         uint64_t ms = (uint64_t)ceil(timeout * 1000.0);
-        /* From now, not from the loop's cached time: that may be older than `ms`, and a
-         * step timer already due would fire before the poll, which would then block
-         * without any bound. */
-        uv_update_time(&L->uv);
+        uv_update_time(&L->uv); /* from now, not from the loop's cached time */
         uv_timer_start(&L->step_timer, on_step_timer, ms, 0);
         run_loop(L, UV_RUN_ONCE);
         uv_timer_stop(&L->step_timer);
@@ -205,13 +205,18 @@ void sbx_loop_step(struct sbx_loop *L, double timeout)
     L->fresh = 0; /* curl took up the requests handed to it during this step */
 }
 
+void sbx_loop_wake(struct sbx_loop *L)
+{
+    /* UV_RUN_ONCE runs due timers before it polls, so work done from a timer would
+     * otherwise be followed by a full blocking poll; uv_stop makes that poll's timeout 0.
+     * Only inside uv_run: a stop requested before it (a stream resumed at the start of
+     * the step) would make it skip all its I/O. */
+    if (L->in_run) uv_stop(&L->uv);
+}
+
 void sbx_loop_mark_ready(struct sbx_loop *L, struct sbx_op *op)
 {
-    /* A blocking step must return now: UV_RUN_ONCE runs due timers before it polls, so
-     * work finished from a timer would otherwise be followed by a full blocking poll.
-     * uv_stop makes that poll's timeout 0. Only inside uv_run: a stop requested before
-     * it (a stream resumed at the start of the step) would make it skip all its I/O. */
-    if (L->in_run) uv_stop(&L->uv);
+    sbx_loop_wake(L); /* a blocking step must return now: Lua has events to take */
     if (op->in_ready) return;
     op->in_ready = 1;
     op->ready_prev = NULL;

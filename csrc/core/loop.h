@@ -37,6 +37,8 @@ void sbx_loop_destroy(struct sbx_loop *L);
 void sbx_loop_step(struct sbx_loop *L, double timeout);
 /* The next operation that got events since it was last returned, or NULL. */
 struct sbx_op *sbx_loop_pop_ready(struct sbx_loop *L);
+/* Makes the current step return without blocking (there is work for the next one). */
+void sbx_loop_wake(struct sbx_loop *L);
 /* Ready-list membership of an operation (idempotent both ways). */
 void sbx_loop_mark_ready(struct sbx_loop *L, struct sbx_op *op);
 void sbx_loop_unmark_ready(struct sbx_loop *L, struct sbx_op *op);

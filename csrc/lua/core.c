@@ -11,6 +11,7 @@
  *        {type="error", message=, code=}            terminal: transport failure
  *   op:output("stdout"|"stderr") --> the bytes collected so far (collect=true), handed
  *        over; with chunks=false the output events themselves are not queued
+ *   op:idle() --> seconds since bytes last arrived (keep-alive comments count)
  *   op:done(), op:cancel(), op:close() (also __close, __gc)
  *   core.step(timeout)  0: never blocks; nil: until something happens; n: at most n s.
  *                       --> number of operations with unreported events

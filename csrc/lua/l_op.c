@@ -101,6 +101,15 @@ static int op_output(lua_State *L)
     return 1;
 }
 
+/* op:idle() -> seconds since the last bytes arrived (since the start when none did);
+ * keep-alive comments count, though they make no event. */
+static int op_idle(lua_State *L)
+{
+    struct sbx_op *op = check_open(L);
+    lua_pushnumber(L, (double)(uv_hrtime() - op->last_rx) / 1e9);
+    return 1;
+}
+
 static int op_done(lua_State *L)
 {
     lua_pushboolean(L, check_open(L)->done);
@@ -192,7 +201,7 @@ int sbxl_request(lua_State *L)
 }
 
 static const luaL_Reg OP_METHODS[] = {
-    {"poll", op_poll}, {"output", op_output}, {"done", op_done}, {"cancel", op_cancel}, {"close", op_close},
+    {"poll", op_poll}, {"output", op_output}, {"idle", op_idle}, {"done", op_done}, {"cancel", op_cancel}, {"close", op_close},
     {NULL, NULL}};
 
 void sbxl_open_op(lua_State *L, int loop_idx, int anchors_idx)

@@ -26,8 +26,9 @@ int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
                                      (const unsigned char *)"chunked", 7, &pos, end) ||
         lws_finalize_http_header(wsi, &pos, end))
         return -1;
-    char event[64];
-    int n = snprintf(event, sizeof event, "event: start\ndata: {\"pid\":%d}\n\n", (int)p->pid);
+    char event[96]; /* keepalive: how long the client may hear nothing while sbxd lives */
+    int n = snprintf(event, sizeof event, "event: start\ndata: {\"pid\":%d,\"keepalive\":%g}\n\n",
+                     (int)p->pid, p->srv->keepalive);
     pos += snprintf((char *)pos, (size_t)(end - pos), "%x\r\n%s\r\n", n, event);
     if (lws_write(wsi, start, (size_t)(pos - start), LWS_WRITE_HTTP_HEADERS) < (int)(pos - start)) return -1;
     c->proc = p;

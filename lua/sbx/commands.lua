@@ -56,7 +56,12 @@ function Run:on_event(ev)
     cb(ev.data)
   elseif ev.event == "start" then
     local ok, doc = pcall(cjson.decode, ev.data)
-    self.pid = ok and type(doc) == "table" and transport.int(doc.pid) or nil
+    doc = ok and type(doc) == "table" and doc or {}
+    self.pid = transport.int(doc.pid)
+    -- sbxd sends something at least every `keepalive` seconds while it lives: hearing
+    -- nothing for three of them (and a second) means it is gone or stopped.
+    local keepalive = tonumber(doc.keepalive)
+    if keepalive and keepalive > 0 then self.silence = 3 * keepalive + 1 end
   elseif ev.event == "end" then
     local ok, doc = pcall(cjson.decode, ev.data)
     if not ok or type(doc) ~= "table" or not math.tointeger(doc.exit_code) then
@@ -93,6 +98,32 @@ function Run:on_core_event(ev)
   return false
 end
 
+--- The next events of the stream: transport.next_events, with a watchdog on the
+-- server's silence once the start event said how often sbxd speaks.
+function Run:next_events(op)
+  if not self.silence then
+    return transport.next_events(op, self.deadline, "run", self.request_timeout)
+  end
+  while true do
+    local quiet_until = core.now() + self.silence - op:idle()
+    local deadline = self.deadline
+    if not deadline or quiet_until < deadline then deadline = quiet_until end
+    local evs, left = op:poll(transport.BATCH)
+    if left > 0 then wait.relinquish() end
+    if #evs > 0 then return evs end
+    if not wait.wait(op, deadline) then
+      if op:idle() >= self.silence then
+        errors.raise("SandboxError", ("sbxd sent nothing for %g s although it speaks every %g s:"
+          .. " it is stopped or gone"):format(self.silence, (self.silence - 1) / 3))
+      end
+      if self.deadline and core.now() >= self.deadline then
+        op:close()
+        transport.raise_timeout("run", self.request_timeout)
+      end
+    end
+  end
+end
+
 -- How long the stream's last chunk may lag behind the end event before the connection
 -- is dropped instead of kept for the next request.
 local END_GRACE = 1
@@ -103,7 +134,7 @@ function Run:drive(op)
   self.deadline = wait.deadline(self.request_timeout)
   local ok, err = pcall(function()
     while true do
-      local evs = transport.next_events(op, self.deadline, "run", self.request_timeout)
+      local evs = self:next_events(op)
       for _, ev in ipairs(evs) do
         local over = self:on_core_event(ev)
         if self.ended and not self.stdout then

@@ -70,6 +70,7 @@ end
 
 -- Events handled per turn: a task with more queued lets the others go first.
 local BATCH = 16
+M.BATCH = BATCH
 
 --- Waits for queued events of `op` or the deadline; closes the op on timeout.
 -- Returns an array of at most BATCH events (never empty).
