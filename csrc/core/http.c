@@ -111,44 +111,32 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
 static void pause_op(struct sbx_op *op)
 {
     struct sbx_loop *L = op->loop;
-    if (op->paused) return;
-    op->paused = 1;
-    op->paused_next = NULL;
-    op->paused_prev = L->paused_tail;
-    if (L->paused_tail) L->paused_tail->paused_next = op;
-    else L->paused_head = op;
-    L->paused_tail = op;
+    sbx_opqueue_push(&L->paused, &op->paused, op);
     sbx_loop_wake(L); /* it resumes at the next step: this one must not block */
 }
 
 static void unlink_paused(struct sbx_op *op)
 {
-    struct sbx_loop *L = op->loop;
-    if (!op->paused) return;
-    if (op->paused_prev) op->paused_prev->paused_next = op->paused_next;
-    else L->paused_head = op->paused_next;
-    if (op->paused_next) op->paused_next->paused_prev = op->paused_prev;
-    else L->paused_tail = op->paused_prev;
-    op->paused = 0;
-    op->paused_prev = op->paused_next = NULL;
+    sbx_opqueue_remove(&op->loop->paused, &op->paused);
 }
 
 void sbx_resume_paused(struct sbx_loop *L)
 {
-    struct sbx_op *last = L->paused_tail; /* each paused stream gets one look at most */
-    while (L->paused_head && L->step_bytes < SBX_STEP_BUDGET) {
-        struct sbx_op *op = L->paused_head;
+    const struct sbx_qnode *last = L->paused.tail; /* each paused stream gets one look at most */
+    struct sbx_op *op;
+    while ((op = sbx_opqueue_first(&L->paused)) && L->step_bytes < SBX_STEP_BUDGET) {
+        int was_last = &op->paused == last;
         unlink_paused(op);
         if (op->queued >= SBX_QUEUE_MAX / 2) pause_op(op); /* Lua has not drained it yet */
         else curl_easy_pause(op->easy, CURLPAUSE_CONT);   /* may pause it again at once */
-        if (op == last) break;
+        if (was_last) break;
     }
 }
 
 int sbx_has_resumable(const struct sbx_loop *L)
 {
-    for (const struct sbx_op *op = L->paused_head; op; op = op->paused_next)
-        if (op->queued < SBX_QUEUE_MAX / 2) return 1;
+    for (const struct sbx_qnode *n = L->paused.head; n; n = n->next)
+        if (n->op->queued < SBX_QUEUE_MAX / 2) return 1;
     return 0;
 }
 
@@ -222,29 +210,6 @@ static void link_op(struct sbx_loop *L, struct sbx_op *op)
     L->ops = op;
 }
 
-static void enqueue_waiting(struct sbx_op *op)
-{
-    struct sbx_loop *L = op->loop;
-    op->waiting = 1;
-    op->waiting_next = NULL;
-    op->waiting_prev = L->waiting_tail;
-    if (L->waiting_tail) L->waiting_tail->waiting_next = op;
-    else L->waiting_head = op;
-    L->waiting_tail = op;
-}
-
-static void unlink_waiting(struct sbx_op *op)
-{
-    struct sbx_loop *L = op->loop;
-    if (!op->waiting) return;
-    if (op->waiting_prev) op->waiting_prev->waiting_next = op->waiting_next;
-    else L->waiting_head = op->waiting_next;
-    if (op->waiting_next) op->waiting_next->waiting_prev = op->waiting_prev;
-    else L->waiting_tail = op->waiting_prev;
-    op->waiting = 0;
-    op->waiting_prev = op->waiting_next = NULL;
-}
-
 /* Hands a new request to curl; on failure the op is destroyed, with the reason in err.
  * Returns 0 on success. */
 static int add_to_multi(struct sbx_op *op, char *err, size_t errlen)
@@ -265,9 +230,9 @@ static int add_to_multi(struct sbx_op *op, char *err, size_t errlen)
 
 void sbx_start_waiting(struct sbx_loop *L)
 {
-    while (L->waiting_head && L->fresh < SBX_STARTS_PER_STEP) {
-        struct sbx_op *op = L->waiting_head;
-        unlink_waiting(op);
+    struct sbx_op *op;
+    while ((op = sbx_opqueue_first(&L->waiting)) && L->fresh < SBX_STARTS_PER_STEP) {
+        sbx_opqueue_remove(&L->waiting, &op->waiting);
         CURLMcode mc = curl_multi_add_handle(L->multi, op->easy);
         if (mc == CURLM_OK) {
             op->added = 1;
@@ -300,7 +265,7 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
         return NULL;
     }
     if (L->fresh < SBX_STARTS_PER_STEP) return add_to_multi(op, err, errlen) ? NULL : op;
-    enqueue_waiting(op);
+    sbx_opqueue_push(&L->waiting, &op->waiting, op);
     return op;
 }
 
@@ -308,7 +273,7 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
  * when the transfer completed, and is closed when it was aborted. */
 static void release_easy(struct sbx_op *op)
 {
-    unlink_waiting(op);
+    sbx_opqueue_remove(&op->loop->waiting, &op->waiting);
     if (!op->easy) return;
     struct sbx_loop *L = op->loop;
     if (op->added) curl_multi_remove_handle(L->multi, op->easy);

@@ -37,13 +37,13 @@ struct sbx_op {
     struct sbx_loop *loop;
     struct sbx_op *prev, *next;               /* loop->ops */
     struct sbx_op *ready_prev, *ready_next;   /* loop->ready */
-    struct sbx_op *paused_prev, *paused_next; /* loop->paused, oldest first */
-    struct sbx_op *waiting_prev, *waiting_next; /* loop->waiting: not yet in the multi */
-    int in_ready, added, waiting;
+    struct sbx_qnode paused;                  /* in loop->paused */
+    struct sbx_qnode waiting;                 /* in loop->waiting: not yet in the multi */
+    int in_ready, added;
     CURL *easy;
     struct curl_slist *headers;
     char *body;
-    int sse, sse_active, headers_done, done, paused, collect, chunks;
+    int sse, sse_active, headers_done, done, collect, chunks;
     size_t queued;            /* bytes of event data not yet drained by Lua */
     uint64_t last_rx;         /* uv_hrtime() of the last bytes received (or of the start) */
     struct sbx_sse parser;

@@ -190,7 +190,7 @@ void sbx_loop_step(struct sbx_loop *L, double timeout)
     sbx_resume_paused(L);
     /* No blocking when a resumed stream already brought events, or when requests still
      * wait their turn: they start at the next step, not after unrelated I/O. */
-    if (L->ready || L->waiting_head) timeout = 0;
+    if (L->ready || L->waiting.head) timeout = 0;
     if (timeout == 0) {
         run_loop(L, UV_RUN_NOWAIT);
     } else if (timeout < 0) {

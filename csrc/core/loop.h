@@ -4,6 +4,7 @@
 #define SBX_LOOP_H
 #include <curl/curl.h>
 #include <uv.h>
+#include "opqueue.h"
 
 struct sbx_op;
 struct sbx_sock;
@@ -16,13 +17,13 @@ struct sbx_loop {
     struct sbx_op *ops;      /* every live operation */
     struct sbx_op *ready;    /* operations with events not yet reported by pop_ready */
     size_t step_bytes;       /* stream bytes taken in this step (see SBX_STEP_BUDGET) */
-    struct sbx_op *paused_head, *paused_tail;  /* paused streams, oldest first */
+    struct sbx_opqueue paused;   /* paused streams, oldest first */
     CURL *spare[8];          /* finished easy handles kept for reuse: a new one costs */
     int nspare;              /* fresh buffers, and fresh pages, on every request */
     struct sbx_sock *idle[8];  /* stopped socket watchers, kept for the fd's next use */
     int nidle;
     int in_run;              /* inside uv_run: see sbx_loop_mark_ready */
-    struct sbx_op *waiting_head, *waiting_tail;  /* requests not yet handed to curl */
+    struct sbx_opqueue waiting;  /* requests not yet handed to curl, oldest first */
     int fresh;               /* requests handed to curl since the last step ran */
 };
 

@@ -119,7 +119,7 @@ static int l_timeout(lua_State *L)
 {
     struct sbx_loop *loop = sbxl_loop(L);
     uv_loop_t *uv = &loop->uv;
-    int pending = sbx_has_resumable(loop) || loop->waiting_head != NULL;
+    int pending = sbx_has_resumable(loop) || loop->waiting.head != NULL;
     int ms = pending ? 0 : uv_loop_alive(uv) ? uv_backend_timeout(uv) : -1;
     if (ms < 0) lua_pushnil(L);
     else lua_pushnumber(L, ms / 1000.0);
