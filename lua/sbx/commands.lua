@@ -98,32 +98,6 @@ function Run:on_core_event(ev)
   return false
 end
 
---- The next events of the stream: transport.next_events, with a watchdog on the
--- server's silence once the start event said how often sbxd speaks.
-function Run:next_events(op)
-  if not self.silence then
-    return transport.next_events(op, self.deadline, "run", self.request_timeout)
-  end
-  while true do
-    local quiet_until = core.now() + self.silence - op:idle()
-    local deadline = self.deadline
-    if not deadline or quiet_until < deadline then deadline = quiet_until end
-    local evs, left = op:poll(transport.BATCH)
-    if left > 0 then wait.relinquish() end
-    if #evs > 0 then return evs end
-    if not wait.wait(op, deadline) then
-      if op:idle() >= self.silence then
-        errors.raise("SandboxError", ("sbxd sent nothing for %g s although it speaks every %g s:"
-          .. " it is stopped or gone"):format(self.silence, (self.silence - 1) / 3))
-      end
-      if self.deadline and core.now() >= self.deadline then
-        op:close()
-        transport.raise_timeout("run", self.request_timeout)
-      end
-    end
-  end
-end
-
 -- How long the stream's last chunk may lag behind the end event before the connection
 -- is dropped instead of kept for the next request.
 local END_GRACE = 1
@@ -134,7 +108,7 @@ function Run:drive(op)
   self.deadline = wait.deadline(self.request_timeout)
   local ok, err = pcall(function()
     while true do
-      local evs = self:next_events(op)
+      local evs = transport.next_events(op, self.deadline, "run", self.request_timeout, self.silence)
       for _, ev in ipairs(evs) do
         local over = self:on_core_event(ev)
         if self.ended and not self.stdout then

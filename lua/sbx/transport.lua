@@ -70,18 +70,28 @@ end
 
 -- Events handled per turn: a task with more queued lets the others go first.
 local BATCH = 16
-M.BATCH = BATCH
 
 --- Waits for queued events of `op` or the deadline; closes the op on timeout.
+-- `silence` (seconds, optional): no byte from the server for that long means it is
+-- stopped or gone (sbxd speaks at least every keep-alive interval while it lives).
 -- Returns an array of at most BATCH events (never empty).
-function M.next_events(op, deadline, what, seconds)
+function M.next_events(op, deadline, what, seconds, silence)
   while true do
     local evs, left = op:poll(BATCH)
     if left > 0 then wait.relinquish() end
     if #evs > 0 then return evs end
-    if not wait.wait(op, deadline) then
-      op:close()
-      M.raise_timeout(what, seconds)
+    local wake_at = deadline
+    local quiet_until = silence and core.now() + silence - op:idle()
+    if quiet_until and (not wake_at or quiet_until < wake_at) then wake_at = quiet_until end
+    if not wait.wait(op, wake_at) then
+      if silence and op:idle() >= silence then
+        op:close()
+        errors.raise("SandboxError", ("sbxd sent nothing for %g s: it is stopped or gone"):format(silence))
+      end
+      if deadline and core.now() >= deadline then
+        op:close()
+        M.raise_timeout(what, seconds)
+      end
     end
   end
 end
