@@ -188,9 +188,10 @@ void sbx_loop_step(struct sbx_loop *L, double timeout)
     L->step_bytes = 0;
     sbx_start_waiting(L);
     sbx_resume_paused(L);
-    /* No blocking when a resumed stream already brought events, or when requests still
-     * wait their turn: they start at the next step, not after unrelated I/O. */
-    if (L->ready || L->waiting.head) timeout = 0;
+    /* No blocking when a resumed stream already brought events, or when streams and
+     * requests still wait their turn: they go on at the next step, not after some
+     * unrelated I/O. */
+    if (L->ready || L->waiting.head || sbx_has_resumable(L)) timeout = 0;
     if (timeout == 0) {
         run_loop(L, UV_RUN_NOWAIT);
     } else if (timeout < 0) {
