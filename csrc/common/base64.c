@@ -1,5 +1,7 @@
 #include "base64.h"
 
+#include <stdint.h>
+
 static const char ALPHABET[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -81,19 +83,34 @@ static size_t decode_tail(const char *q, unsigned char *out)
     return 3;
 }
 
+/* The sextet of c already in its place in a quantum's 24 bits (shift 18, 12, 6 or 0), or
+ * BAD: four lookups ORed give the quantum's value and whether it was all alphabet. */
+#define BAD 0x80000000u
+#define SX(c) ((c) >= 'A' && (c) <= 'Z' ? (c) - 'A' : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26 \
+             : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52 : (c) == '+' ? 62 : (c) == '/' ? 63 : -1)
+#define PLACED(c, shift) (SX(c) < 0 ? BAD : (uint32_t)SX(c) << (shift))
+#define R4(f, c, s) f(c, s), f(c + 1, s), f(c + 2, s), f(c + 3, s)
+#define R16(f, c, s) R4(f, c, s), R4(f, c + 4, s), R4(f, c + 8, s), R4(f, c + 12, s)
+#define R64(f, c, s) R16(f, c, s), R16(f, c + 16, s), R16(f, c + 32, s), R16(f, c + 48, s)
+#define R256(f, s) {R64(f, 0, s), R64(f, 64, s), R64(f, 128, s), R64(f, 192, s)}
+static const uint32_t AT18[256] = R256(PLACED, 18), AT12[256] = R256(PLACED, 12),
+                      AT6[256] = R256(PLACED, 6), AT0[256] = R256(PLACED, 0);
+
 size_t b64_decode(const char *in, size_t n, unsigned char *out)
 {
     if (n % 4) return (size_t)-1;
-    size_t o = 0;
-    const unsigned char *u = (const unsigned char *)in;
-    for (size_t i = 0; i + 4 < n; i += 4) {
-        unsigned a = SEXTET[u[i]], b = SEXTET[u[i + 1]], c = SEXTET[u[i + 2]], d = SEXTET[u[i + 3]];
-        if ((a | b | c | d) & 0x80) return (size_t)-1; /* only 0xFF has the top bit */
-        out[o++] = (unsigned char)(a << 2 | b >> 4);
-        out[o++] = (unsigned char)(b << 4 | c >> 2);
-        out[o++] = (unsigned char)(c << 6 | d);
-    }
     if (n == 0) return 0;
-    size_t t = decode_tail(in + n - 4, out + o);
-    return t == (size_t)-1 ? t : o + t;
+    const unsigned char *u = (const unsigned char *)in, *last = u + n - 4;
+    unsigned char *o = out;
+    uint32_t seen = 0; /* OR of every quantum: BAD set when a character was not base64 */
+    for (; u < last; u += 4, o += 3) {
+        uint32_t v = AT18[u[0]] | AT12[u[1]] | AT6[u[2]] | AT0[u[3]];
+        seen |= v;
+        o[0] = (unsigned char)(v >> 16);
+        o[1] = (unsigned char)(v >> 8);
+        o[2] = (unsigned char)v;
+    }
+    if (seen & BAD) return (size_t)-1;
+    size_t t = decode_tail((const char *)last, o);
+    return t == (size_t)-1 ? t : (size_t)(o - out) + t;
 }

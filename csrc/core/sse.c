@@ -96,6 +96,25 @@ static int end_line(struct sbx_sse *p)
     return rc;
 }
 
+/* Where the first CR or LF of s[0..n) is, or n: memchr scans a long data line (the base64
+ * of a 48 KiB output chunk) many bytes at a time. */
+static size_t line_length(const char *s, size_t n)
+{
+    const char *lf = memchr(s, '\n', n);
+    size_t m = lf ? (size_t)(lf - s) : n;
+    const char *cr = memchr(s, '\r', m);
+    return cr ? (size_t)(cr - s) : m;
+}
+
+/* A line that ended in this feed: when none of it came in an earlier feed, it is
+ * processed where it lies, without a copy. */
+static int complete_line(struct sbx_sse *p, const char *s, size_t n)
+{
+    if (p->line.len == 0) return process_line(p, s, n);
+    if (sbx_buf_append(&p->line, s, n)) return -1;
+    return end_line(p);
+}
+
 int sbx_sse_feed(struct sbx_sse *p, const char *bytes, size_t n)
 {
     if (p->failed) return -1;
@@ -104,17 +123,17 @@ int sbx_sse_feed(struct sbx_sse *p, const char *bytes, size_t n)
         if (p->after_cr && bytes[i] == '\n') i++;  /* the LF of a CRLF split across feeds */
         p->after_cr = 0;
         if (i >= n) break;
-        size_t start = i;
-        while (i < n && bytes[i] != '\n' && bytes[i] != '\r') i++;
-        if (p->line.len + (i - start) > p->max_line ||
-            sbx_buf_append(&p->line, bytes + start, i - start)) {
+        size_t start = i, len = line_length(bytes + i, n - i);
+        i += len;
+        if (p->line.len + len > p->max_line) {
             p->failed = 1;
-            break;
+        } else if (i == n) { /* the line continues in the next feed */
+            if (sbx_buf_append(&p->line, bytes + start, len)) p->failed = 1;
+        } else {
+            p->after_cr = bytes[i] == '\r';
+            i++;
+            if (complete_line(p, bytes + start, len) != 0) p->failed = 1;
         }
-        if (i == n) break; /* the line continues in the next feed */
-        p->after_cr = bytes[i] == '\r';
-        i++;
-        if (end_line(p) != 0) p->failed = 1;
     }
     return p->failed ? -1 : 0;
 }
