@@ -94,6 +94,32 @@ describe("sbxd", function()
     assert.matches("api%-key", out)
   end)
 
+  it("hands queued output events over in batches bounded by bytes", function()
+    local op = core.request { method = "POST", url = server.url .. procs(),
+      headers = { "Authorization: Bearer " .. server.key, "Accept: text/event-stream" },
+      body = cjson.encode { cmd = "head -c 100000 /dev/zero" }, sse = true, collect = true,
+      chunks = true }
+    local deadline = core.now() + 5
+    while not op:done() and core.now() < deadline do core.step(0.05) end
+    assert.is_true(op:done())
+    local first, left = op:poll(0, 32768)
+    local bytes = 0
+    for i, ev in ipairs(first) do
+      if i < #first then bytes = bytes + #(ev.data or "") end
+    end
+    assert.is_true(bytes < 32768, "stopped once the data reached the bound")
+    assert.is_true(left > 0, "the rest stays queued")
+    local total = 0
+    for _, ev in ipairs(first) do
+      if ev.event == "stdout" then total = total + #ev.data end
+    end
+    for _, ev in ipairs(op:poll()) do
+      if ev.event == "stdout" then total = total + #ev.data end
+    end
+    op:close()
+    assert.are.equal(100000, total)
+  end)
+
   it("prints one line per option for --help", function()
     local out = helper.sh(helper.SBXD .. " --help")
     for _, opt in ipairs { "--listen", "--api-key", "--root", "--parent-fd", "--ready-fd",

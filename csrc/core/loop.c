@@ -1,17 +1,10 @@
 #include "loop.h"
 #include "http.h"
+#include "sockwatch.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
-
-/* One uv_poll per socket curl wants watched; freed in its close callback because curl
- * may already have closed the fd (CURL_POLL_REMOVE comes after the close). */
-struct sbx_sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct sbx_loop *loop;
-};
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
@@ -34,86 +27,6 @@ void sbx_loop_check_done(struct sbx_loop *L)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&op);
         if (op) sbx_op_finish(op, msg->data.result);
     }
-}
-
-static void on_poll(uv_poll_t *handle, int status, int events)
-{
-    struct sbx_sock *s = handle->data;
-    int flags = 0;
-    if (status < 0) flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-    int running;
-    curl_multi_socket_action(s->loop->multi, s->fd, flags, &running);
-    sbx_loop_check_done(s->loop);
-}
-
-static void free_sock(uv_handle_t *h) { free(h->data); }
-
-/* A stopped watcher of fd, taken out of the idle list; NULL when there is none. */
-static struct sbx_sock *take_idle(struct sbx_loop *L, curl_socket_t fd)
-{
-    for (int i = 0; i < L->nidle; i++) {
-        struct sbx_sock *s = L->idle[i];
-        if (s->fd != fd) continue;
-        L->idle[i] = L->idle[--L->nidle];
-        return s;
-    }
-    return NULL;
-}
-
-static struct sbx_sock *new_sock(struct sbx_loop *L, curl_socket_t fd)
-{
-    struct sbx_sock *s = take_idle(L, fd);
-    if (s) return s;
-    if (!(s = calloc(1, sizeof *s))) return NULL;
-    s->fd = fd;
-    s->loop = L;
-    if (uv_poll_init_socket(&L->uv, &s->poll, fd) != 0) {
-        free(s);
-        return NULL;
-    }
-    s->poll.data = s;
-    return s;
-}
-
-static int watch_socket(struct sbx_loop *L, curl_socket_t fd, int what, struct sbx_sock *s)
-{
-    if (!s) {
-        if (!(s = new_sock(L, fd))) return -1;
-        curl_multi_assign(L->multi, fd, s);
-    }
-    int events = 0;
-    if (what & CURL_POLL_IN) events |= UV_READABLE;
-    if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
-    return uv_poll_start(&s->poll, events, on_poll);
-}
-
-/* curl stops watching a socket at the end of every transfer, and watches the same
- * connection's fd again at the start of the next. A stopped watcher is kept for that
- * fd: a new one costs an init, an ioctl and epoll registrations on every request. Even
- * when the fd was closed and its number reused, a watcher of that number is right. */
-static void unwatch_socket(struct sbx_loop *L, struct sbx_sock *s)
-{
-    uv_poll_stop(&s->poll);
-    if (L->nidle == (int)(sizeof L->idle / sizeof *L->idle)) {
-        uv_close((uv_handle_t *)&L->idle[0]->poll, free_sock);
-        L->idle[0] = L->idle[--L->nidle];
-    }
-    L->idle[L->nidle++] = s;
-}
-
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    struct sbx_loop *L = userp;
-    struct sbx_sock *s = socketp;
-    if (what != CURL_POLL_REMOVE) return watch_socket(L, fd, what, s);
-    if (s) {
-        unwatch_socket(L, s);
-        curl_multi_assign(L->multi, fd, NULL);
-    }
-    return 0;
 }
 
 static void on_curl_timer(uv_timer_t *t)
@@ -144,7 +57,7 @@ int sbx_loop_init(struct sbx_loop *L)
         sbx_loop_destroy(L);
         return -1;
     }
-    curl_multi_setopt(L->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(L->multi, CURLMOPT_SOCKETFUNCTION, sbx_sockwatch_on_socket);
     curl_multi_setopt(L->multi, CURLMOPT_SOCKETDATA, L);
     curl_multi_setopt(L->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
     curl_multi_setopt(L->multi, CURLMOPT_TIMERDATA, L);
@@ -154,18 +67,17 @@ int sbx_loop_init(struct sbx_loop *L)
 static void close_handle(uv_handle_t *h, void *arg)
 {
     (void)arg;
-    if (!uv_is_closing(h)) uv_close(h, h->type == UV_POLL ? free_sock : NULL);
+    if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
 void sbx_loop_destroy(struct sbx_loop *L)
 {
     while (L->ops) sbx_op_destroy(L->ops);
     while (L->nspare) curl_easy_cleanup(L->spare[--L->nspare]);
-    L->nidle = 0; /* their handles close with every other one below */
     if (L->multi) curl_multi_cleanup(L->multi); /* removes its sockets: REMOVE callbacks */
     L->multi = NULL;
-    /* Handles left (our timers; polls curl did not remove) close here; the socket
-     * records of such polls are freed by their close callbacks where they have one. */
+    sbx_sockwatch_close_all(L);
+    /* Handles left (our timers) close here. */
     uv_walk(&L->uv, close_handle, NULL);
     uv_run(&L->uv, UV_RUN_DEFAULT);
     uv_loop_close(&L->uv);

@@ -20,8 +20,8 @@ struct sbx_loop {
     struct sbx_opqueue paused;   /* paused streams, oldest first */
     CURL *spare[8];          /* finished easy handles kept for reuse: a new one costs */
     int nspare;              /* fresh buffers, and fresh pages, on every request */
-    struct sbx_sock *idle[8];  /* stopped socket watchers, kept for the fd's next use */
-    int nidle;
+    struct sbx_sock **socks;   /* socket watchers by fd (sockwatch.c) */
+    size_t nsocks;
     int in_run;              /* inside uv_run: see sbx_loop_mark_ready */
     struct sbx_opqueue waiting;  /* requests not yet handed to curl, oldest first */
     int fresh;               /* requests handed to curl since the last step ran */

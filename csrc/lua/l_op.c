@@ -64,19 +64,24 @@ static void push_event(lua_State *L, const struct sbx_event *ev)
     }
 }
 
-/* op:poll([max]) -> array of events (oldest first), number still queued. Draining the
- * terminal event releases the anchor: curl no longer holds the op, Lua's references
- * decide its life. */
+/* op:poll([max [, max_bytes]]) -> array of events (oldest first), number still queued.
+ * It stops after `max` events, or once their data reaches `max_bytes` (one event at
+ * least): what one call turns into Lua strings is bounded. Draining the terminal event
+ * releases the anchor: curl no longer holds the op, Lua's references decide its life. */
 static int op_poll(lua_State *L)
 {
     struct sbx_op *op = check_open(L);
-    lua_Integer max = luaL_optinteger(L, 2, 0);
+    lua_Integer max = luaL_optinteger(L, 2, 0), max_bytes = luaL_optinteger(L, 3, 0);
     luaL_argcheck(L, max >= 0, 2, "must be a non-negative integer");
+    luaL_argcheck(L, max_bytes >= 0, 3, "must be a non-negative integer");
     lua_createtable(L, (int)(max && (size_t)max < op->events.count ? (size_t)max : op->events.count), 0);
     lua_Integer n = 0;
+    size_t bytes = 0;
     struct sbx_event *ev;
-    while ((max == 0 || n < max) && (ev = sbx_op_pop(op))) {
+    while ((max == 0 || n < max) && (max_bytes == 0 || bytes < (size_t)max_bytes) &&
+           (ev = sbx_op_pop(op))) {
         int terminal = ev->type == SBX_EV_DONE || ev->type == SBX_EV_ERROR;
+        bytes += ev->len;
         push_event(L, ev);
         sbx_event_free(ev);
         lua_rawseti(L, -2, ++n);

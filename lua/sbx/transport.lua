@@ -68,16 +68,17 @@ function M.raise_timeout(what, seconds)
   errors.raise("TimeoutError", ("%s timed out after %g s"):format(what, seconds))
 end
 
--- Events handled per turn: a task with more queued lets the others go first.
-local BATCH = 16
+-- Events handled per turn, and their bytes: a task with more queued lets the others
+-- go first, so one task's backlog of output cannot fill a host's frame.
+local BATCH, BATCH_BYTES = 16, 32 * 1024
 
 --- Waits for queued events of `op` or the deadline; closes the op on timeout.
 -- `silence` (seconds, optional): no byte from the server for that long means it is
 -- stopped or gone (sbxd speaks at least every keep-alive interval while it lives).
--- Returns an array of at most BATCH events (never empty).
+-- Returns an array of at most BATCH events, BATCH_BYTES of data (never empty).
 function M.next_events(op, deadline, what, seconds, silence)
   while true do
-    local evs, left = op:poll(BATCH)
+    local evs, left = op:poll(BATCH, BATCH_BYTES)
     if left > 0 then wait.relinquish() end
     if #evs > 0 then return evs end
     local wake_at = deadline

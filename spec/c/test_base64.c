@@ -1,5 +1,6 @@
 /* base64: every length 0..300 round trips; known vectors; invalid input is rejected. */
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include "base64.h"
 #include "check.h"
@@ -43,10 +44,34 @@ static void test_invalid(void)
         CHECK(b64_decode(BAD[i], strlen(BAD[i]), out) == (size_t)-1, "'%s' must be rejected", BAD[i]);
 }
 
+/* Any byte outside the alphabet, at any position of a long encoding, fails the whole
+ * decode (the decoder checks once per call, not per quantum). */
+static void test_invalid_anywhere(void)
+{
+    unsigned char raw[48], out[48];
+    char enc[64];
+    for (size_t i = 0; i < sizeof raw; i++) raw[i] = (unsigned char)(i * 37 + 11);
+    b64_encode(raw, sizeof raw, enc);
+    int rejected = 1;
+    for (size_t pos = 0; pos < sizeof enc; pos++) {
+        for (int c = 0; c < 256; c++) {
+            if (isalnum(c) || c == '+' || c == '/' || (c == '=' && pos >= 62)) continue;
+            char bad[64];
+            memcpy(bad, enc, sizeof bad);
+            bad[pos] = (char)c;
+            if (b64_decode(bad, sizeof bad, out) != (size_t)-1) rejected = 0;
+        }
+    }
+    CHECK(rejected, "a byte outside the alphabet at any position must be rejected");
+    CHECK(b64_decode(enc, sizeof enc, out) == sizeof raw && memcmp(out, raw, sizeof raw) == 0,
+          "the unaltered encoding decodes");
+}
+
 int main(void)
 {
     test_round_trips();
     test_vectors();
     test_invalid();
+    test_invalid_anywhere();
     return check_report();
 }
