@@ -48,6 +48,11 @@ function M.sh(cmd)
   return (out:gsub("\n$", ""))
 end
 
+--- Blocks the whole process for `seconds`, sbx included (nothing steps its loop).
+function M.sleep(seconds)
+  M.sh("sleep " .. seconds)
+end
+
 --- Number of open file descriptors of a process.
 -- The counting shell's own output pipe is left out: when the process counted is this one,
 -- it may still hold that pipe's write end for a moment after spawning the shell.

@@ -95,6 +95,29 @@ describe("tasks", function()
     end
   end)
 
+  it("leave a task about to take a large backlog to the next step", function()
+    -- Here every byte an op holds "costs" 100 s, so a task woken with any backlog goes
+    -- only first in a step; the time budget alone (10 s) would let both go at once.
+    local task = require "sbx.task"
+    local budget, per_byte = task.STEP_BUDGET, task.SECONDS_PER_BYTE
+    task.STEP_BUDGET, task.SECONDS_PER_BYTE = 10, 100
+    local ok, err = pcall(function()
+      local a = sbx.go(function() return box.commands:run("sleep 0.3; echo a").stdout end)
+      local b = sbx.go(function() return box.commands:run("sleep 0.3; echo b").stdout end)
+      local started = core.now()
+      while core.now() < started + 0.15 do sbx.step(0.01) end -- both commands started
+      helper.sleep(0.5) -- both end; the rest of their answers waits in the sockets
+      sbx.step(0)
+      local done = (a:status() == "done" and 1 or 0) + (b:status() == "done" and 1 or 0)
+      assert.are.equal(1, done)
+      sbx.loop()
+      assert.are.equal("a\n", a:wait())
+      assert.are.equal("b\n", b:wait())
+    end)
+    task.STEP_BUDGET, task.SECONDS_PER_BYTE = budget, per_byte
+    assert(ok, err)
+  end)
+
   it("surface a failure nobody waited for from loop(), with its traceback", function()
     sbx.go(function() error("boom") end)
     local ok, err = pcall(sbx.loop)

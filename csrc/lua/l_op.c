@@ -121,6 +121,18 @@ static int op_done(lua_State *L)
     return 1;
 }
 
+/* op:backlog() -> bytes the op holds for Lua: its queued events, and, once the transfer
+ * is over, the collected output that becomes strings at the end. 0 when closed. The
+ * scheduler uses it to estimate what resuming the op's task costs. */
+static int op_backlog(lua_State *L)
+{
+    const struct sbx_op *op = check_lop(L)->op;
+    size_t bytes = 0;
+    if (op) bytes = op->queued + (op->done ? op->output[0].len + op->output[1].len : 0);
+    lua_pushinteger(L, (lua_Integer)bytes);
+    return 1;
+}
+
 static int op_cancel(lua_State *L)
 {
     struct sbx_op *op = check_open(L);
@@ -206,7 +218,8 @@ int sbxl_request(lua_State *L)
 }
 
 static const luaL_Reg OP_METHODS[] = {
-    {"poll", op_poll}, {"output", op_output}, {"idle", op_idle}, {"done", op_done}, {"cancel", op_cancel}, {"close", op_close},
+    {"poll", op_poll}, {"output", op_output}, {"idle", op_idle}, {"done", op_done},
+    {"backlog", op_backlog}, {"cancel", op_cancel}, {"close", op_close},
     {NULL, NULL}};
 
 void sbxl_open_op(lua_State *L, int loop_idx, int anchors_idx)

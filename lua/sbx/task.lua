@@ -32,10 +32,11 @@ function Task.__tostring(t) return "sbx.Task (" .. t.state .. ")" end
 local function schedule(t, why)
   if not waiting[t] then return end
   waiting[t] = nil
-  if t.op then on_op[t.op] = nil end
+  local op = t.op
+  if op then on_op[op] = nil end
   if t.awaited then t.awaited.waiters[t] = nil end
   t.op, t.awaited, t.deadline = nil, nil, nil
-  runnable[#runnable + 1] = { t, why }
+  runnable[#runnable + 1] = { t, why, op }
 end
 
 local function finish(t, ok, ...)
@@ -67,6 +68,17 @@ local function resume(t, ...)
   end
 end
 
+-- What turning one byte an operation holds into Lua strings costs, in seconds (a copy
+-- and, for a command's whole output at its end, fresh pages): a task about to take a
+-- large backlog waits for the next step, where it goes first, rather than push this one
+-- past its budget.
+M.SECONDS_PER_BYTE = 1e-9
+
+--- What resuming the task woken by `op` (nil: by something else) is expected to cost.
+local function cost(op)
+  return op and op:backlog() * M.SECONDS_PER_BYTE or 0
+end
+
 --- Resumes every task that can proceed: woken by its op, its deadline, or a cancel.
 -- `started` is when the step began (core.now()): its I/O counts against the budget.
 local function dispatch(mine, started)
@@ -80,14 +92,15 @@ local function dispatch(mine, started)
   for t in pairs(waiting) do
     if t.deadline and t.deadline <= now then schedule(t, "timeout") end
   end
-  -- Tasks run until the step's time budget is spent, at least one so that every step
-  -- makes progress; the rest run in the next step (timeout() is 0 meanwhile), so a
-  -- flood of output cannot stall a host's frame.
+  -- Tasks run until the step's time budget is spent (counting what the next one is
+  -- expected to cost), at least one so that every step makes progress; the rest run
+  -- in the next step (timeout() is 0 meanwhile), so a flood of output cannot stall a
+  -- host's frame.
   local queue = runnable
   runnable = {}
   local budget_end = started + M.STEP_BUDGET
   for i, item in ipairs(queue) do
-    if i > 1 and core.now() > budget_end then
+    if i > 1 and core.now() + cost(item[3]) > budget_end then
       table.move(queue, i, #queue, #runnable + 1, runnable)
       break
     end
