@@ -52,14 +52,25 @@ static void close_pipes(struct pipes *ps)
         if (fds[i] >= 0) close(fds[i]);
 }
 
-static int open_pipes(struct pipes *ps)
+/* A command with no stdin bytes reads /dev/null, opened once by sbxd_launch_init: the
+ * same immediate EOF as an empty pipe, without a pipe to make and close on every run. */
+static int devnull = -1;
+
+static int open_pipes(struct pipes *ps, int want_stdin)
 {
     memset(ps, -1, sizeof *ps);
-    if (pipe2(ps->in, O_CLOEXEC) || pipe2(ps->out, O_CLOEXEC) || pipe2(ps->err, O_CLOEXEC)) {
+    if ((want_stdin || devnull < 0) && pipe2(ps->in, O_CLOEXEC)) return -1;
+    if (pipe2(ps->out, O_CLOEXEC) || pipe2(ps->err, O_CLOEXEC)) {
         close_pipes(ps);
         return -1;
     }
     return 0;
+}
+
+/* The descriptor the command reads as stdin. */
+static int stdin_source(const struct pipes *ps)
+{
+    return ps->in[0] >= 0 ? ps->in[0] : devnull;
 }
 
 /* Signals whose disposition is not the default in sbxd: the ones it catches or ignores,
@@ -71,6 +82,7 @@ static size_t n_changed;
 
 void sbxd_launch_init(void)
 {
+    if (devnull < 0) devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     n_changed = 0;
     for (int s = 1; s < NSIG; s++) {
         struct sigaction sa;
@@ -92,7 +104,7 @@ struct fast_child {
 static void fast_child_exec(struct fast_child *c)
 {
     for (size_t i = 0; i < n_changed; i++) signal(changed_signals[i], SIG_DFL);
-    if (setsid() < 0 || dup2(c->ps->in[0], 0) < 0 || dup2(c->ps->out[1], 1) < 0 ||
+    if (setsid() < 0 || dup2(stdin_source(c->ps), 0) < 0 || dup2(c->ps->out[1], 1) < 0 ||
         dup2(c->ps->err[1], 2) < 0 || chdir(c->cwd) < 0) {
         c->err = errno;
         _exit(127);
@@ -132,7 +144,7 @@ static void child_as_user(const char *cwd, char *const argv[], char **envp, stru
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
     int e = 0;
-    if (setsid() < 0 || dup2(ps->in[0], 0) < 0 || dup2(ps->out[1], 1) < 0 || dup2(ps->err[1], 2) < 0 ||
+    if (setsid() < 0 || dup2(stdin_source(ps), 0) < 0 || dup2(ps->out[1], 1) < 0 || dup2(ps->err[1], 2) < 0 ||
         chdir(cwd) < 0 || setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
         setuid(pw->pw_uid) < 0)
         e = errno;
@@ -186,7 +198,7 @@ int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
     if (req->user && find_user(req->user, &pw, pwbuf, sizeof pwbuf, err)) return -1;
     struct pipes ps;
     char **envp = build_env(box, req->env);
-    if (!envp || open_pipes(&ps) != 0) {
+    if (!envp || open_pipes(&ps, req->stdin_len > 0) != 0) {
         free_env(envp);
         return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create pipes: %s", strerror(errno));
     }
@@ -195,9 +207,11 @@ int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
     int rc = req->user ? spawn_as_user(cwd, argv, envp, &ps, &pw, &pid)
                        : spawn_fast(cwd, argv, envp, &ps, &pid);
     free_env(envp);
-    close(ps.in[0]), close(ps.out[1]), close(ps.err[1]);
+    if (ps.in[0] >= 0) close(ps.in[0]);
+    close(ps.out[1]), close(ps.err[1]);
     if (rc != 0) {
-        close(ps.in[1]), close(ps.out[0]), close(ps.err[0]);
+        if (ps.in[1] >= 0) close(ps.in[1]);
+        close(ps.out[0]), close(ps.err[0]);
         return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot start the command: %s", strerror(rc));
     }
     *out = (struct sbxd_spawned){.pid = pid, .in = ps.in[1], .out = ps.out[0], .err = ps.err[0]};

@@ -7,7 +7,8 @@
 
 struct sbxd_spawned {
     pid_t pid;            /* also its process group and session */
-    int in, out, err;     /* our ends of its stdio pipes (close-on-exec) */
+    int in, out, err;     /* our ends of its stdio pipes (close-on-exec); in is -1 when
+                             the command had no stdin bytes (it reads /dev/null) */
 };
 
 /* Once, after sbxd has set up its own signal handling: what each command must undo. */

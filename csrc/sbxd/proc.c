@@ -43,6 +43,7 @@ static void on_stdin_written(uv_write_t *req, int status)
 
 static void feed_stdin(struct sbxd_server *srv, int fd, const unsigned char *data, size_t len)
 {
+    if (fd < 0) return; /* no stdin bytes: the command reads /dev/null */
     struct stdin_write *w = len ? malloc(sizeof *w + len) : NULL;
     if (!w || uv_pipe_init(&srv->loop, &w->pipe, 0) != 0) {
         free(w);
@@ -256,7 +257,8 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
     struct sbxd_proc *p = proc_new(box, sp.pid);
     if (!p) {
         kill(-sp.pid, SIGKILL);
-        close(sp.in), close(sp.out), close(sp.err);
+        if (sp.in >= 0) close(sp.in);
+        close(sp.out), close(sp.err);
         sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
         return NULL;
     }
