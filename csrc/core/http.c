@@ -264,15 +264,7 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
         sbx_op_destroy(op);
         return NULL;
     }
-    if (L->fresh < SBX_STARTS_PER_STEP) {
-        if (add_to_multi(op, err, errlen) != 0) return NULL;
-        /* The request goes out now, not at the next step: what Lua does until it waits
-         * for the answer then overlaps with sbxd's work instead of delaying it. */
-        int running;
-        curl_multi_socket_action(L->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        sbx_loop_check_done(L);
-        return op;
-    }
+    if (L->fresh < SBX_STARTS_PER_STEP) return add_to_multi(op, err, errlen) ? NULL : op;
     sbx_opqueue_push(&L->waiting, &op->waiting, op);
     return op;
 }
