@@ -57,5 +57,6 @@ print(("output delivered per busy frame: median %.3f%%  max %.3f%% of the total"
   pct(shares, 0.5) * 100, pct(shares, 1) * 100))
 print("targets: p99 <= 1 ms, max <= 5 ms")
 durations, cpu = measure("/dev/urandom")
-print(("the same with /dev/urandom (commands that use CPU): wall p99 %.3f ms  max %.3f ms;  CPU p99 %.3f ms  max %.3f ms"):format(
-  pct(durations, 0.99), pct(durations, 1), pct(cpu, 0.99), pct(cpu, 1)))
+print(("the same with /dev/urandom (commands that use CPU): wall p99 %.3f ms  max %.3f ms;"
+  .. "  CPU p99 %.3f ms  max %.3f ms"):format(pct(durations, 0.99), pct(durations, 1), pct(cpu, 0.99),
+  pct(cpu, 1)))
