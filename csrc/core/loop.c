@@ -70,8 +70,30 @@ static void close_handle(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+#define SBX_FREE_LATER_MIN (256u * 1024u)
+
+void sbx_loop_free_later(struct sbx_loop *L, void *buf, size_t len)
+{
+    if (!buf || len < SBX_FREE_LATER_MIN) {
+        free(buf);
+        return;
+    }
+    *(void **)buf = L->graveyard; /* the buffer's own first bytes link the list */
+    L->graveyard = buf;
+}
+
+/* One deferred buffer a step: a burst of finished commands spreads over steps. */
+static void free_one_later(struct sbx_loop *L)
+{
+    void *buf = L->graveyard;
+    if (!buf) return;
+    L->graveyard = *(void **)buf;
+    free(buf);
+}
+
 void sbx_loop_destroy(struct sbx_loop *L)
 {
+    while (L->graveyard) free_one_later(L);
     while (L->ops) sbx_op_destroy(L->ops);
     while (L->nspare) curl_easy_cleanup(L->spare[--L->nspare]);
     if (L->multi) curl_multi_cleanup(L->multi); /* removes its sockets: REMOVE callbacks */
@@ -98,6 +120,9 @@ static void run_loop(struct sbx_loop *L, uv_run_mode mode)
 void sbx_loop_step(struct sbx_loop *L, double timeout)
 {
     L->step_bytes = 0;
+    free_one_later(L);
+    if (timeout != 0) /* the loop may sleep: nothing to spread over */
+        while (L->graveyard) free_one_later(L);
     sbx_start_waiting(L);
     sbx_resume_paused(L);
     /* No blocking when a resumed stream already brought events, or when streams and

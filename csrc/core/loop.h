@@ -25,6 +25,7 @@ struct sbx_loop {
     int in_run;              /* inside uv_run: see sbx_loop_mark_ready */
     struct sbx_opqueue waiting;  /* requests not yet handed to curl, oldest first */
     int fresh;               /* requests handed to curl since the last step ran */
+    void *graveyard;         /* large buffers to free, one per step (sbx_loop_free_later) */
 };
 
 /* Process-wide, once, thread-safe. Returns 0 on success. */
@@ -43,6 +44,10 @@ void sbx_loop_wake(struct sbx_loop *L);
 /* Ready-list membership of an operation (idempotent both ways). */
 void sbx_loop_mark_ready(struct sbx_loop *L, struct sbx_op *op);
 void sbx_loop_unmark_ready(struct sbx_loop *L, struct sbx_op *op);
+/* Frees a buffer of `len` bytes, at the start of the next step when it is large: giving
+ * a megabyte back to the system costs about as much as copying it, and the step that
+ * copied it into a Lua string should not pay both. */
+void sbx_loop_free_later(struct sbx_loop *L, void *buf, size_t len);
 /* Lets curl act on finished transfers; called after every socket or timer action. */
 void sbx_loop_check_done(struct sbx_loop *L);
 

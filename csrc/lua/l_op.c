@@ -102,7 +102,7 @@ static int op_output(lua_State *L)
     char *bytes = sbx_op_take_output(op, channel, &len);
     if (!bytes) return luaL_error(L, "out of memory");
     lua_pushlstring(L, bytes, len);
-    free(bytes);
+    sbx_loop_free_later(op->loop, bytes, len);
     return 1;
 }
 
