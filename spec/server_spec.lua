@@ -120,6 +120,24 @@ describe("sbxd", function()
     assert.are.equal(100000, total)
   end)
 
+  it("keeps queued output events whole when the collected output is taken first", function()
+    local op = core.request { method = "POST", url = server.url .. procs(),
+      headers = { "Authorization: Bearer " .. server.key, "Accept: text/event-stream" },
+      body = cjson.encode { cmd = "seq 1 20000" }, sse = true, collect = true, chunks = true }
+    local deadline = core.now() + 5
+    while not op:done() and core.now() < deadline do core.step(0.05) end
+    assert.is_true(op:done())
+    local whole = op:output("stdout") -- the events still queued refer to these bytes
+    local parts = {}
+    for _, ev in ipairs(op:poll()) do
+      if ev.event == "stdout" then parts[#parts + 1] = ev.data end
+    end
+    op:close()
+    assert.is_true(#parts > 1)
+    assert.are.equal(helper.sh("seq 1 20000") .. "\n", whole)
+    assert.are.equal(whole, table.concat(parts))
+  end)
+
   it("prints one line per option for --help", function()
     local out = helper.sh(helper.SBXD .. " --help")
     for _, opt in ipairs { "--listen", "--api-key", "--root", "--parent-fd", "--ready-fd",

@@ -2,12 +2,40 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+static size_t page_round(size_t n)
+{
+    const size_t page = 4096;
+    return (n + page - 1) / page * page;
+}
+
+/* Grows a mappable buffer to cap bytes as a mapping of its own. */
+static int grow_mapped(struct sbx_buf *b, size_t cap)
+{
+    cap = page_round(cap);
+    char *d;
+    if (b->mapped) {
+        d = mremap(b->data, b->cap, cap, MREMAP_MAYMOVE);
+        if (d == MAP_FAILED) return -1;
+    } else {
+        d = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (d == MAP_FAILED) return -1;
+        if (b->data) memcpy(d, b->data, b->len + 1);
+        free(b->data);
+    }
+    b->data = d;
+    b->cap = cap;
+    b->mapped = 1;
+    return 0;
+}
 
 int sbx_buf_reserve(struct sbx_buf *b, size_t n)
 {
     if (b->len + n + 1 <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + n + 1) cap *= 2;
+    if (b->mappable && cap >= SBX_BUF_MAP_MIN) return grow_mapped(b, cap);
     char *d = realloc(b->data, cap);
     if (!d) return -1;
     b->data = d;
@@ -32,17 +60,34 @@ void sbx_buf_reset(struct sbx_buf *b)
 
 void sbx_buf_free(struct sbx_buf *b)
 {
-    free(b->data);
+    if (b->mapped) munmap(b->data, b->cap);
+    else free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+    b->mapped = 0;
 }
 
 char *sbx_buf_take(struct sbx_buf *b, size_t *len)
 {
     if (!b->data && sbx_buf_append(b, "", 0) != 0) return NULL;
     char *d = b->data;
+    if (b->mapped) { /* the caller frees with free(): a heap copy */
+        if (!(d = malloc(b->len + 1))) return NULL;
+        memcpy(d, b->data, b->len + 1);
+        if (len) *len = b->len;
+        sbx_buf_free(b);
+        return d;
+    }
     if (len) *len = b->len;
     b->data = NULL;
     b->len = b->cap = 0;
     return d;
+}
+
+void sbx_buf_move(struct sbx_buf *b, struct sbx_buf *to)
+{
+    *to = *b;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->mapped = 0;
 }

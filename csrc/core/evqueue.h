@@ -3,6 +3,7 @@
 #ifndef SBX_EVQUEUE_H
 #define SBX_EVQUEUE_H
 #include <stddef.h>
+#include "buf.h"
 
 enum sbx_ev_type { SBX_EV_HEAD, SBX_EV_EVENT, SBX_EV_DONE, SBX_EV_ERROR };
 
@@ -13,9 +14,17 @@ struct sbx_event {
     int code;               /* ERROR: curl code */
     char *name;             /* EVENT: type; HEAD: content type; ERROR: message */
     char *id;               /* EVENT: last event id, NULL when none */
-    char *data;             /* EVENT data, DONE body (binary, malloc'd) */
+    char *data;             /* EVENT data, DONE body (binary, malloc'd), or NULL when: */
+    const struct sbx_buf *ref;  /* EVENT: the bytes lie in this buffer, at ref_off */
+    size_t ref_off;
     size_t len;
 };
+
+/* The event's bytes (len of them). */
+static inline const char *sbx_event_bytes(const struct sbx_event *ev)
+{
+    return ev->ref ? ev->ref->data + ev->ref_off : ev->data;
+}
 
 struct sbx_evqueue {
     struct sbx_event *head, *tail;

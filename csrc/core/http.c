@@ -50,7 +50,8 @@ static int copy_data(struct sbx_op *op, struct sbx_event *ev, const char *data, 
 
 /* An output event's bytes, decoded here so that Lua gets raw bytes. When collecting,
  * they go to the channel's buffer, so that the whole output is one buffer at the end,
- * grown as it arrived rather than built in one go; the event, if wanted, gets a copy. */
+ * grown as it arrived rather than built in one go; the event, if wanted, refers to its
+ * bytes there (sbx_op_detach_output copies them out should the buffer go first). */
 static int output_event(struct sbx_op *op, int channel, const char *type, const char *data,
                         size_t len, const char *id)
 {
@@ -62,7 +63,9 @@ static int output_event(struct sbx_op *op, int channel, const char *type, const 
     struct sbx_event *ev = sbx_event_new(SBX_EV_EVENT, type, *id ? id : NULL);
     if (!ev) return sbx_buf_free(&tmp), fail(op, "out of memory"), -1;
     if (op->collect) {
-        if (copy_data(op, ev, b->data + at, (size_t)n) != 0) return sbx_event_free(ev), -1;
+        ev->ref = b;
+        ev->ref_off = at;
+        ev->len = (size_t)n;
     } else {
         ev->data = sbx_buf_take(&tmp, &ev->len);
     }
@@ -254,6 +257,7 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
     op->sse = req->sse;
     op->last_rx = uv_hrtime();
     op->collect = req->collect;
+    op->output[0].mappable = op->output[1].mappable = 1;
     op->chunks = req->chunks || !req->collect;
     sbx_sse_init(&op->parser, on_sse_event, op, SBX_MAX_EVENT);
     op->easy = L->nspare ? L->spare[--L->nspare] : curl_easy_init();
@@ -320,9 +324,17 @@ struct sbx_event *sbx_op_pop(struct sbx_op *op)
     return ev;
 }
 
-char *sbx_op_take_output(struct sbx_op *op, int channel, size_t *len)
+int sbx_op_detach_output(struct sbx_op *op, int channel)
 {
-    return sbx_buf_take(&op->output[channel], len);
+    const struct sbx_buf *b = &op->output[channel];
+    for (struct sbx_event *ev = op->events.head; ev; ev = ev->next) {
+        if (ev->ref != b) continue;
+        if (!(ev->data = malloc(ev->len + 1))) return -1;
+        memcpy(ev->data, b->data + ev->ref_off, ev->len);
+        ev->data[ev->len] = '\0';
+        ev->ref = NULL;
+    }
+    return 0;
 }
 
 void sbx_op_cancel(struct sbx_op *op)

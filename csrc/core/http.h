@@ -69,10 +69,11 @@ void sbx_resume_paused(struct sbx_loop *L);
 /* Whether a paused stream would resume at the next step: then the loop has work that
  * no descriptor announces. */
 int sbx_has_resumable(const struct sbx_loop *L);
+/* Before a channel's collected bytes go (op:output): queued events that refer to them
+ * get copies of their own. 0, or -1 when out of memory. */
+int sbx_op_detach_output(struct sbx_op *op, int channel);
 /* Pops the oldest event, keeping the queued-bytes count. */
 struct sbx_event *sbx_op_pop(struct sbx_op *op);
-/* The collected bytes of a channel (0 stdout, 1 stderr), handed over: the caller frees. */
-char *sbx_op_take_output(struct sbx_op *op, int channel, size_t *len);
 /* Called by the loop when curl says the transfer ended with `result`. */
 void sbx_op_finish(struct sbx_op *op, CURLcode result);
 

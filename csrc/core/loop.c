@@ -72,23 +72,31 @@ static void close_handle(uv_handle_t *h, void *arg)
 
 #define SBX_FREE_LATER_MIN (256u * 1024u)
 
-void sbx_loop_free_later(struct sbx_loop *L, void *buf, size_t len)
+struct later {
+    struct later *next;
+    struct sbx_buf buf;
+};
+
+void sbx_loop_free_later(struct sbx_loop *L, struct sbx_buf *b)
 {
-    if (!buf || len < SBX_FREE_LATER_MIN) {
-        free(buf);
+    struct later *n = b->cap >= SBX_FREE_LATER_MIN ? malloc(sizeof *n) : NULL;
+    if (!n) {
+        sbx_buf_free(b);
         return;
     }
-    *(void **)buf = L->graveyard; /* the buffer's own first bytes link the list */
-    L->graveyard = buf;
+    sbx_buf_move(b, &n->buf);
+    n->next = L->graveyard;
+    L->graveyard = n;
 }
 
 /* One deferred buffer a step: a burst of finished commands spreads over steps. */
 static void free_one_later(struct sbx_loop *L)
 {
-    void *buf = L->graveyard;
-    if (!buf) return;
-    L->graveyard = *(void **)buf;
-    free(buf);
+    struct later *n = L->graveyard;
+    if (!n) return;
+    L->graveyard = n->next;
+    sbx_buf_free(&n->buf);
+    free(n);
 }
 
 void sbx_loop_destroy(struct sbx_loop *L)

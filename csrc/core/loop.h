@@ -4,6 +4,7 @@
 #define SBX_LOOP_H
 #include <curl/curl.h>
 #include <uv.h>
+#include "buf.h"
 #include "opqueue.h"
 
 struct sbx_op;
@@ -44,10 +45,10 @@ void sbx_loop_wake(struct sbx_loop *L);
 /* Ready-list membership of an operation (idempotent both ways). */
 void sbx_loop_mark_ready(struct sbx_loop *L, struct sbx_op *op);
 void sbx_loop_unmark_ready(struct sbx_loop *L, struct sbx_op *op);
-/* Frees a buffer of `len` bytes, at the start of the next step when it is large: giving
- * a megabyte back to the system costs about as much as copying it, and the step that
- * copied it into a Lua string should not pay both. */
-void sbx_loop_free_later(struct sbx_loop *L, void *buf, size_t len);
+/* Takes over b's allocation (b is left empty) and frees it, at the start of the next
+ * step when it is large: giving a megabyte back to the system costs about as much as
+ * copying it, and the step that copied it into a Lua string should not pay both. */
+void sbx_loop_free_later(struct sbx_loop *L, struct sbx_buf *b);
 /* Lets curl act on finished transfers; called after every socket or timer action. */
 void sbx_loop_check_done(struct sbx_loop *L);
 

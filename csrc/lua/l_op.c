@@ -50,7 +50,7 @@ static void push_event(lua_State *L, const struct sbx_event *ev)
         break;
     case SBX_EV_EVENT:
         field_str(L, "event", ev->name, strlen(ev->name));
-        field_str(L, "data", ev->data, ev->len);
+        field_str(L, "data", sbx_event_bytes(ev), ev->len);
         if (ev->id) field_str(L, "id", ev->id, strlen(ev->id));
         break;
     case SBX_EV_DONE:
@@ -98,11 +98,10 @@ static int op_output(lua_State *L)
     static const char *const CHANNELS[] = {"stdout", "stderr", NULL};
     struct sbx_op *op = check_open(L);
     int channel = luaL_checkoption(L, 2, NULL, CHANNELS);
-    size_t len;
-    char *bytes = sbx_op_take_output(op, channel, &len);
-    if (!bytes) return luaL_error(L, "out of memory");
-    lua_pushlstring(L, bytes, len);
-    sbx_loop_free_later(op->loop, bytes, len);
+    struct sbx_buf *b = &op->output[channel];
+    lua_pushlstring(L, b->data ? b->data : "", b->len);
+    if (sbx_op_detach_output(op, channel) != 0) return luaL_error(L, "out of memory");
+    sbx_loop_free_later(op->loop, b);
     return 1;
 }
 

@@ -1,0 +1,71 @@
+/* Growable buffers: a mappable one crosses into a mapping of its own and keeps growing
+ * with every byte in place; take and move hand the bytes over intact. */
+#include <stdlib.h>
+#include <string.h>
+#include "buf.h"
+#include "check.h"
+
+/* Appends `total` bytes of a known pattern in pieces of `piece`. */
+static int fill(struct sbx_buf *b, size_t total, size_t piece)
+{
+    char chunk[7001];
+    for (size_t at = 0; at < total; at += piece) {
+        size_t n = total - at < piece ? total - at : piece;
+        for (size_t i = 0; i < n; i++) chunk[i] = (char)((at + i) * 131 % 251);
+        if (sbx_buf_append(b, chunk, n) != 0) return -1;
+    }
+    return 0;
+}
+
+static int holds_pattern(const char *d, size_t total)
+{
+    for (size_t i = 0; i < total; i++)
+        if (d[i] != (char)(i * 131 % 251)) return 0;
+    return d[total] == '\0';
+}
+
+static void test_mapped_growth(void)
+{
+    const size_t total = 3 * 1024 * 1024 + 17;
+    struct sbx_buf b = {.mappable = 1};
+    CHECK(fill(&b, total, 7001) == 0, "append");
+    CHECK(b.mapped, "a mappable buffer past %u bytes is a mapping", SBX_BUF_MAP_MIN);
+    CHECK(b.len == total && holds_pattern(b.data, total), "every byte in place after growing");
+    sbx_buf_reset(&b);
+    CHECK(b.len == 0 && b.mapped && b.data[0] == '\0', "reset keeps the mapping");
+    sbx_buf_free(&b);
+    CHECK(!b.data && !b.mapped && b.cap == 0, "free empties");
+}
+
+static void test_plain_stays_heap(void)
+{
+    struct sbx_buf b = {0};
+    CHECK(fill(&b, 300000, 4096) == 0, "append");
+    CHECK(!b.mapped && holds_pattern(b.data, 300000), "a plain buffer stays malloc'd");
+    sbx_buf_free(&b);
+}
+
+static void test_take_and_move(void)
+{
+    struct sbx_buf b = {.mappable = 1};
+    fill(&b, 200000, 5000);
+    size_t len = 0;
+    char *d = sbx_buf_take(&b, &len);
+    CHECK(d && len == 200000 && holds_pattern(d, len), "take of a mapping gives a heap copy");
+    CHECK(!b.data && b.len == 0 && !b.mapped, "take empties");
+    free(d);
+    fill(&b, 200000, 5000);
+    struct sbx_buf to;
+    sbx_buf_move(&b, &to);
+    CHECK(to.mapped && to.len == 200000 && holds_pattern(to.data, to.len), "move keeps the bytes");
+    CHECK(!b.data && b.len == 0 && !b.mapped && b.mappable, "move empties, the buffer stays mappable");
+    sbx_buf_free(&to);
+}
+
+int main(void)
+{
+    test_mapped_growth();
+    test_plain_stays_heap();
+    test_take_and_move();
+    return check_report();
+}
