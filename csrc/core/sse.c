@@ -115,6 +115,41 @@ static int complete_line(struct sbx_sse *p, const char *s, size_t n)
     return end_line(p);
 }
 
+/* A data line that goes on in the next feed: once its value has begun, the value goes
+ * straight into the event's data, not into the line buffer first (a second copy of up
+ * to 64 KiB per stream). Returns -1 when out of memory. */
+static int start_data(struct sbx_sse *p)
+{
+    if (p->line.len <= 5 || memcmp(p->line.data, "data:", 5) != 0) return 0;
+    const char *v = p->line.data + 5;
+    size_t vlen = p->line.len - 5;
+    if (*v == ' ') v++, vlen--;
+    if (p->data.len + vlen > p->max_line || sbx_buf_append(&p->data, v, vlen)) return -1;
+    p->streamed = p->line.len;
+    p->in_data = 1;
+    sbx_buf_reset(&p->line);
+    return 0;
+}
+
+/* More of a data line's value; `last` when the line ends here. */
+static int more_data(struct sbx_sse *p, const char *s, size_t n, int last)
+{
+    if (p->data.len + n > p->max_line || sbx_buf_append(&p->data, s, n)) return -1;
+    p->streamed += n;
+    if (!last) return 0;
+    p->in_data = 0;
+    p->streamed = 0;
+    return sbx_buf_append(&p->data, "\n", 1);
+}
+
+/* A segment of a line that goes on in the next feed. */
+static int partial_line(struct sbx_sse *p, const char *s, size_t n)
+{
+    if (p->in_data) return more_data(p, s, n, 0);
+    if (sbx_buf_append(&p->line, s, n)) return -1;
+    return start_data(p);
+}
+
 int sbx_sse_feed(struct sbx_sse *p, const char *bytes, size_t n)
 {
     if (p->failed) return -1;
@@ -125,15 +160,18 @@ int sbx_sse_feed(struct sbx_sse *p, const char *bytes, size_t n)
         if (i >= n) break;
         size_t start = i, len = line_length(bytes + i, n - i);
         i += len;
-        if (p->line.len + len > p->max_line) {
-            p->failed = 1;
+        size_t so_far = p->in_data ? p->streamed : p->line.len;
+        int rc;
+        if (so_far + len > p->max_line) {
+            rc = -1;
         } else if (i == n) { /* the line continues in the next feed */
-            if (sbx_buf_append(&p->line, bytes + start, len)) p->failed = 1;
+            rc = partial_line(p, bytes + start, len);
         } else {
             p->after_cr = bytes[i] == '\r';
             i++;
-            if (complete_line(p, bytes + start, len) != 0) p->failed = 1;
+            rc = p->in_data ? more_data(p, bytes + start, len, 1) : complete_line(p, bytes + start, len);
         }
+        if (rc != 0) p->failed = 1;
     }
     return p->failed ? -1 : 0;
 }

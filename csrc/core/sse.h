@@ -20,6 +20,8 @@ struct sbx_sse {
     unsigned bom_seen;      /* bytes of the UTF-8 BOM matched at stream start */
     int bom_done;
     int after_cr;           /* the last line ended in CR: a leading LF is its tail */
+    int in_data;            /* the line so far is a data field, its value already in data */
+    size_t streamed;        /* bytes of that line so far */
     int failed;
 };
 

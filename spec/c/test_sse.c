@@ -84,6 +84,7 @@ static const char STREAM[] =
     "event: stdout\nid: 3\ndata: aGkK\n\n"
     "event: stderr\rid: 8\rdata: b29w\rdata: cwo=\r\r"
     "data\n\nretry: 10\n: ka\n\n"
+    "data:x\ndata:  y\ndata:\ndata: \n\n"  /* one space after the colon goes, not two */
     "event: end\r\ndata: {\"exit_code\":0}\r\n\r\n";
 
 static void test_splits(void)
@@ -92,6 +93,7 @@ static void test_splits(void)
     int rc;
     char *whole = parse(STREAM, len, 0, NULL, &rc);
     CHECK(rc == 0 && strstr(whole, "stdout|3|4:aGkK;") && strstr(whole, "end|8|"), "whole: %s", whole);
+    CHECK(strstr(whole, "message|8|6:x\n y\n\n;") != NULL, "data values: %s", whole);
     for (size_t cut = 0; cut <= len; cut++) {
         struct capture c = {0};
         struct sbx_sse p;
@@ -125,10 +127,46 @@ static void test_limits(void)
     sbx_buf_free(&s.out);
 }
 
+/* Feeds s whole or in pieces of `piece` bytes to a parser with a 16-byte limit; returns
+ * the result and the captured events. */
+static int feed_limited(const char *s, size_t piece, struct capture *c)
+{
+    struct sbx_sse p;
+    sbx_sse_init(&p, on_event, c, 16);
+    size_t len = strlen(s);
+    int rc = 0;
+    for (size_t at = 0; at < len && rc == 0; at += piece)
+        rc = sbx_sse_feed(&p, s + at, len - at < piece ? len - at : piece);
+    sbx_sse_free(&p);
+    return rc;
+}
+
+/* The limits hold the same whether a data line arrives whole or in pieces (a split data
+ * line goes straight into the event's data). */
+static void test_limits_split(void)
+{
+    static const struct { const char *stream; int ok; } CASES[] = {
+        {"data: 0123456789\n\n", 1},              /* a 16-byte line */
+        {"data:0123456789ab\n\n", 0},             /* a 17-byte line */
+        {"data: 0123456789a\n\n", 0},
+        {"data: 01234567\ndata: 89abcdef\n\n", 0}, /* 17 bytes of data in all */
+        {"data: 0123456\ndata: 789abcd\n\n", 1},   /* 16 */
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+        for (size_t piece = 1; piece <= 40; piece++) {
+            struct capture c = {0};
+            int rc = feed_limited(CASES[i].stream, piece, &c);
+            CHECK((rc == 0) == CASES[i].ok, "case %zu in pieces of %zu: rc %d", i, piece, rc);
+            sbx_buf_free(&c.out);
+        }
+    }
+}
+
 int main(void)
 {
     test_rules();
     test_splits();
     test_limits();
+    test_limits_split();
     return check_report();
 }
