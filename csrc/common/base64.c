@@ -1,6 +1,7 @@
 #include "base64.h"
 
 #include <stdint.h>
+#include <string.h>
 
 static const char ALPHABET[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -9,15 +10,25 @@ size_t b64_encoded_len(size_t n) { return (n + 2) / 3 * 4; }
 
 size_t b64_decoded_max(size_t n) { return n / 4 * 3; }
 
+/* The two characters of every 12-bit value: one lookup per pair of output characters
+ * (sbxd encodes every byte of output a command writes). */
+#define B64CHAR(x) ((x) < 26 ? 'A' + (x) : (x) < 52 ? 'a' + (x) - 26 : (x) < 62 ? '0' + (x) - 52 \
+                    : (x) == 62 ? '+' : '/')
+#define PAIR(i, unused) {(char)B64CHAR((i) >> 6), (char)B64CHAR((i) & 63)}
+#define P4(c) PAIR(c, 0), PAIR(c + 1, 0), PAIR(c + 2, 0), PAIR(c + 3, 0)
+#define P16(c) P4(c), P4(c + 4), P4(c + 8), P4(c + 12)
+#define P64(c) P16(c), P16(c + 16), P16(c + 32), P16(c + 48)
+#define P256(c) P64(c), P64(c + 64), P64(c + 128), P64(c + 192)
+#define P1024(c) P256(c), P256(c + 256), P256(c + 512), P256(c + 768)
+static const char PAIRS[4096][2] = {P1024(0), P1024(1024), P1024(2048), P1024(3072)};
+
 size_t b64_encode(const unsigned char *in, size_t n, char *out)
 {
     size_t o = 0, i = 0;
-    for (; i + 3 <= n; i += 3) {
+    for (; i + 3 <= n; i += 3, o += 4) {
         unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        out[o++] = ALPHABET[v >> 18 & 63];
-        out[o++] = ALPHABET[v >> 12 & 63];
-        out[o++] = ALPHABET[v >> 6 & 63];
-        out[o++] = ALPHABET[v & 63];
+        memcpy(out + o, PAIRS[v >> 12], 2);
+        memcpy(out + o + 2, PAIRS[v & 0xFFF], 2);
     }
     if (i < n) {
         unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0u);
