@@ -14,8 +14,8 @@ size_t b64_decoded_max(size_t n) { return n / 4 * 3; }
  * (sbxd encodes every byte of output a command writes). */
 #define B64CHAR(x) ((x) < 26 ? 'A' + (x) : (x) < 52 ? 'a' + (x) - 26 : (x) < 62 ? '0' + (x) - 52 \
                     : (x) == 62 ? '+' : '/')
-#define PAIR(i, unused) {(char)B64CHAR((i) >> 6), (char)B64CHAR((i) & 63)}
-#define P4(c) PAIR(c, 0), PAIR(c + 1, 0), PAIR(c + 2, 0), PAIR(c + 3, 0)
+#define PAIR(i) {(char)B64CHAR((i) >> 6), (char)B64CHAR((i) & 63)}
+#define P4(c) PAIR(c), PAIR(c + 1), PAIR(c + 2), PAIR(c + 3)
 #define P16(c) P4(c), P4(c + 4), P4(c + 8), P4(c + 12)
 #define P64(c) P16(c), P16(c + 16), P16(c + 32), P16(c + 48)
 #define P256(c) P64(c), P64(c + 64), P64(c + 128), P64(c + 192)

@@ -52,6 +52,16 @@ static void close_pipes(struct pipes *ps)
         if (fds[i] >= 0) close(fds[i]);
 }
 
+/* After the spawn: the child's ends are the child's alone. */
+static void close_child_ends(struct pipes *ps)
+{
+    int *ends[] = {&ps->in[0], &ps->out[1], &ps->err[1]};
+    for (size_t i = 0; i < 3; i++) {
+        if (*ends[i] >= 0) close(*ends[i]);
+        *ends[i] = -1;
+    }
+}
+
 /* A command with no stdin bytes reads /dev/null, opened once by sbxd_launch_init: the
  * same immediate EOF as an empty pipe, without a pipe to make and close on every run. */
 static int devnull = -1;
@@ -207,11 +217,9 @@ int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
     int rc = req->user ? spawn_as_user(cwd, argv, envp, &ps, &pw, &pid)
                        : spawn_fast(cwd, argv, envp, &ps, &pid);
     free_env(envp);
-    if (ps.in[0] >= 0) close(ps.in[0]);
-    close(ps.out[1]), close(ps.err[1]);
+    close_child_ends(&ps);
     if (rc != 0) {
-        if (ps.in[1] >= 0) close(ps.in[1]);
-        close(ps.out[0]), close(ps.err[0]);
+        close_pipes(&ps);
         return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot start the command: %s", strerror(rc));
     }
     *out = (struct sbxd_spawned){.pid = pid, .in = ps.in[1], .out = ps.out[0], .err = ps.err[0]};
