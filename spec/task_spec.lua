@@ -121,6 +121,33 @@ describe("tasks", function()
     assert(ok, err)
   end)
 
+  it("time out in order, after hundreds of others were woken before their deadlines", function()
+    -- Every run's wait has a deadline; runs that end first leave theirs stale. The two
+    -- on a stopped sbxd must still time out, the nearer one first.
+    for i = 1, 300 do sbx.go(function() return box.commands:run("echo " .. i) end) end
+    sbx.loop()
+    local other = helper.sbxd()
+    local b = sbx.create { url = other.url, api_key = other.key }
+    other.daemon:kill(19) -- SIGSTOP: the socket accepts, nobody answers
+    local order = {}
+    local function run_until_timeout(name, seconds)
+      return sbx.go(function()
+        local err = helper.error_of(b.commands.run, b.commands, "true", { request_timeout = seconds })
+        order[#order + 1] = name
+        return err and err.kind
+      end)
+    end
+    local late = run_until_timeout("late", 0.6)
+    local early = run_until_timeout("early", 0.3)
+    sbx.loop()
+    other.daemon:kill(18) -- SIGCONT
+    b:close()
+    other.stop()
+    assert.are.equal("TimeoutError", early:wait())
+    assert.are.equal("TimeoutError", late:wait())
+    assert.are.same({ "early", "late" }, order)
+  end)
+
   it("surface a failure nobody waited for from loop(), with its traceback", function()
     sbx.go(function() error("boom") end)
     local ok, err = pcall(sbx.loop)

@@ -8,6 +8,7 @@
 --   other task whose I/O completed is resumed meanwhile.
 local core = require "sbx.core"
 local errors = require "sbx.errors"
+local heap = require "sbx.heap"
 
 local M = {}
 
@@ -20,6 +21,12 @@ local on_op = {}           -- op -> the task waiting on it
 local runnable = {}        -- queue of { task, why }
 local live = 0
 local failed_unseen = {}   -- tasks that failed and nobody has waited for, in order
+-- Deadlines of waiting tasks, nearest first: a step finds the due ones and the nearest
+-- without looking at every waiting task. An entry goes stale when its task is woken
+-- otherwise (t.deadline_entry no longer is that entry); stale entries are dropped when
+-- they come to the top, and all at once when they outnumber the live ones.
+local deadlines = heap.new()
+local live_deadlines = 0
 
 local Task = {}
 Task.__index = Task
@@ -35,7 +42,8 @@ local function schedule(t, why)
   local op = t.op
   if op then on_op[op] = nil end
   if t.awaited then t.awaited.waiters[t] = nil end
-  t.op, t.awaited, t.deadline = nil, nil, nil
+  if t.deadline_entry then live_deadlines = live_deadlines - 1 end
+  t.op, t.awaited, t.deadline_entry = nil, nil, nil
   runnable[#runnable + 1] = { t, why, op }
 end
 
@@ -79,6 +87,28 @@ local function cost(op)
   return op and op:backlog() * M.SECONDS_PER_BYTE or 0
 end
 
+local function stands(e)
+  return e.task.deadline_entry == e
+end
+
+local function add_deadline(t, at)
+  local e = { at = at, task = t }
+  t.deadline_entry = e
+  live_deadlines = live_deadlines + 1
+  deadlines:push(e)
+  if #deadlines > 2 * live_deadlines + 64 then deadlines:filter(stands) end
+end
+
+--- The nearest deadline that still stands, or nil.
+local function nearest_deadline()
+  local e = deadlines:peek()
+  while e and not stands(e) do
+    deadlines:pop()
+    e = deadlines:peek()
+  end
+  return e
+end
+
 --- Resumes every task that can proceed: woken by its op, its deadline, or a cancel.
 -- `started` is when the step began (core.now()): its I/O counts against the budget.
 local function dispatch(mine, started)
@@ -89,8 +119,11 @@ local function dispatch(mine, started)
     if t then schedule(t, "ready") end
   end
   local now = core.now()
-  for t in pairs(waiting) do
-    if t.deadline and t.deadline <= now then schedule(t, "timeout") end
+  local e = nearest_deadline()
+  while e and e.at <= now do
+    deadlines:pop()
+    schedule(e.task, "timeout")
+    e = nearest_deadline()
   end
   -- Tasks run until the step's time budget is spent (counting what the next one is
   -- expected to cost), at least one so that every step makes progress; the rest run
@@ -112,15 +145,11 @@ end
 --- Seconds until the nearest task deadline (nil when none), capped by `limit`.
 local function next_timeout(limit)
   if #runnable > 0 then return 0 end
-  local t = limit
-  local now = core.now()
-  for w in pairs(waiting) do
-    if w.deadline then
-      local left = math.max(0, w.deadline - now)
-      if not t or left < t then t = left end
-    end
-  end
-  return t
+  local e = nearest_deadline()
+  if not e then return limit end
+  local left = math.max(0, e.at - core.now())
+  if not limit or left < limit then return left end
+  return limit
 end
 
 --- One turn of the loop: I/O for at most `timeout` seconds (nil: until something
@@ -157,7 +186,8 @@ function M.wait(op, deadline)
   local t = current_task()
   if t then
     if t.cancelled then error(cancelled_error(), 0) end
-    t.op, t.deadline = op, deadline
+    t.op = op
+    if deadline then add_deadline(t, deadline) end
     on_op[op] = t
     return park(t) == "ready"
   end
