@@ -213,17 +213,23 @@ static void link_op(struct sbx_loop *L, struct sbx_op *op)
     L->ops = op;
 }
 
+/* Hands the op's transfer to curl, counting it against the step's quota. */
+static CURLMcode attach(struct sbx_op *op)
+{
+    CURLMcode mc = curl_multi_add_handle(op->loop->multi, op->easy);
+    if (mc == CURLM_OK) {
+        op->added = 1;
+        op->loop->fresh++;
+    }
+    return mc;
+}
+
 /* Hands a new request to curl; on failure the op is destroyed, with the reason in err.
  * Returns 0 on success. */
 static int add_to_multi(struct sbx_op *op, char *err, size_t errlen)
 {
-    struct sbx_loop *L = op->loop;
-    CURLMcode mc = curl_multi_add_handle(L->multi, op->easy);
-    if (mc == CURLM_OK) {
-        op->added = 1;
-        L->fresh++;
-        return 0;
-    }
+    CURLMcode mc = attach(op);
+    if (mc == CURLM_OK) return 0;
     snprintf(err, errlen, "%s", curl_multi_strerror(mc));
     curl_easy_cleanup(op->easy);
     op->easy = NULL;
@@ -236,12 +242,8 @@ void sbx_start_waiting(struct sbx_loop *L)
     struct sbx_op *op;
     while ((op = sbx_opqueue_first(&L->waiting)) && L->fresh < SBX_STARTS_PER_STEP) {
         sbx_opqueue_remove(&L->waiting, &op->waiting);
-        CURLMcode mc = curl_multi_add_handle(L->multi, op->easy);
-        if (mc == CURLM_OK) {
-            op->added = 1;
-            L->fresh++;
-            continue;
-        }
+        CURLMcode mc = attach(op);
+        if (mc == CURLM_OK) continue;
         struct sbx_event *ev = sbx_event_new(SBX_EV_ERROR, curl_multi_strerror(mc), NULL);
         op->done = 1;
         if (ev) push(op, ev);

@@ -3,7 +3,8 @@
  *   core.request{method=, url=, unix_socket=, headers={...}, body=, sse=, collect=, chunks=,
  *                connect_timeout=}
  *        --> op; the transfer starts on the next step
- *   op:poll([max]) --> array of events, oldest first:
+ *   op:poll([max [, max_bytes]]) --> array of events, oldest first (at most max of them,
+ *        stopping once their data reaches max_bytes), and the number still queued:
  *        {type="head", status=, content_type=}      the final response's headers
  *        {type="event", event=, data=, id=}         an SSE event (stdout/stderr data decoded
  *                                                   from base64: raw bytes)
@@ -12,6 +13,8 @@
  *   op:output("stdout"|"stderr") --> the bytes collected so far (collect=true), handed
  *        over; with chunks=false the output events themselves are not queued
  *   op:idle() --> seconds since bytes last arrived (keep-alive comments count)
+ *   op:backlog() --> bytes the op holds for Lua (queued events; the collected output
+ *        once the transfer is over); 0 when closed
  *   op:done(), op:cancel(), op:close() (also __close, __gc)
  *   core.step(timeout)  0: never blocks; nil: until something happens; n: at most n s.
  *                       --> number of operations with unreported events
@@ -111,10 +114,9 @@ static int l_pollfd(lua_State *L)
 }
 
 /* libuv answers 0 for a loop with nothing to do; a host polling on that would spin, so
- * an idle loop says nil: only new work (which goes through step) can wake it. */
-/* Streams paused by the step budget resume at the next step, and requests over a step's
- * quota start then: no descriptor will say so, and a host sleeping on pollfd must not
- * sleep then. */
+ * an idle loop says nil: only new work (which goes through step) can wake it. Streams
+ * paused by the step budget resume at the next step, and requests over a step's quota
+ * start then: no descriptor will say so, so the answer is 0 while any wait. */
 static int l_timeout(lua_State *L)
 {
     struct sbx_loop *loop = sbxl_loop(L);
