@@ -95,12 +95,66 @@ describe("run against a faulty server", function()
     end
   end)
 
+  it("decodes an output event's base64 however the stream splits it", function()
+    -- Each HTTP chunk reaches the parser as a piece of its own: a split inside a group of
+    -- four base64 characters is carried over to the next piece. An event whose type
+    -- comes after its data is decoded whole, at its end.
+    local events = {
+      { "event: stdout\nid: 3\ndata: aG", "kKaGkK\n\n" },
+      { "event: stdout\nid: 3\ndata: a", "G", "kKa", "GkK", "\n\n" },
+      { "event: stdout\nid: 3\nda", "ta: aGkKaGkK\n", "\n" },
+      { "id: 3\ndata: aGkKaGkK\nevent: stdout\n\n" },
+    }
+    for _, pieces in ipairs(events) do
+      local stream = HEAD .. START
+      for _, piece in ipairs(pieces) do stream = stream .. chunk(piece) end
+      for _, callbacks in ipairs { false, true } do
+        local seen = {}
+        local opts = callbacks and { on_stdout = function(c) seen[#seen + 1] = c end } or nil
+        local ok, r = with_fake(stream .. GOOD_END, false, function(box)
+          return box.commands:run("x", opts)
+        end)
+        local what = table.concat(pieces, "|")
+        assert.is_true(ok, tostring(r))
+        assert.are.equal("hi\nhi\n", r.stdout, what)
+        if callbacks then assert.are.same({ "hi\nhi\n" }, seen, what) end
+      end
+    end
+  end)
+
   it("raises SandboxError for an output event that is not base64", function()
-    local ok, err = with_fake(HEAD .. START .. chunk("event: stdout\nid: 3\ndata: !!not base64!!\n\n")
-      .. GOOD_END, false, function(box) return box.commands:run("x") end)
+    -- Whole or split, wherever the fault lies: a bad character, padding before the end,
+    -- a group cut short, a second data line. (A type changed after the data began is
+    -- the next spec.)
+    local events = {
+      { "event: stdout\nid: 3\ndata: !!not base64!!\n\n" },
+      { "event: stdout\nid: 3\ndata: aGkK!", "aGkK\n\n" },
+      { "event: stdout\nid: 3\ndata: QQ==QUJD\n\n" },
+      { "event: stdout\nid: 3\ndata: QQ=", "=QUJD\n\n" },
+      { "event: stdout\nid: 3\ndata: QQ==", "QUJD\n\n" },
+      { "event: stdout\nid: 3\ndata: aGkKa\n\n" },
+      { "event: stdout\nid: 3\ndata: aGkKa", "G\n\n" },
+      { "event: stdout\nid: 3\ndata: aGkK\ndata: aGkK\n\n" },
+    }
+    for _, pieces in ipairs(events) do
+      local stream = HEAD .. START
+      for _, piece in ipairs(pieces) do stream = stream .. chunk(piece) end
+      local ok, err = with_fake(stream .. GOOD_END, false, function(box) return box.commands:run("x") end)
+      local what = table.concat(pieces, "|")
+      assert.is_false(ok, what)
+      assert.are.equal("SandboxError", err.kind, what)
+      assert.matches("base64", err.message, what)
+    end
+  end)
+
+  it("raises SandboxError for an output event whose type changes after its data", function()
+    -- Its bytes were decoded as stdout as they came: an event that then says it is
+    -- stderr breaks the protocol (docs/PROTOCOL.md: the type comes first).
+    local stream = HEAD .. START .. chunk("event: stdout\nid: 3\ndata: aGkK\nevent: stderr\n\n")
+    local ok, err = with_fake(stream .. GOOD_END, false, function(box) return box.commands:run("x") end)
     assert.is_false(ok)
     assert.are.equal("SandboxError", err.kind)
-    assert.matches("base64", err.message)
+    assert.matches("malformed", err.message)
   end)
 
   it("raises SandboxError for an end event that is not a JSON object with an exit code", function()

@@ -73,9 +73,87 @@ static int output_event(struct sbx_op *op, int channel, const char *type, const 
     return 0;
 }
 
+static int bad_base64(struct sbx_op *op)
+{
+    fail(op, "invalid base64 in an output event");
+    return -1;
+}
+
+/* Parser sink: an output event's base64 is decoded as it arrives, straight into the
+ * channel's collected output (or the event's own buffer), so that the parser holds no
+ * copy of it: the base64 of a 48 KiB chunk is 64 KiB a stream otherwise. */
+static int output_wanted(void *ud, const char *type)
+{
+    struct sbx_op *op = ud;
+    struct sbx_out_event *o = &op->out;
+    int channel = output_channel(type);
+    if (channel < 0) return 0;
+    o->channel = channel;
+    o->into = op->collect ? &op->output[channel] : &o->own;
+    o->at = o->into->len;
+    o->ncarry = 0;
+    o->ended = 0;
+    return 1;
+}
+
+/* Whole groups of 4 characters; padding may only end the event's base64. */
+static int decode_groups(struct sbx_op *op, const char *s, size_t n)
+{
+    struct sbx_out_event *o = &op->out;
+    if (o->ended) return bad_base64(op);
+    if (decode_into(op, o->into, s, n) < 0) return -1;
+    o->ended = s[n - 1] == '=';
+    return 0;
+}
+
+static int output_data(void *ud, const char *s, size_t n)
+{
+    struct sbx_op *op = ud;
+    struct sbx_out_event *o = &op->out;
+    while (n > 0) {
+        if (o->ncarry || n < 4) { /* a group split between pieces */
+            size_t k = 4 - o->ncarry < n ? 4 - o->ncarry : n;
+            memcpy(o->carry + o->ncarry, s, k);
+            o->ncarry += k, s += k, n -= k;
+            if (o->ncarry < 4) return 0;
+            o->ncarry = 0;
+            if (decode_groups(op, o->carry, 4)) return -1;
+            continue;
+        }
+        size_t whole = n - n % 4;
+        if (decode_groups(op, s, whole)) return -1;
+        s += whole, n -= whole;
+    }
+    return 0;
+}
+
+/* The end of an output event whose data went through output_data. */
+static int output_streamed(struct sbx_op *op, const char *type, const char *id)
+{
+    struct sbx_out_event *o = &op->out;
+    if (o->ncarry) return bad_base64(op);
+    if (!op->chunks) return sbx_buf_reset(&o->own), 0;
+    struct sbx_event *ev = sbx_event_new(SBX_EV_EVENT, type, *id ? id : NULL);
+    if (!ev) return fail(op, "out of memory"), -1;
+    struct sbx_buf *b = o->into;
+    if (b == &o->own) {
+        ev->data = sbx_buf_take(b, &ev->len);
+    } else if (o->head.len) { /* op:output took its first bytes: the event keeps a copy */
+        if (sbx_buf_append(&o->head, b->data, b->len) == 0) ev->data = sbx_buf_take(&o->head, &ev->len);
+    } else {
+        ev->ref = b;
+        ev->ref_off = o->at;
+        ev->len = b->len - o->at;
+    }
+    if (!ev->ref && !ev->data) return sbx_event_free(ev), fail(op, "out of memory"), -1;
+    push(op, ev);
+    return 0;
+}
+
 static int on_sse_event(void *ud, const char *type, const char *data, size_t len, const char *id)
 {
     struct sbx_op *op = ud;
+    if (!data) return output_streamed(op, type, id);
     int channel = output_channel(type);
     if (channel >= 0) return output_event(op, channel, type, data, len, id);
     struct sbx_event *ev = sbx_event_new(SBX_EV_EVENT, type, *id ? id : NULL);
@@ -262,6 +340,7 @@ struct sbx_op *sbx_op_start(struct sbx_loop *L, const struct sbx_request *req,
     op->output[0].mappable = op->output[1].mappable = 1;
     op->chunks = req->chunks || !req->collect;
     sbx_sse_init(&op->parser, on_sse_event, op, SBX_MAX_EVENT);
+    sbx_sse_set_sink(&op->parser, output_wanted, output_data);
     op->easy = L->nspare ? L->spare[--L->nspare] : curl_easy_init();
     if (req->body && (op->body = malloc(req->body_len + 1)))
         memcpy(op->body, req->body, req->body_len);
@@ -336,6 +415,11 @@ int sbx_op_detach_output(struct sbx_op *op, int channel)
         ev->data[ev->len] = '\0';
         ev->ref = NULL;
     }
+    struct sbx_out_event *o = &op->out;
+    if (op->chunks && op->parser.sinking && o->into == b && b->len > o->at) { /* half decoded */
+        if (sbx_buf_append(&o->head, b->data + o->at, b->len - o->at) != 0) return -1;
+        o->at = 0; /* its other bytes start the buffer that comes next */
+    }
     return 0;
 }
 
@@ -360,6 +444,8 @@ void sbx_op_destroy(struct sbx_op *op)
     sbx_buf_free(&op->resp);
     sbx_buf_free(&op->output[0]);
     sbx_buf_free(&op->output[1]);
+    sbx_buf_free(&op->out.own);
+    sbx_buf_free(&op->out.head);
     curl_slist_free_all(op->headers);
     free(op->body);
     free(op->failure);

@@ -13,6 +13,12 @@ void sbx_sse_init(struct sbx_sse *p, sbx_sse_event_fn fn, void *ud, size_t max_l
     p->retry_ms = -1;
 }
 
+void sbx_sse_set_sink(struct sbx_sse *p, sbx_sse_wants_fn wants, sbx_sse_data_fn sink)
+{
+    p->wants = wants;
+    p->sink = sink;
+}
+
 void sbx_sse_free(struct sbx_sse *p)
 {
     sbx_buf_free(&p->line);
@@ -21,27 +27,69 @@ void sbx_sse_free(struct sbx_sse *p)
     sbx_buf_free(&p->last_id);
 }
 
+/* The event's type so far. */
+static const char *event_type(const struct sbx_sse *p)
+{
+    return p->type.len ? p->type.data : "message";
+}
+
 /* A blank line: dispatch when some data line was seen, then reset the event. */
 static int dispatch(struct sbx_sse *p)
 {
     int rc = 0;
-    if (p->data.len > 0) {
-        const char *type = p->type.len ? p->type.data : "message";
-        size_t len = p->data.len - 1; /* the last data line's "\n" is not data */
+    if (p->data_lines > 0) {
         const char *id = p->last_id.data ? p->last_id.data : "";
-        rc = p->on_event(p->ud, type, p->data.data, len, id) ? -1 : 0;
+        if (p->sinking)
+            rc = p->on_event(p->ud, event_type(p), NULL, p->sunk, id) ? -1 : 0;
+        else /* the last data line's "\n" is not data */
+            rc = p->on_event(p->ud, event_type(p), p->data.data, p->data.len - 1, id) ? -1 : 0;
     }
     sbx_buf_reset(&p->data);
     sbx_buf_reset(&p->type);
+    p->data_lines = 0;
+    p->sinking = 0;
+    p->sunk = 0;
     return rc;
+}
+
+static int to_sink(struct sbx_sse *p, const char *v, size_t n)
+{
+    if (p->sunk + n > p->max_line) return -1;
+    p->sunk += n;
+    return p->sink(p->ud, v, n) ? -1 : 0;
+}
+
+/* A data line begins: the event's first one decides where its data goes; a later one
+ * is separated from the one before by "\n", which the sink gets here (the buffer gets
+ * it at the end of each line, and dispatch drops the last). */
+static int begin_data_line(struct sbx_sse *p)
+{
+    if (p->data_lines++ == 0) {
+        p->sinking = p->wants && p->wants(p->ud, event_type(p));
+        return 0;
+    }
+    return p->sinking ? to_sink(p, "\n", 1) : 0;
+}
+
+/* A piece of a data line's value. */
+static int add_data(struct sbx_sse *p, const char *v, size_t n)
+{
+    if (p->sinking) return to_sink(p, v, n);
+    if (p->data.len + n > p->max_line) return -1;
+    return sbx_buf_append(&p->data, v, n);
+}
+
+static int end_data_line(struct sbx_sse *p)
+{
+    return p->sinking ? 0 : sbx_buf_append(&p->data, "\n", 1);
 }
 
 static int set_field(struct sbx_sse *p, const char *name, size_t nlen, const char *v, size_t vlen)
 {
     if (nlen == 4 && memcmp(name, "data", 4) == 0) {
-        if (p->data.len + vlen > p->max_line) return -1;
-        if (sbx_buf_append(&p->data, v, vlen) || sbx_buf_append(&p->data, "\n", 1)) return -1;
+        if (begin_data_line(p) || add_data(p, v, vlen) || end_data_line(p)) return -1;
     } else if (nlen == 5 && memcmp(name, "event", 5) == 0) {
+        if (p->sinking) return -1; /* its data went out as the type it had */
         sbx_buf_reset(&p->type);
         return sbx_buf_append(&p->type, v, vlen);
     } else if (nlen == 2 && memcmp(name, "id", 2) == 0) {
@@ -124,7 +172,7 @@ static int start_data(struct sbx_sse *p)
     const char *v = p->line.data + 5;
     size_t vlen = p->line.len - 5;
     if (*v == ' ') v++, vlen--;
-    if (p->data.len + vlen > p->max_line || sbx_buf_append(&p->data, v, vlen)) return -1;
+    if (begin_data_line(p) || add_data(p, v, vlen)) return -1;
     p->streamed = p->line.len;
     p->in_data = 1;
     sbx_buf_reset(&p->line);
@@ -134,12 +182,12 @@ static int start_data(struct sbx_sse *p)
 /* More of a data line's value; `last` when the line ends here. */
 static int more_data(struct sbx_sse *p, const char *s, size_t n, int last)
 {
-    if (p->data.len + n > p->max_line || sbx_buf_append(&p->data, s, n)) return -1;
+    if (add_data(p, s, n)) return -1;
     p->streamed += n;
     if (!last) return 0;
     p->in_data = 0;
     p->streamed = 0;
-    return sbx_buf_append(&p->data, "\n", 1);
+    return end_data_line(p);
 }
 
 /* A segment of a line that goes on in the next feed. */

@@ -10,7 +10,11 @@ struct capture {
     struct sbx_buf out;
     int stop_after; /* stop parsing after this many events (0: never) */
     int events;
+    const char *sink_type; /* events of this type go to the sink (NULL: none do) */
+    struct sbx_buf sunk;   /* what the sink got of the current event */
 };
+
+static int sunk_events; /* events dispatched with their data sunk, in all */
 
 static int on_event(void *ud, const char *type, const char *data, size_t len, const char *id)
 {
@@ -18,13 +22,58 @@ static int on_event(void *ud, const char *type, const char *data, size_t len, co
     char head[256];
     int n = snprintf(head, sizeof head, "%s|%s|%zu:", type, id, len);
     sbx_buf_append(&c->out, head, (size_t)n);
-    sbx_buf_append(&c->out, data, len);
+    if (!data) { /* sunk: recorded as if it had come whole */
+        CHECK(len == c->sunk.len, "sunk %zu bytes, event says %zu", c->sunk.len, len);
+        sbx_buf_append(&c->out, c->sunk.data, c->sunk.len);
+        sbx_buf_reset(&c->sunk);
+        sunk_events++;
+    } else {
+        sbx_buf_append(&c->out, data, len);
+    }
     sbx_buf_append(&c->out, ";", 1);
     c->events++;
     return c->stop_after && c->events >= c->stop_after;
 }
 
-/* Parses `in` fed in pieces of `step` bytes (0: whole); returns the capture (malloc'd). */
+static int sink_wants(void *ud, const char *type)
+{
+    struct capture *c = ud;
+    return c->sink_type && strcmp(type, c->sink_type) == 0;
+}
+
+static int sink_data(void *ud, const char *bytes, size_t n)
+{
+    struct capture *c = ud;
+    return sbx_buf_append(&c->sunk, bytes, n);
+}
+
+static void init_parser(struct sbx_sse *p, struct capture *c, size_t max_line)
+{
+    sbx_sse_init(p, on_event, c, max_line);
+    if (c->sink_type) sbx_sse_set_sink(p, sink_wants, sink_data);
+}
+
+static char *take_capture(struct capture *c)
+{
+    sbx_buf_free(&c->sunk);
+    return sbx_buf_take(&c->out, NULL);
+}
+
+/* Parses `in` fed in pieces of `step` bytes (0: whole), the data of events of type
+ * `sink_type` (NULL: none) going to a sink; returns the capture (malloc'd). */
+static char *parse_sinking(const char *in, size_t len, size_t step, const char *sink_type, int *rc)
+{
+    struct capture c = {.sink_type = sink_type};
+    struct sbx_sse p;
+    init_parser(&p, &c, 1 << 20);
+    *rc = 0;
+    if (!step) step = len ? len : 1;
+    for (size_t i = 0; i < len && *rc == 0; i += step)
+        *rc = sbx_sse_feed(&p, in + i, len - i < step ? len - i : step);
+    sbx_sse_free(&p);
+    return take_capture(&c);
+}
+
 static char *parse(const char *in, size_t len, size_t step, long *retry, int *rc)
 {
     struct capture c = {0};
@@ -36,8 +85,7 @@ static char *parse(const char *in, size_t len, size_t step, long *retry, int *rc
         *rc = sbx_sse_feed(&p, in + i, len - i < step ? len - i : step);
     if (retry) *retry = p.retry_ms;
     sbx_sse_free(&p);
-    char *s = sbx_buf_take(&c.out, NULL);
-    return s;
+    return take_capture(&c);
 }
 
 static void expect(const char *name, const char *in, size_t len, const char *want)
@@ -132,7 +180,7 @@ static void test_limits(void)
 static int feed_limited(const char *s, size_t piece, struct capture *c)
 {
     struct sbx_sse p;
-    sbx_sse_init(&p, on_event, c, 16);
+    init_parser(&p, c, 16);
     size_t len = strlen(s);
     int rc = 0;
     for (size_t at = 0; at < len && rc == 0; at += piece)
@@ -152,14 +200,49 @@ static void test_limits_split(void)
         {"data: 01234567\ndata: 89abcdef\n\n", 0}, /* 17 bytes of data in all */
         {"data: 0123456\ndata: 789abcd\n\n", 1},   /* 16 */
     };
-    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
-        for (size_t piece = 1; piece <= 40; piece++) {
-            struct capture c = {0};
-            int rc = feed_limited(CASES[i].stream, piece, &c);
-            CHECK((rc == 0) == CASES[i].ok, "case %zu in pieces of %zu: rc %d", i, piece, rc);
-            sbx_buf_free(&c.out);
+    for (int sinking = 0; sinking <= 1; sinking++) {
+        for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+            for (size_t piece = 1; piece <= 40; piece++) {
+                struct capture c = {.sink_type = sinking ? "message" : NULL};
+                int rc = feed_limited(CASES[i].stream, piece, &c);
+                CHECK((rc == 0) == CASES[i].ok, "case %zu in pieces of %zu, sink %d: rc %d", i, piece,
+                      sinking, rc);
+                free(take_capture(&c));
+            }
         }
     }
+}
+
+/* A sink takes the data of the events it wants as it is parsed: the events come out the
+ * same as without it, whether the stream arrives whole, split anywhere, or byte by byte. */
+static void test_sink(void)
+{
+    size_t len = sizeof STREAM - 1;
+    int rc;
+    char *plain = parse(STREAM, len, 0, NULL, &rc);
+    for (size_t i = 0; i < 2; i++) {
+        const char *type = i ? "message" : "stdout";
+        int before = sunk_events;
+        char *whole = parse_sinking(STREAM, len, 0, type, &rc);
+        CHECK(rc == 0 && strcmp(whole, plain) == 0, "sinking %s, whole: %s", type, whole);
+        CHECK(sunk_events > before, "the sink took the %s events", type);
+        for (size_t step = 1; step <= len; step++) {
+            char *got = parse_sinking(STREAM, len, step, type, &rc);
+            CHECK(rc == 0 && strcmp(got, plain) == 0, "sinking %s in pieces of %zu: %s", type, step, got);
+            free(got);
+        }
+        free(whole);
+    }
+    free(plain);
+    static const char CHANGED[] = "event: stdout\ndata: aGkK\nevent: stderr\n\n";
+    free(parse_sinking(CHANGED, sizeof CHANGED - 1, 0, "stdout", &rc));
+    CHECK(rc == -1, "a sunk event that changes its type fails the parse");
+    static const char LATE[] = "data: aGkK\nevent: stdout\n\n";
+    int before = sunk_events;
+    char *late = parse_sinking(LATE, sizeof LATE - 1, 0, "stdout", &rc);
+    CHECK(rc == 0 && strcmp(late, "stdout||4:aGkK;") == 0, "a type after the data: %s", late);
+    CHECK(sunk_events == before, "an event typed after its data began is not sunk");
+    free(late);
 }
 
 int main(void)
@@ -168,5 +251,6 @@ int main(void)
     test_splits();
     test_limits();
     test_limits_split();
+    test_sink();
     return check_report();
 }
