@@ -138,6 +138,31 @@ describe("sbxd", function()
     assert.are.equal(whole, table.concat(parts))
   end)
 
+  it("keeps output events whole when the collected output is taken in the middle of one", function()
+    -- 48 KiB output events arrive in pieces (a step takes at most 32 KiB), each decoded
+    -- into the collected output as it comes; taking that output after every step takes
+    -- half-decoded events too. Both views must still hold every byte, in order.
+    local op = core.request { method = "POST", url = server.url .. procs(),
+      headers = { "Authorization: Bearer " .. server.key, "Accept: text/event-stream" },
+      body = cjson.encode { cmd = "seq 1 100000" }, sse = true, collect = true, chunks = true }
+    local taken, parts = {}, {}
+    local deadline = core.now() + 10
+    while core.now() < deadline do
+      core.step(0.01)
+      taken[#taken + 1] = op:output("stdout")
+      for _, ev in ipairs(op:poll()) do
+        if ev.event == "stdout" then parts[#parts + 1] = ev.data end
+      end
+      if op:done() and op:backlog() == 0 then break end
+    end
+    op:close()
+    local want = helper.sh("seq 1 100000") .. "\n"
+    assert.is_true(#taken > 4)
+    assert.are.equal(#want, #table.concat(taken))
+    assert.are.equal(want, table.concat(taken))
+    assert.are.equal(want, table.concat(parts))
+  end)
+
   it("prints one line per option for --help", function()
     local out = helper.sh(helper.SBXD .. " --help")
     for _, opt in ipairs { "--listen", "--api-key", "--root", "--parent-fd", "--ready-fd",
