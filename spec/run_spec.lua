@@ -50,6 +50,29 @@ describe("commands:run", function()
     assert.are.equal("y\ny\n", box.commands:run("yes | head -n 2").stdout) -- SIGPIPE ends yes
   end)
 
+  it("starts every command with the CPU scheduling policy sbxd was started with", function()
+    -- sbxd runs as SCHED_BATCH while a command runs alone (docs/PROTOCOL.md): a command
+    -- must not inherit that, alone or not. Started as SCHED_BATCH, its commands are too.
+    local policy = "chrt -p $$ | sed -n 's/.*policy: //p'"
+    assert.are.equal("SCHED_OTHER\n", box.commands:run(policy).stdout)
+    local other = sbx.go(function() return box.commands:run("sleep 0.3; " .. policy).stdout end)
+    sbx.step(0.1)
+    assert.are.equal("SCHED_OTHER\n", box.commands:run(policy).stdout)
+    assert.are.equal("SCHED_OTHER\n", other:wait())
+    local key = "k" .. core.random_hex(8)
+    local f = assert(io.popen(("unset LD_PRELOAD; echo $$; exec chrt -b 0 %s "
+      .. "--listen 127.0.0.1:0 --api-key %s --ready-fd 1 --quiet"):format(helper.SBXD, key)))
+    local pid = f:read("l")
+    local addr = assert(f:read("l"):match("^ready (%S+)"))
+    local ok, err = pcall(function()
+      local batch <close> = sbx.create { url = "http://" .. addr, api_key = key }
+      assert.are.equal("SCHED_BATCH\n", batch.commands:run(policy).stdout)
+    end)
+    helper.sh("kill " .. pid)
+    f:close()
+    assert(ok, err)
+  end)
+
   it("does not pass on signals that sbxd itself inherited ignored", function()
     -- sbxd started the way `nohup` would start it, with SIGHUP and SIGUSR1 ignored.
     local key = "k" .. core.random_hex(8)

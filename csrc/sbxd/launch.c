@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "protocol.h"
 #include "launch.h"
+#include "cpusched.h"
 
 /* PATH, HOME, LANG, then the sandbox's env, then the command's: later ones win. */
 static char **build_env(const struct sbxd_sandbox *box, json_t *cmd_env)
@@ -114,6 +115,7 @@ struct fast_child {
 static void fast_child_exec(struct fast_child *c)
 {
     for (size_t i = 0; i < n_changed; i++) signal(changed_signals[i], SIG_DFL);
+    sbxd_sched_in_child();
     if (setsid() < 0 || dup2(stdin_source(c->ps), 0) < 0 || dup2(c->ps->out[1], 1) < 0 ||
         dup2(c->ps->err[1], 2) < 0 || chdir(c->cwd) < 0) {
         c->err = errno;
@@ -153,6 +155,7 @@ static void child_as_user(const char *cwd, char *const argv[], char **envp, stru
     sigemptyset(&none);
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    sbxd_sched_in_child();
     int e = 0;
     if (setsid() < 0 || dup2(stdin_source(ps), 0) < 0 || dup2(ps->out[1], 1) < 0 || dup2(ps->err[1], 2) < 0 ||
         chdir(cwd) < 0 || setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
@@ -214,6 +217,7 @@ int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
     }
     char *const argv[] = {"/bin/sh", "-c", (char *)req->cmd, NULL};
     pid_t pid = -1;
+    sbxd_sched_before_start(box->srv->running);
     int rc = req->user ? spawn_as_user(cwd, argv, envp, &ps, &pw, &pid)
                        : spawn_fast(cwd, argv, envp, &ps, &pid);
     free_env(envp);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "http.h"
 #include "launch.h"
+#include "cpusched.h"
 #include "protocol.h"
 
 #define MAX_LISTEN 8
@@ -231,6 +232,7 @@ int main(int argc, char **argv)
     srv.max_body = SBX_DEFAULT_MAX_BODY;
     srv.keepalive = SBX_DEFAULT_KEEPALIVE;
     parse_args(argc, argv, &srv, &o);
+    sbxd_sched_init();
     signal(SIGPIPE, SIG_IGN);
     sigset_t none;
     sigemptyset(&none);

@@ -205,6 +205,7 @@ static struct sbxd_proc *find_pid(struct sbxd_server *srv, pid_t pid)
 static void mark_exited(struct sbxd_proc *p, int status)
 {
     p->exited = 1;
+    p->srv->running--;
     p->status = status;
     /* The group may hold stragglers (a backgrounded child): they go with it. */
     kill(-p->pid, SIGKILL);
@@ -262,6 +263,7 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
         sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
         return NULL;
     }
+    box->srv->running++;
     feed_stdin(box->srv, sp.in, req->stdin_data, req->stdin_len);
     if (read_pipe(p, &p->out, sp.out) != 0 || read_pipe(p, &p->err, sp.err) != 0)
         sbxd_proc_kill(p, "pipe failure");

@@ -34,6 +34,7 @@ struct sbxd_server {
     struct lws_context *lws;
     struct sbxd_sandbox *boxes;
     struct sbxd_proc *procs;   /* every process not yet reaped and released */
+    int running;               /* commands started and not yet exited */
     const char *api_key;       /* NULL: no key (unix sockets only) */
     size_t max_body;
     double keepalive;

@@ -1,0 +1,41 @@
+/* While a command runs alone, sbxd runs as SCHED_BATCH: a woken batch task never
+ * preempts the one running, so sbxd no longer takes the CPU from that command (or from
+ * the client) each time one of the command's pipes, its SIGCHLD or the client's socket
+ * wakes it. An exiting command then finishes its exit in one go, and sbxd handles both
+ * pipes' ends and the exit status in one pass: run("true") takes 20-60 us less on 2
+ * cores, out of about 1 ms. With other commands running, sbxd relays for many and runs
+ * as it was started: not preempting them there delays its answers by their CPU time
+ * (1000 runs in flight: 13 % fewer runs a second). Commands always start with the
+ * policy sbxd was started with. Best effort: a policy sbxd cannot set it goes without. */
+#include <sched.h>
+#include "cpusched.h"
+
+static int started_policy = -1;   /* -1: unknown, leave the policy alone */
+static struct sched_param started_param;
+static int batch;                 /* sbxd runs as SCHED_BATCH now */
+
+void sbxd_sched_init(void)
+{
+    int policy = sched_getscheduler(0);
+    if (policy < 0 || sched_getparam(0, &started_param) != 0) return;
+    started_policy = policy;
+}
+
+static void set_batch(int on)
+{
+    if (on == batch || started_policy < 0 || started_policy == SCHED_BATCH) return;
+    struct sched_param none = {0};
+    int rc = on ? sched_setscheduler(0, SCHED_BATCH, &none)
+                : sched_setscheduler(0, started_policy, &started_param);
+    if (rc == 0) batch = on;
+}
+
+void sbxd_sched_before_start(int running)
+{
+    set_batch(running == 0);
+}
+
+void sbxd_sched_in_child(void)
+{
+    if (batch) sched_setscheduler(0, started_policy, &started_param);
+}

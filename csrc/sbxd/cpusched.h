@@ -1,0 +1,12 @@
+/* sbxd's own CPU scheduling policy, adapted to how many commands run. */
+#ifndef SBXD_CPUSCHED_H
+#define SBXD_CPUSCHED_H
+
+/* Remembers the policy sbxd was started with. Once, at start. */
+void sbxd_sched_init(void);
+/* Before a command starts, with the number of others still running. */
+void sbxd_sched_before_start(int running);
+/* In a command's child, before exec: the policy sbxd was started with. */
+void sbxd_sched_in_child(void);
+
+#endif
