@@ -74,18 +74,25 @@ describe("commands:run", function()
   end)
 
   it("does not pass on signals that sbxd itself inherited ignored", function()
-    -- sbxd started the way `nohup` would start it, with SIGHUP and SIGUSR1 ignored.
+    -- sbxd started the way `nohup` would start it, with SIGHUP and SIGUSR1 ignored, and
+    -- SIGCHLD too: ignored, it would have the kernel reap every command before sbxd
+    -- learns its exit status.
     local key = "k" .. core.random_hex(8)
-    local f = assert(io.popen(("unset LD_PRELOAD; trap '' HUP USR1; echo $$; exec %s "
-      .. "--listen 127.0.0.1:0 --api-key %s --ready-fd 1 --quiet"):format(helper.SBXD, key)))
+    local f = assert(io.popen(("unset LD_PRELOAD; trap '' HUP USR1; echo $$; "
+      .. "exec env --ignore-signal=CHLD %s --listen 127.0.0.1:0 --api-key %s --ready-fd 1 --quiet")
+      :format(helper.SBXD, key)))
     local pid = f:read("l")
     local addr = assert(f:read("l"):match("^ready (%S+)"))
     local ok, err = pcall(function()
       local other <close> = sbx.create { url = "http://" .. addr, api_key = key }
-      local out = other.commands:run("grep '^SigIgn' /proc/$$/status; grep '^SigIgn' /proc/$PPID/status")
+      local bounded = { timeout = 2, request_timeout = 3 } -- an exit never seen fails, not hangs
+      local out = other.commands:run("grep '^SigIgn' /proc/$$/status; grep '^SigIgn' /proc/$PPID/status",
+        bounded)
       local mine, parent = out.stdout:match("SigIgn:%s*(%x+)\nSigIgn:%s*(%x+)\n")
       assert.are.equal("00000000", standard_bits(mine))
       assert.are.equal("00001201", standard_bits(parent)) -- sbxd: HUP, PIPE, USR1
+      assert.are.equal(3, other.commands:run("exit 3", bounded).exit_code)
+      assert.are.equal(0, other.commands:run("sleep 0.2 & exec 1>&- 2>&-; wait", bounded).exit_code)
     end)
     helper.sh("kill " .. pid)
     f:close()

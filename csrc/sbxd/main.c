@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "http.h"
@@ -127,8 +128,17 @@ static void request_stop(struct sbxd_server *srv)
 
 static void on_signal(uv_signal_t *s, int signum)
 {
-    if (signum == SIGCHLD) sbxd_proc_reap(s->data);
-    else request_stop(s->data);
+    (void)signum;
+    request_stop(s->data);
+}
+
+static void on_child_exit(uv_poll_t *h, int status, int events)
+{
+    (void)status, (void)events;
+    struct sbxd_server *srv = h->data;
+    struct signalfd_siginfo si[8]; /* SIGCHLD does not queue: one read takes what is pending */
+    if (read(srv->sigchld_fd, si, sizeof si) < 0 && errno != EAGAIN && errno != EINTR) return;
+    sbxd_proc_reap(srv);
 }
 
 static void on_parent(uv_poll_t *h, int status, int events)
@@ -140,15 +150,33 @@ static void on_parent(uv_poll_t *h, int status, int events)
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) request_stop(srv);
 }
 
-static void watch_signals(struct sbxd_server *srv)
+/* Exits come through a signalfd, SIGCHLD blocked: epoll reports one along with the
+ * command's pipe ends, where a handler would interrupt the wait, run (with libuv's
+ * three syscalls) and make the loop poll again, on the path of every run's answer.
+ * Commands start with no signal blocked (launch.c). */
+static int watch_children(struct sbxd_server *srv)
 {
-    uv_signal_t *sigs[] = {&srv->sigchld, &srv->sigterm, &srv->sigint};
-    int nums[] = {SIGCHLD, SIGTERM, SIGINT};
-    for (int i = 0; i < 3; i++) {
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    signal(SIGCHLD, SIG_DFL); /* inherited ignored, it would reap every command unseen */
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    srv->sigchld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (srv->sigchld_fd < 0 || uv_poll_init(&srv->loop, &srv->sigchld, srv->sigchld_fd) != 0) return -1;
+    srv->sigchld.data = srv;
+    return uv_poll_start(&srv->sigchld, UV_READABLE, on_child_exit);
+}
+
+static int watch_signals(struct sbxd_server *srv)
+{
+    uv_signal_t *sigs[] = {&srv->sigterm, &srv->sigint};
+    int nums[] = {SIGTERM, SIGINT};
+    for (int i = 0; i < 2; i++) {
         uv_signal_init(&srv->loop, sigs[i]);
         sigs[i]->data = srv;
         uv_signal_start(sigs[i], on_signal, nums[i]);
     }
+    return watch_children(srv);
 }
 
 /* Our parent holds the write end; EOF means it is gone, however it died. */
@@ -214,7 +242,8 @@ static void shutdown_server(struct sbxd_server *srv)
     srv->stopping = 1;
     while (srv->boxes) sbxd_sandbox_destroy(srv->boxes, "signal");
     sbxd_proc_free_all(srv);
-    uv_signal_stop(&srv->sigchld);
+    uv_poll_stop(&srv->sigchld);
+    close(srv->sigchld_fd);
     lws_context_destroy(srv->lws);
     while (has_closing(&srv->loop)) uv_run(&srv->loop, UV_RUN_NOWAIT);
     lws_context_destroy(srv->lws);
@@ -240,7 +269,7 @@ int main(int argc, char **argv)
     the_server = &srv;
     if (make_root(&srv) != 0) return fprintf(stderr, "sbxd: cannot create the root directory\n"), 1;
     uv_loop_init(&srv.loop);
-    watch_signals(&srv);
+    if (watch_signals(&srv) != 0) return fprintf(stderr, "sbxd: cannot watch for exits\n"), 1;
     if (o.parent_fd >= 0) watch_parent(&srv, o.parent_fd);
     char ready[1024] = "ready";
     int ok = start_lws(&srv) == 0;

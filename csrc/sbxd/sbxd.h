@@ -42,7 +42,9 @@ struct sbxd_server {
     int own_root;              /* made by us: removed at exit */
     int quiet;
     int stopping;
-    uv_signal_t sigchld, sigterm, sigint;
+    uv_signal_t sigterm, sigint;
+    uv_poll_t sigchld;         /* on sigchld_fd, a signalfd for SIGCHLD */
+    int sigchld_fd;
     uv_poll_t parent;          /* --parent-fd: EOF means our parent died */
     int parent_fd;
     char readbuf[65536];       /* every pipe read lands here, then in a log */
