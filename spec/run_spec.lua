@@ -50,6 +50,23 @@ describe("commands:run", function()
     assert.are.equal("y\ny\n", box.commands:run("yes | head -n 2").stdout) -- SIGPIPE ends yes
   end)
 
+  -- Runs fn(box) against an sbxd of its own that `shell` (a shell command line ending in
+  -- the word that execs sbxd's command line) starts: how sbxd was started is under test.
+  local function with_sbxd_started_by(shell, fn)
+    local key = "k" .. core.random_hex(8)
+    local f = assert(io.popen(("unset LD_PRELOAD; echo $$; %s %s --listen 127.0.0.1:0 --api-key %s "
+      .. "--ready-fd 1 --quiet"):format(shell, helper.SBXD, key)))
+    local pid = f:read("l")
+    local addr = assert(f:read("l"):match("^ready (%S+)"))
+    local ok, err = pcall(function()
+      local own <close> = sbx.create { url = "http://" .. addr, api_key = key }
+      fn(own)
+    end)
+    helper.sh("kill " .. pid)
+    f:close()
+    assert(ok, err)
+  end
+
   it("starts every command with the CPU scheduling policy sbxd was started with", function()
     -- sbxd runs as SCHED_BATCH while a command runs alone (docs/PROTOCOL.md): a command
     -- must not inherit that, alone or not. Started as SCHED_BATCH, its commands are too.
@@ -59,32 +76,16 @@ describe("commands:run", function()
     sbx.step(0.1)
     assert.are.equal("SCHED_OTHER\n", box.commands:run(policy).stdout)
     assert.are.equal("SCHED_OTHER\n", other:wait())
-    local key = "k" .. core.random_hex(8)
-    local f = assert(io.popen(("unset LD_PRELOAD; echo $$; exec chrt -b 0 %s "
-      .. "--listen 127.0.0.1:0 --api-key %s --ready-fd 1 --quiet"):format(helper.SBXD, key)))
-    local pid = f:read("l")
-    local addr = assert(f:read("l"):match("^ready (%S+)"))
-    local ok, err = pcall(function()
-      local batch <close> = sbx.create { url = "http://" .. addr, api_key = key }
+    with_sbxd_started_by("exec chrt -b 0", function(batch)
       assert.are.equal("SCHED_BATCH\n", batch.commands:run(policy).stdout)
     end)
-    helper.sh("kill " .. pid)
-    f:close()
-    assert(ok, err)
   end)
 
   it("does not pass on signals that sbxd itself inherited ignored", function()
     -- sbxd started the way `nohup` would start it, with SIGHUP and SIGUSR1 ignored, and
     -- SIGCHLD too: ignored, it would have the kernel reap every command before sbxd
     -- learns its exit status.
-    local key = "k" .. core.random_hex(8)
-    local f = assert(io.popen(("unset LD_PRELOAD; trap '' HUP USR1; echo $$; "
-      .. "exec env --ignore-signal=CHLD %s --listen 127.0.0.1:0 --api-key %s --ready-fd 1 --quiet")
-      :format(helper.SBXD, key)))
-    local pid = f:read("l")
-    local addr = assert(f:read("l"):match("^ready (%S+)"))
-    local ok, err = pcall(function()
-      local other <close> = sbx.create { url = "http://" .. addr, api_key = key }
+    with_sbxd_started_by("trap '' HUP USR1; exec env --ignore-signal=CHLD", function(other)
       local bounded = { timeout = 2, request_timeout = 3 } -- an exit never seen fails, not hangs
       local out = other.commands:run("grep '^SigIgn' /proc/$$/status; grep '^SigIgn' /proc/$PPID/status",
         bounded)
@@ -94,9 +95,6 @@ describe("commands:run", function()
       assert.are.equal(3, other.commands:run("exit 3", bounded).exit_code)
       assert.are.equal(0, other.commands:run("sleep 0.2 & exec 1>&- 2>&-; wait", bounded).exit_code)
     end)
-    helper.sh("kill " .. pid)
-    f:close()
-    assert(ok, err)
   end)
 
   it("keeps binary output exact: NUL, 0xFF, CR, invalid UTF-8", function()
