@@ -251,9 +251,11 @@ static int configure(struct sbx_op *op, const struct sbx_request *req)
         if (!h) return -1;
         op->headers = h;
     }
-    /* No "Expect: 100-continue": it costs a round trip on every POST. */
-    const char *fixed[] = {"Expect:", "Content-Type: application/json"};
-    for (size_t i = 0; i < (req->body ? 2u : 1u); i++) {
+    /* No "Expect: 100-continue" (a round trip) before a body of over 1 MB (curl's
+     * threshold: below it, curl asks nothing and the header would be one more to send). */
+    const char *fixed[] = {"Content-Type: application/json", "Expect:"};
+    size_t nfixed = !req->body ? 0 : req->body_len > 1024 * 1024 ? 2 : 1;
+    for (size_t i = 0; i < nfixed; i++) {
         struct curl_slist *h = curl_slist_append(op->headers, fixed[i]);
         if (!h) return -1;
         op->headers = h;

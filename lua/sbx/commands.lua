@@ -102,24 +102,27 @@ end
 -- is dropped instead of kept for the next request.
 local END_GRACE = 1
 
+--- Takes the stream's events until the response is over.
+function Run:pump(op)
+  while true do
+    local evs = transport.next_events(op, self.deadline, "run", self.request_timeout, self.silence)
+    for _, ev in ipairs(evs) do
+      local over = self:on_core_event(ev)
+      if self.ended and not self.stdout then
+        -- All output precedes the end event: take it now, the result is complete.
+        self.stdout, self.stderr = op:output("stdout"), op:output("stderr")
+        self.deadline = wait.deadline(END_GRACE)
+      end
+      if over then return end
+    end
+  end
+end
+
 --- Drives the stream until the end event. Any error (transport, timeout, a callback's)
 -- closes the connection, which makes sbxd kill the command, and propagates unchanged.
 function Run:drive(op)
   self.deadline = wait.deadline(self.request_timeout)
-  local ok, err = pcall(function()
-    while true do
-      local evs = transport.next_events(op, self.deadline, "run", self.request_timeout, self.silence)
-      for _, ev in ipairs(evs) do
-        local over = self:on_core_event(ev)
-        if self.ended and not self.stdout then
-          -- All output precedes the end event: take it now, the result is complete.
-          self.stdout, self.stderr = op:output("stdout"), op:output("stderr")
-          self.deadline = wait.deadline(END_GRACE)
-        end
-        if over then return end
-      end
-    end
-  end)
+  local ok, err = pcall(self.pump, self, op)
   op:close()
   -- A server that sends the end event but not the stream's last chunk cost only the
   -- connection: the result is already whole.

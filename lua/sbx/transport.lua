@@ -23,13 +23,17 @@ function M.new(opts)
   local base, socket = parse_url(opts.url)
   return setmetatable({
     url = opts.url, base = base, socket = socket, api_key = opts.api_key,
-    request_timeout = opts.request_timeout or 30,
+    request_timeout = opts.request_timeout or 30, made_headers = {},
   }, Client)
 end
 
+--- The request headers for answers of type `accept`: the same every time, made once.
 function Client:headers(accept)
+  local made = self.made_headers[accept]
+  if made then return made end
   local h = { "Accept: " .. accept }
   if self.api_key then h[#h + 1] = "Authorization: Bearer " .. self.api_key end
+  self.made_headers[accept] = h
   return h
 end
 
