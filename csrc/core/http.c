@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/types.h>
 
 static void push(struct sbx_op *op, struct sbx_event *ev)
 {
@@ -28,15 +27,21 @@ static int output_channel(const char *type)
     return -1;
 }
 
-/* Decodes base64 onto the end of b; the number of bytes added, or -1 when it fails. */
-static ssize_t decode_into(struct sbx_op *op, struct sbx_buf *b, const char *data, size_t len)
+static int bad_base64(struct sbx_op *op)
+{
+    fail(op, "invalid base64 in an output event");
+    return -1;
+}
+
+/* Decodes base64 onto the end of b; 0, or -1 when it fails. */
+static int decode_into(struct sbx_op *op, struct sbx_buf *b, const char *data, size_t len)
 {
     if (sbx_buf_reserve(b, b64_decoded_max(len)) != 0) return fail(op, "out of memory"), -1;
     size_t n = b64_decode(data, len, (unsigned char *)b->data + b->len);
-    if (n == (size_t)-1) return fail(op, "invalid base64 in an output event"), -1;
+    if (n == (size_t)-1) return bad_base64(op);
     b->len += n;
     b->data[b->len] = '\0';
-    return (ssize_t)n;
+    return 0;
 }
 
 static int copy_data(struct sbx_op *op, struct sbx_event *ev, const char *data, size_t len)
@@ -48,47 +53,19 @@ static int copy_data(struct sbx_op *op, struct sbx_event *ev, const char *data, 
     return 0;
 }
 
-/* An output event's bytes, decoded here so that Lua gets raw bytes. When collecting,
- * they go to the channel's buffer, so that the whole output is one buffer at the end,
- * grown as it arrived rather than built in one go; the event, if wanted, refers to its
- * bytes there (sbx_op_detach_output copies them out should the buffer go first). */
-static int output_event(struct sbx_op *op, int channel, const char *type, const char *data,
-                        size_t len, const char *id)
-{
-    struct sbx_buf tmp = {0}, *b = op->collect ? &op->output[channel] : &tmp;
-    size_t at = b->len;
-    ssize_t n = decode_into(op, b, data, len);
-    if (n < 0) return sbx_buf_free(&tmp), -1;
-    if (!op->chunks) return 0;
-    struct sbx_event *ev = sbx_event_new(SBX_EV_EVENT, type, *id ? id : NULL);
-    if (!ev) return sbx_buf_free(&tmp), fail(op, "out of memory"), -1;
-    if (op->collect) {
-        ev->ref = b;
-        ev->ref_off = at;
-        ev->len = (size_t)n;
-    } else {
-        ev->data = sbx_buf_take(&tmp, &ev->len);
-    }
-    push(op, ev);
-    return 0;
-}
 
-static int bad_base64(struct sbx_op *op)
-{
-    fail(op, "invalid base64 in an output event");
-    return -1;
-}
-
-/* Parser sink: an output event's base64 is decoded as it arrives, straight into the
- * channel's collected output (or the event's own buffer), so that the parser holds no
- * copy of it: the base64 of a 48 KiB chunk is 64 KiB a stream otherwise. */
+/* An output event's bytes are decoded here, so that Lua gets raw bytes, and as they
+ * arrive (the parser's sink), so that the parser holds no copy of their text: the base64
+ * of a 48 KiB chunk is 64 KiB a stream otherwise. When collecting, they go straight to
+ * the channel's buffer, so that the whole output is one buffer at the end, grown as it
+ * arrived rather than built in one go; the event, if wanted, refers to its bytes there
+ * (sbx_op_detach_output copies them out should the buffer go first). */
 static int output_wanted(void *ud, const char *type)
 {
     struct sbx_op *op = ud;
     struct sbx_out_event *o = &op->out;
     int channel = output_channel(type);
     if (channel < 0) return 0;
-    o->channel = channel;
     o->into = op->collect ? &op->output[channel] : &o->own;
     o->at = o->into->len;
     o->ncarry = 0;
@@ -101,7 +78,7 @@ static int decode_groups(struct sbx_op *op, const char *s, size_t n)
 {
     struct sbx_out_event *o = &op->out;
     if (o->ended) return bad_base64(op);
-    if (decode_into(op, o->into, s, n) < 0) return -1;
+    if (decode_into(op, o->into, s, n)) return -1;
     o->ended = s[n - 1] == '=';
     return 0;
 }
@@ -154,8 +131,8 @@ static int on_sse_event(void *ud, const char *type, const char *data, size_t len
 {
     struct sbx_op *op = ud;
     if (!data) return output_streamed(op, type, id);
-    int channel = output_channel(type);
-    if (channel >= 0) return output_event(op, channel, type, data, len, id);
+    if (output_wanted(op, type)) /* one whose type came after its data: decoded whole */
+        return output_data(op, data, len) ? -1 : output_streamed(op, type, id);
     struct sbx_event *ev = sbx_event_new(SBX_EV_EVENT, type, *id ? id : NULL);
     if (!ev) return fail(op, "out of memory"), -1;
     if (copy_data(op, ev, data, len) != 0) return sbx_event_free(ev), -1;

@@ -52,7 +52,6 @@ struct sbx_op {
     struct sbx_buf resp;
     struct sbx_buf output[2]; /* collected stdout, stderr */
     struct sbx_out_event {    /* the output event being decoded as its data arrives */
-        int channel;
         struct sbx_buf *into; /* the channel's collected output, or `own` */
         size_t at;            /* where the event's bytes begin there */
         struct sbx_buf own;   /* its bytes when not collecting */
