@@ -265,7 +265,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     sigset_t none;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL); /* a host's blocked signals would hide SIGCHLD */
+    sigprocmask(SIG_SETMASK, &none, NULL); /* a host's blocked mask would hide SIGTERM, SIGINT */
     the_server = &srv;
     if (make_root(&srv) != 0) return fprintf(stderr, "sbxd: cannot create the root directory\n"), 1;
     uv_loop_init(&srv.loop);
