@@ -94,6 +94,27 @@ describe("sbxd", function()
     assert.matches("api%-key", out)
   end)
 
+  it("starts a silent command's stream (head, start event) while the command still runs", function()
+    -- The head waits for output or the end only a moment: a command that says nothing
+    -- still has its pid sent at once.
+    local op = core.request { method = "POST", url = server.url .. procs(),
+      headers = { "Authorization: Bearer " .. server.key, "Accept: text/event-stream" },
+      body = cjson.encode { cmd = "sleep 30" }, sse = true }
+    local seen = {}
+    local deadline = core.now() + 5
+    while not seen.start and core.now() < deadline do
+      core.step(0.05)
+      for _, ev in ipairs(op:poll()) do
+        seen[ev.event or ev.type] = ev
+      end
+    end
+    op:close()
+    assert.are.equal(200, seen.head and seen.head.status)
+    assert.matches('^{"pid":%d+,"keepalive":%d+}$', seen.start and seen.start.data or "none")
+    assert.is_nil(seen["end"])
+    assert.is_nil(seen.done)
+  end)
+
   it("hands queued output events over in batches bounded by bytes", function()
     local op = core.request { method = "POST", url = server.url .. procs(),
       headers = { "Authorization: Bearer " .. server.key, "Accept: text/event-stream" },

@@ -27,8 +27,13 @@ int sbxd_reply_error(struct lws *wsi, const struct sbxd_err *err);
 int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c);
 /* Starts the SSE response for a process and attaches the connection as its reader. */
 int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p);
-/* The connection may write: sends the next event. Returns -1 to close it. */
+/* The connection may write: sends what is due. Returns -1 to close it. */
 int sbxd_sse_writeable(struct lws *wsi, struct sbxd_proc *p);
+/* The process has something new for its reader (output, exit, a tick): sends it now or
+ * asks for a WRITEABLE callback. May complete the transaction, which frees p. */
+void sbxd_sse_news(struct sbxd_proc *p);
+/* Asks for one WRITEABLE callback (a repeated ask before it comes is a no-op). */
+void sbxd_sse_want_write(struct sbxd_proc *p);
 /* Constant-time comparison of the request's bearer token with the key. */
 int sbxd_authorized(struct lws *wsi, const char *key);
 

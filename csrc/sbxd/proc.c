@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "http.h"
 #include "proc.h"
 #include "protocol.h"
 #include "launch.h"
@@ -128,26 +129,34 @@ static void on_timeout(uv_timer_t *t)
     sbxd_proc_kill(t->data, "timeout");
 }
 
-/* Marks a tick with nothing written, so the stream gets a keep-alive comment. */
-static void on_keepalive(uv_timer_t *t)
+/* The stream's timer. Its first tick ends the hold of the response head (see
+ * sbxd_sse_begin); the next ones, a keep-alive interval apart, mark an interval with
+ * nothing written, so the stream gets a keep-alive comment. */
+static void on_stream_tick(uv_timer_t *t)
 {
     struct sbxd_proc *p = t->data;
-    if (!p->wrote_since_tick && p->reader) {
-        p->keepalive_due = 1;
-        lws_callback_on_writable(p->reader);
+    if (!p->head_released) {
+        p->head_released = 1;
+    } else {
+        if (!p->wrote_since_tick) p->keepalive_due = 1;
+        p->wrote_since_tick = 0;
     }
-    p->wrote_since_tick = 0;
+    if (p->reader) sbxd_sse_news(p); /* may free p */
 }
 
-static uv_timer_t *start_timer(struct sbxd_proc *p, uv_timer_cb cb, double seconds, int repeat)
+static uint64_t to_ms(double seconds)
+{
+    uint64_t ms = (uint64_t)(seconds * 1000.0 + 0.5);
+    return ms ? ms : 1;
+}
+
+static uv_timer_t *start_timer(struct sbxd_proc *p, uv_timer_cb cb, uint64_t first_ms, uint64_t repeat_ms)
 {
     uv_timer_t *t = malloc(sizeof *t);
     if (!t) return NULL;
     uv_timer_init(&p->srv->loop, t);
     t->data = p;
-    uint64_t ms = (uint64_t)(seconds * 1000.0 + 0.5);
-    if (ms == 0) ms = 1;
-    uv_timer_start(t, cb, ms, repeat ? ms : 0);
+    uv_timer_start(t, cb, first_ms, repeat_ms);
     return t;
 }
 
@@ -172,10 +181,11 @@ static void proc_free(struct sbxd_proc *p)
     free(p);
 }
 
-/* Something changed: wake the reader, or free a process nobody will read. */
+/* Something changed: tell the reader, or free a process nobody will read. Either may
+ * free p: a caller does not touch it afterwards. */
 static void progress(struct sbxd_proc *p)
 {
-    if (p->reader) lws_callback_on_writable(p->reader);
+    if (p->reader) sbxd_sse_news(p);
     else if (p->exited && !p->out && !p->err) proc_free(p);
 }
 
@@ -267,7 +277,7 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
     feed_stdin(box->srv, sp.in, req->stdin_data, req->stdin_len);
     if (read_pipe(p, &p->out, sp.out) != 0 || read_pipe(p, &p->err, sp.err) != 0)
         sbxd_proc_kill(p, "pipe failure");
-    if (req->timeout > 0) p->timer = start_timer(p, on_timeout, req->timeout, 0);
-    p->keepalive = start_timer(p, on_keepalive, box->srv->keepalive, 1);
+    if (req->timeout > 0) p->timer = start_timer(p, on_timeout, to_ms(req->timeout), 0);
+    p->keepalive = start_timer(p, on_stream_tick, SBXD_HEAD_HOLD_MS, to_ms(box->srv->keepalive));
     return p;
 }

@@ -9,6 +9,7 @@
 
 #define SBXD_LOG_HIGH (256u * 1024u)   /* stop reading the pipes above this backlog */
 #define SBXD_LOG_LOW  (64u * 1024u)    /* and start again below this */
+#define SBXD_HEAD_HOLD_MS 2u            /* longest wait of a stream's head for company */
 
 struct sbxd_proc {
     struct sbxd_server *srv;
@@ -22,6 +23,8 @@ struct sbxd_proc {
     struct sbxd_outlog log;
     struct lws *reader;                /* the SSE stream, NULL once it closed */
     int paused, end_sent, wrote_since_tick, keepalive_due;
+    int head_due, head_released;       /* response head not sent yet; its hold is over */
+    int write_wanted;                  /* a WRITEABLE callback is requested */
 };
 
 /* Starts the command of `req` in `box`. NULL with err set when refused or failed. */
