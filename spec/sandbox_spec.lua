@@ -107,6 +107,33 @@ describe("sandboxes", function()
     other.stop()
   end)
 
+  it("reconnects when sbxd is replaced at the same socket between two requests", function()
+    -- The kept-alive connection to the first sbxd dies while nothing steps the loop; the
+    -- next request finds it dead, closes it and connects anew, most likely on the same
+    -- fd number. A watcher of the old fd left registered would miss that socket's events:
+    -- the request would hang, here until its request_timeout.
+    local core = require "sbx.core"
+    local dir = assert(core.mkdtemp("/tmp/sbx-spec-"))
+    local url, key = "unix:" .. dir .. "/sbxd.sock", core.random_hex(16)
+    local function start()
+      local d, line = core.spawn_daemon(helper.SBXD, { "--listen", url, "--api-key", key, "--quiet" }, 10)
+      assert(d, line)
+      return d
+    end
+    local first = start()
+    local a = sbx.create { url = url, api_key = key, request_timeout = 5 }
+    assert.are.equal("a\n", a.commands:run("echo a").stdout)
+    first:stop()
+    local second = start()
+    local b = sbx.create { url = url, api_key = key, request_timeout = 5 }
+    assert.are.equal("b\n", b.commands:run("echo b").stdout)
+    assert.are.equal("c\n", b.commands:run("echo c").stdout)
+    b:close()
+    second:stop()
+    os.remove(dir .. "/sbxd.sock")
+    os.remove(dir)
+  end)
+
   it("raises SandboxError when sbxd dies in the middle of a stream", function()
     local other = helper.sbxd()
     local box = sbx.create { url = other.url, api_key = other.key }

@@ -1,5 +1,6 @@
 #include "http.h"
 #include "base64.h"
+#include "sockwatch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +260,8 @@ static int configure(struct sbx_op *op, const struct sbx_request *req)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, op);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, sbx_sockwatch_on_close);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, op->loop);
     return 0;
 }
 

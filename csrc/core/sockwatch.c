@@ -3,16 +3,31 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct sbx_sock {
     uv_poll_t poll;
     curl_socket_t fd;
     struct sbx_loop *loop;
+    int polling;   /* the uv events the watcher runs with; 0: stopped */
+    int wanted;    /* curl watches the fd (else the watcher is parked) */
 };
+
+static void stop(struct sbx_sock *s)
+{
+    if (s->polling) uv_poll_stop(&s->poll);
+    s->polling = s->wanted = 0;
+}
 
 static void on_poll(uv_poll_t *handle, int status, int events)
 {
     struct sbx_sock *s = handle->data;
+    if (!s->wanted) {
+        /* Activity on a parked connection: the server closed it (or spoke out of turn).
+         * curl finds out when it next picks the connection; until then, quiet. */
+        stop(s);
+        return;
+    }
     int flags = 0;
     if (status < 0) flags = CURL_CSELECT_ERR;
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
@@ -38,10 +53,11 @@ static int grow_table(struct sbx_loop *L, curl_socket_t fd)
     return 0;
 }
 
-/* The watcher of fd, made on its first use. A stopped one stays for the fd's next use:
- * curl stops watching a connection at every pause and at the end of every transfer, and
- * a new watcher costs an allocation, an ioctl and an epoll registration each time. Even
- * when the fd was closed and its number reused, a watcher of that number is right. */
+/* The watcher of fd, made on its first use, kept for the fd's next uses: curl stops
+ * watching a connection at every pause and at the end of every transfer, and a new
+ * watcher costs an allocation, an ioctl and an epoll registration each time. Even when
+ * the fd was closed and its number reused, a watcher of that number is right (it was
+ * stopped when curl closed the fd, see sbx_sockwatch_on_close). */
 static struct sbx_sock *sock_for(struct sbx_loop *L, curl_socket_t fd)
 {
     if (fd < 0 || grow_table(L, fd) != 0) return NULL;
@@ -63,7 +79,9 @@ int sbx_sockwatch_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
     (void)easy, (void)socketp;
     struct sbx_loop *L = userp;
     if (what == CURL_POLL_REMOVE) {
-        if (fd >= 0 && (size_t)fd < L->nsocks && L->socks[fd]) uv_poll_stop(&L->socks[fd]->poll);
+        /* Parked, not stopped: libuv's stop and every start each cost an epoll_ctl, and
+         * the same connection is usually watched again by the next request. */
+        if (fd >= 0 && (size_t)fd < L->nsocks && L->socks[fd]) L->socks[fd]->wanted = 0;
         return 0;
     }
     struct sbx_sock *s = sock_for(L, fd);
@@ -71,7 +89,20 @@ int sbx_sockwatch_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
     int events = 0;
     if (what & CURL_POLL_IN) events |= UV_READABLE;
     if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
+    s->wanted = 1;
+    if (events == s->polling) return 0;
+    s->polling = events;
     return uv_poll_start(&s->poll, events, on_poll);
+}
+
+int sbx_sockwatch_on_close(void *userp, curl_socket_t fd)
+{
+    struct sbx_loop *L = userp;
+    /* Out of epoll before the fd goes: a parked watcher of a closed fd would otherwise
+     * look registered to libuv while the kernel has dropped it, and miss the events of
+     * the next socket that gets this number. */
+    if (fd >= 0 && (size_t)fd < L->nsocks && L->socks[fd]) stop(L->socks[fd]);
+    return close(fd);
 }
 
 void sbx_sockwatch_close_all(struct sbx_loop *L)
