@@ -142,10 +142,17 @@ describe("commands:run", function()
     assert.are.equal("/tmp\n", box.commands:run("pwd", { cwd = "/tmp" }).stdout)
   end)
 
-  it("refuses a cwd that does not exist", function()
-    local err = helper.error_of(box.commands.run, box.commands, "pwd", { cwd = "/no/such/dir" })
-    assert.is_true(sbx.errors.is(err, "InvalidArgumentError"))
-    assert.are.equal(400, err.status)
+  it("refuses a cwd that does not exist or is not a directory, and runs nothing", function()
+    local marker = os.tmpname()
+    os.remove(marker)
+    for _, cwd in ipairs { "/no/such/dir", "/etc/passwd" } do
+      local err = helper.error_of(box.commands.run, box.commands, "touch " .. marker, { cwd = cwd })
+      assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+      assert.are.equal(400, err.status)
+      assert.are.equal("cwd: no such directory '" .. cwd .. "'", err.message)
+    end
+    assert.is_nil(io.open(marker), "the command ran")
+    assert.are.equal("ok\n", box.commands:run("echo ok").stdout)
   end)
 
   it("merges the command env over the sandbox env", function()

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "protocol.h"
@@ -102,13 +101,30 @@ void sbxd_launch_init(void)
     }
 }
 
+/* Why a command did not start: the child's step that failed, and its errno. The cwd is
+ * not checked beforehand: the child's chdir is the check (a stat first would walk the
+ * path twice on every start). */
+enum start_step { STEP_SETUP = 1, STEP_CWD, STEP_USER, STEP_EXEC };
+struct start_failure {
+    int step, err;
+};
+
+/* The child's fd, session and directory set-up, common to both ways of starting. */
+static int child_setup(const struct pipes *ps, const char *cwd)
+{
+    if (setsid() < 0 || dup2(stdin_source(ps), 0) < 0 || dup2(ps->out[1], 1) < 0 || dup2(ps->err[1], 2) < 0)
+        return STEP_SETUP;
+    if (chdir(cwd) < 0) return STEP_CWD;
+    return 0;
+}
+
 struct fast_child {
     const char *cwd;
     char *const *argv;
     char **envp;
     const struct pipes *ps;
-    const sigset_t *mask;  /* the command's: nothing blocked */
-    volatile int err;      /* set by the child when it fails; memory is shared until exec */
+    const sigset_t *mask;           /* the command's: nothing blocked */
+    volatile struct start_failure f; /* set by the child when it fails; memory is shared until exec */
 };
 
 /* Runs in the vfork child, on sbxd's memory: only async-signal-safe calls, then exec. */
@@ -116,14 +132,14 @@ static void fast_child_exec(struct fast_child *c)
 {
     for (size_t i = 0; i < n_changed; i++) signal(changed_signals[i], SIG_DFL);
     sbxd_sched_in_child();
-    if (setsid() < 0 || dup2(stdin_source(c->ps), 0) < 0 || dup2(c->ps->out[1], 1) < 0 ||
-        dup2(c->ps->err[1], 2) < 0 || chdir(c->cwd) < 0) {
-        c->err = errno;
-        _exit(127);
+    int step = child_setup(c->ps, c->cwd);
+    if (!step) {
+        sigprocmask(SIG_SETMASK, c->mask, NULL);
+        execve("/bin/sh", c->argv, c->envp);
+        step = STEP_EXEC;
     }
-    sigprocmask(SIG_SETMASK, c->mask, NULL);
-    execve("/bin/sh", c->argv, c->envp);
-    c->err = errno;
+    c->f.err = errno;
+    c->f.step = step;
     _exit(127);
 }
 
@@ -131,23 +147,25 @@ static void fast_child_exec(struct fast_child *c)
  * posix_spawn: glibc's resets every one of the 64 signals in the child, two syscalls
  * each, about 50 us a run on a VM, where only a few dispositions differ from the default.
  * Every signal stays blocked until the child has reset those few. */
-static int spawn_fast(const char *cwd, char *const argv[], char **envp, struct pipes *ps, pid_t *pid)
+static int spawn_fast(const char *cwd, char *const argv[], char **envp, struct pipes *ps, pid_t *pid,
+                      struct start_failure *f)
 {
     sigset_t all, old, none;
     sigfillset(&all);
     sigemptyset(&none);
     sigprocmask(SIG_BLOCK, &all, &old);
-    struct fast_child c = {.cwd = cwd, .argv = argv, .envp = envp, .ps = ps, .mask = &none, .err = 0};
+    struct fast_child c = {.cwd = cwd, .argv = argv, .envp = envp, .ps = ps, .mask = &none, .f = {0, 0}};
     *pid = vfork();
     if (*pid == 0) fast_child_exec(&c);
-    int e = *pid < 0 ? errno : c.err;
+    *f = *pid < 0 ? (struct start_failure){STEP_SETUP, errno} : (struct start_failure){c.f.step, c.f.err};
     sigprocmask(SIG_SETMASK, &old, NULL);
-    if (*pid > 0 && e) waitpid(*pid, NULL, 0);  /* it failed before exec: reap it now */
-    return e;
+    if (*pid > 0 && f->step) waitpid(*pid, NULL, 0);  /* it failed before exec: reap it now */
+    return f->step ? -1 : 0;
 }
 
-/* In the forked child: only what must happen between fork and exec. Failures are
- * reported as an errno on the status pipe, whose close at exec means success. */
+/* In the forked child: only what must happen between fork and exec. A failure is
+ * reported as a struct start_failure on the status pipe, whose close at exec means
+ * success. */
 static void child_as_user(const char *cwd, char *const argv[], char **envp, struct pipes *ps,
                           const struct passwd *pw, int status_fd)
 {
@@ -156,38 +174,40 @@ static void child_as_user(const char *cwd, char *const argv[], char **envp, stru
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
     sbxd_sched_in_child();
-    int e = 0;
-    if (setsid() < 0 || dup2(stdin_source(ps), 0) < 0 || dup2(ps->out[1], 1) < 0 || dup2(ps->err[1], 2) < 0 ||
-        chdir(cwd) < 0 || setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
-        setuid(pw->pw_uid) < 0)
-        e = errno;
-    if (!e) execve("/bin/sh", argv, envp), e = errno;
-    if (write(status_fd, &e, sizeof e) < 0) _exit(126);
+    int step = child_setup(ps, cwd);
+    if (!step && (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0))
+        step = STEP_USER;
+    if (!step) execve("/bin/sh", argv, envp), step = STEP_EXEC;
+    struct start_failure f = {step, errno};
+    if (write(status_fd, &f, sizeof f) < 0) _exit(126);
     _exit(127);
 }
 
 static int spawn_as_user(const char *cwd, char *const argv[], char **envp, struct pipes *ps,
-                         const struct passwd *pw, pid_t *pid)
+                         const struct passwd *pw, pid_t *pid, struct start_failure *f)
 {
     int st[2];
-    if (pipe2(st, O_CLOEXEC) != 0) return errno;
+    if (pipe2(st, O_CLOEXEC) != 0) return *f = (struct start_failure){STEP_SETUP, errno}, -1;
     *pid = fork();
     if (*pid == 0) child_as_user(cwd, argv, envp, ps, pw, st[1]);
-    int e = *pid < 0 ? errno : 0;
+    *f = (struct start_failure){*pid < 0 ? STEP_SETUP : 0, errno};
     close(st[1]);
-    int child_errno = 0;
-    if (*pid > 0 && read(st[0], &child_errno, sizeof child_errno) == (ssize_t)sizeof child_errno)
-        e = child_errno ? child_errno : EIO;
+    if (*pid > 0) {
+        ssize_t n = read(st[0], f, sizeof *f);
+        if (n != 0 && n != (ssize_t)sizeof *f) *f = (struct start_failure){STEP_SETUP, EIO};
+    }
     close(st[0]);
-    return e;
+    return f->step ? -1 : 0;
 }
 
-static int check_cwd(const char *cwd, struct sbxd_err *err)
+/* The error for a command that did not start. */
+static int start_error(const struct start_failure *f, const char *cwd, struct sbxd_err *err)
 {
-    struct stat st;
-    if (stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode))
+    if (f->step == STEP_CWD && (f->err == ENOENT || f->err == ENOTDIR))
         return sbxd_fail(err, 400, SBX_ERR_INVALID, "cwd: no such directory '%.200s'", cwd);
-    return 0;
+    if (f->step == STEP_CWD)
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "cwd: cannot enter '%.200s': %s", cwd, strerror(f->err));
+    return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot start the command: %s", strerror(f->err));
 }
 
 static int find_user(const char *user, struct passwd *pw, char *buf, size_t len, struct sbxd_err *err)
@@ -207,7 +227,6 @@ int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
     const char *cwd = req->cwd ? req->cwd : box->dir;
     struct passwd pw;
     char pwbuf[4096];
-    if (check_cwd(cwd, err)) return -1;
     if (req->user && find_user(req->user, &pw, pwbuf, sizeof pwbuf, err)) return -1;
     struct pipes ps;
     char **envp = build_env(box, req->env);
@@ -218,13 +237,14 @@ int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
     char *const argv[] = {"/bin/sh", "-c", (char *)req->cmd, NULL};
     pid_t pid = -1;
     sbxd_sched_before_start(box->srv->running);
-    int rc = req->user ? spawn_as_user(cwd, argv, envp, &ps, &pw, &pid)
-                       : spawn_fast(cwd, argv, envp, &ps, &pid);
+    struct start_failure f;
+    int rc = req->user ? spawn_as_user(cwd, argv, envp, &ps, &pw, &pid, &f)
+                       : spawn_fast(cwd, argv, envp, &ps, &pid, &f);
     free_env(envp);
     close_child_ends(&ps);
     if (rc != 0) {
         close_pipes(&ps);
-        return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot start the command: %s", strerror(rc));
+        return start_error(&f, cwd, err);
     }
     *out = (struct sbxd_spawned){.pid = pid, .in = ps.in[1], .out = ps.out[0], .err = ps.err[0]};
     return 0;
