@@ -1,8 +1,9 @@
 -- run("true") latency against the machine's own baseline, measured in the same run:
 -- posix_spawn of /bin/sh -c true with a stdout pipe read to EOF (bench/spawn_baseline.c),
--- half of it before the sbx runs and half after.
+-- the two interleaved one by one.
 -- Also the embedded cold start: require "sbx" -> first run result, in a fresh process.
 local N = tonumber(arg[1]) or 500
+local ROUNDS = 3
 local BASELINE = os.getenv("SBX_BENCH_BASELINE") or "build/bench/spawn_baseline"
 
 local core = require "sbx.core"
@@ -16,39 +17,53 @@ local function summary(samples)
   return { median = percentile(samples, 0.5), p99 = percentile(samples, 0.99) }
 end
 
--- Appends `n` baseline samples (ms) to `samples`.
-local function baseline_block(samples, n)
-  local f = assert(io.popen(BASELINE .. " " .. n))
-  for line in f:lines() do samples[#samples + 1] = tonumber(line) / 1000 end
-  assert(f:close(), "baseline failed")
+-- The baseline as a server, driven through two FIFOs: each request line makes it spawn
+-- once and answer the duration (us). Its process stays up, so a sample costs the spawn
+-- alone, and samples of both kinds can alternate one by one.
+local function start_baseline()
+  local dir = assert(core.mkdtemp("/tmp/sbx-bench-"))
+  local req, resp = dir .. "/req", dir .. "/resp"
+  assert(os.execute(("mkfifo '%s' '%s'"):format(req, resp)))
+  assert(os.execute(("'%s' - < '%s' > '%s' &"):format(BASELINE, req, resp)))
+  local w = assert(io.open(req, "w"))
+  local r = assert(io.open(resp, "r"))
+  return {
+    sample = function()
+      w:write("1\n")
+      w:flush()
+      return assert(tonumber(r:read("l")), "baseline failed") / 1000
+    end,
+    close = function()
+      w:close() -- EOF: the server exits
+      r:close()
+      os.remove(req); os.remove(resp); os.remove(dir)
+    end,
+  }
 end
 
--- Appends `n` samples (ms) of box.commands:run("true") to `samples`.
-local function sbx_block(box, samples, n)
-  for _ = 1, n do
-    local t0 = core.now()
-    box.commands:run("true")
-    samples[#samples + 1] = (core.now() - t0) * 1000
-  end
+-- One sample (ms) of box.commands:run("true").
+local function sbx_sample(box)
+  local t0 = core.now()
+  box.commands:run("true")
+  return (core.now() - t0) * 1000
 end
 
--- Rounds of: half a baseline, the sbx runs, the other half; all samples pooled. A drift
--- of the machine (a shared VM) during a round weighs on both alike, and several rounds
--- keep one noisy second from deciding the figure. Not finer interleaving: each switch
--- disturbs the scheduler's placement of the processes for tens of milliseconds, which
--- is not what a script running commands in a row sees.
-local ROUNDS = 3
-
+-- Baseline and sbx samples alternate one by one (which goes first alternates too), so
+-- both see the same machine: a shared VM's speed drifts by 20-30 % from one second to
+-- the next, as does where the scheduler puts the processes, and comparing blocks taken
+-- at different times measured that drift as often as sbx.
 local function measure()
   local sbx = require "sbx"
   local box <close> = sbx.create()
-  sbx_block(box, {}, 50) -- warm: connection, allocator
+  local baseline = start_baseline()
+  for _ = 1, 50 do sbx_sample(box); baseline.sample() end -- warm: connection, allocator
   local base, runs = {}, {}
-  for _ = 1, ROUNDS do
-    baseline_block(base, N // 2)
-    sbx_block(box, runs, N)
-    baseline_block(base, N - N // 2)
+  for i = 1, ROUNDS * N do
+    if i % 2 == 0 then base[#base + 1] = baseline.sample() end
+    runs[#runs + 1] = sbx_sample(box)
+    if i % 2 == 1 then base[#base + 1] = baseline.sample() end
   end
+  baseline.close()
   return summary(base), summary(runs)
 end
 
@@ -68,10 +83,10 @@ local function cold_start()
 end
 
 local base, runs = measure()
-print(("baseline posix_spawn sh -c true: median %.3f ms  p99 %.3f ms  (%d x %d runs)"):format(
-  base.median, base.p99, ROUNDS, N))
-print(("sbx run(\"true\"):                 median %.3f ms  p99 %.3f ms  (%d x %d runs)"):format(
-  runs.median, runs.p99, ROUNDS, N))
+print(("baseline posix_spawn sh -c true: median %.3f ms  p99 %.3f ms  (%d runs)"):format(
+  base.median, base.p99, ROUNDS * N))
+print(("sbx run(\"true\"):                 median %.3f ms  p99 %.3f ms  (%d runs, interleaved)"):format(
+  runs.median, runs.p99, ROUNDS * N))
 print(("ratio:                           median %.2f      p99 %.2f      (target <= 1.3)"):format(
   runs.median / base.median, runs.p99 / base.p99))
 print(("embedded cold start, require -> first run result: %.1f ms (median of 9)"):format(cold_start()))

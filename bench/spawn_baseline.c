@@ -1,9 +1,14 @@
 /* Baseline for bench/run_latency.lua: the machine's own cost of what run("true") does at
  * its core — posix_spawn of /bin/sh -c true with a stdout pipe read to EOF, then reaped.
- * Prints one duration in microseconds per line. */
+ *
+ *   spawn_baseline N    runs N spawns, prints one duration in microseconds per line
+ *   spawn_baseline -    serves: for each line N read on stdin, runs N spawns and prints
+ *                       their durations (flushed), so a bench can interleave baseline
+ *                       spawns with its own runs one by one */
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,13 +44,23 @@ static int spawn_true(void)
     return rc;
 }
 
-int main(int argc, char **argv)
+static int run_timed(int n)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 500;
     for (int i = 0; i < n; i++) {
         double t0 = now_us();
         if (spawn_true() != 0) return 1;
         printf("%.1f\n", now_us() - t0);
     }
-    return 0;
+    return fflush(stdout) != 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "-") == 0) {
+        int n;
+        while (scanf("%d", &n) == 1)
+            if (run_timed(n) != 0) return 1;
+        return 0;
+    }
+    return run_timed(argc > 1 ? atoi(argv[1]) : 500);
 }
