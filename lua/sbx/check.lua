@@ -57,10 +57,13 @@ function M.value(fname, what, v, rule)
   return v
 end
 
+-- What options(nil) returns: one shared table, read and never written.
+local NO_OPTIONS = setmetatable({}, { __newindex = function() error("options are read-only", 2) end })
+
 --- Checks an options table: nil is an empty table; every key must be in `schema`
--- (key -> rule name); nil values are allowed. Returns the table.
+-- (key -> rule name); nil values are allowed. Returns the table, to be read only.
 function M.options(fname, opts, schema)
-  if opts == nil then return {} end
+  if opts == nil then return NO_OPTIONS end
   if type(opts) ~= "table" then fail(fname, "options", "must be a table") end
   for k, v in pairs(opts) do
     local rule = schema[k]

@@ -16,7 +16,8 @@ local RUN_OPTIONS = {
 }
 
 function Commands.new(box)
-  return setmetatable({ box = box }, Commands)
+  -- the start request's URL, made once: a run builds no string it does not send
+  return setmetatable({ box = box, start_url = box.client:url_of(box:path("/processes")) }, Commands)
 end
 
 --- The JSON body of a start request.
@@ -33,12 +34,10 @@ local Run = {}
 Run.__index = Run
 
 local function new_run(cmd, opts, request_timeout)
-  return setmetatable({
-    cmd = cmd, opts = opts,
-    callbacks = { stdout = opts.on_stdout, stderr = opts.on_stderr },
-    request_timeout = request_timeout,
-  }, Run)
+  return setmetatable({ cmd = cmd, opts = opts, request_timeout = request_timeout }, Run)
 end
+
+local CALLBACK_OPTION = { stdout = "on_stdout", stderr = "on_stderr" }
 
 function Run:result()
   local e = self.ended or {}
@@ -51,7 +50,8 @@ end
 --- Handles one SSE event of the process stream. The core collects the output itself
 -- (one buffer per channel, taken at the end); chunks come as events only for callbacks.
 function Run:on_event(ev)
-  local cb = self.callbacks[ev.event]
+  local option = CALLBACK_OPTION[ev.event]
+  local cb = option and self.opts[option]
   if cb then
     cb(ev.data)
   elseif ev.event == "start" then
@@ -148,8 +148,8 @@ function Commands:run(cmd, opts)
   box:ensure_open("run")
   local request_timeout = opts.request_timeout or box.request_timeout
   local run = new_run(cmd, opts, request_timeout)
-  local op = box.client:open("POST", "/sandboxes/" .. box.id .. "/processes",
-    start_body(cmd, opts), { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
+  local op = box.client:open_url("POST", self.start_url, start_body(cmd, opts),
+    { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
   run:drive(op)
   local result = run:result()
   raise_if_timed_out(result, opts)

@@ -130,6 +130,7 @@ local function dispatch(mine, started)
   -- in the next step (timeout() is 0 meanwhile), so a flood of output cannot stall a
   -- host's frame.
   local queue = runnable
+  if #queue == 0 then return woke end
   runnable = {}
   local budget_end = started + M.STEP_BUDGET
   for i, item in ipairs(queue) do

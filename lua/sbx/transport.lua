@@ -37,11 +37,21 @@ function Client:headers(accept)
   return h
 end
 
+--- The URL of a path on this server.
+function Client:url_of(path)
+  return self.base .. path
+end
+
 --- Starts a request; body is a Lua table sent as JSON, or nil. sse: nil for a JSON
 -- call, else a table of stream options for the core (collect, chunks).
 function Client:open(method, path, body, sse)
+  return self:open_url(method, self:url_of(path), body, sse)
+end
+
+--- Client:open with the URL already made.
+function Client:open_url(method, url, body, sse)
   return core.request {
-    method = method, url = self.base .. path, unix_socket = self.socket,
+    method = method, url = url, unix_socket = self.socket,
     headers = self:headers(sse and "text/event-stream" or "application/json"),
     body = body and cjson.encode(body) or nil, sse = sse ~= nil,
     collect = sse and sse.collect, chunks = sse and sse.chunks,
