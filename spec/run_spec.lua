@@ -115,6 +115,25 @@ describe("commands:run", function()
     os.remove(tmp)
   end)
 
+  it("keeps many small writes of both streams exact, however sbxd groups them", function()
+    -- sbxd sends as many events a write as fit (the end's room kept free): pieces of
+    -- both streams in a row fill its writes to the edge in every way.
+    local cmd = [[i=0; while [ $i -lt 400 ]; do printf '%0*d' $((i % 97 + 400)) $i;
+      printf '%0*d' $((i % 31 + 200)) $i >&2; i=$((i+1)); done; echo end]]
+    local function padded(i, width) return ("0"):rep(width - #tostring(i)) .. i end
+    local out, err = {}, {}
+    for i = 0, 399 do
+      out[#out + 1] = padded(i, i % 97 + 400)
+      err[#err + 1] = padded(i, i % 31 + 200)
+    end
+    for _ = 1, 3 do
+      local r = box.commands:run(cmd)
+      assert.are.equal(table.concat(out) .. "end\n", r.stdout)
+      assert.are.equal(table.concat(err), r.stderr)
+      assert.are.equal(0, r.exit_code)
+    end
+  end)
+
   it("writes stdin with NUL bytes, then EOF", function()
     local r = box.commands:run("od -An -tx1 -v; echo done", { stdin = "a\0b\0\n" })
     assert.are.equal(" 61 00 62 00 0a\ndone\n", r.stdout)

@@ -91,6 +91,6 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 }
 
 const struct lws_protocols sbxd_protocols[] = {
-    {"http", http_callback, sizeof(struct sbxd_conn), 0, 0, NULL, 0},
+    {"http", http_callback, sizeof(struct sbxd_conn), 0, 0, NULL, SBXD_WRITE_MAX},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };

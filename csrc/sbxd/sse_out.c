@@ -11,8 +11,8 @@
 #include "http.h"
 
 #define RAW_CHUNK 49152u                 /* base64 of it is 64 KiB */
-#define BATCH_ROOM (65536u + 1024u)      /* the head, a whole output event, and the end */
 #define CHUNK_FRAME 16u                  /* a chunk's size line and closing CRLF, at most */
+#define BATCH_ROOM SBXD_WRITE_MAX        /* see http.h: output never takes the end's room */
 
 /* What one write sends, built in place after lws's headroom. */
 struct batch {
@@ -38,7 +38,7 @@ static void add_text(struct batch *b, const char *text, size_t len)
  * so the connection outlives the command and the client's next request reuses it. */
 static int add_head(struct lws *wsi, struct sbxd_proc *p, struct batch *b)
 {
-    unsigned char *pos = b->pos, *end = b->pos + 512;
+    unsigned char *pos = b->pos, *end = b->pos + SBXD_HEAD_ROOM;
     if (lws_add_http_header_status(wsi, HTTP_STATUS_OK, &pos, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
                                      (const unsigned char *)"text/event-stream", 17, &pos, end) ||
@@ -53,6 +53,7 @@ static int add_head(struct lws *wsi, struct sbxd_proc *p, struct batch *b)
     char event[96]; /* keepalive: how long the client may hear nothing while sbxd lives */
     int n = snprintf(event, sizeof event, "event: start\ndata: {\"pid\":%d,\"keepalive\":%g}\n\n",
                      (int)p->pid, p->srv->keepalive);
+    if (n < 0 || (size_t)n >= sizeof event) return -1;
     add_text(b, event, (size_t)n);
     p->head_due = 0;
     return 0;
@@ -70,7 +71,7 @@ static int add_output(struct sbxd_proc *p, struct batch *b)
     int hl = snprintf(head, sizeof head, "event: %s\nid: %" PRIu64 "\ndata: ",
                       ch == SBXD_STDOUT ? "stdout" : "stderr", p->log.taken + n);
     size_t len = (size_t)hl + b64_encoded_len(n) + 2;
-    if (room(b) < len + CHUNK_FRAME) return 0;
+    if (room(b) < len + CHUNK_FRAME + SBXD_END_ROOM) return 0;
     b->pos += sprintf((char *)b->pos, "%zx\r\n", len);
     memcpy(b->pos, head, (size_t)hl);
     b->pos += hl;
@@ -82,28 +83,34 @@ static int add_output(struct sbxd_proc *p, struct batch *b)
     return 1;
 }
 
-static size_t format_end(const struct sbxd_proc *p, char *out)
+#define END_EVENT_MAX 160u
+
+/* The end event's text; the reasons are sbxd's own short words, so it always fits. */
+static size_t format_end(const struct sbxd_proc *p, char out[END_EVENT_MAX])
 {
-    int st = p->status;
+    int st = p->status, n;
     if (WIFSIGNALED(st)) {
         int sig = WTERMSIG(st);
         const char *abbrev = sigabbrev_np(sig);
         char name[32];
         snprintf(name, sizeof name, "SIG%s", abbrev ? abbrev : "UNKNOWN");
         if (p->reason)
-            return (size_t)sprintf(out, "event: end\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"%s\"}\n\n",
-                                   128 + sig, name, p->reason);
-        return (size_t)sprintf(out, "event: end\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"signal: %s\"}\n\n",
-                               128 + sig, name, name);
+            n = snprintf(out, END_EVENT_MAX, "event: end\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"%s\"}\n\n",
+                         128 + sig, name, p->reason);
+        else
+            n = snprintf(out, END_EVENT_MAX, "event: end\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"signal: %s\"}\n\n",
+                         128 + sig, name, name);
+    } else {
+        n = snprintf(out, END_EVENT_MAX, "event: end\ndata: {\"exit_code\":%d,\"signal\":null,\"error\":null}\n\n",
+                     WEXITSTATUS(st));
     }
-    return (size_t)sprintf(out, "event: end\ndata: {\"exit_code\":%d,\"signal\":null,\"error\":null}\n\n",
-                           WEXITSTATUS(st));
+    return n > 0 && (size_t)n < END_EVENT_MAX ? (size_t)n : 0;
 }
 
 /* The end event, then the terminating chunk: the response is over. */
 static void add_end(struct sbxd_proc *p, struct batch *b)
 {
-    char event[160];
+    char event[END_EVENT_MAX];
     add_text(b, event, format_end(p, event));
     memcpy(b->pos, "0\r\n\r\n", 5);
     b->pos += 5;
