@@ -212,6 +212,9 @@ static int start_lws(struct sbxd_server *srv)
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.user = srv;
     info.pcontext = &srv->lws;
+    /* What lws reads from a socket at once (default 4 KiB): a request body of megabytes
+     * (stdin) would take a loop turn per 4 KiB. */
+    info.pt_serv_buf_size = 65536;
     lws_set_log_level(srv->quiet ? 0 : LLL_ERR, NULL);
     srv->lws = lws_create_context(&info);
     return srv->lws ? 0 : -1;
