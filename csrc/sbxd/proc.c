@@ -176,7 +176,7 @@ static void proc_free(struct sbxd_proc *p)
     close_handle(p->out);
     close_handle(p->err);
     close_handle(p->timer);
-    close_handle(p->keepalive);
+    close_handle(p->ticker);
     sbxd_outlog_free(&p->log);
     free(p);
 }
@@ -278,6 +278,6 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
     if (read_pipe(p, &p->out, sp.out) != 0 || read_pipe(p, &p->err, sp.err) != 0)
         sbxd_proc_kill(p, "pipe failure");
     if (req->timeout > 0) p->timer = start_timer(p, on_timeout, to_ms(req->timeout), 0);
-    p->keepalive = start_timer(p, on_stream_tick, SBXD_HEAD_HOLD_MS, to_ms(box->srv->keepalive));
+    p->ticker = start_timer(p, on_stream_tick, SBXD_HEAD_HOLD_MS, to_ms(box->srv->keepalive));
     return p;
 }

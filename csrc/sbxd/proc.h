@@ -19,7 +19,8 @@ struct sbxd_proc {
     int exited, status;
     const char *reason;                /* why sbxd killed it: "timeout", ... or NULL */
     uv_pipe_t *out, *err;              /* NULL once at EOF and closed */
-    uv_timer_t *timer, *keepalive;
+    uv_timer_t *timer;                 /* the command's timeout */
+    uv_timer_t *ticker;                /* the stream's: head hold, then keep-alives */
     struct sbxd_outlog log;
     struct lws *reader;                /* the SSE stream, NULL once it closed */
     int paused, end_sent, wrote_since_tick, keepalive_due;

@@ -1,7 +1,8 @@
 /* The SSE side of a process: start, output chunks as base64 with their offsets, keep-
  * alive comments, end. Each event is one HTTP chunk; one write carries as many as fit,
  * so a short command's whole answer (head, start, output, end) is one write and wakes
- * the client once. */
+ * the client once. Writes happen in WRITEABLE callbacks, except the last ones of a
+ * command that has exited with its pipes at EOF (see sbxd_sse_news). */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
