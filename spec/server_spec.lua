@@ -115,6 +115,37 @@ describe("sbxd", function()
     assert.is_nil(seen.done)
   end)
 
+  it("sends the whole stream to a client that asks to close the connection after it", function()
+    -- The end goes out as soon as the command is over, outside lws's WRITEABLE turn; a
+    -- connection that is not kept alive must still get every byte, then close at once:
+    -- the client's next request (sent right after) must get its own answer.
+    local function stream(cmd, extra)
+      local headers = { "Authorization: Bearer " .. server.key, "Accept: text/event-stream", extra }
+      local op = core.request { method = "POST", url = server.url .. procs(), headers = headers,
+        body = cjson.encode { cmd = cmd }, sse = true, chunks = true }
+      local seen, data = {}, {}
+      local deadline = core.now() + 5
+      while not seen.done and not seen.error and core.now() < deadline do
+        core.step(0.05)
+        for _, ev in ipairs(op:poll()) do
+          seen[ev.event or ev.type] = ev
+          if ev.event then data[ev.event] = (data[ev.event] or "") .. ev.data end
+        end
+      end
+      op:close()
+      assert.is_nil(seen.error and seen.error.message)
+      assert.are.equal(200, seen.done and seen.done.status)
+      return data
+    end
+    for i = 1, 3 do
+      local closing = stream(("echo close-%d; echo err >&2; exit 3"):format(i), "Connection: close")
+      assert.are.equal(("close-%d\n"):format(i), closing.stdout)
+      assert.are.equal("err\n", closing.stderr)
+      assert.are.equal(3, cjson.decode(closing["end"]).exit_code)
+      assert.are.equal(("keep-%d\n"):format(i), stream(("echo keep-%d"):format(i), "Connection: keep-alive").stdout)
+    end
+  end)
+
   it("hands queued output events over in batches bounded by bytes", function()
     local op = core.request { method = "POST", url = server.url .. procs(),
       headers = { "Authorization: Bearer " .. server.key, "Accept: text/event-stream" },

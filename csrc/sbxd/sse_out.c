@@ -179,7 +179,11 @@ void sbxd_sse_news(struct sbxd_proc *p)
      * still queued in lws (then order requires waiting for WRITEABLE). */
     if (p->exited && !p->out && !p->err && !lws_partial_buffered(p->reader)) {
         struct lws *wsi = p->reader;
-        if (write_batch(wsi, p) < 0) lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        /* A connection to close (not kept alive, or failed) closes now, as it would when
+         * a WRITEABLE callback says so: an asynchronous kill waits for lws's next timeout
+         * sweep, up to a second, and meanwhile lws would read the client's next request
+         * on a connection whose transaction ended without being reset. */
+        if (write_batch(wsi, p) < 0) lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
         return;
     }
     sbxd_sse_want_write(p);
