@@ -197,6 +197,10 @@ describe("commands:run", function()
     local err = helper.error_of(box.commands.run, box.commands, "id", { user = "no-such-user-x" })
     assert.are.equal("InvalidArgumentError", err.kind)
     assert.matches("no%-such%-user%-x", err.message)
+    -- the forked child reports a failed chdir like the fast path does
+    err = helper.error_of(box.commands.run, box.commands, "id", { user = "nobody", cwd = "/no/such/dir" })
+    assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+    assert.are.equal("cwd: no such directory '/no/such/dir'", err.message)
   end)
 
   it("kills the whole process group at the timeout", function()

@@ -193,8 +193,12 @@ static int spawn_as_user(const char *cwd, char *const argv[], char **envp, struc
     *f = (struct start_failure){*pid < 0 ? STEP_SETUP : 0, errno};
     close(st[1]);
     if (*pid > 0) {
-        ssize_t n = read(st[0], f, sizeof *f);
-        if (n != 0 && n != (ssize_t)sizeof *f) *f = (struct start_failure){STEP_SETUP, EIO};
+        /* EOF: the exec closed the pipe. Only a whole report means the child failed. */
+        struct start_failure child;
+        ssize_t n;
+        do n = read(st[0], &child, sizeof child);
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t)sizeof child) *f = child;
     }
     close(st[0]);
     return f->step ? -1 : 0;
