@@ -33,8 +33,8 @@ end
 local Run = {}
 Run.__index = Run
 
-local function new_run(cmd, opts, request_timeout)
-  return setmetatable({ cmd = cmd, opts = opts, request_timeout = request_timeout }, Run)
+local function new_run(opts, request_timeout)
+  return setmetatable({ opts = opts, request_timeout = request_timeout }, Run)
 end
 
 local CALLBACK_OPTION = { stdout = "on_stdout", stderr = "on_stderr" }
@@ -147,7 +147,7 @@ function Commands:run(cmd, opts)
   local box = self.box
   box:ensure_open("run")
   local request_timeout = opts.request_timeout or box.request_timeout
-  local run = new_run(cmd, opts, request_timeout)
+  local run = new_run(opts, request_timeout)
   local op = box.client:open_url("POST", self.start_url, start_body(cmd, opts),
     { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
   run:drive(op)
