@@ -1,27 +1,105 @@
--- N concurrent run("true") for N = 1, 10, 100, 1000: wall time, runs/s, and the client's
--- memory per run in flight (RSS while all N are in flight, less RSS before).
--- Target: 1000 in flight with <= 64 KiB of client memory each.
+-- Concurrency, in two parts.
+-- 1. Throughput: N concurrent run("true") for N = 1, 10, 100, 1000: wall time and runs/s.
+-- 2. Memory in flight: N commands that all run at once (`sleep`), N = 1000, 5000, 10000 (or
+--    the sizes given as arguments). Both the client's and sbxd's resident memory are
+--    sampled at every step while the commands start, and the peak, less what each held
+--    before, is divided by the number of commands sbxd had running at that peak.
+--    Targets: <= 16 KiB of client memory and <= 8 KiB of sbxd memory per command.
+--    A size past what the descriptor limits allow must fail cleanly: every run either
+--    succeeds or raises an sbx error, and the first such error is printed.
 local sbx = require "sbx"
+local embedded = require "sbx.embedded"
 
-local function rss_kib()
-  local f = assert(io.open("/proc/self/status"))
-  local kib = tonumber(f:read("a"):match("VmRSS:%s*(%d+)"))
+local function status_field(pid, field)
+  local f = io.open("/proc/" .. pid .. "/status")
+  if not f then return nil end
+  local v = tonumber(f:read("a"):match(field .. ":%s*(%d+)"))
   f:close()
-  return kib
+  return v
+end
+
+local function rss_kib(pid) return status_field(pid, "VmRSS") end
+
+-- Commands sbxd has running: its children (sbxd is single-threaded, so its one task
+-- lists them all).
+local function children(pid)
+  local f = io.open(("/proc/%d/task/%d/children"):format(pid, pid))
+  if not f then return 0 end
+  local n = select(2, f:read("a"):gsub("%d+", ""))
+  f:close()
+  return n
+end
+
+local function nofile_limit()
+  local f = assert(io.popen("ulimit -Sn; ulimit -Hn"))
+  local soft, hard = f:read("l"), f:read("l")
+  f:close()
+  return soft, hard
 end
 
 local box <close> = sbx.create()
+local daemon_pid = embedded.daemon():pid()
+local self_pid = tonumber(assert(io.open("/proc/self/stat")):read("l"):match("^(%d+)"))
+
+print("throughput: N concurrent run(\"true\")")
 for _, n in ipairs { 1, 10, 100, 1000 } do
-  collectgarbage()
-  local before = rss_kib()
   local t0 = sbx.now()
   local tasks = {}
   for i = 1, n do tasks[i] = sbx.go(function() return box.commands:run("true").exit_code end) end
-  sbx.step(0) -- every request is now on its way
-  local during = rss_kib()
   sbx.loop()
   local wall = sbx.now() - t0
   for i = 1, n do assert(tasks[i]:wait() == 0) end
-  print(("N=%-5d wall %.3f s  %8.0f runs/s  client memory per in-flight run %6.1f KiB"):format(
-    n, wall, n / wall, math.max(0, during - before) / n))
+  print(("  N=%-5d wall %.3f s  %8.0f runs/s"):format(n, wall, n / wall))
+end
+
+local soft, hard = nofile_limit()
+print(("memory in flight: N concurrent `sleep` (client descriptor limit %s soft, %s hard;"
+  .. " sbxd %s)"):format(soft, hard, status_field(daemon_pid, "FDSize") and "running" or "gone"))
+local sizes = {}
+for i = 1, #arg do sizes[i] = math.tointeger(tonumber(arg[i])) end
+if #sizes == 0 then sizes = { 1000, 5000, 10000 } end
+
+for _, n in ipairs(sizes) do
+  collectgarbage()
+  collectgarbage()
+  local client0, sbxd0, lua0 = rss_kib(self_pid), rss_kib(daemon_pid), collectgarbage("count")
+  -- Long enough that the first commands still run when the last one starts.
+  local seconds = 5 + n / 500
+  local ok, failed, first_err = 0, 0, nil
+  local t0 = sbx.now()
+  for _ = 1, n do
+    sbx.go(function()
+      local good, err = pcall(box.commands.run, box.commands, "sleep " .. seconds)
+      if good then
+        ok = ok + 1
+      else
+        failed = failed + 1
+        first_err = first_err or err
+      end
+    end)
+  end
+  local peak = { running = 0, client = client0, sbxd = sbxd0, lua = lua0 }
+  local next_sample = 0
+  while ok + failed < n do
+    sbx.step(0.01)
+    -- Sampling reads /proc (a children list of thousands of pids): not at every step,
+    -- which would slow the starts it measures.
+    local now = sbx.now()
+    if now < next_sample then goto continue end
+    next_sample = now + 0.05
+    local running = children(daemon_pid)
+    local client, daemon = rss_kib(self_pid), rss_kib(daemon_pid)
+    if running > peak.running then
+      peak.running, peak.at, peak.lua = running, sbx.now() - t0, collectgarbage("count")
+    end
+    if client > peak.client then peak.client = client end
+    if daemon and daemon > peak.sbxd then peak.sbxd = daemon end
+    ::continue::
+  end
+  local per = math.max(peak.running, 1)
+  print(("  N=%-5d peak %5d running at %.1f s; per command: client %5.1f KiB (Lua heap %4.1f),"
+    .. " sbxd %5.1f KiB; %d ok, %d failed in %.1f s"):format(n, peak.running, peak.at or 0,
+    (peak.client - client0) / per, (peak.lua - lua0) / per, (peak.sbxd - sbxd0) / per,
+    ok, failed, sbx.now() - t0))
+  if first_err then print("    first error: " .. tostring(first_err)) end
 end
