@@ -93,7 +93,7 @@ function Run:on_core_event(ev)
     errors.raise("SandboxError", "the output stream ended before the command's end event")
   elseif ev.type == "error" then
     if self.ended then return true end
-    transport.raise_transport(ev)
+    transport.raise_transport(ev, self.client)
   end
   return false
 end
@@ -140,6 +140,17 @@ local function raise_if_timed_out(result, opts)
   end
 end
 
+--- Starts the command and drives its stream to the end; returns the Run.
+local function start_run(commands, body, opts, request_timeout)
+  local client = commands.box.client
+  local run = new_run(opts, request_timeout)
+  run.client = client
+  local op = client:open_url("POST", commands.start_url, body,
+    { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
+  run:drive(op)
+  return run
+end
+
 --- Runs `cmd` with /bin/sh -c in the sandbox and returns its CommandResult.
 function Commands:run(cmd, opts)
   check.value("run", "cmd", cmd, "nonempty")
@@ -147,10 +158,7 @@ function Commands:run(cmd, opts)
   local box = self.box
   box:ensure_open("run")
   local request_timeout = opts.request_timeout or box.request_timeout
-  local run = new_run(opts, request_timeout)
-  local op = box.client:open_url("POST", self.start_url, start_body(cmd, opts),
-    { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
-  run:drive(op)
+  local run = box.client:retrying(start_run, self, start_body(cmd, opts), opts, request_timeout)
   local result = run:result()
   raise_if_timed_out(result, opts)
   return result

@@ -27,8 +27,10 @@ end
 -- the embedded sbxd.
 local function client_for(opts)
   local url, key = opts.url or os.getenv("SBX_URL"), opts.api_key or os.getenv("SBX_API_KEY")
-  if not url or url == "" then url, key = embedded.endpoint() end
-  return transport.new { url = url, api_key = key, request_timeout = opts.request_timeout }
+  local own = not url or url == ""
+  if own then url, key = embedded.endpoint() end
+  return transport.new { url = url, api_key = key, request_timeout = opts.request_timeout,
+    embedded = own }
 end
 
 local function new_sandbox(client, info, owned)
