@@ -8,6 +8,7 @@ local wait = require "sbx.task"
 
 local Commands = {}
 Commands.__index = Commands
+Commands.__name = "sbx.Commands"
 
 local RUN_OPTIONS = {
   cwd = "string", env = "env", user = "string", timeout = "duration",
@@ -151,12 +152,19 @@ local function start_run(commands, body, opts, request_timeout)
   return run
 end
 
+--- Checks that a public method was called on box.commands (box.commands:run(), not .run())
+-- of an open sandbox.
+local function check_commands(fname, commands)
+  check.self(fname, commands, Commands, "box.commands", "box.commands:%s()")
+  commands.box:ensure_open(fname)
+end
+
 --- Runs `cmd` with /bin/sh -c in the sandbox and returns its CommandResult.
 function Commands:run(cmd, opts)
+  check_commands("run", self)
   check.value("run", "cmd", cmd, "nonempty")
   opts = check.options("run", opts, RUN_OPTIONS)
   local box = self.box
-  box:ensure_open("run")
   local request_timeout = opts.request_timeout or box.request_timeout
   local run = box.client:retrying(start_run, self, start_body(cmd, opts), opts, request_timeout)
   local result = run:result()
@@ -166,6 +174,7 @@ end
 
 --- The explicit streaming entry point: the same call as run.
 function Commands:run_stream(cmd, opts)
+  check_commands("run_stream", self)
   return self:run(cmd, opts)
 end
 
