@@ -81,7 +81,7 @@ local CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT = 6, 7
 --- Raises the SandboxError a transport failure event of a request to `client` stands for.
 -- When the request could not connect, err.unreachable is true: no server saw it.
 function M.raise_transport(ev, client)
-  local url = client and client.url or "sbxd"
+  local url = client.url
   if ev.code == CURLE_COULDNT_CONNECT or ev.code == CURLE_COULDNT_RESOLVE_HOST then
     errors.raise("SandboxError", ("cannot reach sbxd at %s: %s"):format(url, tostring(ev.message)),
       { unreachable = true })
