@@ -104,7 +104,7 @@ check-build:
 check: deps check-build
 	@rm -f $(SAN_LOG).*
 	@for t in $(patsubst $(B)/%,build-asan/%,$(UNIT_BINS)); do echo "== $$t"; \
-	  $(SAN_ENV) $(UNIT_ENV:$(B)/%=build-asan/%) $$t || exit 1; done
+	  $(SAN_ENV) $(subst $(CURDIR)/$(B)/,$(CURDIR)/build-asan/,$(UNIT_ENV)) $$t || exit 1; done
 	@$(SAN_ENV) LD_PRELOAD="$(ASAN_RT) $(UBSAN_RT)" SBX_SANITIZED=1 \
 	  spec/sanitized_specs.sh $(SAN_LOG) $(MAKE) --no-print-directory B=build-asan specs
 	@if ls $(SAN_LOG).* >/dev/null 2>&1; then cat $(SAN_LOG).*; echo "sanitizer reports: see above"; exit 1; fi

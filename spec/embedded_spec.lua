@@ -26,6 +26,18 @@ local function read_file(path)
   return s
 end
 
+-- Runs a Lua script in a child process to its end, with `env` ("NAME=value ...") added to
+-- its environment; returns its output (stdout and stderr).
+local function run_script(code, env)
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(code)
+  f:close()
+  local out = helper.sh(("env -u SBX_URL %s %s %s %s 2>&1"):format(ENV, env or "", LUA, script))
+  os.remove(script)
+  return out
+end
+
 describe("the embedded sbxd", function()
   it("runs a command with no url at all", function()
     local out = helper.sh(("env -u SBX_URL %s %s -e %q"):format(ENV, LUA,
@@ -71,5 +83,70 @@ describe("the embedded sbxd", function()
     end, 5), "sbxd or its command outlived the Lua process")
     os.remove(out)
     os.remove(script)
+  end)
+
+  it("is started again, at the same socket, when it died", function()
+    -- Each call below is the first after a kill -9 of sbxd: a run and an info of a box of
+    -- the dead sbxd (the fresh one knows none: NotFoundError), then a create and a run.
+    -- A killed sbxd leaves its root directory behind: under a TMPDIR of the spec's own.
+    local tmpdir = assert(require("sbx.core").mkdtemp("/tmp/sbx-spec-"))
+    local out = run_script([[
+      local sbx = require "sbx"
+      local embedded = require "sbx.embedded"
+      local helper = require "helper"
+      local function kill_sbxd()
+        local pid = embedded.daemon():pid()
+        helper.sh("kill -9 " .. pid)
+        assert(helper.eventually(function() return not helper.alive(pid) end, 5))
+      end
+      local function kind_of(fn, ...)
+        local err = helper.error_of(fn, ...)
+        return type(err) == "table" and err.kind or tostring(err)
+      end
+      local old = sbx.create()
+      local url, key = embedded.endpoint()
+      local first = embedded.daemon():pid()
+      kill_sbxd()
+      print(kind_of(old.commands.run, old.commands, "true"))
+      kill_sbxd()
+      print(kind_of(old.info, old))
+      kill_sbxd()
+      local box = sbx.create()
+      io.write(box.commands:run("echo fresh").stdout)
+      local url2, key2 = embedded.endpoint()
+      print(url2 == url, key2 == key, embedded.daemon():pid() ~= first)
+    ]], "TMPDIR=" .. tmpdir)
+    helper.sh("rm -rf " .. tmpdir)
+    assert.are.equal("NotFoundError\nNotFoundError\nfresh\ntrue\ttrue\ttrue", out)
+  end)
+
+  it("gets its key through the environment: not on the command line, not to commands", function()
+    local out = run_script([[
+      local sbx = require "sbx"
+      local embedded = require "sbx.embedded"
+      local box = sbx.create()
+      local _, key = embedded.endpoint()
+      local f = assert(io.open("/proc/" .. embedded.daemon():pid() .. "/cmdline", "rb"))
+      local cmdline = f:read("a")
+      f:close()
+      local env = box.commands:run("env").stdout
+      print(#key, cmdline:find("--listen", 1, true) ~= nil, cmdline:find(key, 1, true) ~= nil,
+        env:find(key, 1, true) ~= nil, env:find("SBXD_API_KEY", 1, true) ~= nil)
+    ]])
+    assert.are.equal("64\ttrue\tfalse\tfalse\tfalse", out)
+  end)
+
+  it("puts its socket under /tmp when TMPDIR is too long for a unix socket path", function()
+    local prefix = "/tmp/sbx-spec-tmpdir-"
+    local tmpdir = prefix .. ("x"):rep(120 - #prefix)
+    assert.are.equal(120, #tmpdir)
+    helper.sh("mkdir -p " .. tmpdir)
+    local out = run_script([[
+      local sbx = require "sbx"
+      io.write(sbx.create().commands:run("echo hi").stdout)
+      print((require("sbx.embedded").endpoint()))
+    ]], "TMPDIR=" .. tmpdir)
+    helper.sh("rm -rf " .. tmpdir)
+    assert.matches("^hi\nunix:/tmp/sbx%-[%w]+/sbxd%.sock$", out)
   end)
 end)

@@ -12,8 +12,11 @@
 #include <unistd.h>
 #include <uv.h>
 
+extern char **environ;
+
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void exec_child(const char *path, char *const argv[], int parent_rd, int ready_wr)
+static void exec_child(const char *path, char *const argv[], char *const envp[], int parent_rd,
+                       int ready_wr)
 {
     setsid(); /* a terminal's ^C must not kill sbxd before it can clean up */
     int devnull = open("/dev/null", O_RDONLY);
@@ -21,8 +24,33 @@ static void exec_child(const char *path, char *const argv[], int parent_rd, int 
     int a = fcntl(parent_rd, F_DUPFD_CLOEXEC, 10), b = fcntl(ready_wr, F_DUPFD_CLOEXEC, 10);
     if (a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0) _exit(127);
     close_range(5, ~0U, 0);
-    execv(path, argv);
+    execve(path, argv, envp);
     _exit(127);
+}
+
+/* Whether "NAME=value" entry `var` names one of the variables in `set`. */
+static int is_overridden(const char *var, const char *const *set, size_t nset)
+{
+    size_t name_len = strcspn(var, "=");
+    for (size_t i = 0; i < nset; i++)
+        if (strncmp(var, set[i], name_len) == 0 && set[i][name_len] == '=') return 1;
+    return 0;
+}
+
+/* The child's environment, made before fork (the child may not allocate): this process's
+ * variables, except those `set` gives a value, then the entries of `set`. The array is
+ * the caller's to free; its strings are borrowed from environ and `set`. */
+static char **build_envp(const char *const *set, size_t nset)
+{
+    size_t n = 0;
+    while (environ && environ[n]) n++;
+    char **envp = calloc(n + nset + 1, sizeof *envp);
+    if (!envp) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_overridden(environ[i], set, nset)) envp[k++] = environ[i];
+    for (size_t i = 0; i < nset; i++) envp[k++] = (char *)set[i];
+    return envp;
 }
 
 static char **build_argv(const char *path, const char *const *args, size_t nargs)
@@ -61,34 +89,45 @@ static int read_line(int fd, double timeout, char *line, size_t linelen)
     return -1;
 }
 
-int sbx_daemon_spawn(struct sbx_daemon *d, const char *path, const char *const *args,
-                     size_t nargs, double ready_timeout, char *line, size_t linelen,
-                     char *err, size_t errlen)
+/* Forks the child that execs cmd; the argument and environment arrays are made before
+ * fork and freed after it on every path. Returns the pid, or -1 with errno set. */
+static pid_t fork_child(const struct sbx_daemon_cmd *cmd, int parent_rd, int ready_wr)
+{
+    char **argv = build_argv(cmd->path, cmd->args, cmd->nargs);
+    char **envp = build_envp(cmd->env, cmd->nenv);
+    pid_t pid = -1;
+    if (!argv || !envp) errno = ENOMEM;
+    else if ((pid = fork()) == 0) exec_child(cmd->path, argv, envp, parent_rd, ready_wr);
+    int saved = errno;
+    free(argv), free(envp);
+    errno = saved;
+    return pid;
+}
+
+int sbx_daemon_spawn(struct sbx_daemon *d, const struct sbx_daemon_cmd *cmd, double ready_timeout,
+                     char *line, size_t linelen, char *err, size_t errlen)
 {
     int parent[2], ready[2];
     d->pid = -1, d->parent_fd = -1, d->reaped = 1;
-    char **argv = build_argv(path, args, nargs);
-    if (!argv) return snprintf(err, errlen, "out of memory"), -1;
-    if (pipe2(parent, O_CLOEXEC) != 0) return free(argv), snprintf(err, errlen, "pipe: %s", strerror(errno)), -1;
+    if (pipe2(parent, O_CLOEXEC) != 0) return snprintf(err, errlen, "pipe: %s", strerror(errno)), -1;
     if (pipe2(ready, O_CLOEXEC) != 0) {
-        close(parent[0]), close(parent[1]), free(argv);
+        close(parent[0]), close(parent[1]);
         return snprintf(err, errlen, "pipe: %s", strerror(errno)), -1;
     }
-    pid_t pid = fork();
-    if (pid == 0) exec_child(path, argv, parent[0], ready[1]);
-    free(argv);
+    pid_t pid = fork_child(cmd, parent[0], ready[1]);
+    int fork_errno = errno;
     close(parent[0]);
     close(ready[1]);
     if (pid < 0) {
         close(parent[1]), close(ready[0]);
-        return snprintf(err, errlen, "fork: %s", strerror(errno)), -1;
+        return snprintf(err, errlen, "cannot start %s: %s", cmd->path, strerror(fork_errno)), -1;
     }
     d->pid = pid, d->parent_fd = parent[1], d->reaped = 0;
     int rc = read_line(ready[0], ready_timeout, line, linelen);
     close(ready[0]);
     if (rc != 0) {
         sbx_daemon_stop(d, 0);
-        snprintf(err, errlen, "%s did not report ready within %g s", path, ready_timeout);
+        snprintf(err, errlen, "%s did not report ready within %g s", cmd->path, ready_timeout);
     }
     return rc;
 }
@@ -100,6 +139,11 @@ static int try_reap(struct sbx_daemon *d)
     pid_t r = waitpid(d->pid, &status, WNOHANG);
     if (r == d->pid || (r < 0 && errno == ECHILD)) d->reaped = 1;
     return d->reaped;
+}
+
+int sbx_daemon_alive(struct sbx_daemon *d)
+{
+    return !d->reaped && d->pid > 0 && !try_reap(d);
 }
 
 void sbx_daemon_stop(struct sbx_daemon *d, double timeout)

@@ -12,11 +12,24 @@ struct sbx_daemon {
     int reaped;
 };
 
-/* Spawns `path args... --parent-fd 3 --ready-fd 4` and waits up to ready_timeout seconds
- * for its first line, stored in `line`. Returns 0, or -1 with a message in err. */
-int sbx_daemon_spawn(struct sbx_daemon *d, const char *path, const char *const *args,
-                     size_t nargs, double ready_timeout, char *line, size_t linelen,
-                     char *err, size_t errlen);
+/* What to run: `path args... --parent-fd 3 --ready-fd 4`, with this process's environment
+ * where each "NAME=value" of `env` replaces or adds a variable. The environment, readable
+ * only by the same user in /proc/PID/environ, is where a secret goes: the command line
+ * is readable by every user in /proc/PID/cmdline. */
+struct sbx_daemon_cmd {
+    const char *path;
+    const char *const *args;
+    size_t nargs;
+    const char *const *env;
+    size_t nenv;
+};
+
+/* Spawns cmd and waits up to ready_timeout seconds for its first line, stored in `line`.
+ * Returns 0, or -1 with a message in err. */
+int sbx_daemon_spawn(struct sbx_daemon *d, const struct sbx_daemon_cmd *cmd, double ready_timeout,
+                     char *line, size_t linelen, char *err, size_t errlen);
+/* Whether the child still runs; reaps it when it has exited. */
+int sbx_daemon_alive(struct sbx_daemon *d);
 /* Closes the parent pipe, waits up to timeout seconds, then SIGKILLs; idempotent. */
 void sbx_daemon_stop(struct sbx_daemon *d, double timeout);
 

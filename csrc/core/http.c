@@ -365,6 +365,12 @@ static struct sbx_event *finish_event(struct sbx_op *op, CURLcode result)
     }
     const char *msg = op->failure ? op->failure
                       : op->errbuf[0] ? op->errbuf : curl_easy_strerror(result);
+    /* curl's text for a failed connect names "localhost port 80" when the socket is a unix
+     * one: the system's reason is what holds, and the client names the address itself. */
+    long os_errno = 0;
+    if (result == CURLE_COULDNT_CONNECT && !op->failure &&
+        curl_easy_getinfo(op->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno > 0)
+        msg = strerror((int)os_errno);
     struct sbx_event *ev = sbx_event_new(SBX_EV_ERROR, msg, NULL);
     if (ev) ev->code = (int)result;
     return ev;

@@ -23,8 +23,8 @@
  *   core.now()          monotonic seconds
  *   core.b64encode(s), core.b64decode(s) (nil, msg on bad input)
  *   core.random_hex(nbytes), core.mkdtemp(prefix), core.getpid()
- *   core.spawn_daemon(path, args, ready_timeout) --> daemon, ready_line | nil, msg
- *   daemon:pid(), daemon:stop([timeout]), daemon:kill([sig])
+ *   core.spawn_daemon(path, args, ready_timeout, env) --> daemon, ready_line | nil, msg
+ *   daemon:pid(), daemon:alive(), daemon:stop([timeout]), daemon:kill([sig])
  *
  * C never calls Lua from inside a libcurl or libuv callback: those queue events.
  */

@@ -57,6 +57,15 @@ function M.value(fname, what, v, rule)
   return v
 end
 
+--- Checks that a method was called on an object of its class: `box.info(1)` or
+-- `box.commands.run("ls")` raise, naming the method and how to call it. `noun` names the
+-- class ("a Sandbox"); `usage` is a format for the call, given the method's name.
+function M.self(fname, obj, class, noun, usage)
+  if type(obj) ~= "table" or getmetatable(obj) ~= class then
+    fail(fname, "self", ("must be %s (use %s)"):format(noun, usage:format(fname)))
+  end
+end
+
 -- What options(nil) returns: one shared table, read and never written.
 local NO_OPTIONS = setmetatable({}, { __newindex = function() error("options are read-only", 2) end })
 

@@ -8,6 +8,7 @@ local wait = require "sbx.task"
 
 local Commands = {}
 Commands.__index = Commands
+Commands.__name = "sbx.Commands"
 
 local RUN_OPTIONS = {
   cwd = "string", env = "env", user = "string", timeout = "duration",
@@ -93,7 +94,7 @@ function Run:on_core_event(ev)
     errors.raise("SandboxError", "the output stream ended before the command's end event")
   elseif ev.type == "error" then
     if self.ended then return true end
-    transport.raise_transport(ev)
+    transport.raise_transport(ev, self.client)
   end
   return false
 end
@@ -140,17 +141,32 @@ local function raise_if_timed_out(result, opts)
   end
 end
 
+--- Starts the command and drives its stream to the end; returns the Run.
+local function start_run(commands, body, opts, request_timeout)
+  local client = commands.box.client
+  local run = new_run(opts, request_timeout)
+  run.client = client
+  local op = client:open_url("POST", commands.start_url, body,
+    { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
+  run:drive(op)
+  return run
+end
+
+--- Checks that a public method was called on box.commands (box.commands:run(), not .run())
+-- of an open sandbox.
+local function check_commands(fname, commands)
+  check.self(fname, commands, Commands, "box.commands", "box.commands:%s()")
+  commands.box:ensure_open(fname)
+end
+
 --- Runs `cmd` with /bin/sh -c in the sandbox and returns its CommandResult.
 function Commands:run(cmd, opts)
+  check_commands("run", self)
   check.value("run", "cmd", cmd, "nonempty")
   opts = check.options("run", opts, RUN_OPTIONS)
   local box = self.box
-  box:ensure_open("run")
   local request_timeout = opts.request_timeout or box.request_timeout
-  local run = new_run(opts, request_timeout)
-  local op = box.client:open_url("POST", self.start_url, start_body(cmd, opts),
-    { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
-  run:drive(op)
+  local run = box.client:retrying(start_run, self, start_body(cmd, opts), opts, request_timeout)
   local result = run:result()
   raise_if_timed_out(result, opts)
   return result
@@ -158,6 +174,7 @@ end
 
 --- The explicit streaming entry point: the same call as run.
 function Commands:run_stream(cmd, opts)
+  check_commands("run_stream", self)
   return self:run(cmd, opts)
 end
 

@@ -35,32 +35,92 @@ function M.find_sbxd()
     "cannot find sbxd: set SBX_SBXD, SBX_URL, or install sbxd next to sbx/core.so")
 end
 
-local function start()
-  local tmp = os.getenv("TMPDIR") or "/tmp"
-  local dir, err = core.mkdtemp(tmp .. "/sbx-")
-  if not dir then errors.raise("SandboxError", "cannot create the sbxd directory: " .. err) end
-  local socket, key = dir .. "/sbxd.sock", core.random_hex(32)
+-- A unix socket's path, its NUL included, must fit in sizeof(sun_path): 108 bytes.
+local SUN_PATH_MAX = 107
+-- What goes under the base directory: mkdtemp's directory (the prefix and six random
+-- characters), then the socket.
+local DIR_PREFIX, SOCKET_NAME = "/sbx-", "/sbxd.sock"
+
+--- Creates sbxd's 0700 directory under $TMPDIR when the socket path fits there, else
+-- under /tmp. Returns the directory, or raises SandboxError saying why neither would do.
+local function make_dir()
+  local tmpdir = os.getenv("TMPDIR")
+  local bases = { "/tmp" }
+  if tmpdir and tmpdir ~= "" and tmpdir ~= "/tmp" then
+    table.insert(bases, 1, (tmpdir:gsub("(.)/+$", "%1")))
+  end
+  local why = {}
+  for _, base in ipairs(bases) do
+    local length = #base + #DIR_PREFIX + 6 + #SOCKET_NAME
+    if length > SUN_PATH_MAX then
+      why[#why + 1] = ("%s: the socket path would be %d bytes, a unix socket's is at most %d")
+        :format(base, length, SUN_PATH_MAX)
+    else
+      local dir, err = core.mkdtemp(base .. DIR_PREFIX)
+      if dir then return dir end
+      why[#why + 1] = base .. ": " .. tostring(err)
+    end
+  end
+  errors.raise("SandboxError", "cannot create the embedded sbxd's directory: " .. table.concat(why, "; "))
+end
+
+-- Counts the sbxd processes started: a request made while one ran and that could not
+-- reach it may be sent again when a later one runs.
+local generation = 0
+
+--- Starts sbxd for `r` at r.socket with key r.key. The key goes in its environment, which
+-- only this user can read (/proc/PID/environ), not on its command line, which everyone can.
+local function spawn(r)
   local daemon, msg = core.spawn_daemon(M.find_sbxd(),
-    { "--listen", "unix:" .. socket, "--api-key", key, "--quiet" }, 10)
+    { "--listen", "unix:" .. r.socket, "--quiet" }, 10, { SBXD_API_KEY = r.key })
   if not daemon then
-    os.remove(dir)
     errors.raise("SandboxError", "cannot start the embedded sbxd: " .. tostring(msg))
   end
-  -- Declared after the daemon, so at lua_close this finalizer runs first and can still
-  -- stop it before removing its directory.
-  running = setmetatable({ daemon = daemon, dir = dir, socket = socket, key = key }, {
-    __gc = function(r)
-      r.daemon:stop()
-      os.remove(r.socket)
-      os.remove(r.dir)
+  r.daemon = daemon
+  generation = generation + 1
+end
+
+local function start()
+  local dir = make_dir()
+  local r = { dir = dir, socket = dir .. SOCKET_NAME, key = core.random_hex(32) }
+  local ok, err = pcall(spawn, r)
+  if not ok then
+    os.remove(dir)
+    error(err, 0)
+  end
+  -- Set after the daemon exists, so at lua_close this finalizer runs before the first
+  -- daemon's and stops it before removing its directory (a daemon started again later
+  -- is stopped by its own finalizer first; stop is idempotent).
+  running = setmetatable(r, {
+    __gc = function(rr)
+      rr.daemon:stop()
+      os.remove(rr.socket)
+      os.remove(rr.dir)
     end,
   })
 end
 
---- URL and key of the embedded sbxd, starting it on first use.
+--- Makes sure the embedded sbxd runs, when it was started once: one that died (killed,
+-- crashed) is reaped and a fresh one started at the same socket path with the same key,
+-- so clients made for the old one reach the new one (which knows none of the old
+-- sandboxes: their calls raise NotFoundError). Returns the current generation.
+function M.revive()
+  if running and not running.daemon:alive() then
+    running.daemon:stop(0)
+    spawn(running)
+  end
+  return generation
+end
+
+--- URL and key of the embedded sbxd, starting it on first use, and again when it died.
 function M.endpoint()
-  if not running then start() end
+  if running then M.revive() else start() end
   return "unix:" .. running.socket, running.key
+end
+
+--- The number of sbxd processes started so far (see revive).
+function M.generation()
+  return generation
 end
 
 --- The daemon handle (tests use it to find sbxd's pid), or nil before first use.

@@ -27,8 +27,10 @@ end
 -- the embedded sbxd.
 local function client_for(opts)
   local url, key = opts.url or os.getenv("SBX_URL"), opts.api_key or os.getenv("SBX_API_KEY")
-  if not url or url == "" then url, key = embedded.endpoint() end
-  return transport.new { url = url, api_key = key, request_timeout = opts.request_timeout }
+  local own = not url or url == ""
+  if own then url, key = embedded.endpoint() end
+  return transport.new { url = url, api_key = key, request_timeout = opts.request_timeout,
+    embedded = own }
 end
 
 local function new_sandbox(client, info, owned)
@@ -50,19 +52,33 @@ function Sandbox:ensure_open(fname)
   end
 end
 
+--- Checks that a public method was called on an open Sandbox (box:info(), not box.info()).
+local function check_box(fname, box)
+  check.self(fname, box, Sandbox, "a Sandbox", "box:%s()")
+  box:ensure_open(fname)
+end
+
 function Sandbox:info()
+  check_box("info", self)
   return to_info(self.client:call("GET", self:path()))
 end
 
---- Kills the sandbox: true, or false when it was already gone.
-function Sandbox:kill()
-  local ok, err = pcall(self.client.call, self.client, "DELETE", self:path())
+--- Deletes the sandbox on the server: true, or false when it was already gone.
+local function delete(box)
+  local ok, err = pcall(box.client.call, box.client, "DELETE", box:path())
   if ok then return true end
   if errors.is(err, "NotFoundError") then return false end
   error(err, 0)
 end
 
+--- Kills the sandbox: true, or false when it was already gone.
+function Sandbox:kill()
+  check_box("kill", self)
+  return delete(self)
+end
+
 function Sandbox:set_timeout(seconds)
+  check_box("set_timeout", self)
   check.value("set_timeout", "seconds", seconds, "positive")
   self.client:call("POST", self:path("/timeout"), { timeout = seconds })
 end
@@ -70,10 +86,11 @@ end
 --- Kills the sandbox if this object created it; idempotent. Called by <close> too:
 -- there, while another error unwinds, a failure to reach sbxd is not raised over it.
 function Sandbox:close(unwinding)
+  check.self("close", self, Sandbox, "a Sandbox", "box:%s()")
   if self.closed then return end
   self.closed = true
   if not self.owned then return end
-  local ok, err = pcall(self.kill, self)
+  local ok, err = pcall(delete, self)
   if not ok and not unwinding then error(err, 0) end
 end
 
@@ -90,7 +107,16 @@ local CREATE_OPTIONS = {
   request_timeout = "duration", network = "boolean", metadata = "map",
 }
 
+--- `sbx:create{}` passes the module itself first: say that, not "option create is unknown".
+local function check_not_module(fname, arg)
+  if type(arg) == "table" and rawget(arg, fname) == M[fname] then
+    errors.raise("InvalidArgumentError",
+      ("%s: called on the module (use sbx.%s(...), not sbx:%s(...))"):format(fname, fname, fname))
+  end
+end
+
 function M.create(opts)
+  check_not_module("create", opts)
   opts = check.options("create", opts, CREATE_OPTIONS)
   local client = client_for(opts)
   local doc = client:call("POST", "/sandboxes", {
@@ -102,6 +128,7 @@ end
 local CONNECT_OPTIONS = { url = "string", api_key = "string", request_timeout = "duration" }
 
 function M.connect(id, opts)
+  check_not_module("connect", id)
   check.value("connect", "id", id, "id")
   opts = check.options("connect", opts, CONNECT_OPTIONS)
   local client = client_for(opts)
@@ -112,6 +139,7 @@ end
 local LIST_OPTIONS = { url = "string", api_key = "string", request_timeout = "duration" }
 
 function M.list(opts)
+  check_not_module("list", opts)
   opts = check.options("list", opts, LIST_OPTIONS)
   local doc = client_for(opts):call("GET", "/sandboxes")
   local out = {}

@@ -7,6 +7,7 @@
 -- * anywhere else (main chunk, a foreign coroutine) it blocks in core.step, and every
 --   other task whose I/O completed is resumed meanwhile.
 local core = require "sbx.core"
+local check = require "sbx.check"
 local errors = require "sbx.errors"
 local heap = require "sbx.heap"
 
@@ -32,7 +33,15 @@ local Task = {}
 Task.__index = Task
 Task.__name = "sbx.Task"
 
-function Task:status() return self.state end
+--- Checks that a public method was called on a Task (t:wait(), not t.wait()).
+local function check_task(fname, t)
+  check.self(fname, t, Task, "a Task", "task:%s()")
+end
+
+function Task:status()
+  check_task("status", self)
+  return self.state
+end
 
 function Task.__tostring(t) return "sbx.Task (" .. t.state .. ")" end
 
@@ -240,6 +249,7 @@ end
 
 --- fn's return values, or fn's error raised again; waits like any sbx call.
 function Task:wait()
+  check_task("wait", self)
   local me = current_task()
   if me == self then errors.raise("InvalidArgumentError", "wait: a task cannot wait for itself") end
   while self.state == "running" do
@@ -257,6 +267,7 @@ end
 --- The task's current or next wait raises CancelledError inside it; what it was waiting
 -- on is closed by its own error handling (a run closes its stream: sbxd kills the command).
 function Task:cancel()
+  check_task("cancel", self)
   if self.state ~= "running" or self.cancelled then return end
   self.cancelled = true
   schedule(self, "cancel")

@@ -3,6 +3,7 @@ local core = require "sbx.core"
 local cjson = require "cjson"
 local errors = require "sbx.errors"
 local wait = require "sbx.task"
+local embedded = require "sbx.embedded"
 
 local M = {}
 
@@ -18,12 +19,13 @@ local function parse_url(url)
     ("url %q must be http://HOST:PORT or unix:/PATH"):format(url))
 end
 
---- opts: url (required here), api_key, request_timeout (seconds, 0 = none).
+--- opts: url (required here), api_key, request_timeout (seconds, 0 = none), embedded
+-- (true: the url is the embedded sbxd's, which is started again when it died).
 function M.new(opts)
   local base, socket = parse_url(opts.url)
   return setmetatable({
     url = opts.url, base = base, socket = socket, api_key = opts.api_key,
-    request_timeout = opts.request_timeout or 30, made_headers = {},
+    request_timeout = opts.request_timeout or 30, made_headers = {}, embedded = opts.embedded,
   }, Client)
 end
 
@@ -73,9 +75,33 @@ function M.raise_status(status, body)
   errors.raise(errors.kind_for(status, e.kind), message, { status = status })
 end
 
---- Raises the error a transport failure event stands for.
-function M.raise_transport(ev)
-  errors.raise("SandboxError", "connection to sbxd failed: " .. tostring(ev.message))
+-- curl's codes for a request that never reached a server: it may be sent again.
+local CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT = 6, 7
+
+--- Raises the SandboxError a transport failure event of a request to `client` stands for.
+-- When the request could not connect, err.unreachable is true: no server saw it.
+function M.raise_transport(ev, client)
+  local url = client.url
+  if ev.code == CURLE_COULDNT_CONNECT or ev.code == CURLE_COULDNT_RESOLVE_HOST then
+    errors.raise("SandboxError", ("cannot reach sbxd at %s: %s"):format(url, tostring(ev.message)),
+      { unreachable = true })
+  end
+  errors.raise("SandboxError", ("connection to sbxd at %s failed: %s"):format(url, tostring(ev.message)))
+end
+
+--- Calls attempt(...) and returns its result. For the embedded sbxd, when the attempt
+-- could not connect because sbxd had died, sbxd is started again (same socket, same key)
+-- and the attempt made once more: it never reached a server, so sending it again is safe.
+function Client:retrying(attempt, ...)
+  if not self.embedded then return attempt(...) end
+  local generation = embedded.generation()
+  local ok, result = pcall(attempt, ...)
+  if ok then return result end
+  if not (errors.is(result, "SandboxError") and result.unreachable)
+    or embedded.revive() == generation then
+    error(result, 0)
+  end
+  return attempt(...)
 end
 
 function M.raise_timeout(what, seconds)
@@ -111,11 +137,11 @@ function M.next_events(op, deadline, what, seconds, silence)
   end
 end
 
---- A JSON call: returns the decoded body of a 2xx answer, raises otherwise.
-function Client:call(method, path, body, request_timeout)
-  local seconds = request_timeout or self.request_timeout
+--- One JSON call, not retried.
+local function call_once(client, method, path, body, request_timeout)
+  local seconds = request_timeout or client.request_timeout
   local deadline = wait.deadline(seconds)
-  local op = self:open(method, path, body, nil)
+  local op = client:open(method, path, body, nil)
   while true do
     for _, ev in ipairs(M.next_events(op, deadline, method .. " " .. path, seconds)) do
       if ev.type == "done" then
@@ -128,10 +154,15 @@ function Client:call(method, path, body, request_timeout)
         return doc
       elseif ev.type == "error" then
         op:close()
-        M.raise_transport(ev)
+        M.raise_transport(ev, client)
       end
     end
   end
+end
+
+--- A JSON call: returns the decoded body of a 2xx answer, raises otherwise.
+function Client:call(method, path, body, request_timeout)
+  return self:retrying(call_once, self, method, path, body, request_timeout)
 end
 
 --- JSON null -> nil; whole floats -> integers (cjson decodes every number as a float).

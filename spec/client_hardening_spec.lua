@@ -1,0 +1,112 @@
+-- The client used carelessly: methods called with a wrong self, sbxd unreachable over a
+-- unix socket, and the build's sanitized unit tests.
+local sbx = require "sbx"
+local core = require "sbx.core"
+local helper = require "helper"
+
+describe("a careless client", function()
+  local server, opts
+
+  setup(function()
+    server = helper.sbxd()
+    opts = { url = server.url, api_key = server.key }
+  end)
+
+  teardown(function() server.stop() end)
+
+  --- Asserts that fn(...) raises InvalidArgumentError with exactly `message`.
+  local function assert_invalid(message, fn, ...)
+    local err = helper.error_of(fn, ...)
+    assert.are.equal("table", type(err), tostring(err))
+    assert.are.equal("InvalidArgumentError", err.kind, tostring(err))
+    assert.are.equal(message, err.message)
+  end
+
+  it("names the method and its use when a method gets a wrong self", function()
+    local box <close> = sbx.create(opts)
+    local task = sbx.go(function() end)
+    -- every public method: its name, its function, what self must be, how to call it
+    local methods = {
+      { "info", box.info, "a Sandbox", "box:info()" },
+      { "kill", box.kill, "a Sandbox", "box:kill()" },
+      { "set_timeout", box.set_timeout, "a Sandbox", "box:set_timeout()" },
+      { "close", box.close, "a Sandbox", "box:close()" },
+      { "run", box.commands.run, "box.commands", "box.commands:run()" },
+      { "run_stream", box.commands.run_stream, "box.commands", "box.commands:run_stream()" },
+      { "status", task.status, "a Task", "task:status()" },
+      { "wait", task.wait, "a Task", "task:wait()" },
+      { "cancel", task.cancel, "a Task", "task:cancel()" },
+    }
+    local wrong = { 1, "x", true, {}, box, box.commands, task, sbx, setmetatable({}, { __index = box }) }
+    for _, m in ipairs(methods) do
+      local name, fn, noun, usage = m[1], m[2], m[3], m[4]
+      local message = ("%s: self must be %s (use %s)"):format(name, noun, usage)
+      assert_invalid(message, fn) -- nil
+      for _, self in ipairs(wrong) do
+        local right = (noun == "a Sandbox" and self == box) or (noun == "a Task" and self == task)
+          or (noun == "box.commands" and self == box.commands)
+        if not right then assert_invalid(message, fn, self, "true") end
+      end
+    end
+    assert.are.equal("done", task:status()) -- the right self still works
+  end)
+
+  it("refuses every method of a closed sandbox but close", function()
+    local box = sbx.create(opts)
+    box:close()
+    assert_invalid("info: attempt to use a closed sandbox", box.info, box)
+    assert_invalid("kill: attempt to use a closed sandbox", box.kill, box)
+    assert_invalid("set_timeout: attempt to use a closed sandbox", box.set_timeout, box, 10)
+    assert_invalid("run: attempt to use a closed sandbox", box.commands.run, box.commands, "true")
+    assert_invalid("run_stream: attempt to use a closed sandbox", box.commands.run_stream,
+      box.commands, "true")
+    box:close() -- idempotent
+  end)
+
+  it("says how to call a module function called with ':'", function()
+    assert_invalid("create: called on the module (use sbx.create(...), not sbx:create(...))",
+      sbx.create, sbx, opts)
+    assert_invalid("connect: called on the module (use sbx.connect(...), not sbx:connect(...))",
+      sbx.connect, sbx, "sbx_0", opts)
+    assert_invalid("list: called on the module (use sbx.list(...), not sbx:list(...))",
+      sbx.list, sbx, opts)
+  end)
+
+  it("names the unix socket it cannot reach, never localhost port 80", function()
+    local dir = assert(core.mkdtemp("/tmp/sbx-spec-"))
+    local url = "unix:" .. dir .. "/sbxd.sock"
+    local err = helper.error_of(sbx.create, { url = url })
+    assert.are.equal("SandboxError", err.kind)
+    assert.are.equal("cannot reach sbxd at " .. url .. ": No such file or directory", err.message)
+    -- a socket file that nothing listens on any more: an sbxd killed at that path
+    local dead = helper.sbxd { tcp = false }
+    dead.daemon:kill(9)
+    assert.is_true(helper.eventually(function() return not helper.alive(dead.pid) end, 5))
+    err = helper.error_of(sbx.list, { url = dead.url, api_key = dead.key })
+    assert.are.equal("SandboxError", err.kind)
+    assert.are.equal("cannot reach sbxd at " .. dead.url .. ": Connection refused", err.message)
+    dead.stop()
+    os.remove(dir)
+  end)
+
+  it("names the unix socket when a run cannot reach sbxd", function()
+    local other = helper.sbxd { tcp = false }
+    local box = sbx.create { url = other.url, api_key = other.key }
+    other.daemon:kill(9)
+    assert.is_true(helper.eventually(function() return not helper.alive(other.pid) end, 5))
+    local err = helper.error_of(box.commands.run, box.commands, "true")
+    assert.are.equal("SandboxError", err.kind)
+    assert.are.equal("cannot reach sbxd at " .. other.url .. ": Connection refused", err.message)
+    box:close(true)
+    other.stop()
+  end)
+
+  it("gives make check's sanitized unit tests the sanitized build", function()
+    -- a dry run (-n) only prints the commands; the make running this spec is left out
+    local out = helper.sh("env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -n check")
+    local line = out:match("[^\n]*SBX_TEST_CPATH=[^\n]*")
+    assert.is_not_nil(line, out)
+    assert.matches('SBX_TEST_CPATH="[^"]*/build%-asan/%?%.so"', line)
+    assert.matches('SBX_SBXD="[^"]*/build%-asan/sbxd"', line)
+  end)
+end)
