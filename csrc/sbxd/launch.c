@@ -271,8 +271,8 @@ static const char *start_dir(const struct sbxd_sandbox *box, const char *cwd, ch
 static size_t exec_size(char *const argv[], char **envp)
 {
     size_t total = 0;
-    for (char *const *a = argv; *a; a++) total += strlen(*a) + 1 + sizeof(char *);
-    for (char **e = envp; *e; e++) total += strlen(*e) + 1 + sizeof(char *);
+    for (char *const *a = argv; *a; a++) total += sbxd_exec_cost(strlen(*a));
+    for (char **e = envp; *e; e++) total += sbxd_exec_cost(strlen(*e));
     return total;
 }
 

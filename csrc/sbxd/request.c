@@ -68,8 +68,7 @@ static int seconds(json_t *v, const char *field, int zero_ok, double *out, struc
     return 0;
 }
 
-/* What a string costs in execve's argument space: its bytes, its NUL, its pointer. */
-static size_t exec_cost(size_t len)
+size_t sbxd_exec_cost(size_t len)
 {
     return len + 1 + sizeof(char *);
 }
@@ -96,7 +95,7 @@ static int env_fits(json_t *env, struct sbxd_err *err)
         if (len >= SBX_MAX_ARG_STRLEN)
             return sbxd_fail(err, 400, SBX_ERR_INVALID, "'env' entry '%.64s' is too long: %zu bytes, at most %u",
                              key, len, SBX_MAX_ARG_STRLEN - 1);
-        total += exec_cost(len);
+        total += sbxd_exec_cost(len);
     }
     if (total > SBX_MAX_EXEC_TOTAL)
         return sbxd_fail(err, 400, SBX_ERR_INVALID, "'env' is too big: %zu bytes in all, at most %u",
