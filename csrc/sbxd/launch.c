@@ -235,7 +235,9 @@ static int start_error(const struct start_failure *f, const char *cwd, struct sb
         return sbxd_fail(err, 400, SBX_ERR_INVALID, "cwd: no such directory '%.200s'", cwd);
     if (f->step == STEP_CWD)
         return sbxd_fail(err, 400, SBX_ERR_INVALID, "cwd: cannot enter '%.200s': %s", cwd, strerror(f->err));
-    if (f->step == STEP_EXEC && f->err == E2BIG) /* the request's bounds are below the usual limit */
+    /* Parsing holds cmd and env below what execve takes with a usual stack limit; a small
+     * one (execve takes a quarter of it) can still refuse them. Still the request's fault. */
+    if (f->step == STEP_EXEC && f->err == E2BIG)
         return sbxd_fail(err, 400, SBX_ERR_INVALID, "'cmd' and 'env' are too big to start the command: %s",
                          strerror(f->err));
     if (f->err == EMFILE || f->err == ENFILE || (f->step == STEP_SETUP && f->err == EAGAIN))
