@@ -53,7 +53,7 @@ describe("sbxd", function()
     { "a start with an empty cmd", "POST", procs, '{"cmd":""}', 400, "InvalidArgumentError", "cmd" },
     { "stdin that is not base64", "POST", procs, '{"cmd":"true","stdin":"%%%"}', 400,
       "InvalidArgumentError", "stdin" },
-    { "a zero command timeout", "POST", procs, '{"cmd":"true","timeout":0}', 400,
+    { "a negative command timeout", "POST", procs, '{"cmd":"true","timeout":-1}', 400,
       "InvalidArgumentError", "timeout" },
     { "a body over the limit", "POST", "/sandboxes", '{"metadata":{"k":"' .. ("x"):rep(70000) .. '"}}',
       413, "InvalidArgumentError" },
@@ -70,6 +70,27 @@ describe("sbxd", function()
       assert.are.equal(200, (request(server, "GET", "/sandboxes")))
     end)
   end
+
+  it("runs a command with a zero timeout as one without a limit", function()
+    local op = core.request { method = "POST", url = server.url .. procs(),
+      headers = { "Authorization: Bearer " .. server.key, "Accept: text/event-stream" },
+      body = '{"cmd":"sleep 0.1; echo ok","timeout":0}', sse = true, chunks = true }
+    local seen, out = {}, ""
+    local deadline = core.now() + 5
+    while not seen.done and not seen.error and core.now() < deadline do
+      core.step(0.05)
+      for _, ev in ipairs(op:poll()) do
+        seen[ev.event or ev.type] = ev
+        if ev.event == "stdout" then out = out .. ev.data end
+      end
+    end
+    op:close()
+    assert.are.equal(200, seen.done and seen.done.status)
+    assert.are.equal("ok\n", out)
+    local ended = cjson.decode(seen["end"].data)
+    assert.are.equal(0, ended.exit_code)
+    assert.are.equal(cjson.null, ended.error)
+  end)
 
   it("answers a missing or wrong key with 401", function()
     local status, kind = error_of(request(server, "GET", "/sandboxes", nil, {}))

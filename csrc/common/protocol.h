@@ -20,4 +20,21 @@
 #define SBX_DEFAULT_LIFETIME   300.0
 #define SBX_ID_PREFIX          "sbx_"
 
+/* sbxd's caps: sandboxes alive, and processes started and not yet reaped (all sandboxes). */
+#define SBX_DEFAULT_MAX_SANDBOXES 1000
+#define SBX_DEFAULT_MAX_PROCS     10000
+
+/* Timeouts, in seconds: a command's or a request's 0 means none; a sandbox's lifetime is
+ * > 0. A finite timeout longer than this is armed as this long (about 31 million years):
+ * a libuv timer's due time is a uint64_t of milliseconds on the loop's clock, and 1e18 ms
+ * added to that clock stays far below its overflow. */
+#define SBX_TIMEOUT_MAX 1e15
+
+/* What execve takes (Linux): one argument or environment string, its NUL included, is at
+ * most MAX_ARG_STRLEN (32 pages); all of them together, each counted with its NUL and its
+ * pointer, at most a quarter of the stack limit (2 MiB with the usual 8 MiB). sbxd refuses
+ * beyond these bounds with 400 before it starts anything. */
+#define SBX_MAX_ARG_STRLEN (128u * 1024u)
+#define SBX_MAX_EXEC_TOTAL (1024u * 1024u)
+
 #endif

@@ -1,5 +1,6 @@
 #include "loop.h"
 #include "http.h"
+#include "protocol.h"
 #include "sockwatch.h"
 
 #include <math.h>
@@ -142,6 +143,8 @@ void sbx_loop_step(struct sbx_loop *L, double timeout)
     } else if (timeout < 0) {
         if (uv_loop_alive(&L->uv)) run_loop(L, UV_RUN_ONCE);
     } else {
+        /* A huge timeout is a long wait, never a wrapped (or undefined) conversion. */
+        if (timeout > SBX_TIMEOUT_MAX) timeout = SBX_TIMEOUT_MAX;
         uint64_t ms = (uint64_t)ceil(timeout * 1000.0);
         uv_update_time(&L->uv); /* from now, not from the loop's cached time */
         uv_timer_start(&L->step_timer, on_step_timer, ms, 0);

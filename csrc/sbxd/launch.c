@@ -109,10 +109,20 @@ struct start_failure {
     int step, err;
 };
 
-/* The child's fd, session and directory set-up, common to both ways of starting. */
-static int child_setup(const struct pipes *ps, const char *cwd)
+/* Closes every descriptor from 3 up but `keep` (-1: none). A command gets 0, 1 and 2
+ * only: not what sbxd inherited without close-on-exec (the embedding parent's pipe, a
+ * shell's open files), which would keep them open as long as the command lives. */
+static int close_inherited(int keep)
 {
-    if (setsid() < 0 || dup2(stdin_source(ps), 0) < 0 || dup2(ps->out[1], 1) < 0 || dup2(ps->err[1], 2) < 0)
+    if (keep > 3 && close_range(3, (unsigned)keep - 1, 0) < 0) return -1;
+    return close_range(keep >= 3 ? (unsigned)keep + 1 : 3, ~0U, 0);
+}
+
+/* The child's fd, session and directory set-up, common to both ways of starting. */
+static int child_setup(const struct pipes *ps, const char *cwd, int keep_fd)
+{
+    if (setsid() < 0 || dup2(stdin_source(ps), 0) < 0 || dup2(ps->out[1], 1) < 0 || dup2(ps->err[1], 2) < 0 ||
+        close_inherited(keep_fd) < 0)
         return STEP_SETUP;
     if (chdir(cwd) < 0) return STEP_CWD;
     return 0;
@@ -132,7 +142,7 @@ static void fast_child_exec(struct fast_child *c)
 {
     for (size_t i = 0; i < n_changed; i++) signal(changed_signals[i], SIG_DFL);
     sbxd_sched_in_child();
-    int step = child_setup(c->ps, c->cwd);
+    int step = child_setup(c->ps, c->cwd, -1);
     if (!step) {
         sigprocmask(SIG_SETMASK, c->mask, NULL);
         execve("/bin/sh", c->argv, c->envp);
@@ -174,7 +184,7 @@ static void child_as_user(const char *cwd, char *const argv[], char **envp, stru
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
     sbxd_sched_in_child();
-    int step = child_setup(ps, cwd);
+    int step = child_setup(ps, cwd, status_fd); /* the status pipe closes at exec */
     if (!step && (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0))
         step = STEP_USER;
     if (!step) execve("/bin/sh", argv, envp), step = STEP_EXEC;
@@ -204,13 +214,34 @@ static int spawn_as_user(const char *cwd, char *const argv[], char **envp, struc
     return f->step ? -1 : 0;
 }
 
-/* The error for a command that did not start. */
+/* Out of a resource sbxd or the system holds, not a fault: 503, worth a retry later. */
+static int out_of_resources(int e, const char *what, struct sbxd_err *err)
+{
+    if (e == EMFILE || e == ENFILE)
+        return sbxd_fail(err, 503, SBX_ERR_SANDBOX, "out of file descriptors: cannot %s (%s)", what, strerror(e));
+    return sbxd_fail(err, 503, SBX_ERR_SANDBOX, "out of processes: cannot %s (%s)", what, strerror(e));
+}
+
+static int pipes_error(int e, struct sbxd_err *err)
+{
+    if (e == EMFILE || e == ENFILE) return out_of_resources(e, "create the command's pipes", err);
+    return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create pipes: %s", strerror(e));
+}
+
+/* The error for a command that did not start. `cwd` is the one the request named. */
 static int start_error(const struct start_failure *f, const char *cwd, struct sbxd_err *err)
 {
     if (f->step == STEP_CWD && (f->err == ENOENT || f->err == ENOTDIR))
         return sbxd_fail(err, 400, SBX_ERR_INVALID, "cwd: no such directory '%.200s'", cwd);
     if (f->step == STEP_CWD)
         return sbxd_fail(err, 400, SBX_ERR_INVALID, "cwd: cannot enter '%.200s': %s", cwd, strerror(f->err));
+    /* Parsing holds cmd and env below what execve takes with a usual stack limit; a small
+     * one (execve takes a quarter of it) can still refuse them. Still the request's fault. */
+    if (f->step == STEP_EXEC && f->err == E2BIG)
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "'cmd' and 'env' are too big to start the command: %s",
+                         strerror(f->err));
+    if (f->err == EMFILE || f->err == ENFILE || (f->step == STEP_SETUP && f->err == EAGAIN))
+        return out_of_resources(f->err, "start the command", err);
     return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot start the command: %s", strerror(f->err));
 }
 
@@ -225,31 +256,84 @@ static int find_user(const char *user, struct passwd *pw, char *buf, size_t len,
     return 0;
 }
 
+/* The directory the command starts in: the sandbox's home by default, and a relative
+ * cwd is relative to it, not to wherever sbxd runs. A joined path is malloc'd into
+ * *joined (to free); NULL when out of memory. */
+static const char *start_dir(const struct sbxd_sandbox *box, const char *cwd, char **joined)
+{
+    *joined = NULL;
+    if (!cwd) return box->dir;
+    if (cwd[0] == '/') return cwd;
+    size_t len = strlen(box->dir) + strlen(cwd) + 2;
+    if ((*joined = malloc(len))) snprintf(*joined, len, "%s/%s", box->dir, cwd);
+    return *joined;
+}
+
+/* What the command line and the environment take of execve's argument space. */
+static size_t exec_size(char *const argv[], char **envp)
+{
+    size_t total = 0;
+    for (char *const *a = argv; *a; a++) total += sbxd_exec_cost(strlen(*a));
+    for (char **e = envp; *e; e++) total += sbxd_exec_cost(strlen(*e));
+    return total;
+}
+
+/* The environment, unless it or the whole is refused (err set). */
+static char **start_env(struct sbxd_sandbox *box, const struct sbxd_start_req *req, char *const argv[],
+                        struct sbxd_err *err)
+{
+    char **envp = build_env(box, req->env);
+    if (!envp) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory"), NULL;
+    size_t total = exec_size(argv, envp);
+    if (total <= SBX_MAX_EXEC_TOTAL) return envp;
+    free_env(envp);
+    sbxd_fail(err, 400, SBX_ERR_INVALID,
+              "'env' is too big: %zu bytes with the sandbox's env and 'cmd', at most %u", total,
+              SBX_MAX_EXEC_TOTAL);
+    return NULL;
+}
+
+/* Starts the command with its environment and pipes ready; the pipes are closed on failure. */
+static int start(struct sbxd_sandbox *box, const struct sbxd_start_req *req, const char *dir,
+                 char *const argv[], char **envp, struct pipes *ps, const struct passwd *pw,
+                 pid_t *pid, struct sbxd_err *err)
+{
+    sbxd_sched_before_start(box->srv->running);
+    struct start_failure f;
+    int rc = pw ? spawn_as_user(dir, argv, envp, ps, pw, pid, &f) : spawn_fast(dir, argv, envp, ps, pid, &f);
+    close_child_ends(ps);
+    if (rc != 0) {
+        close_pipes(ps);
+        return start_error(&f, req->cwd ? req->cwd : dir, err);
+    }
+    return 0;
+}
+
 int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
                struct sbxd_spawned *out, struct sbxd_err *err)
 {
-    const char *cwd = req->cwd ? req->cwd : box->dir;
     struct passwd pw;
     char pwbuf[4096];
     if (req->user && find_user(req->user, &pw, pwbuf, sizeof pwbuf, err)) return -1;
-    struct pipes ps;
-    char **envp = build_env(box, req->env);
-    if (!envp || open_pipes(&ps, req->stdin_len > 0) != 0) {
-        free_env(envp);
-        return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create pipes: %s", strerror(errno));
-    }
     char *const argv[] = {"/bin/sh", "-c", (char *)req->cmd, NULL};
-    pid_t pid = -1;
-    sbxd_sched_before_start(box->srv->running);
-    struct start_failure f;
-    int rc = req->user ? spawn_as_user(cwd, argv, envp, &ps, &pw, &pid, &f)
-                       : spawn_fast(cwd, argv, envp, &ps, &pid, &f);
+    char **envp = start_env(box, req, argv, err);
+    if (!envp) return -1;
+    char *joined;
+    const char *dir = start_dir(box, req->cwd, &joined);
+    struct pipes ps;
+    int rc = -1;
+    if (!dir)
+        sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
+    else if (open_pipes(&ps, req->stdin_len > 0) != 0)
+        pipes_error(errno, err);
+    else
+        rc = start(box, req, dir, argv, envp, &ps, req->user ? &pw : NULL, &out->pid, err);
+    free(joined);
     free_env(envp);
-    close_child_ends(&ps);
-    if (rc != 0) {
-        close_pipes(&ps);
-        return start_error(&f, cwd, err);
+    if (rc == 0) {
+        out->in = ps.in[1];
+        out->out = ps.out[0];
+        out->err = ps.err[0];
     }
-    *out = (struct sbxd_spawned){.pid = pid, .in = ps.in[1], .out = ps.out[0], .err = ps.err[0]};
-    return 0;
+    return rc;
 }

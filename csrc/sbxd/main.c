@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,8 @@ static const char USAGE[] =
     "  --root DIR         where sandbox directories live (default: a fresh temporary dir)\n"
     "  --max-body BYTES   largest request body accepted (default 16777216)\n"
     "  --keepalive SECS   SSE keep-alive comment interval (default 15)\n"
+    "  --max-sandboxes N  most sandboxes alive at once; more get 429 (default 1000)\n"
+    "  --max-procs N      most processes started and not yet reaped; more get 429 (default 10000)\n"
     "  --parent-fd N      exit, killing every command, when fd N reaches EOF\n"
     "  --ready-fd N       write 'ready ADDR...' to fd N once listening, then close it\n"
     "  --quiet            no log output\n"
@@ -46,8 +50,17 @@ static double parse_number(const char *s, const char *what)
 {
     char *end;
     double d = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || !(d > 0)) usage_error(what);
+    if (*s == '\0' || *end != '\0' || !(d > 0) || !isfinite(d)) usage_error(what);
     return d;
+}
+
+static int parse_count(const char *s, const char *what)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno || n <= 0 || n > INT_MAX) usage_error(what);
+    return (int)n;
 }
 
 static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct options *o)
@@ -56,7 +69,8 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         {"listen", 1, 0, 'l'}, {"api-key", 1, 0, 'k'},  {"root", 1, 0, 'r'},
         {"max-body", 1, 0, 'b'}, {"keepalive", 1, 0, 'a'}, {"parent-fd", 1, 0, 'p'},
         {"ready-fd", 1, 0, 'f'}, {"quiet", 0, 0, 'q'},    {"version", 0, 0, 'v'},
-        {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+        {"help", 0, 0, 'h'},     {"max-sandboxes", 1, 0, 'S'}, {"max-procs", 1, 0, 'P'},
+        {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", LONG, NULL)) != -1) {
         switch (ch) {
@@ -70,6 +84,8 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         case 'a': srv->keepalive = parse_number(optarg, "--keepalive must be a positive number"); break;
         case 'p': o->parent_fd = (int)parse_number(optarg, "--parent-fd must be a descriptor"); break;
         case 'f': o->ready_fd = (int)parse_number(optarg, "--ready-fd must be a descriptor"); break;
+        case 'S': srv->max_sandboxes = parse_count(optarg, "--max-sandboxes must be a positive integer"); break;
+        case 'P': srv->max_procs = parse_count(optarg, "--max-procs must be a positive integer"); break;
         case 'q': srv->quiet = 1; break;
         case 'v': printf("sbxd %s\n", SBX_VERSION); exit(0);
         case 'h': fputs(USAGE, stdout); exit(0);
@@ -263,6 +279,8 @@ int main(int argc, char **argv)
     struct options o = {.parent_fd = -1, .ready_fd = -1};
     srv.max_body = SBX_DEFAULT_MAX_BODY;
     srv.keepalive = SBX_DEFAULT_KEEPALIVE;
+    srv.max_sandboxes = SBX_DEFAULT_MAX_SANDBOXES;
+    srv.max_procs = SBX_DEFAULT_MAX_PROCS;
     parse_args(argc, argv, &srv, &o);
     sbxd_sched_init();
     signal(SIGPIPE, SIG_IGN);

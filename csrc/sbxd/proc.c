@@ -144,12 +144,6 @@ static void on_stream_tick(uv_timer_t *t)
     if (p->reader) sbxd_sse_news(p); /* may free p */
 }
 
-static uint64_t to_ms(double seconds)
-{
-    uint64_t ms = (uint64_t)(seconds * 1000.0 + 0.5);
-    return ms ? ms : 1;
-}
-
 static uv_timer_t *start_timer(struct sbxd_proc *p, uv_timer_cb cb, uint64_t first_ms, uint64_t repeat_ms)
 {
     uv_timer_t *t = malloc(sizeof *t);
@@ -263,6 +257,12 @@ static struct sbxd_proc *proc_new(struct sbxd_sandbox *box, pid_t pid)
 struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
                                   struct sbxd_err *err)
 {
+    struct sbxd_server *srv = box->srv;
+    if (srv->running >= srv->max_procs) {
+        sbxd_fail(err, 429, SBX_ERR_SANDBOX, "too many processes: at most %d run at once (--max-procs)",
+                  srv->max_procs);
+        return NULL;
+    }
     struct sbxd_spawned sp;
     if (sbxd_spawn(box, req, &sp, err) != 0) return NULL;
     struct sbxd_proc *p = proc_new(box, sp.pid);
@@ -277,7 +277,7 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
     feed_stdin(box->srv, sp.in, req->stdin_data, req->stdin_len);
     if (read_pipe(p, &p->out, sp.out) != 0 || read_pipe(p, &p->err, sp.err) != 0)
         sbxd_proc_kill(p, "pipe failure");
-    if (req->timeout > 0) p->timer = start_timer(p, on_timeout, to_ms(req->timeout), 0);
-    p->ticker = start_timer(p, on_stream_tick, SBXD_HEAD_HOLD_MS, to_ms(box->srv->keepalive));
+    if (req->timeout > 0) p->timer = start_timer(p, on_timeout, sbxd_timeout_ms(req->timeout), 0);
+    p->ticker = start_timer(p, on_stream_tick, SBXD_HEAD_HOLD_MS, sbxd_timeout_ms(box->srv->keepalive));
     return p;
 }

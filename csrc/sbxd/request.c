@@ -55,12 +55,51 @@ static int string_map(json_t *v, const char *field, int env_names, struct sbxd_e
     return 0;
 }
 
-static int positive(json_t *v, const char *field, double *out, struct sbxd_err *err)
+/* A number of seconds: > 0, or >= 0 when zero_ok (0: no limit). JSON has no NaN or
+ * infinity, but a fuzzed or hand-made body must not get one through either. */
+static int seconds(json_t *v, const char *field, int zero_ok, double *out, struct sbxd_err *err)
 {
     if (!json_is_number(v)) return bad(err, "'%s' must be a number", field);
     double d = json_number_value(v);
-    if (!(d > 0) || !isfinite(d)) return bad(err, "'%s' must be a positive number", field);
+    if (!isfinite(d) || d < 0 || (d == 0 && !zero_ok))
+        return bad(err, zero_ok ? "'%s' must be a non-negative number" : "'%s' must be a positive number",
+                   field);
     *out = d;
+    return 0;
+}
+
+size_t sbxd_exec_cost(size_t len)
+{
+    return len + 1 + sizeof(char *);
+}
+
+/* `cmd` within execve's bounds (it is one argument of /bin/sh -c). */
+static int cmd_fits(const char *cmd, struct sbxd_err *err)
+{
+    size_t len = strlen(cmd);
+    if (len >= SBX_MAX_ARG_STRLEN)
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "'cmd' is too long: %zu bytes, at most %u",
+                         len, SBX_MAX_ARG_STRLEN - 1);
+    return 0;
+}
+
+/* An env object within execve's bounds: each NAME=VALUE one string, all of them together
+ * within the total (sbxd_spawn checks the whole once the sandbox's env is merged in). */
+static int env_fits(json_t *env, struct sbxd_err *err)
+{
+    size_t total = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(env, key, v) {
+        size_t len = strlen(key) + 1 + json_string_length(v);
+        if (len >= SBX_MAX_ARG_STRLEN)
+            return sbxd_fail(err, 400, SBX_ERR_INVALID, "'env' entry '%.64s' is too long: %zu bytes, at most %u",
+                             key, len, SBX_MAX_ARG_STRLEN - 1);
+        total += sbxd_exec_cost(len);
+    }
+    if (total > SBX_MAX_EXEC_TOTAL)
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "'env' is too big: %zu bytes in all, at most %u",
+                         total, SBX_MAX_EXEC_TOTAL);
     return 0;
 }
 
@@ -84,11 +123,11 @@ int sbxd_parse_create(const char *body, size_t len, struct sbxd_create_req *out,
     if (!(out->root = parse_object(body, len, 1, err))) return -1;
     json_t *r = out->root, *v;
     if (only_fields(r, FIELDS, err)) goto fail;
-    if ((v = json_object_get(r, "env")) && string_map(v, "env", 1, err)) goto fail;
+    if ((v = json_object_get(r, "env")) && (string_map(v, "env", 1, err) || env_fits(v, err))) goto fail;
     out->env = v;
     if ((v = json_object_get(r, "metadata")) && string_map(v, "metadata", 0, err)) goto fail;
     out->metadata = v;
-    if ((v = json_object_get(r, "timeout")) && positive(v, "timeout", &out->timeout, err)) goto fail;
+    if ((v = json_object_get(r, "timeout")) && seconds(v, "timeout", 0, &out->timeout, err)) goto fail;
     if ((v = json_object_get(r, "network"))) {
         if (!json_is_boolean(v)) { bad(err, "'%s' must be a boolean", "network"); goto fail; }
         out->network = json_is_true(v);
@@ -131,13 +170,14 @@ int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
     out->cmd = opt_string(r, "cmd", &failed, err);
     if (failed) goto fail;
     if (!out->cmd || !*out->cmd) { bad(err, "'%s' must be a non-empty string", "cmd"); goto fail; }
+    if (cmd_fits(out->cmd, err)) goto fail;
     out->cwd = opt_string(r, "cwd", &failed, err);
     if (!failed) out->user = opt_string(r, "user", &failed, err);
     if (!failed) out->tag = opt_string(r, "tag", &failed, err);
     if (failed) goto fail;
-    if ((v = json_object_get(r, "env")) && string_map(v, "env", 1, err)) goto fail;
+    if ((v = json_object_get(r, "env")) && (string_map(v, "env", 1, err) || env_fits(v, err))) goto fail;
     out->env = v;
-    if ((v = json_object_get(r, "timeout")) && positive(v, "timeout", &out->timeout, err)) goto fail;
+    if ((v = json_object_get(r, "timeout")) && seconds(v, "timeout", 1, &out->timeout, err)) goto fail;
     if ((v = json_object_get(r, "stdin")) && decode_stdin(v, out, err)) goto fail;
     return 0;
 fail:
@@ -160,7 +200,7 @@ int sbxd_parse_timeout(const char *body, size_t len, double *timeout, struct sbx
     json_t *v = json_object_get(root, "timeout");
     int rc = only_fields(root, FIELDS, err);
     if (!rc && !v) rc = bad(err, "'%s' is required", "timeout");
-    if (!rc) rc = positive(v, "timeout", timeout, err);
+    if (!rc) rc = seconds(v, "timeout", 0, timeout, err);
     json_decref(root);
     return rc;
 }

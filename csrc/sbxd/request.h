@@ -26,6 +26,9 @@ void sbxd_create_req_free(struct sbxd_create_req *r);
 int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
                      struct sbxd_err *err);
 void sbxd_start_req_free(struct sbxd_start_req *r);
+/* What a string of `len` bytes takes of execve's argument space: its bytes, its NUL and
+ * its pointer (the kernel counts them so; see SBX_MAX_EXEC_TOTAL). */
+size_t sbxd_exec_cost(size_t len);
 /* {"timeout": number > 0} */
 int sbxd_parse_timeout(const char *body, size_t len, double *timeout, struct sbxd_err *err);
 

@@ -30,8 +30,9 @@ static void on_lifetime_end(uv_timer_t *t)
 
 void sbxd_sandbox_set_lifetime(struct sbxd_sandbox *box, double lifetime)
 {
+    if (lifetime > SBX_TIMEOUT_MAX) lifetime = SBX_TIMEOUT_MAX; /* what expires_at says too */
     box->expires_at = sbxd_now() + lifetime;
-    uv_timer_start(box->lifetime, on_lifetime_end, (uint64_t)(lifetime * 1000.0 + 0.5), 0);
+    uv_timer_start(box->lifetime, on_lifetime_end, sbxd_timeout_ms(lifetime), 0);
 }
 
 /* Its home: a directory of its own under the root, searchable by other users so a
@@ -52,6 +53,11 @@ static char *make_home(struct sbxd_server *srv, const char *id)
 struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, json_t *env, json_t *metadata,
                                          double lifetime, struct sbxd_err *err)
 {
+    if (srv->nboxes >= srv->max_sandboxes) {
+        sbxd_fail(err, 429, SBX_ERR_SANDBOX, "too many sandboxes: at most %d (--max-sandboxes)",
+                  srv->max_sandboxes);
+        return NULL;
+    }
     struct sbxd_sandbox *box = calloc(1, sizeof *box);
     if (!box || new_id(box->id) != 0 || !(box->lifetime = malloc(sizeof *box->lifetime)) ||
         !(box->dir = make_home(srv, box->id))) {
@@ -68,6 +74,7 @@ struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, json_t *env, j
     sbxd_sandbox_set_lifetime(box, lifetime);
     box->next = srv->boxes;
     srv->boxes = box;
+    srv->nboxes++;
     return box;
 }
 
@@ -79,6 +86,7 @@ void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
     for (struct sbxd_sandbox **pp = &srv->boxes; *pp; pp = &(*pp)->next)
         if (*pp == box) {
             *pp = box->next;
+            srv->nboxes--;
             break;
         }
     for (struct sbxd_proc *p = srv->procs; p; p = p->next)

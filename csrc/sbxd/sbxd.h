@@ -2,6 +2,7 @@
 #ifndef SBXD_H
 #define SBXD_H
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
 #include <uv.h>
@@ -33,8 +34,10 @@ struct sbxd_server {
     uv_loop_t loop;
     struct lws_context *lws;
     struct sbxd_sandbox *boxes;
+    int nboxes, max_sandboxes; /* alive, and the most sbxd keeps (--max-sandboxes) */
     struct sbxd_proc *procs;   /* every process not yet reaped and released */
-    int running;               /* commands started and not yet exited */
+    int running;               /* commands started and not yet exited (reaped) */
+    int max_procs;             /* the most `running` may be (--max-procs) */
     const char *api_key;       /* NULL: no key (unix sockets only) */
     size_t max_body;
     double keepalive;
@@ -51,6 +54,9 @@ struct sbxd_server {
 };
 
 double sbxd_now(void);         /* wall clock, seconds since the epoch */
+/* A timer's milliseconds for a timeout of `seconds` > 0: at least 1, at most
+ * SBX_TIMEOUT_MAX seconds' worth (longer ones are clamped, never wrapped). */
+uint64_t sbxd_timeout_ms(double seconds);
 
 /* sandbox.c */
 struct sbxd_sandbox *sbxd_sandbox_find(struct sbxd_server *srv, const char *id);

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
+#include "protocol.h"
 #include "sbxd.h"
 
 int sbxd_fail(struct sbxd_err *err, int status, const char *kind, const char *fmt, ...)
@@ -20,6 +21,14 @@ double sbxd_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+uint64_t sbxd_timeout_ms(double seconds)
+{
+    if (!(seconds > 0)) return 1;  /* never here: parsing refuses these */
+    if (seconds > SBX_TIMEOUT_MAX) seconds = SBX_TIMEOUT_MAX;
+    uint64_t ms = (uint64_t)(seconds * 1000.0 + 0.5);
+    return ms ? ms : 1;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

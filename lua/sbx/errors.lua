@@ -53,6 +53,9 @@ local BY_STATUS = {
   [400] = "InvalidArgumentError", [401] = "AuthenticationError", [403] = "AuthenticationError",
   [404] = "NotFoundError", [405] = "InvalidArgumentError", [409] = "ConflictError",
   [413] = "InvalidArgumentError",
+  -- a cap reached (--max-sandboxes, --max-procs), out of descriptors or processes: the
+  -- server is fine but cannot take more now
+  [429] = "SandboxError", [503] = "SandboxError",
 }
 
 function M.kind_for(status, server_kind)

@@ -1,6 +1,9 @@
 /* sbxd's request-body parsing: every validation rule, each naming its field. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "../../csrc/sbxd/request.h"
+#include "protocol.h"
 #include "check.h"
 
 static void start_refused(const char *body, const char *field)
@@ -41,7 +44,9 @@ static void test_start(void)
     start_refused("{\"cmd\":\"x\",\"env\":{\"A\":1}}", "env");
     start_refused("{\"cmd\":\"x\",\"env\":{\"A=B\":\"1\"}}", "env");
     start_refused("{\"cmd\":\"x\",\"env\":{\"\":\"1\"}}", "env");
-    start_refused("{\"cmd\":\"x\",\"timeout\":0}", "timeout");
+    const char *zero = "{\"cmd\":\"x\",\"timeout\":0}";
+    CHECK(sbxd_parse_start(zero, strlen(zero), &r, &err) == 0 && r.timeout == 0, "a zero timeout is none");
+    sbxd_start_req_free(&r);
     start_refused("{\"cmd\":\"x\",\"timeout\":-1}", "timeout");
     start_refused("{\"cmd\":\"x\",\"timeout\":\"1\"}", "timeout");
     start_refused("{\"cmd\":\"x\",\"stdin\":\"%%%\"}", "stdin");
@@ -73,6 +78,56 @@ static void test_create(void)
     create_refused("{", "malformed");
 }
 
+/* A JSON body {"cmd":"x","env":{...}} (or {"env":{...}} for create) with `n` variables
+ * V0.. whose values are `len` bytes each; the cmd is `cmd_len` bytes. malloc'd. */
+static char *sized_body(int create, size_t cmd_len, int n, size_t len)
+{
+    size_t cap = cmd_len + (size_t)n * (len + 32) + 64, used = 0;
+    char *b = malloc(cap);
+    used += (size_t)snprintf(b, cap, create ? "{\"env\":{" : "{\"cmd\":\"");
+    if (!create) {
+        memset(b + used, 'c', cmd_len);
+        used += cmd_len;
+        used += (size_t)snprintf(b + used, cap - used, "\",\"env\":{");
+    }
+    for (int i = 0; i < n; i++) {
+        used += (size_t)snprintf(b + used, cap - used, "%s\"V%d\":\"", i ? "," : "", i);
+        memset(b + used, 'v', len);
+        used += len;
+        b[used++] = '"';
+    }
+    snprintf(b + used, cap - used, "}}");
+    return b;
+}
+
+static int sized_start_ok(size_t cmd_len, int n, size_t len, struct sbxd_err *err)
+{
+    struct sbxd_start_req r;
+    char *body = sized_body(0, cmd_len, n, len);
+    int rc = sbxd_parse_start(body, strlen(body), &r, err);
+    if (rc == 0) sbxd_start_req_free(&r);
+    free(body);
+    return rc == 0;
+}
+
+/* execve's bounds: one string under 128 KiB with its NUL; env under 1 MiB in all. */
+static void test_exec_bounds(void)
+{
+    struct sbxd_err err;
+    CHECK(sized_start_ok(SBX_MAX_ARG_STRLEN - 1, 1, SBX_MAX_ARG_STRLEN - 4, &err), "just under: %s", err.message);
+    CHECK(!sized_start_ok(SBX_MAX_ARG_STRLEN, 0, 0, &err) && err.status == 400 && strstr(err.message, "'cmd'"),
+          "cmd: %s", err.message);
+    CHECK(!sized_start_ok(1, 1, SBX_MAX_ARG_STRLEN - 3, &err) && strstr(err.message, "'env' entry 'V0'"),
+          "env entry: %s", err.message);
+    CHECK(!sized_start_ok(1, 9, 120 * 1024, &err) && strstr(err.message, "'env' is too big"), "env total: %s",
+          err.message);
+    struct sbxd_create_req c;
+    char *body = sized_body(1, 0, 9, 120 * 1024);
+    CHECK(sbxd_parse_create(body, strlen(body), &c, &err) == -1 && strstr(err.message, "'env'"), "create env: %s",
+          err.message);
+    free(body);
+}
+
 static void test_timeout(void)
 {
     double t;
@@ -87,5 +142,6 @@ int main(void)
     test_start();
     test_create();
     test_timeout();
+    test_exec_bounds();
     return check_report();
 }
