@@ -50,14 +50,17 @@ function Client:open(method, path, body, sse)
   return self:open_url(method, self:url_of(path), body, sse)
 end
 
---- Client:open with the URL already made.
+--- Client:open with the URL already made. A request that cannot start (curl refuses a
+-- value of it, or memory ran out) raises the sbx error the core names.
 function Client:open_url(method, url, body, sse)
-  return core.request {
+  local op, message, kind = core.request {
     method = method, url = url, unix_socket = self.socket,
     headers = self:headers(sse and "text/event-stream" or "application/json"),
     body = body and cjson.encode(body) or nil, sse = sse ~= nil,
     collect = sse and sse.collect, chunks = sse and sse.chunks,
   }
+  if not op then errors.raise(kind, ("%s: the request cannot start: %s"):format(method, message)) end
+  return op
 end
 
 local function decode_json(body)
