@@ -98,7 +98,7 @@ describe("a careless client", function()
     local err = helper.error_of(box.commands.run, box.commands, "true")
     assert.are.equal("SandboxError", err.kind)
     assert.are.equal("cannot reach sbxd at " .. other.url .. ": Connection refused", err.message)
-    box:close(true)
+    assert.are.equal("SandboxError", helper.error_of(box.close, box).kind)
     other.stop()
   end)
 

@@ -154,7 +154,7 @@ local function start_run(commands, body, opts, request_timeout)
   local client = commands.box.client
   local run = new_run(opts, request_timeout)
   run.client = client
-  local op = client:open_url("POST", commands.start_url, body,
+  local op <close> = client:open_url("POST", commands.start_url, body,
     { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
   run:drive(op)
   return run

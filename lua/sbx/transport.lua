@@ -140,11 +140,12 @@ function M.next_events(op, deadline, what, seconds, silence)
   end
 end
 
---- One JSON call, not retried.
+--- One JSON call, not retried. The request is closed on every way out, an error or a
+-- cancel of the task included.
 local function call_once(client, method, path, body, request_timeout)
   local seconds = request_timeout or client.request_timeout
   local deadline = wait.deadline(seconds)
-  local op = client:open(method, path, body, nil)
+  local op <close> = client:open(method, path, body, nil)
   while true do
     for _, ev in ipairs(M.next_events(op, deadline, method .. " " .. path, seconds)) do
       if ev.type == "done" then
