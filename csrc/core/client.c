@@ -52,6 +52,11 @@ int sbx_client_timeout_ms(const struct sbx_client *C)
     return sbx_sched_pending(&C->sched) ? 0 : sbx_loop_timeout_ms(&C->loop);
 }
 
+int sbx_client_fd(const struct sbx_client *C)
+{
+    return sbx_loop_fd(&C->loop);
+}
+
 size_t sbx_client_ready_count(const struct sbx_client *C)
 {
     return C->sched.nready;

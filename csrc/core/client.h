@@ -37,6 +37,8 @@ void sbx_client_step(struct sbx_client *C, double timeout);
 /* Milliseconds until a step has work for sure (0 when the next one has some already), or
  * -1 when only new work can wake the client. */
 int sbx_client_timeout_ms(const struct sbx_client *C);
+/* The descriptor that becomes readable when a step has I/O to do. */
+int sbx_client_fd(const struct sbx_client *C);
 /* Operations with events Lua has not been told of. */
 size_t sbx_client_ready_count(const struct sbx_client *C);
 /* The next such operation's node, taken off the ready list; NULL when none. */

@@ -1,3 +1,4 @@
+/* Starting sbxd as a child that dies with this process (daemon.h). */
 #include "daemon.h"
 
 #include <errno.h>

@@ -77,7 +77,7 @@ static int l_ready(lua_State *L)
 
 static int l_pollfd(lua_State *L)
 {
-    lua_pushinteger(L, sbx_loop_fd(&sbxl_client(L)->loop));
+    lua_pushinteger(L, sbx_client_fd(sbxl_client(L)));
     return 1;
 }
 
