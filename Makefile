@@ -1,4 +1,5 @@
-# sbx: Lua module (build/sbx/core.so + lua/sbx) and daemon (build/sbxd).
+# sbx: Lua module (build/sbx/core.so + lua/sbx) and daemon (build/sbxd); build/sbx/testing.so
+# holds what only the specs use and is not installed.
 # `make demo` and `make test` work on a fresh Debian 12 machine: they install what is missing.
 
 PREFIX  ?= /usr/local
@@ -25,7 +26,9 @@ DEB_PKGS = build-essential pkg-config clang lua5.4 liblua5.4-dev lua-cjson lua-b
 	lua-socket iproute2 curl
 
 COMMON_SRC = $(wildcard csrc/common/*.c)
-CORE_SRC   = $(wildcard csrc/core/*.c) $(wildcard csrc/lua/*.c) $(COMMON_SRC)
+TESTING_SRC = csrc/lua/testing.c
+CLIENT_SRC = $(wildcard csrc/core/*.c) $(COMMON_SRC)
+CORE_SRC   = $(CLIENT_SRC) $(filter-out $(TESTING_SRC),$(wildcard csrc/lua/*.c))
 SBXD_SRC   = $(wildcard csrc/sbxd/*.c) $(COMMON_SRC)
 HEADERS    = $(wildcard csrc/*/*.h)
 UNIT_SRC   = $(wildcard spec/c/test_*.c)
@@ -39,7 +42,7 @@ BUSTED  = $(LUA) /usr/bin/busted
 .PHONY: all deps test check demo bench fuzz install uninstall clean unit specs examples \
 	lint rockspec-test check-build
 
-all: $(B)/sbx/core.so $(B)/sbxd
+all: $(B)/sbx/core.so $(B)/sbx/testing.so $(B)/sbxd
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -51,9 +54,14 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# Each module exports its luaopen_ function only.
 $(B)/sbx/core.so: $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -fPIC -shared $(CPPFLAGS_ALL) -o $@ $(CORE_SRC) $(LIBS_CORE)
+	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -fPIC -shared -fvisibility=hidden $(CPPFLAGS_ALL) -o $@ $(CORE_SRC) $(LIBS_CORE)
+
+$(B)/sbx/testing.so: $(TESTING_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -fPIC -shared -fvisibility=hidden $(CPPFLAGS_ALL) -o $@ $(TESTING_SRC)
 
 $(B)/sbxd: $(SBXD_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -64,7 +72,7 @@ UNIT_BINS = $(patsubst spec/c/%.c,$(B)/unit/%,$(UNIT_SRC))
 $(B)/unit/%: spec/c/%.c $(CORE_SRC) $(SBXD_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -Icsrc/sbxd $(CPPFLAGS_ALL) -o $@ $< \
-	  $(wildcard csrc/core/*.c) $(COMMON_SRC) $(filter-out csrc/sbxd/main.c,$(wildcard csrc/sbxd/*.c)) \
+	  $(CLIENT_SRC) $(filter-out csrc/sbxd/main.c,$(wildcard csrc/sbxd/*.c)) \
 	  $(LIBS_CORE) $(LIBS_SBXD) $(LIBS_LUA)
 
 # The embedding test loads the sbx.core and sbxd of the same build.
@@ -127,7 +135,7 @@ FUZZ_TARGETS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 $(B)/fuzz/%: fuzz/%.c $(CORE_SRC) $(SBXD_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Icsrc/sbxd $(CPPFLAGS_ALL) -o $@ $< \
-	  $(wildcard csrc/core/*.c) $(COMMON_SRC) $(filter-out csrc/sbxd/main.c,$(wildcard csrc/sbxd/*.c)) \
+	  $(CLIENT_SRC) $(filter-out csrc/sbxd/main.c,$(wildcard csrc/sbxd/*.c)) \
 	  $(LIBS_CORE) $(LIBS_SBXD)
 
 fuzz: deps $(FUZZ_TARGETS)

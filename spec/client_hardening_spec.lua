@@ -3,6 +3,7 @@
 local sbx = require "sbx"
 local core = require "sbx.core"
 local helper = require "helper"
+local testing = require "sbx.testing"
 
 describe("a careless client", function()
   local server, opts
@@ -80,7 +81,7 @@ describe("a careless client", function()
     assert.are.equal("cannot reach sbxd at " .. url .. ": No such file or directory", err.message)
     -- a socket file that nothing listens on any more: an sbxd killed at that path
     local dead = helper.sbxd { tcp = false }
-    dead.daemon:kill(9)
+    testing.kill(dead.daemon, 9)
     assert.is_true(helper.eventually(function() return not helper.alive(dead.pid) end, 5))
     err = helper.error_of(sbx.list, { url = dead.url, api_key = dead.key })
     assert.are.equal("SandboxError", err.kind)
@@ -92,12 +93,12 @@ describe("a careless client", function()
   it("names the unix socket when a run cannot reach sbxd", function()
     local other = helper.sbxd { tcp = false }
     local box = sbx.create { url = other.url, api_key = other.key }
-    other.daemon:kill(9)
+    testing.kill(other.daemon, 9)
     assert.is_true(helper.eventually(function() return not helper.alive(other.pid) end, 5))
     local err = helper.error_of(box.commands.run, box.commands, "true")
     assert.are.equal("SandboxError", err.kind)
     assert.are.equal("cannot reach sbxd at " .. other.url .. ": Connection refused", err.message)
-    box:close(true)
+    assert.are.equal("SandboxError", helper.error_of(box.close, box).kind)
     other.stop()
   end)
 

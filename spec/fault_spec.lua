@@ -210,3 +210,63 @@ describe("sandbox calls against a faulty server", function()
     assert.are.equal("AuthenticationError", err.kind)
   end)
 end)
+
+describe("the core's collected output", function()
+  -- sbxd sends whole events; this server stops in the middle of one's base64 and goes on
+  -- when the spec says, which only a server of its own can do.
+  local core = require "sbx.core"
+
+  local function serve_in_two_parts(first)
+    local handles, conn = {}, nil
+    local server = uv.new_tcp()
+    handles[1] = server
+    assert(server:bind("127.0.0.1", 0))
+    assert(server:listen(8, function()
+      conn = uv.new_tcp()
+      handles[#handles + 1] = conn
+      server:accept(conn)
+      conn:read_start(function(_, data)
+        if data and data:find("\r\n\r\n", 1, true) then conn:write(first) end
+      end)
+    end))
+    local function close_all()
+      for _, h in ipairs(handles) do
+        if not h:is_closing() then h:close() end
+      end
+      uv.run("nowait")
+    end
+    return "http://127.0.0.1:" .. server:getsockname().port, function(s) conn:write(s) end, close_all
+  end
+
+  -- Steps both loops until the op has queued events, and returns their data joined.
+  local function take_events(op)
+    local deadline = core.now() + 5
+    while core.now() < deadline do
+      core.step(0.001)
+      uv.run("nowait")
+      local evs = op:poll()
+      if #evs > 0 then
+        local data = {}
+        for _, ev in ipairs(evs) do data[#data + 1] = ev.data or ev.type end
+        return table.concat(data, "|")
+      end
+    end
+    error("no event came")
+  end
+
+  it("hands over the output taken in the middle of an event, and the event stays whole", function()
+    -- "hello" is decoded and taken; the next event's first three base64 characters came
+    -- before that, and decode to nothing yet: the event must still be "world".
+    local url, send, close_all = serve_in_two_parts(HEAD .. START
+      .. chunk("event: stdout\ndata: aGVsbG8=\n\n") .. chunk("event: stdout\ndata: d29"))
+    local op = core.request { method = "POST", url = url .. "/x", body = "{}", sse = true,
+      collect = true, chunks = true }
+    assert.are.equal("head|" .. '{"pid":4242}' .. "|hello", take_events(op))
+    assert.are.equal("hello", op:output("stdout"))
+    send(chunk("ybGQ=\n\n"))
+    assert.are.equal("world", take_events(op))
+    assert.are.equal("world", op:output("stdout"))
+    op:close()
+    close_all()
+  end)
+end)

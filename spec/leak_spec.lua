@@ -1,6 +1,6 @@
 -- 1,000 sequential runs leave no fd, process or memory growth in the client or in sbxd.
 local sbx = require "sbx"
-local core = require "sbx.core"
+local testing = require "sbx.testing"
 local helper = require "helper"
 
 local function children(pid)
@@ -11,7 +11,7 @@ describe("1,000 sequential runs", function()
   it("leave no fd, process or memory growth", function()
     local server = helper.sbxd()
     local box = sbx.create { url = server.url, api_key = server.key }
-    local me = core.getpid()
+    local me = testing.getpid()
     for _ = 1, 100 do box.commands:run("echo warm") end -- caches, pools, allocator
     collectgarbage()
     local before = {

@@ -2,6 +2,7 @@
 local sbx = require "sbx"
 local core = require "sbx.core"
 local helper = require "helper"
+local testing = require "sbx.testing"
 
 describe("commands:run", function()
   local server, box
@@ -225,11 +226,11 @@ describe("commands:run", function()
   it("raises TimeoutError when the server does not answer within request_timeout", function()
     local other = helper.sbxd()
     local b = sbx.create { url = other.url, api_key = other.key }
-    other.daemon:kill(19) -- SIGSTOP: the socket accepts, nobody answers
+    testing.kill(other.daemon, 19) -- SIGSTOP: the socket accepts, nobody answers
     local t0 = require("sbx.core").now()
     local err = helper.error_of(b.commands.run, b.commands, "echo hi", { request_timeout = 0.3 })
     local elapsed = require("sbx.core").now() - t0
-    other.daemon:kill(18) -- SIGCONT
+    testing.kill(other.daemon, 18) -- SIGCONT
     assert.are.equal("TimeoutError", err and err.kind, tostring(err))
     assert.is_true(elapsed < 1.5, "took " .. elapsed .. " s")
     b:close()
@@ -247,11 +248,11 @@ describe("commands:run", function()
     assert.is_true(helper.eventually(function()
       return helper.sh("pgrep -f '[s]leep 30' || true") ~= ""
     end, 3))
-    other.daemon:kill(19) -- SIGSTOP: the connection stays open, nothing comes
+    testing.kill(other.daemon, 19) -- SIGSTOP: the connection stays open, nothing comes
     local t0 = sbx.now()
     while t:status() == "running" and sbx.now() < t0 + 10 do sbx.step(0.05) end
     local elapsed = sbx.now() - t0
-    other.daemon:kill(18) -- SIGCONT
+    testing.kill(other.daemon, 18) -- SIGCONT
     assert.are.equal("failed", t:status(), "still waiting after " .. elapsed .. " s")
     local err = helper.error_of(t.wait, t)
     assert.are.equal("SandboxError", err and err.kind, tostring(err))
@@ -268,10 +269,10 @@ describe("commands:run", function()
     setup(function()
       stopped = helper.sbxd()
       b = sbx.create { url = stopped.url, api_key = stopped.key, request_timeout = 0.2 }
-      stopped.daemon:kill(19)
+      testing.kill(stopped.daemon, 19)
     end)
     teardown(function()
-      stopped.daemon:kill(18)
+      testing.kill(stopped.daemon, 18)
       b:close()
       stopped.stop()
     end)

@@ -2,6 +2,7 @@
 local sbx = require "sbx"
 local core = require "sbx.core"
 local helper = require "helper"
+local testing = require "sbx.testing"
 
 describe("tasks", function()
   local server, box
@@ -128,7 +129,7 @@ describe("tasks", function()
     sbx.loop()
     local other = helper.sbxd()
     local b = sbx.create { url = other.url, api_key = other.key }
-    other.daemon:kill(19) -- SIGSTOP: the socket accepts, nobody answers
+    testing.kill(other.daemon, 19) -- SIGSTOP: the socket accepts, nobody answers
     local order = {}
     local function run_until_timeout(name, seconds)
       return sbx.go(function()
@@ -140,7 +141,7 @@ describe("tasks", function()
     local late = run_until_timeout("late", 0.6)
     local early = run_until_timeout("early", 0.3)
     sbx.loop()
-    other.daemon:kill(18) -- SIGCONT
+    testing.kill(other.daemon, 18) -- SIGCONT
     b:close()
     other.stop()
     assert.are.equal("TimeoutError", early:wait())

@@ -35,23 +35,25 @@ void sbx_event_free(struct sbx_event *ev)
     free(ev);
 }
 
+void sbx_evqueue_init(struct sbx_evqueue *q)
+{
+    sbx_list_init(&q->events);
+    q->count = 0;
+}
+
 void sbx_evqueue_push(struct sbx_evqueue *q, struct sbx_event *ev)
 {
-    ev->next = NULL;
-    if (q->tail) q->tail->next = ev;
-    else q->head = ev;
-    q->tail = ev;
+    sbx_list_push_back(&q->events, &ev->link);
     q->count++;
 }
 
 struct sbx_event *sbx_evqueue_pop(struct sbx_evqueue *q)
 {
-    struct sbx_event *ev = q->head;
-    if (!ev) return NULL;
-    q->head = ev->next;
-    if (!q->head) q->tail = NULL;
+    struct sbx_list *first = sbx_list_first(&q->events);
+    if (!first) return NULL;
+    sbx_list_remove(first);
     q->count--;
-    return ev;
+    return sbx_list_entry(first, struct sbx_event, link);
 }
 
 void sbx_evqueue_clear(struct sbx_evqueue *q)

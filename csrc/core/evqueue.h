@@ -4,11 +4,12 @@
 #define SBX_EVQUEUE_H
 #include <stddef.h>
 #include "buf.h"
+#include "list.h"
 
 enum sbx_ev_type { SBX_EV_HEAD, SBX_EV_EVENT, SBX_EV_DONE, SBX_EV_ERROR };
 
 struct sbx_event {
-    struct sbx_event *next;
+    struct sbx_list link;   /* in its queue */
     enum sbx_ev_type type;
     long status;            /* HEAD, DONE: HTTP status */
     int code;               /* ERROR: curl code */
@@ -27,14 +28,16 @@ static inline const char *sbx_event_bytes(const struct sbx_event *ev)
 }
 
 struct sbx_evqueue {
-    struct sbx_event *head, *tail;
+    struct sbx_list events;   /* oldest first */
     size_t count;
 };
 
 /* A new event with copies of the given strings (NULL stays NULL); NULL on OOM. */
 struct sbx_event *sbx_event_new(enum sbx_ev_type type, const char *name, const char *id);
 void sbx_event_free(struct sbx_event *ev);
+void sbx_evqueue_init(struct sbx_evqueue *q);
 void sbx_evqueue_push(struct sbx_evqueue *q, struct sbx_event *ev);
+/* The oldest event, taken out of the queue; NULL when it is empty. */
 struct sbx_event *sbx_evqueue_pop(struct sbx_evqueue *q);
 void sbx_evqueue_clear(struct sbx_evqueue *q);
 

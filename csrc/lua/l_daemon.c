@@ -1,15 +1,19 @@
-/* The "sbx.daemon" userdata: an sbxd child that dies with this process (core/daemon.c). */
-#include <signal.h>
-#include <stdlib.h>
+/* The "sbx.daemon" userdata: an sbxd child that dies with this process (daemon.c).
+ *
+ *   core.spawn_daemon(path, args, ready_timeout, env) --> daemon, ready_line | nil, message
+ *   daemon:pid(), daemon:alive()
+ *   daemon:stop([timeout]) closes sbxd's parent pipe and waits up to timeout seconds
+ *        (default 2) for it to exit, then kills it
+ *   daemon:close() (also __close, __gc) closes the pipe and never waits: sbxd cleans up
+ *        and exits by itself at that EOF
+ */
 #include <string.h>
 #include "binding.h"
 #include "daemon.h"
+#include "l_daemon.h"
 
-struct l_daemon {
-    struct sbx_daemon d;
-};
-
-static struct l_daemon *check_daemon(lua_State *L)
+/* The userdata is the struct sbx_daemon itself. */
+static struct sbx_daemon *check_daemon(lua_State *L)
 {
     return luaL_checkudata(L, 1, SBXL_DAEMON_MT);
 }
@@ -52,7 +56,7 @@ static const char **env_entries(lua_State *L, int idx, size_t *n)
 
 /* core.spawn_daemon(path, args, ready_timeout, env) -> daemon, ready_line | nil, message
  * env (optional): {NAME = value} set over this process's environment for sbxd. */
-int sbxl_spawn_daemon(lua_State *L)
+static int l_spawn_daemon(lua_State *L)
 {
     lua_settop(L, 4); /* what follows pushes above the arguments */
     struct sbx_daemon_cmd cmd = {.path = luaL_checkstring(L, 1)};
@@ -61,11 +65,11 @@ int sbxl_spawn_daemon(lua_State *L)
     luaL_argcheck(L, timeout > 0, 3, "must be a positive number of seconds");
     cmd.args = string_array(L, 2, &cmd.nargs);
     cmd.env = env_entries(L, 4, &cmd.nenv);
-    struct l_daemon *u = lua_newuserdatauv(L, sizeof *u, 0);
-    u->d.pid = -1, u->d.parent_fd = -1, u->d.reaped = 1;
+    struct sbx_daemon *d = lua_newuserdatauv(L, sizeof *d, 0);
+    d->pid = -1, d->parent_fd = -1, d->reaped = 1; /* created closed, then opened */
     luaL_setmetatable(L, SBXL_DAEMON_MT);
     char line[512], err[512];
-    if (sbx_daemon_spawn(&u->d, &cmd, timeout, line, sizeof line, err, sizeof err) != 0) {
+    if (sbx_daemon_spawn(d, &cmd, timeout, line, sizeof line, err, sizeof err) != 0) {
         lua_pushnil(L);
         lua_pushstring(L, err);
         return 2;
@@ -76,47 +80,53 @@ int sbxl_spawn_daemon(lua_State *L)
 
 static int daemon_pid(lua_State *L)
 {
-    lua_pushinteger(L, check_daemon(L)->d.pid);
+    lua_pushinteger(L, check_daemon(L)->pid);
     return 1;
 }
 
-/* stop([timeout]), __gc, __close: idempotent; never raises. */
+/* stop([timeout]): an explicit stop may wait. Idempotent; never raises. */
 static int daemon_stop(lua_State *L)
 {
-    struct l_daemon *u = check_daemon(L);
-    double timeout = lua_type(L, 2) == LUA_TNUMBER ? lua_tonumber(L, 2) : 2.0;
-    sbx_daemon_stop(&u->d, timeout);
+    struct sbx_daemon *d = check_daemon(L);
+    double timeout = luaL_optnumber(L, 2, 2.0);
+    sbx_daemon_stop(d, timeout);
     lua_pushboolean(L, 1);
     return 1;
+}
+
+/* close, __close, __gc: never waits, ignores any argument but the daemon. */
+static int daemon_close(lua_State *L)
+{
+    sbx_daemon_close(check_daemon(L));
+    return 0;
 }
 
 /* alive(): whether sbxd still runs (it is reaped once it has exited). */
 static int daemon_alive(lua_State *L)
 {
-    lua_pushboolean(L, sbx_daemon_alive(&check_daemon(L)->d));
+    lua_pushboolean(L, sbx_daemon_alive(check_daemon(L)));
     return 1;
 }
 
-/* kill([signal]): for tests that stop, continue or kill sbxd. */
-static int daemon_kill(lua_State *L)
+static int daemon_tostring(lua_State *L)
 {
-    struct l_daemon *u = check_daemon(L);
-    lua_Integer sig = luaL_optinteger(L, 2, SIGKILL);
-    luaL_argcheck(L, sig > 0 && sig < 65, 2, "must be a signal number");
-    lua_pushboolean(L, !u->d.reaped && kill(u->d.pid, (int)sig) == 0);
+    const struct sbx_daemon *d = check_daemon(L);
+    if (d->parent_fd >= 0) lua_pushfstring(L, "sbx.daemon (pid %d)", (int)d->pid);
+    else lua_pushliteral(L, "sbx.daemon (closed)");
     return 1;
 }
 
-void sbxl_open_daemon(lua_State *L, int loop_idx, int anchors_idx)
+static const luaL_Reg METHODS[] = {
+    {"pid", daemon_pid}, {"alive", daemon_alive}, {"stop", daemon_stop}, {"close", daemon_close},
+    {NULL, NULL}};
+
+static const struct sbxl_class DAEMON_CLASS = {
+    .name = SBXL_DAEMON_MT, .close = daemon_close, .tostring = daemon_tostring, .methods = METHODS};
+
+static const luaL_Reg FUNCS[] = {{"spawn_daemon", l_spawn_daemon}, {NULL, NULL}};
+
+void sbxl_open_daemon(lua_State *L, const struct sbxl_module *m)
 {
-    static const luaL_Reg META[] = {{"__gc", daemon_stop}, {"__close", daemon_stop}, {NULL, NULL}};
-    static const luaL_Reg METHODS[] = {
-        {"pid", daemon_pid},   {"alive", daemon_alive}, {"stop", daemon_stop},
-        {"kill", daemon_kill}, {NULL, NULL}};
-    luaL_newmetatable(L, SBXL_DAEMON_MT);
-    sbxl_setfuncs(L, META, loop_idx, anchors_idx);
-    lua_newtable(L);
-    sbxl_setfuncs(L, METHODS, loop_idx, anchors_idx);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    sbxl_newclass(L, m, &DAEMON_CLASS);
+    sbxl_setfuncs(L, m, FUNCS);
 }

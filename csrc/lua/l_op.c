@@ -1,9 +1,29 @@
-/* The "sbx.op" userdata: one HTTP operation. It points to a malloc'd sbx_op owned by the
- * loop (the luv pattern): closing the op or the loop frees it, and clears the pointer. */
-#include <stdlib.h>
+/* The "sbx.op" userdata: one HTTP operation (csrc/core/op.h). It points to a malloc'd
+ * sbx_op owned by the client core (the luv pattern): closing the op, collecting it, or
+ * closing the loop frees it, and clears the pointer. Its user value keeps the request's
+ * body alive, which curl sends without a copy.
+ *
+ *   core.request{method=, url=, unix_socket=, headers={...}, body=, sse=, collect=, chunks=}
+ *        --> op; the transfer starts at once or at a later step
+ *        --> nil, message, kind when it cannot start (kind: an sbx error kind)
+ *   op:poll([max [, max_bytes]]) --> array of events, oldest first, and the number left:
+ *        {type="head", status=, content_type=}      the final response's headers
+ *        {type="event", event=, data=, id=}         an SSE event (stdout/stderr data decoded
+ *                                                   from base64: raw bytes)
+ *        {type="done", status=, body=}              terminal: completed ("" body for SSE)
+ *        {type="error", message=, code=}            terminal: transport failure
+ *   op:output("stdout"|"stderr") --> the bytes collected so far (collect=true), handed
+ *        over (nil, message when out of memory); with chunks=false the output events
+ *        themselves are not queued
+ *   op:idle() --> seconds since bytes last arrived (keep-alive comments count)
+ *   op:backlog() --> bytes the op holds for Lua; 0 when closed
+ *   op:done(), op:cancel(), op:close() (also __close, __gc)
+ */
 #include <string.h>
 #include "binding.h"
-#include "http.h"
+#include "l_op.h"
+#include "op.h"
+#include "protocol.h"
 
 struct l_op {
     struct sbx_op *op;
@@ -19,16 +39,6 @@ static struct sbx_op *check_open(lua_State *L)
     struct l_op *u = check_lop(L);
     if (!u->op) luaL_error(L, "attempt to use a closed sbx.op");
     return u->op;
-}
-
-static void set_anchor(lua_State *L, struct sbx_op *op, int ud_idx)
-{
-    sbxl_push_anchors(L);
-    lua_pushlightuserdata(L, op);
-    if (ud_idx) lua_pushvalue(L, ud_idx);
-    else lua_pushnil(L);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
 }
 
 static void field_str(lua_State *L, const char *k, const char *v, size_t len)
@@ -55,7 +65,7 @@ static void push_event(lua_State *L, const struct sbx_event *ev)
         break;
     case SBX_EV_DONE:
         lua_pushinteger(L, ev->status), lua_setfield(L, -2, "status");
-        field_str(L, "body", ev->data ? ev->data : "", ev->len);
+        field_str(L, "body", ev->data, ev->len);
         break;
     case SBX_EV_ERROR:
         field_str(L, "message", ev->name, strlen(ev->name));
@@ -66,28 +76,26 @@ static void push_event(lua_State *L, const struct sbx_event *ev)
 
 /* op:poll([max [, max_bytes]]) -> array of events (oldest first), number still queued.
  * It stops after `max` events, or once their data reaches `max_bytes` (one event at
- * least): what one call turns into Lua strings is bounded. Draining the terminal event
- * releases the anchor: curl no longer holds the op, Lua's references decide its life. */
+ * least): what one call turns into Lua strings is bounded. */
 static int op_poll(lua_State *L)
 {
     struct sbx_op *op = check_open(L);
     lua_Integer max = luaL_optinteger(L, 2, 0), max_bytes = luaL_optinteger(L, 3, 0);
     luaL_argcheck(L, max >= 0, 2, "must be a non-negative integer");
     luaL_argcheck(L, max_bytes >= 0, 3, "must be a non-negative integer");
-    lua_createtable(L, (int)(max && (size_t)max < op->events.count ? (size_t)max : op->events.count), 0);
+    size_t queued = sbx_op_queued(op);
+    lua_createtable(L, (int)(max && (size_t)max < queued ? (size_t)max : queued), 0);
     lua_Integer n = 0;
     size_t bytes = 0;
     struct sbx_event *ev;
     while ((max == 0 || n < max) && (max_bytes == 0 || bytes < (size_t)max_bytes) &&
            (ev = sbx_op_pop(op))) {
-        int terminal = ev->type == SBX_EV_DONE || ev->type == SBX_EV_ERROR;
         bytes += ev->len;
         push_event(L, ev);
         sbx_event_free(ev);
         lua_rawseti(L, -2, ++n);
-        if (terminal) set_anchor(L, op, 0);
     }
-    lua_pushinteger(L, (lua_Integer)op->events.count);
+    lua_pushinteger(L, (lua_Integer)sbx_op_queued(op));
     return 2;
 }
 
@@ -95,22 +103,22 @@ static int op_poll(lua_State *L)
  * a second call returns only what arrived since. */
 static int op_output(lua_State *L)
 {
-    static const char *const CHANNELS[] = {"stdout", "stderr", NULL};
+    static const char *const CHANNELS[] = {SBX_EV_STDOUT, SBX_EV_STDERR, NULL};
     struct sbx_op *op = check_open(L);
     int channel = luaL_checkoption(L, 2, NULL, CHANNELS);
-    struct sbx_buf *b = &op->output[channel];
+    const struct sbx_buf *b = sbx_op_output(op, channel);
     lua_pushlstring(L, b->data ? b->data : "", b->len);
-    if (sbx_op_detach_output(op, channel) != 0) return luaL_error(L, "out of memory");
-    sbx_loop_free_later(op->loop, b);
-    return 1;
+    if (sbx_op_release_output(op, channel) == 0) return 1;
+    lua_pushnil(L);
+    lua_pushliteral(L, "out of memory");
+    return 2;
 }
 
 /* op:idle() -> seconds since the last bytes arrived (since the start when none did);
  * keep-alive comments count, though they make no event. */
 static int op_idle(lua_State *L)
 {
-    struct sbx_op *op = check_open(L);
-    lua_pushnumber(L, (double)(uv_hrtime() - op->last_rx) / 1e9);
+    lua_pushnumber(L, sbx_op_idle(check_open(L)));
     return 1;
 }
 
@@ -126,17 +134,13 @@ static int op_done(lua_State *L)
 static int op_backlog(lua_State *L)
 {
     const struct sbx_op *op = check_lop(L)->op;
-    size_t bytes = 0;
-    if (op) bytes = op->queued + (op->done ? op->output[0].len + op->output[1].len : 0);
-    lua_pushinteger(L, (lua_Integer)bytes);
+    lua_pushinteger(L, op ? (lua_Integer)sbx_op_backlog(op) : 0);
     return 1;
 }
 
 static int op_cancel(lua_State *L)
 {
-    struct sbx_op *op = check_open(L);
-    sbx_op_cancel(op);
-    set_anchor(L, op, 0);
+    sbx_op_cancel(check_open(L));
     return 0;
 }
 
@@ -144,91 +148,118 @@ static int op_cancel(lua_State *L)
 static int op_close(lua_State *L)
 {
     struct l_op *u = check_lop(L);
-    if (u->op) {
-        struct sbx_op *op = u->op;
-        u->op = NULL;
-        op->owner = NULL;
-        sbx_op_destroy(op);
-    }
+    if (!u->op) return 0;
+    struct sbx_op *op = u->op;
+    u->op = NULL;
+    op->owner = NULL;
+    sbxl_push_anchors(L);
+    lua_pushlightuserdata(L, &op->node);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    sbx_op_destroy(op);
     return 0;
 }
 
 static int op_tostring(lua_State *L)
 {
     struct l_op *u = check_lop(L);
-    lua_pushfstring(L, u->op ? "sbx.op (%p)" : "sbx.op (closed)", (void *)u->op);
+    if (u->op) lua_pushfstring(L, "sbx.op (%p)", (void *)u->op);
+    else lua_pushliteral(L, "sbx.op (closed)");
     return 1;
 }
 
-/* Reads the request table at index 1 into req; strings stay owned by the Lua table. */
-static void read_request(lua_State *L, struct sbx_request *req, const char ***headers)
+static const char *opt_string(lua_State *L, const char *field)
+{
+    lua_getfield(L, 1, field);
+    luaL_argexpected(L, lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING, 1, field);
+    return lua_tostring(L, -1);
+}
+
+static const char *string_field(lua_State *L, const char *field, size_t *len)
+{
+    lua_getfield(L, 1, field);
+    luaL_argexpected(L, lua_type(L, -1) == LUA_TSTRING, 1, field);
+    return lua_tolstring(L, -1, len);
+}
+
+/* The request's header lines, in a userdata left on the stack (the strings stay alive in
+ * the headers table, which the request table keeps). */
+static const char **header_lines(lua_State *L, size_t *n)
+{
+    lua_getfield(L, 1, "headers");
+    luaL_argexpected(L, lua_isnil(L, -1) || lua_istable(L, -1), 1, "'headers' array");
+    *n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+    const char **lines = lua_newuserdatauv(L, (*n + 1) * sizeof *lines, 0);
+    for (size_t i = 0; i < *n; i++) {
+        lua_rawgeti(L, -2, (lua_Integer)i + 1);
+        luaL_argexpected(L, lua_type(L, -1) == LUA_TSTRING, 1, "'headers' of strings");
+        lines[i] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    return lines;
+}
+
+/* Reads the request table at index 1 into req; its strings stay owned by the table, and
+ * the body (or nil) is left at index 2. */
+static void read_request(lua_State *L, struct sbx_request *req)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    lua_getfield(L, 1, "method");
-    luaL_argexpected(L, lua_type(L, -1) == LUA_TSTRING, 1, "'method' string");
-    req->method = lua_tostring(L, -1);
-    lua_getfield(L, 1, "url");
-    luaL_argexpected(L, lua_type(L, -1) == LUA_TSTRING, 1, "'url' string");
-    req->url = lua_tostring(L, -1);
-    lua_getfield(L, 1, "unix_socket");
-    luaL_argexpected(L, lua_isnoneornil(L, -1) || lua_type(L, -1) == LUA_TSTRING, 1, "'unix_socket' string");
-    req->unix_socket = lua_tostring(L, -1);
-    lua_getfield(L, 1, "body");
-    luaL_argexpected(L, lua_isnoneornil(L, -1) || lua_type(L, -1) == LUA_TSTRING, 1, "'body' string");
-    req->body = lua_tolstring(L, -1, &req->body_len);
+    lua_settop(L, 1);
+    req->body = opt_string(L, "body");         /* index 2 */
+    req->body_len = req->body ? lua_rawlen(L, 2) : 0;
+    req->method = string_field(L, "method", NULL);
+    req->url = string_field(L, "url", NULL);
+    req->unix_socket = opt_string(L, "unix_socket");
     lua_getfield(L, 1, "sse");
     req->sse = lua_toboolean(L, -1);
     lua_getfield(L, 1, "collect");
     req->collect = lua_toboolean(L, -1);
     lua_getfield(L, 1, "chunks");
     req->chunks = lua_isnil(L, -1) || lua_toboolean(L, -1);
-    lua_getfield(L, 1, "connect_timeout");
-    req->connect_timeout_ms = (long)(luaL_optnumber(L, -1, 0) * 1000);
-    lua_getfield(L, 1, "headers");
-    luaL_argexpected(L, lua_isnoneornil(L, -1) || lua_istable(L, -1), 1, "'headers' array");
-    req->nheaders = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
-    *headers = lua_newuserdatauv(L, (req->nheaders + 1) * sizeof **headers, 0);
-    for (size_t i = 0; i < req->nheaders; i++) {
-        lua_rawgeti(L, -2, (lua_Integer)i + 1);
-        luaL_argexpected(L, lua_type(L, -1) == LUA_TSTRING, 1, "'headers' of strings");
-        (*headers)[i] = lua_tostring(L, -1);
-        lua_pop(L, 1); /* the string stays alive in the headers table */
-    }
-    req->headers = *headers;
+    req->headers = header_lines(L, &req->nheaders);
 }
 
-/* core.request{method=, url=, unix_socket=, headers=, body=, sse=, collect=, chunks=,
- * connect_timeout=} */
-int sbxl_request(lua_State *L)
+/* core.request{...} -> op, or nil, message, kind. A request that cannot start is a
+ * failure the user sees: the Lua layer raises the sbx error of that kind. */
+static int l_request(lua_State *L)
 {
     struct sbx_request req = {0};
-    const char **headers;
-    read_request(L, &req, &headers);
-    struct l_op *u = lua_newuserdatauv(L, sizeof *u, 0);
+    read_request(L, &req);
+    struct sbx_client *C = sbxl_client(L);
+    struct l_op *u = lua_newuserdatauv(L, sizeof *u, 1);
     u->op = NULL;
     luaL_setmetatable(L, SBXL_OP_MT);
-    char err[256];
-    struct sbx_op *op = sbx_op_start(sbxl_loop(L), &req, err, sizeof err);
-    if (!op) return luaL_error(L, "request: %s", err);
+    lua_pushvalue(L, 2);
+    lua_setiuservalue(L, -2, 1); /* the body lives as long as the op may send it */
+    struct sbx_start_error err;
+    struct sbx_op *op = sbx_op_start(C, &req, &err);
+    if (!op) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.message);
+        lua_pushstring(L, err.invalid ? SBX_ERR_INVALID : SBX_ERR_SANDBOX);
+        return 3;
+    }
     u->op = op;
     op->owner = (void **)&u->op;
-    set_anchor(L, op, lua_gettop(L));
+    sbxl_push_anchors(L);
+    lua_pushlightuserdata(L, &op->node);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     return 1;
 }
 
 static const luaL_Reg OP_METHODS[] = {
     {"poll", op_poll}, {"output", op_output}, {"idle", op_idle}, {"done", op_done},
-    {"backlog", op_backlog}, {"cancel", op_cancel}, {"close", op_close},
-    {NULL, NULL}};
+    {"backlog", op_backlog}, {"cancel", op_cancel}, {"close", op_close}, {NULL, NULL}};
 
-void sbxl_open_op(lua_State *L, int loop_idx, int anchors_idx)
+static const struct sbxl_class OP_CLASS = {
+    .name = SBXL_OP_MT, .close = op_close, .tostring = op_tostring, .methods = OP_METHODS};
+
+static const luaL_Reg FUNCS[] = {{"request", l_request}, {NULL, NULL}};
+
+void sbxl_open_op(lua_State *L, const struct sbxl_module *m)
 {
-    luaL_newmetatable(L, SBXL_OP_MT);
-    static const luaL_Reg META[] = {
-        {"__gc", op_close}, {"__close", op_close}, {"__tostring", op_tostring}, {NULL, NULL}};
-    sbxl_setfuncs(L, META, loop_idx, anchors_idx);
-    lua_newtable(L);
-    sbxl_setfuncs(L, OP_METHODS, loop_idx, anchors_idx);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    sbxl_newclass(L, m, &OP_CLASS);
+    sbxl_setfuncs(L, m, FUNCS);
 }

@@ -38,7 +38,8 @@ local function new_run(opts, request_timeout)
   return setmetatable({ opts = opts, request_timeout = request_timeout }, Run)
 end
 
-local CALLBACK_OPTION = { stdout = "on_stdout", stderr = "on_stderr" }
+local EVENT = core.EVENT
+local CALLBACK_OPTION = { [EVENT.STDOUT] = "on_stdout", [EVENT.STDERR] = "on_stderr" }
 
 function Run:result()
   local e = self.ended or {}
@@ -55,7 +56,7 @@ function Run:on_event(ev)
   local cb = option and self.opts[option]
   if cb then
     cb(ev.data)
-  elseif ev.event == "start" then
+  elseif ev.event == EVENT.START then
     local ok, doc = pcall(cjson.decode, ev.data)
     doc = ok and type(doc) == "table" and doc or {}
     self.pid = transport.int(doc.pid)
@@ -63,7 +64,7 @@ function Run:on_event(ev)
     -- nothing for three of them (and a second) means it is gone or stopped.
     local keepalive = tonumber(doc.keepalive)
     if keepalive and keepalive > 0 then self.silence = 3 * keepalive + 1 end
-  elseif ev.event == "end" then
+  elseif ev.event == EVENT.END then
     local ok, doc = pcall(cjson.decode, ev.data)
     if not ok or type(doc) ~= "table" or not math.tointeger(doc.exit_code) then
       errors.raise("SandboxError", "sbxd sent a malformed end event: " .. ev.data:sub(1, 100))
@@ -103,6 +104,13 @@ end
 -- is dropped instead of kept for the next request.
 local END_GRACE = 1
 
+--- The bytes the core collected on a channel.
+local function output(op, channel)
+  local bytes, err = op:output(channel)
+  if not bytes then errors.raise("SandboxError", "cannot take the command's output: " .. err) end
+  return bytes
+end
+
 --- Takes the stream's events until the response is over.
 function Run:pump(op)
   while true do
@@ -111,7 +119,7 @@ function Run:pump(op)
       local over = self:on_core_event(ev)
       if self.ended and not self.stdout then
         -- All output precedes the end event: take it now, the result is complete.
-        self.stdout, self.stderr = op:output("stdout"), op:output("stderr")
+        self.stdout, self.stderr = output(op, EVENT.STDOUT), output(op, EVENT.STDERR)
         self.deadline = wait.deadline(END_GRACE)
       end
       if over then return end
@@ -146,7 +154,7 @@ local function start_run(commands, body, opts, request_timeout)
   local client = commands.box.client
   local run = new_run(opts, request_timeout)
   run.client = client
-  local op = client:open_url("POST", commands.start_url, body,
+  local op <close> = client:open_url("POST", commands.start_url, body,
     { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
   run:drive(op)
   return run

@@ -80,9 +80,16 @@ local function spawn(r)
   generation = generation + 1
 end
 
+--- A random key of 256 bits, in hex.
+local function new_key()
+  local key, err = core.random_hex(32)
+  if not key then errors.raise("SandboxError", "cannot make a key for the embedded sbxd: " .. err) end
+  return key
+end
+
 local function start()
   local dir = make_dir()
-  local r = { dir = dir, socket = dir .. SOCKET_NAME, key = core.random_hex(32) }
+  local r = { dir = dir, socket = dir .. SOCKET_NAME, key = new_key() }
   local ok, err = pcall(spawn, r)
   if not ok then
     os.remove(dir)
@@ -90,10 +97,13 @@ local function start()
   end
   -- Set after the daemon exists, so at lua_close this finalizer runs before the first
   -- daemon's and stops it before removing its directory (a daemon started again later
-  -- is stopped by its own finalizer first; stop is idempotent).
+  -- is closed by its own finalizer first, which does not wait; stop is idempotent). The
+  -- table lives as long as the module, so this runs when the Lua state closes, and the
+  -- state's sbxd is gone when lua_close returns: the explicit stop waits for it (up to
+  -- 2 s, then kills it).
   running = setmetatable(r, {
     __gc = function(rr)
-      rr.daemon:stop()
+      rr.daemon:stop(2)
       os.remove(rr.socket)
       os.remove(rr.dir)
     end,

@@ -5,7 +5,7 @@ local task = require "sbx.task"
 local core = require "sbx.core"
 
 return {
-  VERSION = "0.1.0",
+  VERSION = core.VERSION,
   create = sandbox.create,
   connect = sandbox.connect,
   list = sandbox.list,

@@ -83,19 +83,24 @@ function Sandbox:set_timeout(seconds)
   self.client:call("POST", self:path("/timeout"), { timeout = seconds })
 end
 
---- Kills the sandbox if this object created it; idempotent. Called by <close> too:
--- there, while another error unwinds, a failure to reach sbxd is not raised over it.
-function Sandbox:close(unwinding)
-  check.self("close", self, Sandbox, "a Sandbox", "box:%s()")
-  if self.closed then return end
-  self.closed = true
-  if not self.owned then return end
-  local ok, err = pcall(delete, self)
+--- Marks the box closed and kills the sandbox if this object created it; idempotent.
+-- `unwinding`: another error is on its way out, and a failure to reach sbxd is not raised
+-- over it.
+local function close_box(box, unwinding)
+  if box.closed then return end
+  box.closed = true
+  if not box.owned then return end
+  local ok, err = pcall(delete, box)
   if not ok and not unwinding then error(err, 0) end
 end
 
+function Sandbox:close()
+  check.self("close", self, Sandbox, "a Sandbox", "box:%s()")
+  close_box(self, false)
+end
+
 function Sandbox.__close(box, err)
-  box:close(err ~= nil)
+  close_box(box, err ~= nil)
 end
 
 function Sandbox.__tostring(box)

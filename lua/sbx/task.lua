@@ -69,6 +69,9 @@ local function finish(t, ok, ...)
       t.traceback = debug.traceback(t.co, nil, 1)
       failed_unseen[#failed_unseen + 1] = t
     end
+    -- An error does not unwind a coroutine: its pending <close> variables (the request it
+    -- waited on, a sandbox) are closed here, not whenever it is collected.
+    coroutine.close(t.co)
   end
   for w in pairs(t.waiters) do schedule(w, "ready") end
 end

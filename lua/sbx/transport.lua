@@ -50,14 +50,17 @@ function Client:open(method, path, body, sse)
   return self:open_url(method, self:url_of(path), body, sse)
 end
 
---- Client:open with the URL already made.
+--- Client:open with the URL already made. A request that cannot start (curl refuses a
+-- value of it, or memory ran out) raises the sbx error the core names.
 function Client:open_url(method, url, body, sse)
-  return core.request {
+  local op, message, kind = core.request {
     method = method, url = url, unix_socket = self.socket,
     headers = self:headers(sse and "text/event-stream" or "application/json"),
     body = body and cjson.encode(body) or nil, sse = sse ~= nil,
     collect = sse and sse.collect, chunks = sse and sse.chunks,
   }
+  if not op then errors.raise(kind, ("%s: the request cannot start: %s"):format(method, message)) end
+  return op
 end
 
 local function decode_json(body)
@@ -137,11 +140,12 @@ function M.next_events(op, deadline, what, seconds, silence)
   end
 end
 
---- One JSON call, not retried.
+--- One JSON call, not retried. The request is closed on every way out, an error or a
+-- cancel of the task included.
 local function call_once(client, method, path, body, request_timeout)
   local seconds = request_timeout or client.request_timeout
   local deadline = wait.deadline(seconds)
-  local op = client:open(method, path, body, nil)
+  local op <close> = client:open(method, path, body, nil)
   while true do
     for _, ev in ipairs(M.next_events(op, deadline, method .. " " .. path, seconds)) do
       if ev.type == "done" then

@@ -30,7 +30,11 @@ int sbx_daemon_spawn(struct sbx_daemon *d, const struct sbx_daemon_cmd *cmd, dou
                      char *line, size_t linelen, char *err, size_t errlen);
 /* Whether the child still runs; reaps it when it has exited. */
 int sbx_daemon_alive(struct sbx_daemon *d);
-/* Closes the parent pipe, waits up to timeout seconds, then SIGKILLs; idempotent. */
+/* Closes the parent pipe, at whose EOF sbxd cleans up and exits by itself, and reaps the
+ * child if it has exited already; never waits (finalizers use it). Idempotent. */
+void sbx_daemon_close(struct sbx_daemon *d);
+/* Closes the parent pipe, waits up to timeout seconds for sbxd to exit, then SIGKILLs it
+ * and reaps it; idempotent. */
 void sbx_daemon_stop(struct sbx_daemon *d, double timeout);
 
 #endif

@@ -1,3 +1,4 @@
+/* Starting sbxd as a child that dies with this process (daemon.h). */
 #include "daemon.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -146,17 +148,51 @@ int sbx_daemon_alive(struct sbx_daemon *d)
     return !d->reaped && d->pid > 0 && !try_reap(d);
 }
 
-void sbx_daemon_stop(struct sbx_daemon *d, double timeout)
+static void close_parent_pipe(struct sbx_daemon *d)
 {
     if (d->parent_fd >= 0) close(d->parent_fd);
     d->parent_fd = -1;
-    if (d->reaped || d->pid <= 0) return;
+}
+
+void sbx_daemon_close(struct sbx_daemon *d)
+{
+    close_parent_pipe(d);
+    if (!d->reaped && d->pid > 0) try_reap(d);
+}
+
+/* Waits up to `timeout` seconds for the child to exit, on a pidfd (readable once it has
+ * exited; the child is not reaped yet, so its pid cannot have been reused). Where pidfds
+ * are missing, it looks every few milliseconds. Returns 1 when it has exited. */
+static int wait_exit(struct sbx_daemon *d, double timeout)
+{
     uint64_t deadline = uv_hrtime() + (uint64_t)(timeout * 1e9);
+#ifdef SYS_pidfd_open
+    int pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
+    if (pidfd >= 0) {
+        uint64_t now;
+        int r = 0;
+        while (r <= 0 && (now = uv_hrtime()) < deadline) {
+            struct pollfd p = {.fd = pidfd, .events = POLLIN};
+            r = poll(&p, 1, (int)((deadline - now) / 1000000 + 1));
+            if (r < 0 && errno != EINTR) break;
+        }
+        close(pidfd);
+        return try_reap(d);
+    }
+#endif
     while (!try_reap(d) && uv_hrtime() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    if (d->reaped) return;
+    return d->reaped;
+}
+
+void sbx_daemon_stop(struct sbx_daemon *d, double timeout)
+{
+    close_parent_pipe(d);
+    if (d->reaped || d->pid <= 0) return;
+    if (timeout > 0 && wait_exit(d, timeout)) return;
+    if (try_reap(d)) return;
     kill(d->pid, SIGKILL);
     while (!d->reaped && waitpid(d->pid, NULL, 0) < 0 && errno == EINTR) {}
     d->reaped = 1;

@@ -1,0 +1,48 @@
+/* What a request brings back, as events for Lua: the final response's head, then the SSE
+ * events of an event stream (output decoded to raw bytes) or the plain body, then done or
+ * error. The transfer's callbacks feed it; each event it queues marks its operation ready
+ * and counts in the operation's backlog. */
+#ifndef SBX_ANSWER_H
+#define SBX_ANSWER_H
+#include <stddef.h>
+#include "buf.h"
+#include "evqueue.h"
+#include "outdec.h"
+#include "scheduler.h"
+#include "sse.h"
+
+#define SBX_MAX_BODY   (64u * 1024u * 1024u)  /* a plain response body */
+#define SBX_MAX_EVENT  (64u * 1024u * 1024u)  /* one SSE line or event */
+
+struct sbx_answer {
+    struct sbx_evqueue events;
+    struct sbx_sched *sched;
+    struct sbx_sched_node *node;  /* the operation's: its readiness and backlog */
+    struct sbx_sse parser;
+    struct sbx_outdec out;
+    struct sbx_buf body;
+    int sse;                      /* an event stream is wanted */
+    int streaming;                /* the response is one (2xx, text/event-stream) */
+    char *failure;                /* why the transfer was stopped from a callback */
+};
+
+/* sse: parse an event-stream response; collect: keep the output bytes (out.output[]);
+ * chunks: queue output events (always, when not collecting). */
+void sbx_answer_init(struct sbx_answer *A, struct sbx_sched *S, struct sbx_sched_node *node,
+                     int sse, int collect, int chunks);
+void sbx_answer_free(struct sbx_answer *A);
+/* The final (non-1xx) response's head: its status and content type (NULL when none). */
+void sbx_answer_head(struct sbx_answer *A, long status, const char *content_type);
+/* Bytes of the response body. 0, or -1 when the transfer must stop (the failure says why). */
+int sbx_answer_body(struct sbx_answer *A, const char *bytes, size_t n);
+/* The transfer completed with `status`: the done event, with the body ("" for a stream). */
+void sbx_answer_done(struct sbx_answer *A, long status);
+/* The transfer failed: the error event, with curl's code. It says the answer's own failure
+ * when there was one, else `why`. */
+void sbx_answer_error(struct sbx_answer *A, const char *why, int code);
+/* Stops the transfer at its next callback, for this reason (the first one given stays). */
+void sbx_answer_fail(struct sbx_answer *A, const char *why);
+/* The oldest queued event, taken out of the queue and the backlog; NULL when none. */
+struct sbx_event *sbx_answer_pop(struct sbx_answer *A);
+
+#endif

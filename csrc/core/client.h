@@ -1,0 +1,47 @@
+/* The client core of one Lua state, the layers put together: the uv loop at the bottom,
+ * curl's multi handle on it, the step's scheduler, pooled easy handles, buffers waiting
+ * to be freed, and the list of every live operation, closed with it. */
+#ifndef SBX_CLIENT_H
+#define SBX_CLIENT_H
+#include "easypool.h"
+#include "graveyard.h"
+#include "list.h"
+#include "loop.h"
+#include "multi.h"
+#include "scheduler.h"
+
+/* What the client closes at its end: every live operation links one, with the function
+ * that destroys it. */
+struct sbx_resource {
+    struct sbx_list link;
+    void (*destroy)(struct sbx_resource *r);
+};
+
+struct sbx_client {
+    struct sbx_loop loop;
+    struct sbx_multi multi;
+    struct sbx_sched sched;
+    struct sbx_easypool pool;
+    struct sbx_graveyard graveyard;
+    struct sbx_list resources;
+};
+
+/* 0, or -1 when libuv or curl could not be set up (nothing to destroy then). */
+int sbx_client_init(struct sbx_client *C);
+/* Destroys every live operation, closes every handle, closes the uv loop. */
+void sbx_client_destroy(struct sbx_client *C);
+/* One step: frees a deferred buffer, starts waiting requests and resumes paused streams,
+ * then runs the loop once. timeout 0: never blocks; < 0: blocks until something happens;
+ * > 0: blocks at most that long. A step with work already waiting does not block. */
+void sbx_client_step(struct sbx_client *C, double timeout);
+/* Milliseconds until a step has work for sure (0 when the next one has some already), or
+ * -1 when only new work can wake the client. */
+int sbx_client_timeout_ms(const struct sbx_client *C);
+/* The descriptor that becomes readable when a step has I/O to do. */
+int sbx_client_fd(const struct sbx_client *C);
+/* Operations with events Lua has not been told of. */
+size_t sbx_client_ready_count(const struct sbx_client *C);
+/* The next such operation's node, taken off the ready list; NULL when none. */
+struct sbx_sched_node *sbx_client_pop_ready(struct sbx_client *C);
+
+#endif

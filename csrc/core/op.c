@@ -1,0 +1,286 @@
+#include "op.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct sbx_op *op_of_node(struct sbx_sched_node *n)
+{
+    return sbx_list_entry(n, struct sbx_op, node);
+}
+
+static struct sbx_op *op_of_transfer(struct sbx_transfer *t)
+{
+    return sbx_list_entry(t, struct sbx_op, transfer);
+}
+
+/* --- curl's callbacks ---------------------------------------------------------------- */
+
+/* The end of a header block: a final (non-1xx) response's head goes to the answer. */
+static void on_headers_complete(struct sbx_op *op)
+{
+    long status = 0;
+    char *content_type = NULL;
+    curl_easy_getinfo(op->transfer.easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200) return;
+    curl_easy_getinfo(op->transfer.easy, CURLINFO_CONTENT_TYPE, &content_type);
+    sbx_answer_head(&op->answer, status, content_type);
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *ud)
+{
+    struct sbx_op *op = ud;
+    op->last_rx = uv_hrtime();
+    size_t len = size * n;
+    if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) on_headers_complete(op);
+    return op->answer.failure ? 0 : len;
+}
+
+/* A stream over the step's budget, or whose events Lua has not drained, pauses: curl
+ * keeps the bytes and gives them again when it resumes. */
+static size_t on_body(char *bytes, size_t size, size_t n, void *ud)
+{
+    struct sbx_op *op = ud;
+    struct sbx_sched *S = &op->client->sched;
+    op->last_rx = uv_hrtime();
+    size_t len = size * n;
+    if (op->answer.streaming) {
+        if (!sbx_sched_may_take(S, &op->node)) {
+            sbx_sched_pause(S, &op->node);
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        sbx_sched_took(S, len);
+    }
+    return sbx_answer_body(&op->answer, bytes, len) == 0 ? len : 0;
+}
+
+/* --- the request ----------------------------------------------------------------------- */
+
+static int append_header(struct sbx_op *op, const char *header)
+{
+    struct curl_slist *h = curl_slist_append(op->headers, header);
+    if (!h) return -1;
+    op->headers = h;
+    return 0;
+}
+
+static int make_headers(struct sbx_op *op, const struct sbx_request *req)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (append_header(op, req->headers[i]) != 0) return -1;
+    /* No "Expect: 100-continue" (a round trip) before a body of over 1 MB (curl's
+     * threshold: below it, curl asks nothing and the header would be one more to send). */
+    if (req->body && append_header(op, "Content-Type: application/json") != 0) return -1;
+    if (req->body && req->body_len > 1024 * 1024 && append_header(op, "Expect:") != 0) return -1;
+    return 0;
+}
+
+/* Sets a string option; curl copies it, and refuses one longer than it accepts. */
+static int set_string(CURL *e, CURLoption option, const char *what, const char *value,
+                      struct sbx_start_error *err)
+{
+    CURLcode rc = curl_easy_setopt(e, option, value);
+    if (rc == CURLE_OK) return 0;
+    err->invalid = rc == CURLE_BAD_FUNCTION_ARGUMENT;
+    if (err->invalid) snprintf(err->message, sizeof err->message, "the %s is too long for curl", what);
+    else snprintf(err->message, sizeof err->message, "%s", curl_easy_strerror(rc));
+    return -1;
+}
+
+static int configure(struct sbx_op *op, const struct sbx_request *req, struct sbx_start_error *err)
+{
+    CURL *e = op->transfer.easy;
+    if (set_string(e, CURLOPT_URL, "url", req->url, err) != 0 ||
+        set_string(e, CURLOPT_CUSTOMREQUEST, "method", req->method, err) != 0 ||
+        (req->unix_socket &&
+         set_string(e, CURLOPT_UNIX_SOCKET_PATH, "unix socket path", req->unix_socket, err) != 0))
+        return -1;
+    if (strcmp(req->method, "GET") == 0) curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    if (req->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    /* A unix socket never goes through a proxy: curl need not read the proxy variables
+     * (http_proxy, no_proxy, ...) of the environment on every request. */
+    if (req->unix_socket) curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 16384L);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->errbuf);
+    return 0;
+}
+
+/* --- lifecycle ------------------------------------------------------------------------ */
+
+/* Hands the transfer to curl, counting it against the step's quota. */
+static CURLMcode attach(struct sbx_op *op)
+{
+    CURLMcode mc = sbx_multi_add(&op->client->multi, &op->transfer);
+    if (mc == CURLM_OK) {
+        op->added = 1;
+        sbx_sched_started(&op->client->sched);
+    }
+    return mc;
+}
+
+/* The scheduler's call: a waiting request's turn came. */
+static void start_waiting(struct sbx_sched_node *n)
+{
+    struct sbx_op *op = op_of_node(n);
+    CURLMcode mc = attach(op);
+    if (mc == CURLM_OK) return;
+    op->done = 1;
+    sbx_answer_error(&op->answer, curl_multi_strerror(mc), 0);
+}
+
+/* The scheduler's call: a paused stream may go on (curl may pause it again at once). */
+static void resume_paused(struct sbx_sched_node *n)
+{
+    curl_easy_pause(op_of_node(n)->transfer.easy, CURLPAUSE_CONT);
+}
+
+static const struct sbx_sched_class OP_CLASS = {.start = start_waiting, .resume = resume_paused};
+
+/* Takes the easy handle back from curl, and out of the scheduler's queues, for the pool. */
+static void release_easy(struct sbx_op *op)
+{
+    sbx_sched_unqueue(&op->client->sched, &op->node);
+    if (!op->transfer.easy) return;
+    if (op->added) sbx_multi_remove(&op->client->multi, &op->transfer);
+    op->added = 0;
+    sbx_easypool_put(&op->client->pool, op->transfer.easy);
+    op->transfer.easy = NULL;
+}
+
+/* Why the transfer failed, in words: curl's text for a failed connect names "localhost
+ * port 80" when the socket is a unix one; the system's reason is what holds there, and
+ * the client names the address itself. */
+static const char *failure_text(struct sbx_op *op, CURLcode result)
+{
+    long os_errno = 0;
+    if (result == CURLE_COULDNT_CONNECT &&
+        curl_easy_getinfo(op->transfer.easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno > 0)
+        return strerror((int)os_errno);
+    return op->errbuf[0] ? op->errbuf : curl_easy_strerror(result);
+}
+
+/* The multi's call: curl says the transfer ended with `result`. */
+static void finish(struct sbx_transfer *t, CURLcode result)
+{
+    struct sbx_op *op = op_of_transfer(t);
+    if (result == CURLE_OK && !op->answer.failure) {
+        long status = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        sbx_answer_done(&op->answer, status);
+    } else {
+        sbx_answer_error(&op->answer, failure_text(op, result), (int)result);
+    }
+    release_easy(op);
+    op->done = 1;
+}
+
+static void destroy_resource(struct sbx_resource *r)
+{
+    sbx_op_destroy(sbx_list_entry(r, struct sbx_op, resource));
+}
+
+/* A new op, linked into the client; its easy handle is not configured yet. */
+static struct sbx_op *new_op(struct sbx_client *C, const struct sbx_request *req)
+{
+    struct sbx_op *op = calloc(1, sizeof *op);
+    if (!op) return NULL;
+    op->client = C;
+    op->resource.destroy = destroy_resource;
+    sbx_list_push_back(&C->resources, &op->resource.link);
+    op->transfer.done = finish;
+    op->node.cls = &OP_CLASS;
+    op->last_rx = uv_hrtime();
+    sbx_answer_init(&op->answer, &C->sched, &op->node, req->sse, req->collect, req->chunks);
+    op->transfer.easy = sbx_easypool_get(&C->pool);
+    return op;
+}
+
+static struct sbx_op *no_memory(struct sbx_start_error *err)
+{
+    err->invalid = 0;
+    snprintf(err->message, sizeof err->message, "out of memory");
+    return NULL;
+}
+
+struct sbx_op *sbx_op_start(struct sbx_client *C, const struct sbx_request *req,
+                            struct sbx_start_error *err)
+{
+    struct sbx_op *op = new_op(C, req);
+    if (!op) return no_memory(err);
+    if (!op->transfer.easy || make_headers(op, req) != 0) return sbx_op_destroy(op), no_memory(err);
+    if (configure(op, req, err) != 0) return sbx_op_destroy(op), NULL;
+    if (!sbx_sched_can_start(&C->sched)) {
+        sbx_sched_wait(&C->sched, &op->node);
+        return op;
+    }
+    CURLMcode mc = attach(op);
+    if (mc == CURLM_OK) return op;
+    err->invalid = 0;
+    snprintf(err->message, sizeof err->message, "curl refused the transfer: %s", curl_multi_strerror(mc));
+    curl_easy_cleanup(op->transfer.easy); /* not pooled: curl would not take it */
+    op->transfer.easy = NULL;
+    sbx_op_destroy(op);
+    return NULL;
+}
+
+void sbx_op_cancel(struct sbx_op *op)
+{
+    release_easy(op);
+    op->done = 1;
+}
+
+void sbx_op_destroy(struct sbx_op *op)
+{
+    sbx_op_cancel(op);
+    sbx_sched_forget(&op->client->sched, &op->node);
+    sbx_list_remove(&op->resource.link);
+    if (op->owner) *op->owner = NULL;
+    sbx_answer_free(&op->answer);
+    curl_slist_free_all(op->headers);
+    free(op);
+}
+
+/* --- what the binding reads ------------------------------------------------------------ */
+
+struct sbx_event *sbx_op_pop(struct sbx_op *op)
+{
+    return sbx_answer_pop(&op->answer);
+}
+
+size_t sbx_op_queued(const struct sbx_op *op)
+{
+    return op->answer.events.count;
+}
+
+size_t sbx_op_backlog(const struct sbx_op *op)
+{
+    const struct sbx_buf *out = op->answer.out.output;
+    return op->node.backlog + (op->done ? out[0].len + out[1].len : 0);
+}
+
+double sbx_op_idle(const struct sbx_op *op)
+{
+    return (double)(uv_hrtime() - op->last_rx) / 1e9;
+}
+
+const struct sbx_buf *sbx_op_output(const struct sbx_op *op, int channel)
+{
+    return &op->answer.out.output[channel];
+}
+
+int sbx_op_release_output(struct sbx_op *op, int channel)
+{
+    struct sbx_outdec *D = &op->answer.out;
+    if (sbx_outdec_detach(D, channel, &op->answer.events) != 0) return -1;
+    sbx_graveyard_bury(&op->client->graveyard, &D->output[channel]);
+    return 0;
+}

@@ -1,0 +1,68 @@
+/* An HTTP operation: one request on the client's curl multi, its easy handle configured
+ * from a sbx_request, its curl callbacks feeding the answer (answer.h), its place in the
+ * step's scheduler. It is owned by the client, which destroys it at its end if nobody
+ * did before. */
+#ifndef SBX_OP_H
+#define SBX_OP_H
+#include <stddef.h>
+#include <stdint.h>
+#include <curl/curl.h>
+#include "answer.h"
+#include "client.h"
+
+struct sbx_request {
+    const char *method, *url, *unix_socket;   /* unix_socket may be NULL */
+    const char *const *headers;
+    size_t nheaders;
+    const char *body;        /* may be NULL; not copied: it must outlive the operation */
+    size_t body_len;
+    int sse;                 /* parse an event-stream response */
+    int collect;             /* keep stdout/stderr bytes (sbx_op_output) */
+    int chunks;              /* queue stdout/stderr events (when collecting) */
+};
+
+/* Why a request could not start. */
+struct sbx_start_error {
+    int invalid;             /* the request itself is bad: curl refused one of its values */
+    char message[256];
+};
+
+struct sbx_op {
+    struct sbx_client *client;
+    struct sbx_resource resource;   /* in the client's list */
+    struct sbx_transfer transfer;   /* the easy handle, NULL once released */
+    struct sbx_sched_node node;
+    struct sbx_answer answer;
+    struct curl_slist *headers;
+    int added;                      /* the transfer is in curl's multi */
+    int done;                       /* no more events will be queued */
+    uint64_t last_rx;               /* uv_hrtime() of the last bytes received (or of the start) */
+    char errbuf[CURL_ERROR_SIZE];
+    void **owner;                   /* the binding's pointer to this op, cleared on destroy */
+};
+
+/* Starts a request: it is handed to curl now, or at a later step when this one has
+ * started its share. NULL when it cannot start, with the reason in err. */
+struct sbx_op *sbx_op_start(struct sbx_client *C, const struct sbx_request *req,
+                            struct sbx_start_error *err);
+/* Aborts the transfer; no more events after it. Idempotent. */
+void sbx_op_cancel(struct sbx_op *op);
+/* Cancels and frees the operation; clears *owner. */
+void sbx_op_destroy(struct sbx_op *op);
+/* The oldest queued event, taken out of the queue; NULL when none. */
+struct sbx_event *sbx_op_pop(struct sbx_op *op);
+/* Events queued and not taken yet. */
+size_t sbx_op_queued(const struct sbx_op *op);
+/* Bytes the op holds for Lua: its queued events, and, once the transfer is over, the
+ * collected output that becomes strings at the end. */
+size_t sbx_op_backlog(const struct sbx_op *op);
+/* Seconds since bytes last arrived (since the start when none did). */
+double sbx_op_idle(const struct sbx_op *op);
+/* The bytes collected on a channel (0: stdout, 1: stderr) so far. */
+const struct sbx_buf *sbx_op_output(const struct sbx_op *op, int channel);
+/* Lets the channel's collected bytes go (the caller has copied them): queued events that
+ * refer to them get copies of their own first. 0, or -1 when out of memory (then the bytes
+ * stay, and a later call hands them over again). */
+int sbx_op_release_output(struct sbx_op *op, int channel);
+
+#endif
