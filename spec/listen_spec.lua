@@ -53,6 +53,11 @@ local function lists(url, key)
   return type(boxes) == "table"
 end
 
+--- Whether this machine has IPv6's loopback address (a container may have IPv6 off).
+local function has_ipv6_loopback()
+  return helper.sh("ip -6 -o addr show dev lo"):find("inet6 ::1/", 1, true) ~= nil
+end
+
 --- The machine's first IPv4 address that is not a loopback one, or nil.
 local function other_ipv4()
   return helper.sh("ip -4 -o addr show scope global"):match("inet (%d+%.%d+%.%d+%.%d+)")
@@ -72,14 +77,17 @@ describe("sbxd's TCP listener", function()
       assert.is_false(ok, other)
       assert.are.equal("connection refused", err)
     end
-    local ok, err = connects("::1", port)
-    assert.is_false(ok)
-    assert.are.equal("connection refused", err)
+    if has_ipv6_loopback() then
+      local ok, err = connects("::1", port)
+      assert.is_false(ok)
+      assert.are.equal("connection refused", err)
+    end
     assert.is_true(lists("http://" .. addr, key))
     daemon:stop()
   end)
 
   it("binds [::1] only, and reports it as [::1]:PORT", function()
+    if not has_ipv6_loopback() then return pending("this machine has no ::1") end
     local daemon, addr = start { "--listen", "[::1]:0", "--api-key", key, "--quiet" }
     local port = tonumber(addr:match("^%[::1%]:(%d+)$"))
     assert.is_number(port, addr)
