@@ -10,24 +10,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "http.h"
 #include "launch.h"
+#include "listen.h"
 #include "cpusched.h"
 #include "protocol.h"
 
-#define MAX_LISTEN 8
+/* The most descriptors sbxd asks for: lws keeps two tables of one entry per possible
+ * descriptor, sized from the limit when its context is created. */
+#define FD_LIMIT_CAP 1048576
 
 struct options {
-    const char *listen[MAX_LISTEN];
+    struct sbxd_listen_addr listen[SBXD_MAX_LISTEN];
+    const char *listen_spec[SBXD_MAX_LISTEN];   /* as given, for messages */
     int nlisten, parent_fd, ready_fd;
 };
 
 static const char USAGE[] =
     "usage: sbxd --listen ADDR [options]\n"
-    "  --listen ADDR      127.0.0.1:PORT (PORT 0: any free port) or unix:PATH; repeatable\n"
+    "  --listen ADDR      IPv4:PORT, [IPv6]:PORT, localhost:PORT or unix:PATH (PORT 0: any free); repeatable\n"
     "  --api-key KEY      required bearer key (default $SBXD_API_KEY); required on TCP\n"
     "  --root DIR         where sandbox directories live (default: a fresh temporary dir)\n"
     "  --max-body BYTES   largest request body accepted (default 16777216)\n"
@@ -44,6 +49,17 @@ static void usage_error(const char *msg)
 {
     fprintf(stderr, "sbxd: %s\n%s", msg, USAGE);
     exit(2);
+}
+
+static void add_listen(struct options *o, const char *spec)
+{
+    char err[160];
+    if (o->nlisten == SBXD_MAX_LISTEN) usage_error("too many --listen");
+    if (sbxd_listen_parse(spec, &o->listen[o->nlisten], err, sizeof err) != 0) {
+        fprintf(stderr, "sbxd: --listen %s: %s\n", spec, err);
+        exit(2);
+    }
+    o->listen_spec[o->nlisten++] = spec;
 }
 
 static double parse_number(const char *s, const char *what)
@@ -74,10 +90,7 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
     int ch;
     while ((ch = getopt_long(argc, argv, "", LONG, NULL)) != -1) {
         switch (ch) {
-        case 'l':
-            if (o->nlisten == MAX_LISTEN) usage_error("too many --listen");
-            o->listen[o->nlisten++] = optarg;
-            break;
+        case 'l': add_listen(o, optarg); break;
         case 'k': srv->api_key = optarg; break;
         case 'r': srv->root = strdup(optarg); break;
         case 'b': srv->max_body = (size_t)parse_number(optarg, "--max-body must be a positive number"); break;
@@ -97,39 +110,21 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
     if (!srv->api_key && getenv("SBXD_API_KEY")) srv->api_key = getenv("SBXD_API_KEY");
     if (srv->api_key && !*srv->api_key) srv->api_key = NULL;
     for (int i = 0; i < o->nlisten; i++)
-        if (strncmp(o->listen[i], "unix:", 5) != 0 && !srv->api_key)
+        if (o->listen[i].sa.ss_family != AF_UNIX && !srv->api_key)
             usage_error("a TCP listener needs --api-key");
 }
 
-/* Creates the vhost for one listener; appends its actual address to `ready`. */
-static int listen_on(struct sbxd_server *srv, const char *addr, char *ready, size_t rlen)
+/* Binds every listener; appends each one's actual address to `ready`. */
+static int open_listeners(struct sbxd_listeners *ls, const struct options *o, char *ready, size_t rlen)
 {
-    struct lws_context_creation_info vi;
-    memset(&vi, 0, sizeof vi);
-    vi.protocols = sbxd_protocols;
-    vi.options = LWS_SERVER_OPTION_LIBUV;
-    vi.vhost_name = addr;
-    char host[256];
-    if (strncmp(addr, "unix:", 5) == 0) {
-        vi.options |= LWS_SERVER_OPTION_UNIX_SOCK;
-        vi.iface = addr + 5;
-        vi.port = 0;
-    } else {
-        const char *colon = strrchr(addr, ':');
-        if (!colon || (size_t)(colon - addr) >= sizeof host) usage_error("--listen wants HOST:PORT or unix:PATH");
-        memcpy(host, addr, (size_t)(colon - addr));
-        host[colon - addr] = '\0';
-        vi.iface = host;
-        vi.port = (int)strtol(colon + 1, NULL, 10);
-    }
-    struct lws_vhost *vh = lws_create_vhost(srv->lws, &vi);
-    if (!vh) return fprintf(stderr, "sbxd: cannot listen on %s\n", addr), -1;
-    size_t used = strlen(ready);
-    if (vi.options & LWS_SERVER_OPTION_UNIX_SOCK) {
-        chmod(vi.iface, 0600);
-        snprintf(ready + used, rlen - used, " %s", addr);
-    } else {
-        snprintf(ready + used, rlen - used, " %s:%d", host, lws_get_vhost_listen_port(vh));
+    char err[256], name[160];
+    for (int i = 0; i < o->nlisten; i++) {
+        if (sbxd_listen_open(ls, &o->listen[i], err, sizeof err) != 0)
+            return fprintf(stderr, "sbxd: cannot listen on %s: %s\n", o->listen_spec[i], err), -1;
+        if (sbxd_listen_name(&ls->l[i], name, sizeof name) != 0)
+            return fprintf(stderr, "sbxd: %s: getsockname: %s\n", o->listen_spec[i], strerror(errno)), -1;
+        size_t used = strlen(ready);
+        snprintf(ready + used, rlen - used, " %s", name);
     }
     return 0;
 }
@@ -218,7 +213,38 @@ static int make_root(struct sbxd_server *srv)
     return mkdtemp(srv->root) ? 0 : -1;
 }
 
-static int start_lws(struct sbxd_server *srv)
+/* FD_LIMIT_CAP, or the kernel's ceiling (fs.nr_open) when lower. */
+static rlim_t fd_limit_cap(void)
+{
+    unsigned long nr_open;
+    rlim_t cap = FD_LIMIT_CAP;
+    FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+    if (!f) return cap;
+    if (fscanf(f, "%lu", &nr_open) == 1 && nr_open < cap) cap = nr_open;
+    fclose(f);
+    return cap;
+}
+
+/* Raises the soft descriptor limit to the hard one, and the hard one too where sbxd may
+ * (CAP_SYS_RESOURCE, as root), both capped by fd_limit_cap: a limit inherited from a
+ * shell (often 1024) would refuse connections early. Before lws' context, which sizes its
+ * tables from the limit then. Never lowers a limit. */
+static void raise_fd_limit(void)
+{
+    struct rlimit lim;
+    rlim_t cap = fd_limit_cap();
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= cap) return;
+    if (lim.rlim_max < cap) {
+        struct rlimit both = {cap, cap};
+        if (setrlimit(RLIMIT_NOFILE, &both) == 0) return;
+    }
+    lim.rlim_cur = lim.rlim_max < cap ? lim.rlim_max : cap;
+    setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+/* The lws context, and its one vhost: without a listener of its own, it takes the
+ * connections sbxd accepts (accept.c). */
+static struct lws_vhost *start_lws(struct sbxd_server *srv)
 {
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -233,7 +259,14 @@ static int start_lws(struct sbxd_server *srv)
     info.pt_serv_buf_size = 65536;
     lws_set_log_level(srv->quiet ? 0 : LLL_ERR, NULL);
     srv->lws = lws_create_context(&info);
-    return srv->lws ? 0 : -1;
+    if (!srv->lws) return NULL;
+    struct lws_context_creation_info vi;
+    memset(&vi, 0, sizeof vi);
+    vi.protocols = sbxd_protocols;
+    vi.options = LWS_SERVER_OPTION_LIBUV;
+    vi.vhost_name = "sbxd";
+    vi.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    return lws_create_vhost(srv->lws, &vi);
 }
 
 static void note_closing(uv_handle_t *h, void *arg)
@@ -254,11 +287,13 @@ static void close_any(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-/* Everything goes: commands, sandboxes, the lws context (two destroys on a foreign loop:
- * the first starts closing lws' handles, the second frees it), our handles, the root. */
-static void shutdown_server(struct sbxd_server *srv)
+/* Everything goes: the listeners, commands, sandboxes, the lws context (two destroys on
+ * a foreign loop: the first starts closing lws' handles, the second frees it), our
+ * handles, the root. */
+static void shutdown_server(struct sbxd_server *srv, struct sbxd_listeners *ls)
 {
     srv->stopping = 1;
+    sbxd_listen_close(ls);
     while (srv->boxes) sbxd_sandbox_destroy(srv->boxes, "signal");
     sbxd_proc_free_all(srv);
     uv_poll_stop(&srv->sigchld);
@@ -276,12 +311,14 @@ static void shutdown_server(struct sbxd_server *srv)
 int main(int argc, char **argv)
 {
     static struct sbxd_server srv;
+    static struct sbxd_listeners listeners; /* its handles outlive every loop run */
     struct options o = {.parent_fd = -1, .ready_fd = -1};
     srv.max_body = SBX_DEFAULT_MAX_BODY;
     srv.keepalive = SBX_DEFAULT_KEEPALIVE;
     srv.max_sandboxes = SBX_DEFAULT_MAX_SANDBOXES;
     srv.max_procs = SBX_DEFAULT_MAX_PROCS;
     parse_args(argc, argv, &srv, &o);
+    raise_fd_limit();
     sbxd_sched_init();
     signal(SIGPIPE, SIG_IGN);
     sigset_t none;
@@ -293,8 +330,11 @@ int main(int argc, char **argv)
     if (watch_signals(&srv) != 0) return fprintf(stderr, "sbxd: cannot watch for exits\n"), 1;
     if (o.parent_fd >= 0) watch_parent(&srv, o.parent_fd);
     char ready[1024] = "ready";
-    int ok = start_lws(&srv) == 0;
-    for (int i = 0; ok && i < o.nlisten; i++) ok = listen_on(&srv, o.listen[i], ready, sizeof ready) == 0;
+    listeners.quiet = srv.quiet;
+    struct lws_vhost *vhost = start_lws(&srv);
+    if (!vhost) fprintf(stderr, "sbxd: cannot start the HTTP server\n");
+    int ok = vhost && open_listeners(&listeners, &o, ready, sizeof ready) == 0 &&
+             sbxd_accept_start(&listeners, &srv.loop, vhost) == 0;
     if (ok) {
         sbxd_launch_init();
         if (o.ready_fd >= 0 && dprintf(o.ready_fd, "%s\n", ready) > 0) close(o.ready_fd);
@@ -302,6 +342,6 @@ int main(int argc, char **argv)
         if (o.parent_fd >= 0 && getppid() == 1) request_stop(&srv); /* parent already gone */
         if (!srv.stopping) uv_run(&srv.loop, UV_RUN_DEFAULT);
     }
-    shutdown_server(&srv);
+    shutdown_server(&srv, &listeners);
     return ok ? 0 : 1;
 }
