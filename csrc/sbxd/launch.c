@@ -90,8 +90,16 @@ static int stdin_source(const struct pipes *ps)
 static int changed_signals[NSIG];
 static size_t n_changed;
 
-void sbxd_launch_init(void)
+/* The descriptor limit sbxd was started with: sbxd raises its own (main.c), a command
+ * gets the one it would have had, so that a program that select()s or closes every
+ * descriptor up to the limit works as it would outside. */
+static struct rlimit start_nofile;
+static int reset_nofile;
+
+void sbxd_launch_init(const struct rlimit *nofile)
 {
+    reset_nofile = nofile != NULL;
+    if (nofile) start_nofile = *nofile;
     if (devnull < 0) devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     n_changed = 0;
     for (int s = 1; s < NSIG; s++) {
@@ -142,6 +150,7 @@ static void fast_child_exec(struct fast_child *c)
 {
     for (size_t i = 0; i < n_changed; i++) signal(changed_signals[i], SIG_DFL);
     sbxd_sched_in_child();
+    if (reset_nofile) setrlimit(RLIMIT_NOFILE, &start_nofile);
     int step = child_setup(c->ps, c->cwd, -1);
     if (!step) {
         sigprocmask(SIG_SETMASK, c->mask, NULL);
@@ -184,6 +193,7 @@ static void child_as_user(const char *cwd, char *const argv[], char **envp, stru
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
     sbxd_sched_in_child();
+    if (reset_nofile) setrlimit(RLIMIT_NOFILE, &start_nofile);
     int step = child_setup(ps, cwd, status_fd); /* the status pipe closes at exec */
     if (!step && (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0))
         step = STEP_USER;

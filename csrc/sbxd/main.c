@@ -79,6 +79,29 @@ static int parse_count(const char *s, const char *what)
     return (int)n;
 }
 
+/* A copy of the key, and its original (in argv or the environment, which
+ * /proc/PID/cmdline and /proc/PID/environ show) overwritten: sbxd's own memory is the
+ * only place it stays. */
+static const char *keep_secret(char *original)
+{
+    char *copy = strdup(original);
+    if (!copy) {
+        fprintf(stderr, "sbxd: out of memory\n");
+        exit(1);
+    }
+    memset(original, 'x', strlen(original));
+    return copy;
+}
+
+/* Descriptors 0, 1 and 2 are open (on /dev/null when sbxd got them closed): otherwise
+ * the first ones sbxd opens (the event loop's, a command's pipe) would take their
+ * numbers, and a command's dup2 onto 0-2 or libuv's checks would close or refuse them. */
+static void keep_std_fds_open(void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0) return;
+}
+
 static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct options *o)
 {
     static const struct option LONG[] = {
@@ -109,6 +132,7 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
     if (o->nlisten == 0) usage_error("--listen is required");
     if (!srv->api_key && getenv("SBXD_API_KEY")) srv->api_key = getenv("SBXD_API_KEY");
     if (srv->api_key && !*srv->api_key) srv->api_key = NULL;
+    if (srv->api_key) srv->api_key = keep_secret((char *)srv->api_key);
     for (int i = 0; i < o->nlisten; i++)
         if (o->listen[i].sa.ss_family != AF_UNIX && !srv->api_key)
             usage_error("a TCP listener needs --api-key");
@@ -229,11 +253,13 @@ static rlim_t fd_limit_cap(void)
  * (CAP_SYS_RESOURCE, as root), both capped by fd_limit_cap: a limit inherited from a
  * shell (often 1024) would refuse connections early. Before lws' context, which sizes its
  * tables from the limit then. Never lowers a limit. */
-static void raise_fd_limit(void)
+static void raise_fd_limit(struct rlimit *started)
 {
     struct rlimit lim;
     rlim_t cap = fd_limit_cap();
-    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= cap) return;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    *started = lim;
+    if (lim.rlim_cur >= cap) return;
     if (lim.rlim_max < cap) {
         struct rlimit both = {cap, cap};
         if (setrlimit(RLIMIT_NOFILE, &both) == 0) return;
@@ -306,6 +332,7 @@ static void shutdown_server(struct sbxd_server *srv, struct sbxd_listeners *ls)
     uv_loop_close(&srv->loop);
     if (srv->own_root) sbxd_remove_tree(srv->root);
     free(srv->root);
+    free((char *)srv->api_key);
 }
 
 int main(int argc, char **argv)
@@ -317,8 +344,10 @@ int main(int argc, char **argv)
     srv.keepalive = SBX_DEFAULT_KEEPALIVE;
     srv.max_sandboxes = SBX_DEFAULT_MAX_SANDBOXES;
     srv.max_procs = SBX_DEFAULT_MAX_PROCS;
+    keep_std_fds_open();
     parse_args(argc, argv, &srv, &o);
-    raise_fd_limit();
+    struct rlimit nofile = {RLIM_INFINITY, RLIM_INFINITY};
+    raise_fd_limit(&nofile);
     sbxd_sched_init();
     signal(SIGPIPE, SIG_IGN);
     sigset_t none;
@@ -336,8 +365,9 @@ int main(int argc, char **argv)
     int ok = vhost && open_listeners(&listeners, &o, ready, sizeof ready) == 0 &&
              sbxd_accept_start(&listeners, &srv.loop, vhost) == 0;
     if (ok) {
-        sbxd_launch_init();
+        sbxd_launch_init(&nofile);
         if (o.ready_fd >= 0 && dprintf(o.ready_fd, "%s\n", ready) > 0) close(o.ready_fd);
+        keep_std_fds_open(); /* the ready fd may have been one of them */
         if (!srv.quiet) fprintf(stderr, "sbxd: %s\n", ready);
         if (o.parent_fd >= 0 && getppid() == 1) request_stop(&srv); /* parent already gone */
         if (!srv.stopping) uv_run(&srv.loop, UV_RUN_DEFAULT);
