@@ -102,6 +102,74 @@ describe("a careless client", function()
     other.stop()
   end)
 
+  -- Fills sbxd's listen queue: sbxd stopped (SIGSTOP) accepts nothing, and raw unix
+  -- connections (LuaSocket: a fault a normal client does not make) take every place of
+  -- its backlog (SOMAXCONN). Returns a function that closes them.
+  local function fill_listen_queue(path)
+    local unix = require "socket.unix"
+    local conns = {}
+    for _ = 1, 5000 do
+      local c = unix.stream()
+      c:settimeout(0)
+      if not c:connect(path) then c:close() break end
+      conns[#conns + 1] = c
+    end
+    assert.is_true(#conns >= 128, "the listen queue took " .. #conns)
+    return function() for _, c in ipairs(conns) do c:close() end end
+  end
+
+  -- The box's first request holds the connection curl keeps for sbxd (sbxd is stopped:
+  -- it never answers), so every other request needs a new connection.
+  local function occupy_connection(box)
+    local t = sbx.go(function() return box.commands:run("echo first").stdout end)
+    sbx.step(0.05)
+    return t
+  end
+
+  it("sends a request again while sbxd's listen queue is full, until it is taken", function()
+    local other = helper.sbxd { tcp = false }
+    local box = sbx.create { url = other.url, api_key = other.key }
+    testing.kill(other.daemon, 19) -- SIGSTOP
+    local release = fill_listen_queue(other.url:match("^unix:(.+)$"))
+    local first = occupy_connection(box)
+    local t = sbx.go(function() return box.commands:run("echo through").stdout end)
+    local i = sbx.go(function() return box:info().id end)
+    local t0 = sbx.now()
+    while sbx.now() < t0 + 0.5 do sbx.step(0.05) end
+    assert.are.equal("running", t:status(), "the run gave up while the queue was full")
+    assert.are.equal("running", i:status(), "info gave up while the queue was full")
+    release() -- the raw connections go: sbxd takes the rest once it runs again
+    testing.kill(other.daemon, 18) -- SIGCONT
+    assert.are.equal("through\n", t:wait())
+    assert.are.equal(box.id, i:wait())
+    assert.are.equal("first\n", first:wait())
+    box:close()
+    other.stop()
+  end)
+
+  it("raises SandboxError naming the full listen queue once request_timeout has passed", function()
+    local other = helper.sbxd { tcp = false }
+    local box = sbx.create { url = other.url, api_key = other.key, request_timeout = 0.5 }
+    testing.kill(other.daemon, 19)
+    local release = fill_listen_queue(other.url:match("^unix:(.+)$"))
+    local first = occupy_connection(box)
+    local t0 = sbx.now()
+    local err = helper.error_of(box.commands.run, box.commands, "true")
+    local took = sbx.now() - t0
+    local info_err = helper.error_of(box.info, box)
+    release()
+    testing.kill(other.daemon, 18)
+    for _, e in ipairs { err, info_err } do
+      assert.are.equal("SandboxError", e and e.kind, tostring(e))
+      assert.are.equal("cannot reach sbxd at " .. other.url .. ": its listen queue is full", e.message)
+      assert.is_true(e.busy)
+    end
+    assert.is_true(took >= 0.2 and took < 3, ("gave up after %.2f s"):format(took))
+    first:cancel()
+    box:close()
+    other.stop()
+  end)
+
   it("gives make check's sanitized unit tests the sanitized build", function()
     -- a dry run (-n) only prints the commands; the make running this spec is left out
     local out = helper.sh("env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -n check")

@@ -139,10 +139,10 @@ void sbx_answer_done(struct sbx_answer *A, long status)
     push_last(A, ev);
 }
 
-void sbx_answer_error(struct sbx_answer *A, const char *why, int code)
+void sbx_answer_error(struct sbx_answer *A, const char *why, int code, int busy)
 {
     struct sbx_event *ev = sbx_event_new(SBX_EV_ERROR, A->failure ? A->failure : why, NULL);
-    if (ev) ev->code = code;
+    if (ev) ev->code = code, ev->busy = busy && !A->failure;
     push_last(A, ev);
 }
 

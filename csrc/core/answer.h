@@ -39,7 +39,7 @@ int sbx_answer_body(struct sbx_answer *A, const char *bytes, size_t n);
 void sbx_answer_done(struct sbx_answer *A, long status);
 /* The transfer failed: the error event, with curl's code. It says the answer's own failure
  * when there was one, else `why`. */
-void sbx_answer_error(struct sbx_answer *A, const char *why, int code);
+void sbx_answer_error(struct sbx_answer *A, const char *why, int code, int busy);
 /* Stops the transfer at its next callback, for this reason (the first one given stays). */
 void sbx_answer_fail(struct sbx_answer *A, const char *why);
 /* The oldest queued event, taken out of the queue and the backlog; NULL when none. */

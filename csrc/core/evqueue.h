@@ -13,6 +13,7 @@ struct sbx_event {
     enum sbx_ev_type type;
     long status;            /* HEAD, DONE: HTTP status */
     int code;               /* ERROR: curl code */
+    int busy;               /* ERROR: the server's listen queue was full (try again) */
     char *name;             /* EVENT: type; HEAD: content type; ERROR: message */
     char *id;               /* EVENT: last event id, NULL when none */
     char *data;             /* EVENT data, DONE body (binary, malloc'd), or NULL when: */

@@ -134,7 +134,7 @@ static void start_waiting(struct sbx_sched_node *n)
     CURLMcode mc = attach(op);
     if (mc == CURLM_OK) return;
     op->done = 1;
-    sbx_answer_error(&op->answer, curl_multi_strerror(mc), 0);
+    sbx_answer_error(&op->answer, curl_multi_strerror(mc), 0, 0);
 }
 
 /* The scheduler's call: a paused stream may go on (curl may pause it again at once). */
@@ -158,13 +158,20 @@ static void release_easy(struct sbx_op *op)
 
 /* Why the transfer failed, in words: curl's text for a failed connect names "localhost
  * port 80" when the socket is a unix one; the system's reason is what holds there, and
- * the client names the address itself. */
-static const char *failure_text(struct sbx_op *op, CURLcode result)
+ * the client names the address itself. A connect that failed with no reason of the
+ * system's is one curl took as in progress (EAGAIN) and found unconnected: a unix
+ * socket whose listen queue is full. The request reached no server: *busy says it may
+ * be sent again. */
+static const char *failure_text(struct sbx_op *op, CURLcode result, int *busy)
 {
     long os_errno = 0;
+    *busy = 0;
     if (result == CURLE_COULDNT_CONNECT &&
-        curl_easy_getinfo(op->transfer.easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno > 0)
-        return strerror((int)os_errno);
+        curl_easy_getinfo(op->transfer.easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK) {
+        if (os_errno > 0) return strerror((int)os_errno);
+        *busy = 1;
+        return "its listen queue is full";
+    }
     return op->errbuf[0] ? op->errbuf : curl_easy_strerror(result);
 }
 
@@ -177,7 +184,9 @@ static void finish(struct sbx_transfer *t, CURLcode result)
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
         sbx_answer_done(&op->answer, status);
     } else {
-        sbx_answer_error(&op->answer, failure_text(op, result), (int)result);
+        int busy;
+        const char *why = failure_text(op, result, &busy);
+        sbx_answer_error(&op->answer, why, (int)result, busy);
     }
     release_easy(op);
     op->done = 1;

@@ -11,7 +11,8 @@
  *        {type="event", event=, data=, id=}         an SSE event (stdout/stderr data decoded
  *                                                   from base64: raw bytes)
  *        {type="done", status=, body=}              terminal: completed ("" body for SSE)
- *        {type="error", message=, code=}            terminal: transport failure
+ *        {type="error", message=, code=, busy=}     terminal: transport failure (busy:
+ *                                                   the listen queue was full; nothing sent)
  *   op:output("stdout"|"stderr") --> the bytes collected so far (collect=true), handed
  *        over (nil, message when out of memory); with chunks=false the output events
  *        themselves are not queued
@@ -70,6 +71,7 @@ static void push_event(lua_State *L, const struct sbx_event *ev)
     case SBX_EV_ERROR:
         field_str(L, "message", ev->name, strlen(ev->name));
         lua_pushinteger(L, ev->code), lua_setfield(L, -2, "code");
+        if (ev->busy) lua_pushboolean(L, 1), lua_setfield(L, -2, "busy");
         break;
     }
 }

@@ -95,6 +95,10 @@ function Run:on_core_event(ev)
     errors.raise("SandboxError", "the output stream ended before the command's end event")
   elseif ev.type == "error" then
     if self.ended then return true end
+    if not self.status and self.client:may_resend(ev, self.resends) then
+      self.resend = true -- no server saw the request: start_run sends it again
+      return true
+    end
     transport.raise_transport(ev, self.client)
   end
   return false
@@ -149,15 +153,11 @@ local function raise_if_timed_out(result, opts)
   end
 end
 
---- Starts the command and drives its stream to the end; returns the Run.
-local function start_run(commands, body, opts, request_timeout)
-  local client = commands.box.client
-  local run = new_run(opts, request_timeout)
-  run.client = client
-  local op <close> = client:open_url("POST", commands.start_url, body,
+--- Starts the command and drives its stream to the end (or to run.resend).
+local function start_run(commands, run, body, opts)
+  local op <close> = run.client:open_url("POST", commands.start_url, body,
     { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
   run:drive(op)
-  return run
 end
 
 --- Checks that a public method was called on box.commands (box.commands:run(), not .run())
@@ -174,7 +174,13 @@ function Commands:run(cmd, opts)
   opts = check.options("run", opts, RUN_OPTIONS)
   local box = self.box
   local request_timeout = opts.request_timeout or box.request_timeout
-  local run = box.client:retrying(start_run, self, start_body(cmd, opts), opts, request_timeout)
+  local body, run = start_body(cmd, opts), new_run(opts, request_timeout)
+  run.client = box.client
+  run.resends = box.client:resends(wait.deadline(request_timeout))
+  repeat
+    run.resend = nil
+    start_run(self, run, body, opts)
+  until not run.resend
   local result = run:result()
   raise_if_timed_out(result, opts)
   return result

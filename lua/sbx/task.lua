@@ -214,6 +214,19 @@ function M.wait(op, deadline)
   end
 end
 
+--- Waits `seconds`: inside a task it yields; elsewhere it blocks, running the scheduler.
+function M.sleep(seconds)
+  local deadline = core.now() + seconds
+  local t = current_task()
+  if t then
+    if t.cancelled then error(cancelled_error(), 0) end
+    add_deadline(t, deadline)
+    park(t)
+    return
+  end
+  while core.now() < deadline do turn(deadline - core.now()) end
+end
+
 --- Inside a task: lets every other runnable task have a turn first. Elsewhere: nothing.
 function M.relinquish()
   local t = current_task()

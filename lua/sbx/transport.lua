@@ -87,24 +87,38 @@ function M.raise_transport(ev, client)
   local url = client.url
   if ev.code == CURLE_COULDNT_CONNECT or ev.code == CURLE_COULDNT_RESOLVE_HOST then
     errors.raise("SandboxError", ("cannot reach sbxd at %s: %s"):format(url, tostring(ev.message)),
-      { unreachable = true })
+      { unreachable = true, busy = ev.busy })
   end
   errors.raise("SandboxError", ("connection to sbxd at %s failed: %s"):format(url, tostring(ev.message)))
 end
 
---- Calls attempt(...) and returns its result. For the embedded sbxd, when the attempt
--- could not connect because sbxd had died, sbxd is started again (same socket, same key)
--- and the attempt made once more: it never reached a server, so sending it again is safe.
-function Client:retrying(attempt, ...)
-  if not self.embedded then return attempt(...) end
-  local generation = embedded.generation()
-  local ok, result = pcall(attempt, ...)
-  if ok then return result end
-  if not (errors.is(result, "SandboxError") and result.unreachable)
-    or embedded.revive() == generation then
-    error(result, 0)
+-- A connect refused because sbxd's listen queue is full (it is out of descriptors, or
+-- takes connections slower than they come) is sent again after these pauses, doubling,
+-- for as long as the request's deadline allows.
+local BUSY_FIRST, BUSY_MAX = 0.005, 0.25
+
+--- The state of one request's resends; `deadline` bounds them (nil: none).
+function Client:resends(deadline)
+  return { deadline = deadline, pause = BUSY_FIRST,
+    generation = self.embedded and embedded.generation() }
+end
+
+--- Whether a request that failed with transport error `ev` before any answer may be sent
+-- again now (after a pause when sbxd was busy): it never reached a server. So it is when
+-- sbxd's listen queue was full, and, for the embedded sbxd, once when sbxd had died and
+-- was started again (same socket, same key).
+function Client:may_resend(ev, state)
+  if ev.busy then
+    if state.deadline and core.now() + state.pause > state.deadline then return false end
+    wait.sleep(state.pause)
+    state.pause = math.min(state.pause * 2, BUSY_MAX)
+    return true
   end
-  return attempt(...)
+  local unreachable = ev.code == CURLE_COULDNT_CONNECT or ev.code == CURLE_COULDNT_RESOLVE_HOST
+  if not (self.embedded and unreachable and state.generation) then return false end
+  local was = state.generation
+  state.generation = nil -- once
+  return embedded.revive() ~= was
 end
 
 function M.raise_timeout(what, seconds)
@@ -140,11 +154,9 @@ function M.next_events(op, deadline, what, seconds, silence)
   end
 end
 
---- One JSON call, not retried. The request is closed on every way out, an error or a
--- cancel of the task included.
-local function call_once(client, method, path, body, request_timeout)
-  local seconds = request_timeout or client.request_timeout
-  local deadline = wait.deadline(seconds)
+--- One JSON request. It is closed on every way out, an error or a cancel of the task
+-- included. Returns the document, or nil and true when it is to be sent again.
+local function call_once(client, method, path, body, seconds, deadline, resends)
   local op <close> = client:open(method, path, body, nil)
   while true do
     for _, ev in ipairs(M.next_events(op, deadline, method .. " " .. path, seconds)) do
@@ -158,6 +170,7 @@ local function call_once(client, method, path, body, request_timeout)
         return doc
       elseif ev.type == "error" then
         op:close()
+        if client:may_resend(ev, resends) then return nil, true end
         M.raise_transport(ev, client)
       end
     end
@@ -166,7 +179,13 @@ end
 
 --- A JSON call: returns the decoded body of a 2xx answer, raises otherwise.
 function Client:call(method, path, body, request_timeout)
-  return self:retrying(call_once, self, method, path, body, request_timeout)
+  local seconds = request_timeout or self.request_timeout
+  local deadline = wait.deadline(seconds)
+  local resends = self:resends(deadline)
+  while true do
+    local doc, again = call_once(self, method, path, body, seconds, deadline, resends)
+    if not again then return doc end
+  end
 end
 
 --- JSON null -> nil; whole floats -> integers (cjson decodes every number as a float).
