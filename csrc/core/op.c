@@ -145,14 +145,18 @@ static void resume_paused(struct sbx_sched_node *n)
 
 static const struct sbx_sched_class OP_CLASS = {.start = start_waiting, .resume = resume_paused};
 
-/* Takes the easy handle back from curl, and out of the scheduler's queues, for the pool. */
-static void release_easy(struct sbx_op *op)
+/* Takes the easy handle back from curl, and out of the scheduler's queues, for the pool
+ * (`reuse`) or to be freed. A handle whose transfer failed is not reused: curl keeps its
+ * last system error (CURLINFO_OS_ERRNO) across a reset, and a later connect that fails
+ * without one would be reported with that stale reason. */
+static void release_easy(struct sbx_op *op, int reuse)
 {
     sbx_sched_unqueue(&op->client->sched, &op->node);
     if (!op->transfer.easy) return;
     if (op->added) sbx_multi_remove(&op->client->multi, &op->transfer);
     op->added = 0;
-    sbx_easypool_put(&op->client->pool, op->transfer.easy);
+    if (reuse) sbx_easypool_put(&op->client->pool, op->transfer.easy);
+    else curl_easy_cleanup(op->transfer.easy);
     op->transfer.easy = NULL;
 }
 
@@ -188,7 +192,7 @@ static void finish(struct sbx_transfer *t, CURLcode result)
         const char *why = failure_text(op, result, &busy);
         sbx_answer_error(&op->answer, why, (int)result, busy);
     }
-    release_easy(op);
+    release_easy(op, result == CURLE_OK);
     op->done = 1;
 }
 
@@ -243,7 +247,7 @@ struct sbx_op *sbx_op_start(struct sbx_client *C, const struct sbx_request *req,
 
 void sbx_op_cancel(struct sbx_op *op)
 {
-    release_easy(op);
+    release_easy(op, 1);
     op->done = 1;
 }
 
