@@ -13,10 +13,13 @@
 #include <unistd.h>
 #include "http.h"
 #include "launch.h"
+#include "connwatch.h"
 #include "cpusched.h"
 #include "protocol.h"
 
 #define MAX_LISTEN 8
+#define SBXD_STR_(x) #x
+#define SBXD_STR(x) SBXD_STR_(x)
 
 struct options {
     const char *listen[MAX_LISTEN];
@@ -26,7 +29,7 @@ struct options {
 static const char USAGE[] =
     "usage: sbxd --listen ADDR [options]\n"
     "  --listen ADDR      127.0.0.1:PORT (PORT 0: any free port) or unix:PATH; repeatable\n"
-    "  --api-key KEY      required bearer key (default $SBXD_API_KEY); required on TCP\n"
+    "  --api-key KEY      bearer key of at most 4096 bytes (default $SBXD_API_KEY); required on TCP\n"
     "  --root DIR         where sandbox directories live (default: a fresh temporary dir)\n"
     "  --max-body BYTES   largest request body accepted (default 16777216)\n"
     "  --keepalive SECS   SSE keep-alive comment interval (default 15)\n"
@@ -80,6 +83,8 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
     if (o->nlisten == 0) usage_error("--listen is required");
     if (!srv->api_key && getenv("SBXD_API_KEY")) srv->api_key = getenv("SBXD_API_KEY");
     if (srv->api_key && !*srv->api_key) srv->api_key = NULL;
+    if (srv->api_key && strlen(srv->api_key) > SBXD_KEY_MAX)
+        usage_error("the API key is longer than " SBXD_STR(SBXD_KEY_MAX) " bytes");
     for (int i = 0; i < o->nlisten; i++)
         if (strncmp(o->listen[i], "unix:", 5) != 0 && !srv->api_key)
             usage_error("a TCP listener needs --api-key");
@@ -215,9 +220,10 @@ static int start_lws(struct sbxd_server *srv)
     /* What lws reads from a socket at once (default 4 KiB): a request body of megabytes
      * (stdin) would take a loop turn per 4 KiB. */
     info.pt_serv_buf_size = 65536;
+    sbxd_head_limits(&info);
     lws_set_log_level(srv->quiet ? 0 : LLL_ERR, NULL);
     srv->lws = lws_create_context(&info);
-    return srv->lws ? 0 : -1;
+    return srv->lws && sbxd_connwatch_open(srv) == 0 ? 0 : -1;
 }
 
 static void note_closing(uv_handle_t *h, void *arg)
@@ -243,6 +249,7 @@ static void close_any(uv_handle_t *h, void *arg)
 static void shutdown_server(struct sbxd_server *srv)
 {
     srv->stopping = 1;
+    sbxd_connwatch_close(srv); /* no stream event after its process is freed */
     while (srv->boxes) sbxd_sandbox_destroy(srv->boxes, "signal");
     sbxd_proc_free_all(srv);
     uv_poll_stop(&srv->sigchld);
