@@ -297,6 +297,28 @@ describe("a client that half-closes after its request", function()
   end)
 end)
 
+describe("a client that reads slowly", function()
+  it("gets every byte of a large output, in order, once it reads", function()
+    -- Not reading for a while fills the socket: sbxd keeps what it could not send.
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local c = connect(server)
+    c:send(start_request(server, box.id, "seq 1 400000"))
+    helper.sleep(1)
+    local res = assert(read_response(c))
+    assert.are.equal(200, res.status)
+    local kinds, out, code = stream_summary(res.body)
+    assert.matches("^start stdout.* end$", kinds)
+    assert.are.equal(0, code)
+    local want = {}
+    for i = 1, 400000 do want[i] = i end
+    assert.is_true(out == table.concat(want, "\n") .. "\n", "the output differs")
+    c:close()
+    box:close()
+    server.stop()
+  end)
+end)
+
 describe("a client that goes away mid-stream", function()
   local function check_killed(opts, tag, close)
     local server = helper.sbxd(opts)
