@@ -7,21 +7,46 @@
 
 enum sbxd_method { SBXD_GET = 1, SBXD_POST, SBXD_DELETE, SBXD_PUT, SBXD_PATCH, SBXD_OTHER };
 
-/* lws per-connection memory: no uv handles in here (lws frees it on its own schedule). */
+/* lws per-connection memory: no uv handles in here (lws frees it on its own schedule).
+ * It lives for one request: lws frees it when the transaction completes. */
 struct sbxd_conn {
     enum sbxd_method method;
+    const char *method_name;       /* as lws read it, upper case: "POST" */
     char path[128];
     int path_too_long, authorized, too_big;
+    int refused;                   /* answered on its headers; its body stays unread */
+    int body_started;              /* a body chunk has come */
     char *body;
     size_t body_len;
     struct sbxd_proc *proc;        /* set while this connection streams a process */
+    /* While lws leaves the connection to sbxd (connwatch.h): */
+    int watched;                   /* in the watch's set */
+    unsigned watching;             /* the SBXD_WATCH_ events asked for */
+    int half_closed;               /* the client shut down its sending side */
+    unsigned char *unsent;         /* the rest of a write the socket did not take */
+    size_t unsent_len;
 };
+
+/* Request heads (docs/PROTOCOL.md, Limits). lws parses a head into a header table of
+ * SBXD_HEAD_MAX bytes, and closes the connection without a status when it does not fit.
+ * It keeps at most one byte more than SBXD_URI_MAX of a path or a query and than
+ * SBXD_FIELD_MAX of a known header field, skipping the rest of that line: those are
+ * answered (414, 431) however long they are. At most SBXD_HEAD_POOL connections hold a
+ * table at once, each for at most lws's 10 s before its head is complete; the others
+ * wait, unread, until one is free. */
+#define SBXD_HEAD_MAX 16384
+#define SBXD_URI_MAX 8192
+#define SBXD_FIELD_MAX 8192
+#define SBXD_HEAD_POOL 256
+/* The longest API key; "Bearer KEY" is a known header field. */
+#define SBXD_KEY_MAX 4096
+_Static_assert(SBXD_KEY_MAX + 7 <= SBXD_FIELD_MAX, "a key of SBXD_KEY_MAX fits its field");
 
 /* The most one write of an SSE stream carries: the head and start event, a whole output
  * event (64 KiB of base64 and its event lines), and the end, whose room output never
  * takes, so once every byte is out the end fits in the same write. It is also the
- * protocol's tx_packet_size: lws would otherwise hand the socket 4 KiB a send and
- * buffer the rest, one loop turn per 4 KiB. */
+ * protocol's tx_packet_size, for the answers lws writes (JSON): lws would otherwise
+ * hand the socket 4 KiB a send and buffer the rest, one loop turn per 4 KiB. */
 #define SBXD_HEAD_ROOM 512u
 #define SBXD_END_ROOM 256u
 #define SBXD_WRITE_MAX (SBXD_HEAD_ROOM + 128u + 65536u + 128u + SBXD_END_ROOM)
@@ -32,17 +57,31 @@ extern const struct lws_protocols sbxd_protocols[];
  * the lws callback must return. */
 int sbxd_reply(struct lws *wsi, int status, json_t *doc);
 int sbxd_reply_error(struct lws *wsi, const struct sbxd_err *err);
+/* Replies to a request refused on its headers whose body is still to come, with
+ * "connection: close"; the transaction stays open until the connection closes. */
+int sbxd_reply_refusal(struct lws *wsi, const struct sbxd_err *err);
+/* The context's header table size, pool and per-token limits (limits.c). */
+void sbxd_head_limits(struct lws_context_creation_info *info);
+/* A path or query over SBXD_URI_MAX (414) or a header field over SBXD_FIELD_MAX (431):
+ * -1 with err set; else 0. */
+int sbxd_head_refused(struct lws *wsi, struct sbxd_err *err);
 /* Routes a complete request. Returns the value the lws callback must return. */
 int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c);
-/* Starts the SSE response for a process and attaches the connection as its reader. */
+/* Starts the SSE response for a process and attaches the connection as its reader. lws
+ * reads no more of the connection until the response is over, and sbxd writes it
+ * itself; the request's header table and body are freed. */
 int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p);
-/* The connection may write: sends what is due. Returns -1 to close it. */
-int sbxd_sse_writeable(struct lws *wsi, struct sbxd_proc *p);
 /* The process has something new for its reader (output, exit, a tick): sends it now or
- * asks for a WRITEABLE callback. May complete the transaction, which frees p. */
+ * waits for the socket. May end the response, which frees p. */
 void sbxd_sse_news(struct sbxd_proc *p);
-/* Asks for one WRITEABLE callback (a repeated ask before it comes is a no-op). */
-void sbxd_sse_want_write(struct sbxd_proc *p);
+/* An event of the watch on a connection lws leaves to sbxd (SBXD_WATCH_ bits): server.c. */
+void sbxd_conn_event(struct lws *wsi, unsigned events);
+/* The stream's socket can take more. Returns -1 when the connection must close; after
+ * the response ends, c and its process are gone. */
+int sbxd_sse_writable(struct lws *wsi, struct sbxd_conn *c);
+/* The stream's client shut down its sending side, or closed: a write tells which.
+ * Returns -1 when the connection must close. */
+int sbxd_sse_half_closed(struct lws *wsi, struct sbxd_conn *c);
 /* Constant-time comparison of the request's bearer token with the key. */
 int sbxd_authorized(struct lws *wsi, const char *key);
 

@@ -17,12 +17,15 @@
 #include "http.h"
 #include "launch.h"
 #include "listen.h"
+#include "connwatch.h"
 #include "cpusched.h"
 #include "protocol.h"
 
 /* The most descriptors sbxd asks for: lws keeps two tables of one entry per possible
  * descriptor, sized from the limit when its context is created. */
 #define FD_LIMIT_CAP 1048576
+#define SBXD_STR_(x) #x
+#define SBXD_STR(x) SBXD_STR_(x)
 
 struct options {
     struct sbxd_listen_addr listen[SBXD_MAX_LISTEN];
@@ -33,7 +36,7 @@ struct options {
 static const char USAGE[] =
     "usage: sbxd --listen ADDR [options]\n"
     "  --listen ADDR      IPv4:PORT, [IPv6]:PORT, localhost:PORT or unix:PATH (PORT 0: any free); repeatable\n"
-    "  --api-key KEY      required bearer key (default $SBXD_API_KEY); required on TCP\n"
+    "  --api-key KEY      bearer key of at most 4096 bytes (default $SBXD_API_KEY); required on TCP\n"
     "  --root DIR         where sandbox directories live (default: a fresh temporary dir)\n"
     "  --max-body BYTES   largest request body accepted (default 16777216)\n"
     "  --keepalive SECS   SSE keep-alive comment interval (default 15)\n"
@@ -132,6 +135,8 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
     if (o->nlisten == 0) usage_error("--listen is required");
     if (!srv->api_key && getenv("SBXD_API_KEY")) srv->api_key = getenv("SBXD_API_KEY");
     if (srv->api_key && !*srv->api_key) srv->api_key = NULL;
+    if (srv->api_key && strlen(srv->api_key) > SBXD_KEY_MAX)
+        usage_error("the API key is longer than " SBXD_STR(SBXD_KEY_MAX) " bytes");
     if (srv->api_key) srv->api_key = keep_secret((char *)srv->api_key);
     for (int i = 0; i < o->nlisten; i++)
         if (o->listen[i].sa.ss_family != AF_UNIX && !srv->api_key)
@@ -283,9 +288,10 @@ static struct lws_vhost *start_lws(struct sbxd_server *srv)
     /* What lws reads from a socket at once (default 4 KiB): a request body of megabytes
      * (stdin) would take a loop turn per 4 KiB. */
     info.pt_serv_buf_size = 65536;
+    sbxd_head_limits(&info);
     lws_set_log_level(srv->quiet ? 0 : LLL_ERR, NULL);
     srv->lws = lws_create_context(&info);
-    if (!srv->lws) return NULL;
+    if (!srv->lws || sbxd_connwatch_open(srv) != 0) return NULL;
     struct lws_context_creation_info vi;
     memset(&vi, 0, sizeof vi);
     vi.protocols = sbxd_protocols;
@@ -320,6 +326,7 @@ static void shutdown_server(struct sbxd_server *srv, struct sbxd_listeners *ls)
 {
     srv->stopping = 1;
     sbxd_listen_close(ls);
+    sbxd_connwatch_close(srv); /* no stream event after its process is freed */
     while (srv->boxes) sbxd_sandbox_destroy(srv->boxes, "signal");
     sbxd_proc_free_all(srv);
     uv_poll_stop(&srv->sigchld);

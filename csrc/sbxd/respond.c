@@ -2,7 +2,9 @@
 #include <string.h>
 #include "http.h"
 
-int sbxd_reply(struct lws *wsi, int status, json_t *doc)
+/* Writes a whole JSON response; "connection: close" when the connection will not carry
+ * another request. */
+static int write_json(struct lws *wsi, int status, json_t *doc, int closing)
 {
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
@@ -12,17 +14,31 @@ int sbxd_reply(struct lws *wsi, int status, json_t *doc)
     unsigned char *start = buf + LWS_PRE, *p = start, *end = start + 512;
     int rc = -1;
     if (!lws_add_http_common_headers(wsi, (unsigned)status, "application/json", len, &p, end) &&
+        (!closing || !lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                                   (const unsigned char *)"close", 5, &p, end)) &&
         !lws_finalize_write_http_header(wsi, start, &p, end) &&
         lws_write(wsi, (unsigned char *)memcpy(start, text ? text : "", len), len,
                   LWS_WRITE_HTTP_FINAL) == (int)len)
-        rc = lws_http_transaction_completed(wsi) ? -1 : 0;
+        rc = 0;
     free(text);
     free(buf);
     return rc;
+}
+
+int sbxd_reply(struct lws *wsi, int status, json_t *doc)
+{
+    if (write_json(wsi, status, doc, 0)) return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 int sbxd_reply_error(struct lws *wsi, const struct sbxd_err *err)
 {
     json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "kind", err->kind, "message", err->message);
     return sbxd_reply(wsi, err->status, doc);
+}
+
+int sbxd_reply_refusal(struct lws *wsi, const struct sbxd_err *err)
+{
+    json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "kind", err->kind, "message", err->message);
+    return write_json(wsi, err->status, doc, 1);
 }

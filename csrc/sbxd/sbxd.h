@@ -10,6 +10,7 @@
 struct lws;
 struct lws_context;
 struct sbxd_proc;
+struct sbxd_connwatch;
 
 /* Why a request was refused: becomes {"error":{"kind":,"message":}} with `status`. */
 struct sbxd_err {
@@ -33,6 +34,7 @@ struct sbxd_sandbox {
 struct sbxd_server {
     uv_loop_t loop;
     struct lws_context *lws;
+    struct sbxd_connwatch *conns;  /* connections lws leaves to sbxd (connwatch.h) */
     struct sbxd_sandbox *boxes;
     int nboxes, max_sandboxes; /* alive, and the most sbxd keeps (--max-sandboxes) */
     struct sbxd_proc *procs;   /* every process not yet reaped and released */

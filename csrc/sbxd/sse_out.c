@@ -1,15 +1,20 @@
 /* The SSE side of a process: start, output chunks as base64 with their offsets, keep-
  * alive comments, end. Each event is one HTTP chunk; one write carries as many as fit,
  * so a short command's whole answer (head, start, output, end) is one write and wakes
- * the client once. Writes happen in WRITEABLE callbacks, except the last ones of a
- * command that has exited with its pipes at EOF (see sbxd_sse_news). */
+ * the client once. While the stream runs lws leaves the connection to sbxd
+ * (connwatch.h): sbxd writes when the watch says the socket can take more, except the
+ * last writes of a command that has exited with its pipes at EOF (see sbxd_sse_news). */
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include "base64.h"
 #include "http.h"
+#include "connwatch.h"
 
 #define RAW_CHUNK 49152u                 /* base64 of it is 64 KiB */
 #define CHUNK_FRAME 16u                  /* a chunk's size line and closing CRLF, at most */
@@ -18,7 +23,6 @@
 /* What one write sends, built in place after lws's headroom. */
 struct batch {
     unsigned char *start, *pos, *end;
-    int headers;                         /* it begins with the response head */
 };
 
 static size_t room(const struct batch *b)
@@ -50,7 +54,6 @@ static int add_head(struct lws *wsi, struct sbxd_proc *p, struct batch *b)
         lws_finalize_http_header(wsi, &pos, end))
         return -1;
     b->pos = pos;
-    b->headers = 1;
     char event[96]; /* keepalive: how long the client may hear nothing while sbxd lives */
     int n = snprintf(event, sizeof event, "event: start\ndata: {\"pid\":%d,\"keepalive\":%g}\n\n",
                      (int)p->pid, p->srv->keepalive);
@@ -136,61 +139,151 @@ static int has_news(const struct sbxd_proc *p)
            p->keepalive_due;
 }
 
-/* Writes what is due in one write. Returns -1 when the connection must close. After the
- * end event the transaction completes, which may free p. */
-static int write_batch(struct lws *wsi, struct sbxd_proc *p)
+/* What this stream waits for from the watch: writability while a write is wanted, the
+ * client's half-close until it came. A stream joins the watch at its first wait, or once
+ * it outlives its head's hold, so a short command's answer, written at once when it
+ * exits, costs the watch nothing; a longer one is watched within SBXD_HEAD_HOLD_MS.
+ * Returns -1 when the watch fails: without it the stream cannot go on. */
+static int watch(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
 {
-    static unsigned char buf[LWS_PRE + BATCH_ROOM]; /* lws copies what it cannot send at once */
-    struct batch b = {buf + LWS_PRE, buf + LWS_PRE, buf + LWS_PRE + BATCH_ROOM, 0};
-    if (fill_batch(wsi, p, &b)) return -1;
-    size_t n = (size_t)(b.pos - b.start);
-    if (n == 0) return 0;
-    if (lws_write(wsi, b.start, n, b.headers ? LWS_WRITE_HTTP_HEADERS : LWS_WRITE_HTTP) < (int)n) return -1;
-    p->wrote_since_tick = 1;
-    if (p->end_sent) return lws_http_transaction_completed(wsi) ? -1 : 0;
-    if (has_news(p)) sbxd_sse_want_write(p);
+    unsigned want = (p->write_wanted ? SBXD_WATCH_OUT : 0u) | (c->half_closed ? 0u : SBXD_WATCH_HALF_CLOSE);
+    if (c->watched && want == c->watching) return 0;
+    if (c->watched ? sbxd_connwatch_modify(p->srv, wsi, want) : sbxd_connwatch_add(p->srv, wsi, want))
+        return -1;
+    c->watched = 1;
+    c->watching = want;
     return 0;
 }
 
+/* The response is over and all of it was sent: the stream leaves the watch, the
+ * transaction completes, which frees c and p (DROP_PROTOCOL detaches p), and lws reads
+ * the connection again: pipelined requests first, parsed afresh. Returns -1 when the
+ * connection must close instead, 1 when it goes on. */
+static int end_response(struct lws *wsi, struct sbxd_conn *c)
+{
+    if (c->watched) sbxd_connwatch_remove(c->proc->srv, wsi);
+    c->watched = 0;
+    if (lws_http_transaction_completed(wsi)) return -1;
+    lws_rx_flow_control(wsi, 1);
+    return 1;
+}
+
+/* Sends bytes on the stream's socket; what it does not take now is kept for when it
+ * can. Returns -1 when the client is gone. */
+static int send_or_keep(struct lws *wsi, struct sbxd_conn *c, const unsigned char *bytes, size_t len)
+{
+    ssize_t n = send(lws_get_socket_fd(wsi), bytes, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return -1;
+    size_t sent = n < 0 ? 0 : (size_t)n;
+    if (sent == len) return 0;
+    unsigned char *rest = malloc(len - sent);
+    if (!rest) return -1;
+    memcpy(rest, bytes + sent, len - sent);
+    c->unsent = rest;
+    c->unsent_len = len - sent;
+    return 0;
+}
+
+/* Sends the rest of the last write, if the socket takes it all. */
+static int send_unsent(struct lws *wsi, struct sbxd_conn *c)
+{
+    unsigned char *rest = c->unsent;
+    size_t len = c->unsent_len;
+    c->unsent = NULL;
+    c->unsent_len = 0;
+    int rc = send_or_keep(wsi, c, rest, len);
+    free(rest);
+    return rc;
+}
+
+/* Asks for one write once the socket can take it (a repeated ask before it is a no-op). */
+static int want_write(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
+{
+    if (p->write_wanted) return 0;
+    p->write_wanted = 1;
+    return watch(wsi, c, p);
+}
+
+/* Writes what is due, in one write, once the socket took everything before it.
+ * Returns -1 when the connection must close, 1 when the response ended (c and p are
+ * gone), 0 while it goes on. */
+static int write_batch(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
+{
+    static unsigned char buf[BATCH_ROOM];
+    if (c->unsent && send_unsent(wsi, c)) return -1;
+    if (c->unsent) return want_write(wsi, c, p);
+    if (p->end_sent) return end_response(wsi, c);
+    struct batch b = {buf, buf, buf + BATCH_ROOM};
+    if (fill_batch(wsi, p, &b)) return -1;
+    size_t n = (size_t)(b.pos - b.start);
+    if (n == 0) return 0;
+    if (send_or_keep(wsi, c, b.start, n)) return -1;
+    p->wrote_since_tick = 1;
+    if (c->unsent) return want_write(wsi, c, p);
+    if (p->end_sent) return end_response(wsi, c);
+    return has_news(p) ? want_write(wsi, c, p) : 0;
+}
+
 /* The head waits for the first thing to go with it (output or the end) or for its hold
- * to pass: a short command's answer is then one write, one wakeup of the client. */
+ * to pass: a short command's answer is then one write, one wakeup of the client.
+ * lws stops reading the connection: input that came after the request (a pipelined
+ * request, a stray CRLF) waits in lws, or in the socket, until the response is over;
+ * lws would otherwise take it for more of the request being answered and dispatch that
+ * request again. */
 int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
 {
     c->proc = p;
     p->reader = wsi;
     p->head_due = 1;
-    if (has_news(p)) sbxd_sse_want_write(p);
-    return 0;
+    lws_rx_flow_control(wsi, 0);
+    lws_http_headers_detach(wsi);
+    free(c->body);
+    c->body = NULL;
+    c->body_len = 0;
+    return has_news(p) ? want_write(wsi, c, p) : 0;
 }
 
-void sbxd_sse_want_write(struct sbxd_proc *p)
+/* The connection closes now, killing the command (on_closed detaches it); the close
+ * waits for no timeout sweep of lws. */
+static void close_stream(struct lws *wsi)
 {
-    /* Every request re-arms lws's watcher (two epoll_ctl calls): one until it is served. */
-    if (p->write_wanted) return;
-    p->write_wanted = 1;
-    lws_callback_on_writable(p->reader);
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
 void sbxd_sse_news(struct sbxd_proc *p)
 {
+    struct lws *wsi = p->reader;
+    struct sbxd_conn *c = lws_wsi_user(wsi);
+    if (p->head_released && !p->exited && !c->watched && watch(wsi, c, p)) {
+        close_stream(wsi);
+        return;
+    }
     if (!has_news(p)) return;
     /* Once the command has exited and its pipes are at EOF, everything it will ever say
      * is here: it goes out now rather than a loop turn later, unless an earlier write is
-     * still queued in lws (then order requires waiting for WRITEABLE). */
-    if (p->exited && !p->out && !p->err && !lws_partial_buffered(p->reader)) {
-        struct lws *wsi = p->reader;
-        /* A connection to close (not kept alive, or failed) closes now, as it would when
-         * a WRITEABLE callback says so: an asynchronous kill waits for lws's next timeout
-         * sweep, up to a second, and meanwhile lws would read the client's next request
-         * on a connection whose transaction ended without being reset. */
-        if (write_batch(wsi, p) < 0) lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+     * still waiting for the socket (order requires waiting with it). */
+    if (p->exited && !p->out && !p->err && !c->unsent) {
+        if (write_batch(wsi, c, p) < 0) close_stream(wsi);
         return;
     }
-    sbxd_sse_want_write(p);
+    if (want_write(wsi, c, p)) close_stream(wsi);
 }
 
-int sbxd_sse_writeable(struct lws *wsi, struct sbxd_proc *p)
+int sbxd_sse_writable(struct lws *wsi, struct sbxd_conn *c)
 {
+    struct sbxd_proc *p = c->proc;
     p->write_wanted = 0;
-    return write_batch(wsi, p);
+    int rc = write_batch(wsi, c, p);
+    if (rc) return rc < 0 ? -1 : 0;
+    return watch(wsi, c, p); /* no more writability asked for, unless a write is wanted */
+}
+
+/* A client that only shut down its sending side still reads the stream; one that closed
+ * its socket answers the next write with a reset, which the watch reports as a hang-up.
+ * So the next write comes now: a keep-alive comment, unless something else is due. */
+int sbxd_sse_half_closed(struct lws *wsi, struct sbxd_conn *c)
+{
+    c->half_closed = 1;
+    c->proc->keepalive_due = 1;
+    return c->proc->write_wanted ? watch(wsi, c, c->proc) : want_write(wsi, c, c->proc);
 }

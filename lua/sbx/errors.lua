@@ -52,7 +52,8 @@ end
 local BY_STATUS = {
   [400] = "InvalidArgumentError", [401] = "AuthenticationError", [403] = "AuthenticationError",
   [404] = "NotFoundError", [405] = "InvalidArgumentError", [409] = "ConflictError",
-  [413] = "InvalidArgumentError",
+  [411] = "InvalidArgumentError", [413] = "InvalidArgumentError", [414] = "InvalidArgumentError",
+  [431] = "InvalidArgumentError",
   -- a cap reached (--max-sandboxes, --max-procs), out of descriptors or processes: the
   -- server is fine but cannot take more now
   [429] = "SandboxError", [503] = "SandboxError",
