@@ -98,6 +98,26 @@ function M.eventually(fn, seconds)
   return fn()
 end
 
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local B64_VALUE = {}
+for i = 1, #B64 do B64_VALUE[B64:byte(i)] = i - 1 end
+
+--- Decodes base64 (specs read raw SSE events with it); nil for a malformed string.
+function M.b64decode(s)
+  if #s % 4 ~= 0 then return nil end
+  local out = {}
+  for i = 1, #s, 4 do
+    local a, b, c, d = s:byte(i, i + 3)
+    local va, vb = B64_VALUE[a], B64_VALUE[b]
+    local vc, vd = B64_VALUE[c] or (c == 61 and 0), B64_VALUE[d] or (d == 61 and 0)
+    if not (va and vb and vc and vd) then return nil end
+    local n = ((va * 64 + vb) * 64 + vc) * 64 + vd
+    local bytes = string.char(n >> 16, (n >> 8) & 255, n & 255)
+    out[#out + 1] = bytes:sub(1, d ~= 61 and 3 or c ~= 61 and 2 or 1)
+  end
+  return table.concat(out)
+end
+
 --- Catches the error a function raises (nil when it raises none).
 function M.error_of(fn, ...)
   local ok, err = pcall(fn, ...)

@@ -8,6 +8,7 @@ local cjson = require "cjson"
 local sbx = require "sbx"
 local core = require "sbx.core"
 local helper = require "helper"
+local testing = require "sbx.testing"
 
 local MiB = 1024 * 1024
 -- Sanitizer runtimes keep freed memory in quarantine: RSS says nothing there.
@@ -89,7 +90,7 @@ local function events_of(body)
   local events = {}
   for block in body:gmatch("(.-)\n\n") do
     local ev = { event = block:match("event: (%w+)"), data = block:match("data: ([^\n]*)") }
-    if ev.event == "stdout" or ev.event == "stderr" then ev.data = core.b64decode(ev.data) end
+    if ev.event == "stdout" or ev.event == "stderr" then ev.data = helper.b64decode(ev.data) end
     if ev.event then events[#events + 1] = ev end
   end
   return events
@@ -249,7 +250,7 @@ describe("sbxd after bytes after requests", function()
     assert.are.equal("ok\n", box.commands:run("echo ok").stdout)
     for _, c in ipairs(conns) do c:close() end
     local started = core.now()
-    server.daemon:kill(15)
+    testing.kill(server.daemon, 15)
     assert.is_true(helper.eventually(function() return not helper.alive(server.pid) end, 5),
       "sbxd did not exit on SIGTERM")
     assert.is_true(core.now() - started < 5)
