@@ -231,7 +231,8 @@ describe("sbxd out of file descriptors", function()
     return line
   end
 
-  it("stops accepting without spinning, logs it once, serves its connections, recovers", function()
+  it("refuses waiting connections with 503, without spinning, logs it once, serves its "
+    .. "connections, recovers", function()
     local dir = assert(core.mkdtemp("/tmp/sbx-spec-"))
     local log, key = dir .. "/log", core.random_hex(16)
     -- Its log (no --quiet) goes to a file.
@@ -259,12 +260,26 @@ describe("sbxd out of file descriptors", function()
     local lines = tonumber(helper.sh("wc -l < " .. log))
     local shortage = tonumber(helper.sh("grep -c 'accept: Too many open files' " .. log .. " || true"))
     assert.is_true(lines <= 5, lines .. " log lines")
-    assert.are.equal(1, shortage)
+    assert.are.equal(1, shortage, helper.sh("cat " .. log))
     assert.are.equal("HTTP/1.1 200 OK", status_line(held, key))
+    -- The connections it had no descriptor for were answered at once, and closed.
+    local refused = 0
+    for _, c in ipairs(idle) do
+      c:settimeout(0.2)
+      if (c:receive("*l")) == "HTTP/1.1 503 Service Unavailable" then refused = refused + 1 end
+    end
+    assert.is_true(refused >= 30, refused .. " of 40 connections refused with 503")
+    local err = helper.error_of(sbx.list, { url = "http://127.0.0.1:" .. port, api_key = key })
+    assert.are.equal("SandboxError", err and err.kind, tostring(err))
+    assert.are.equal(503, err.status)
+    assert.matches("out of file descriptors", err.message)
 
     held:close()
     for _, c in ipairs(idle) do c:close() end
-    assert.is_true(lists("http://127.0.0.1:" .. port, key))
+    -- Once the connections are gone (sbxd sees them close), it accepts as before.
+    assert.is_true(helper.eventually(function()
+      return pcall(lists, "http://127.0.0.1:" .. port, key)
+    end, 3))
     daemon:stop()
     helper.sh("rm -rf " .. quote(dir))
   end)

@@ -110,6 +110,8 @@ static void remove_unix_file(const struct sbxd_listener *l)
 void sbxd_listen_close(struct sbxd_listeners *ls)
 {
     if (ls->resume_ready && !uv_is_closing((uv_handle_t *)&ls->resume)) uv_close((uv_handle_t *)&ls->resume, NULL);
+    if (ls->resume_ready && ls->reserve >= 0) close(ls->reserve);
+    ls->reserve = -1;
     for (int i = 0; i < ls->n; i++) {
         struct sbxd_listener *l = &ls->l[i];
         if (l->poll_ready && !uv_is_closing((uv_handle_t *)&l->poll)) uv_close((uv_handle_t *)&l->poll, NULL);

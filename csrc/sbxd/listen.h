@@ -37,6 +37,8 @@ struct sbxd_listeners {
     int quiet;
     int reported;              /* an out-of-descriptors line was logged, */
     uint64_t reported_at;      /* at this uv_now() */
+    int reserve;               /* a descriptor held back to refuse connections with when
+                                  out of descriptors; -1 while in use or not opened */
 };
 
 /* listen_addr.c: "IPv4:PORT", "[IPv6]:PORT", "localhost:PORT" (127.0.0.1) or
