@@ -65,7 +65,7 @@ for _, n in ipairs(sizes) do
   local client0, sbxd0, lua0 = rss_kib(self_pid), rss_kib(daemon_pid), collectgarbage("count")
   -- Long enough that the first commands still run when the last one starts.
   local seconds = 5 + n / 500
-  local ok, failed, first_err = 0, 0, nil
+  local ok, failed, first_err, kinds = 0, 0, nil, {}
   local t0 = sbx.now()
   for _ = 1, n do
     sbx.go(function()
@@ -75,6 +75,8 @@ for _, n in ipairs(sizes) do
       else
         failed = failed + 1
         first_err = first_err or err
+        local what = tostring(err):gsub("%d+", "N")
+        kinds[what] = (kinds[what] or 0) + 1
       end
     end)
   end
@@ -102,4 +104,5 @@ for _, n in ipairs(sizes) do
     (peak.client - client0) / per, (peak.lua - lua0) / per, (peak.sbxd - sbxd0) / per,
     ok, failed, sbx.now() - t0))
   if first_err then print("    first error: " .. tostring(first_err)) end
+  for what, count in pairs(kinds) do print(("    %5d x %s"):format(count, what)) end
 end
