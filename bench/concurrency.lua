@@ -37,7 +37,9 @@ local function nofile_limit()
   return soft, hard
 end
 
-local box <close> = sbx.create()
+-- Runs wait for sbxd for as long as it takes to start them: past its descriptor limit
+-- the error must be sbxd's refusal, not a request timeout.
+local box <close> = sbx.create { request_timeout = 300 }
 local daemon_pid = embedded.daemon():pid()
 local self_pid = tonumber(assert(io.open("/proc/self/stat")):read("l"):match("^(%d+)"))
 
