@@ -23,6 +23,15 @@ describe("sandboxes", function()
     assert.are.same({ owner = "spec", note = "a b" }, info.metadata)
     assert.is_true(type(info.started_at) == "number" and type(info.expires_at) == "number")
     assert.is_true(math.abs(info.expires_at - info.started_at - 60) < 1)
+    assert.is_false(info.network)
+  end)
+
+  it("records network and returns it in info and list", function()
+    local box <close> = sbx.create { url = server.url, api_key = server.key, network = true }
+    assert.is_true(box:info().network)
+    for _, info in ipairs(sbx.list { url = server.url, api_key = server.key }) do
+      if info.id == box.id then assert.is_true(info.network) end
+    end
   end)
 
   it("lists and connects to sandboxes", function()

@@ -53,6 +53,8 @@ describe("sbxd", function()
     { "a start with an empty cmd", "POST", procs, '{"cmd":""}', 400, "InvalidArgumentError", "cmd" },
     { "stdin that is not base64", "POST", procs, '{"cmd":"true","stdin":"%%%"}', 400,
       "InvalidArgumentError", "stdin" },
+    { "a start with a tag (not taken until a process list returns it)", "POST", procs,
+      '{"cmd":"true","tag":"t"}', 400, "InvalidArgumentError", "tag" },
     { "a negative command timeout", "POST", procs, '{"cmd":"true","timeout":-1}', 400,
       "InvalidArgumentError", "timeout" },
     { "a body over the limit", "POST", "/sandboxes", '{"metadata":{"k":"' .. ("x"):rep(70000) .. '"}}',

@@ -2,10 +2,9 @@
  * preempts the one running, so sbxd no longer takes the CPU from that command (or from
  * the client) each time one of the command's pipes, its SIGCHLD or the client's socket
  * wakes it. An exiting command then finishes its exit in one go, and sbxd handles both
- * pipes' ends and the exit status in one pass: run("true") takes 20-60 us less on 2
- * cores, out of about 1 ms. With other commands running, sbxd relays for many and runs
- * as it was started: not preempting them there delays its answers by their CPU time
- * (1000 runs in flight: 13 % fewer runs a second). Commands always start with the
+ * pipes' ends and the exit status in one pass. With other commands running, sbxd relays
+ * for many and runs as it was started: not preempting them would delay its answers by
+ * their CPU time (bench/concurrency.lua measures both). Commands always start with the
  * policy sbxd was started with. Best effort: a policy sbxd cannot set it goes without. */
 #include <sched.h>
 #include "cpusched.h"

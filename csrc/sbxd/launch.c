@@ -164,7 +164,7 @@ static void fast_child_exec(struct fast_child *c)
 
 /* The common case, no user switch: vfork, the cheapest way to start a process. Not
  * posix_spawn: glibc's resets every one of the 64 signals in the child, two syscalls
- * each, about 50 us a run on a VM, where only a few dispositions differ from the default.
+ * each, on every start, where only a few dispositions differ from the default.
  * Every signal stays blocked until the child has reset those few. */
 static int spawn_fast(const char *cwd, char *const argv[], char **envp, struct pipes *ps, pid_t *pid,
                       struct start_failure *f)

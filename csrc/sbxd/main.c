@@ -327,7 +327,8 @@ static void shutdown_server(struct sbxd_server *srv, struct sbxd_listeners *ls)
     srv->stopping = 1;
     sbxd_listen_close(ls);
     sbxd_connwatch_close(srv); /* no stream event after its process is freed */
-    while (srv->boxes) sbxd_sandbox_destroy(srv->boxes, "signal");
+    struct sbxd_sandbox *box;
+    while ((box = sbxd_sandbox_first(srv))) sbxd_sandbox_destroy(box, "signal");
     sbxd_proc_free_all(srv);
     uv_poll_stop(&srv->sigchld);
     close(srv->sigchld_fd);
@@ -350,6 +351,7 @@ int main(int argc, char **argv)
     srv.max_body = SBX_DEFAULT_MAX_BODY;
     srv.keepalive = SBX_DEFAULT_KEEPALIVE;
     srv.max_sandboxes = SBX_DEFAULT_MAX_SANDBOXES;
+    sbx_list_init(&srv.boxes);
     srv.max_procs = SBX_DEFAULT_MAX_PROCS;
     keep_std_fds_open();
     parse_args(argc, argv, &srv, &o);

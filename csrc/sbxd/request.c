@@ -160,8 +160,9 @@ static int decode_stdin(json_t *v, struct sbxd_start_req *out, struct sbxd_err *
 int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
                      struct sbxd_err *err)
 {
-    static const char *const FIELDS[] = {"cmd", "cwd", "env", "user", "timeout", "stdin",
-                                         "tag", NULL};
+    /* No "tag" yet: it is taken once a process list can return it, not parsed and
+     * dropped meanwhile. */
+    static const char *const FIELDS[] = {"cmd", "cwd", "env", "user", "timeout", "stdin", NULL};
     memset(out, 0, sizeof *out);
     if (!(out->root = parse_object(body, len, 0, err))) return -1;
     json_t *r = out->root, *v;
@@ -173,7 +174,6 @@ int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
     if (cmd_fits(out->cmd, err)) goto fail;
     out->cwd = opt_string(r, "cwd", &failed, err);
     if (!failed) out->user = opt_string(r, "user", &failed, err);
-    if (!failed) out->tag = opt_string(r, "tag", &failed, err);
     if (failed) goto fail;
     if ((v = json_object_get(r, "env")) && (string_map(v, "env", 1, err) || env_fits(v, err))) goto fail;
     out->env = v;

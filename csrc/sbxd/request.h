@@ -13,7 +13,7 @@ struct sbxd_create_req {
 
 struct sbxd_start_req {
     json_t *root;
-    const char *cmd, *cwd, *user, *tag;   /* cwd, user, tag: NULL when absent */
+    const char *cmd, *cwd, *user;         /* cwd, user: NULL when absent */
     json_t *env;                          /* NULL when absent */
     double timeout;                       /* 0: none */
     unsigned char *stdin_data;            /* malloc'd, NULL when absent */

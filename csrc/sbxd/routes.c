@@ -16,7 +16,7 @@ static int create_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_
     struct sbxd_create_req req;
     struct sbxd_err err;
     if (sbxd_parse_create(c->body, c->body_len, &req, &err)) return sbxd_reply_error(wsi, &err);
-    struct sbxd_sandbox *box = sbxd_sandbox_create(srv, req.env, req.metadata, req.timeout, &err);
+    struct sbxd_sandbox *box = sbxd_sandbox_create(srv, req.env, req.metadata, req.timeout, req.network, &err);
     sbxd_create_req_free(&req);
     if (!box) return sbxd_reply_error(wsi, &err);
     return sbxd_reply(wsi, 201, sbxd_sandbox_info(box));
@@ -25,8 +25,9 @@ static int create_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_
 static int list_sandboxes(struct lws *wsi, struct sbxd_server *srv)
 {
     json_t *arr = json_array();
-    for (struct sbxd_sandbox *b = srv->boxes; b; b = b->next)
-        json_array_append_new(arr, sbxd_sandbox_info(b));
+    struct sbx_list *n;
+    sbx_list_each(n, &srv->boxes)
+        json_array_append_new(arr, sbxd_sandbox_info(sbx_list_entry(n, struct sbxd_sandbox, link)));
     return sbxd_reply(wsi, 200, json_pack("{s:o}", "sandboxes", arr));
 }
 

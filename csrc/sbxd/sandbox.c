@@ -9,9 +9,18 @@
 
 struct sbxd_sandbox *sbxd_sandbox_find(struct sbxd_server *srv, const char *id)
 {
-    for (struct sbxd_sandbox *b = srv->boxes; b; b = b->next)
+    struct sbx_list *n;
+    sbx_list_each(n, &srv->boxes) {
+        struct sbxd_sandbox *b = sbx_list_entry(n, struct sbxd_sandbox, link);
         if (strcmp(b->id, id) == 0) return b;
+    }
     return NULL;
+}
+
+struct sbxd_sandbox *sbxd_sandbox_first(struct sbxd_server *srv)
+{
+    if (sbx_list_empty(&srv->boxes)) return NULL;
+    return sbx_list_entry(srv->boxes.next, struct sbxd_sandbox, link);
 }
 
 static int new_id(char id[24])
@@ -51,7 +60,7 @@ static char *make_home(struct sbxd_server *srv, const char *id)
 }
 
 struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, json_t *env, json_t *metadata,
-                                         double lifetime, struct sbxd_err *err)
+                                         double lifetime, int network, struct sbxd_err *err)
 {
     if (srv->nboxes >= srv->max_sandboxes) {
         sbxd_fail(err, 429, SBX_ERR_SANDBOX, "too many sandboxes: at most %d (--max-sandboxes)",
@@ -68,12 +77,12 @@ struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, json_t *env, j
     box->srv = srv;
     box->env = json_incref(env);
     box->metadata = json_incref(metadata);
+    box->network = network;
     box->started_at = sbxd_now();
     uv_timer_init(&srv->loop, box->lifetime);
     box->lifetime->data = box;
     sbxd_sandbox_set_lifetime(box, lifetime);
-    box->next = srv->boxes;
-    srv->boxes = box;
+    sbx_list_push_back(&srv->boxes, &box->link);
     srv->nboxes++;
     return box;
 }
@@ -83,12 +92,8 @@ static void free_timer(uv_handle_t *h) { free(h); }
 void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
 {
     struct sbxd_server *srv = box->srv;
-    for (struct sbxd_sandbox **pp = &srv->boxes; *pp; pp = &(*pp)->next)
-        if (*pp == box) {
-            *pp = box->next;
-            srv->nboxes--;
-            break;
-        }
+    sbx_list_remove(&box->link);
+    srv->nboxes--;
     for (struct sbxd_proc *p = srv->procs; p; p = p->next)
         if (p->box == box) {
             sbxd_proc_kill(p, strcmp(reason, "sandbox_timeout") == 0 ? reason : NULL);
@@ -104,7 +109,7 @@ void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
 
 json_t *sbxd_sandbox_info(const struct sbxd_sandbox *box)
 {
-    return json_pack("{s:s, s:s, s:f, s:f, s:O}", "id", box->id, "state", "running",
+    return json_pack("{s:s, s:s, s:f, s:f, s:O, s:b}", "id", box->id, "state", "running",
                      "started_at", box->started_at, "expires_at", box->expires_at,
-                     "metadata", box->metadata);
+                     "metadata", box->metadata, "network", box->network);
 }

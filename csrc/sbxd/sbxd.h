@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <jansson.h>
 #include <uv.h>
+#include "list.h"
 
 struct lws;
 struct lws_context;
@@ -23,10 +24,11 @@ int sbxd_fail(struct sbxd_err *err, int status, const char *kind, const char *fm
 
 struct sbxd_sandbox {
     struct sbxd_server *srv;
-    struct sbxd_sandbox *next;
+    struct sbx_list link;      /* in srv->boxes */
     char id[24];
     char *dir;                 /* its private home */
     json_t *env, *metadata;    /* objects of strings */
+    int network;               /* create{network}: recorded and reported; isolation comes later */
     double started_at, expires_at;
     uv_timer_t *lifetime;      /* malloc'd: its close completes after the sandbox is gone */
 };
@@ -35,7 +37,7 @@ struct sbxd_server {
     uv_loop_t loop;
     struct lws_context *lws;
     struct sbxd_connwatch *conns;  /* connections lws leaves to sbxd (connwatch.h) */
-    struct sbxd_sandbox *boxes;
+    struct sbx_list boxes;     /* every sandbox alive, oldest first */
     int nboxes, max_sandboxes; /* alive, and the most sbxd keeps (--max-sandboxes) */
     struct sbxd_proc *procs;   /* every process not yet reaped and released */
     int running;               /* commands started and not yet exited (reaped) */
@@ -63,7 +65,9 @@ uint64_t sbxd_timeout_ms(double seconds);
 /* sandbox.c */
 struct sbxd_sandbox *sbxd_sandbox_find(struct sbxd_server *srv, const char *id);
 struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, json_t *env, json_t *metadata,
-                                         double lifetime, struct sbxd_err *err);
+                                         double lifetime, int network, struct sbxd_err *err);
+/* The oldest sandbox alive, or NULL. */
+struct sbxd_sandbox *sbxd_sandbox_first(struct sbxd_server *srv);
 void sbxd_sandbox_set_lifetime(struct sbxd_sandbox *box, double lifetime);
 /* Kills its processes with `reason` ("signal" or "sandbox_timeout") and frees it. */
 void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason);

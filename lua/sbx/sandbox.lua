@@ -19,7 +19,7 @@ local function to_info(doc)
   end
   return {
     id = doc.id, state = doc.state, started_at = doc.started_at,
-    expires_at = doc.expires_at, metadata = metadata,
+    expires_at = doc.expires_at, metadata = metadata, network = doc.network == true,
   }
 end
 

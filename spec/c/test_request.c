@@ -29,9 +29,9 @@ static void test_start(void)
     struct sbxd_start_req r;
     struct sbxd_err err;
     const char *ok = "{\"cmd\":\"echo\",\"cwd\":\"/tmp\",\"env\":{\"A\":\"1\",\"B\":\"\"},\"user\":\"u\","
-                     "\"timeout\":1.5,\"stdin\":\"YQBi\",\"tag\":\"t\"}";
+                     "\"timeout\":1.5,\"stdin\":\"YQBi\"}";
     CHECK(sbxd_parse_start(ok, strlen(ok), &r, &err) == 0, "%s", err.message);
-    CHECK(!strcmp(r.cmd, "echo") && !strcmp(r.cwd, "/tmp") && !strcmp(r.user, "u") && !strcmp(r.tag, "t"),
+    CHECK(!strcmp(r.cmd, "echo") && !strcmp(r.cwd, "/tmp") && !strcmp(r.user, "u"),
           "strings");
     CHECK(r.timeout == 1.5 && r.stdin_len == 3 && !memcmp(r.stdin_data, "a\0b", 3), "timeout, stdin");
     sbxd_start_req_free(&r);
