@@ -269,10 +269,14 @@ describe("sbxd out of file descriptors", function()
       if (c:receive("*l")) == "HTTP/1.1 503 Service Unavailable" then answered_503 = answered_503 + 1 end
     end
     assert.is_true(answered_503 >= 30, answered_503 .. " of 40 connections answered with 503")
+    -- A client that sends its request: the 503, or (TCP) a reset when its request came
+    -- after sbxd closed the connection; never a hang.
     local err = helper.error_of(sbx.list, { url = "http://127.0.0.1:" .. port, api_key = key })
     assert.are.equal("SandboxError", err and err.kind, tostring(err))
-    assert.are.equal(503, err.status)
-    assert.matches("out of file descriptors", err.message)
+    if err.status then
+      assert.are.equal(503, err.status)
+      assert.matches("out of file descriptors", err.message)
+    end
 
     held:close()
     for _, c in ipairs(idle) do c:close() end
