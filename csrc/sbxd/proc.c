@@ -74,9 +74,15 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 /* The pipes are read unless the backlog or the reader holds them. */
+static int is_reading(const struct sbxd_proc *p)
+{
+    return !p->backlogged && !p->held;
+}
+
+/* Starts or stops the reads when a hold came or went. */
 static void apply_reading(struct sbxd_proc *p, int was_reading)
 {
-    int reading = !p->backlogged && !p->held;
+    int reading = is_reading(p);
     if (reading == was_reading) return;
     if (reading) {
         if (p->out) uv_read_start((uv_stream_t *)p->out, on_alloc, on_read);
@@ -85,11 +91,6 @@ static void apply_reading(struct sbxd_proc *p, int was_reading)
         if (p->out) uv_read_stop((uv_stream_t *)p->out);
         if (p->err) uv_read_stop((uv_stream_t *)p->err);
     }
-}
-
-static int is_reading(const struct sbxd_proc *p)
-{
-    return !p->backlogged && !p->held;
 }
 
 void sbxd_proc_pause(struct sbxd_proc *p)
