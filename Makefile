@@ -75,6 +75,14 @@ $(B)/unit/%: spec/c/%.c $(CORE_SRC) $(SBXD_SRC) $(HEADERS)
 	  $(CLIENT_SRC) $(filter-out csrc/sbxd/main.c,$(wildcard csrc/sbxd/*.c)) \
 	  $(LIBS_CORE) $(LIBS_SBXD) $(LIBS_LUA)
 
+# The process layer links without libwebsockets: it knows no HTTP.
+PROC_SRC = $(addprefix csrc/sbxd/,proc.c launch.c outlog.c cpusched.c request.c util.c) \
+	csrc/common/base64.c
+$(B)/unit/test_proc: spec/c/test_proc.c $(PROC_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -Icsrc/sbxd $(CPPFLAGS_ALL) -o $@ $< $(PROC_SRC) \
+	  $(shell pkg-config --libs libuv jansson 2>/dev/null)
+
 # The embedding test loads the sbx.core and sbxd of the same build.
 UNIT_ENV = SBX_TEST_CPATH="$(CURDIR)/$(B)/?.so" SBX_SBXD="$(CURDIR)/$(B)/sbxd"
 

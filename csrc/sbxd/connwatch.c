@@ -1,12 +1,13 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
+#include <libwebsockets.h>
 #include "connwatch.h"
-#include "http.h"
 
 struct sbxd_connwatch {
     uv_poll_t poll;     /* on epfd; first, so its close callback frees the whole */
     int epfd;
+    sbxd_conn_event_fn on_event;   /* given by the opener: the watch knows no HTTP */
 };
 
 static unsigned watch_events(uint32_t ev)
@@ -23,13 +24,14 @@ static void on_events(uv_poll_t *h, int status, int events)
     struct sbxd_connwatch *w = (struct sbxd_connwatch *)h;
     struct epoll_event ev[16];
     int n = epoll_wait(w->epfd, ev, 16, 0);
-    for (int i = 0; i < n; i++) sbxd_conn_event(ev[i].data.ptr, watch_events(ev[i].events));
+    for (int i = 0; i < n; i++) w->on_event(ev[i].data.ptr, watch_events(ev[i].events));
 }
 
-int sbxd_connwatch_open(struct sbxd_server *srv)
+int sbxd_connwatch_open(struct sbxd_server *srv, sbxd_conn_event_fn on_event)
 {
     struct sbxd_connwatch *w = malloc(sizeof *w);
     if (!w) return -1;
+    w->on_event = on_event;
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (w->epfd < 0 || uv_poll_init(&srv->loop, &w->poll, w->epfd) != 0) {
         if (w->epfd >= 0) close(w->epfd);

@@ -8,15 +8,18 @@
  * writability when sbxd has something to send, for the client's half-close
  * (EPOLLRDHUP) and for its hang-up or an error (EPOLLHUP, EPOLLERR): a connection
  * costs an epoll_ctl to join and one to leave, and one to start and one to stop each
- * wait for writability. Events go to sbxd_conn_event (http.h). */
+ * wait for writability. Events go to the function given to sbxd_connwatch_open. */
 #ifndef SBXD_CONNWATCH_H
 #define SBXD_CONNWATCH_H
 #include "sbxd.h"
 
 enum { SBXD_WATCH_OUT = 1, SBXD_WATCH_HALF_CLOSE = 2, SBXD_WATCH_GONE = 4 };
 
-/* Creates the set and its watcher on the server's loop. */
-int sbxd_connwatch_open(struct sbxd_server *srv);
+/* An event (SBXD_WATCH_ bits) on a watched connection. */
+typedef void (*sbxd_conn_event_fn)(struct lws *wsi, unsigned events);
+
+/* Creates the set and its watcher on the server's loop; events go to on_event. */
+int sbxd_connwatch_open(struct sbxd_server *srv, sbxd_conn_event_fn on_event);
 /* After lws is gone (no connection is watched any more): closes the set. */
 void sbxd_connwatch_close(struct sbxd_server *srv);
 /* Watches the connection for SBXD_WATCH_OUT and/or SBXD_WATCH_HALF_CLOSE (hang-ups

@@ -9,6 +9,8 @@ enum sbxd_method { SBXD_GET = 1, SBXD_POST, SBXD_DELETE, SBXD_PUT, SBXD_PATCH, S
 
 /* lws per-connection memory: no uv handles in here (lws frees it on its own schedule).
  * It lives for one request: lws frees it when the transaction completes. */
+struct sbxd_sse;
+
 struct sbxd_conn {
     enum sbxd_method method;
     const char *method_name;       /* as lws read it, upper case: "POST" */
@@ -18,13 +20,11 @@ struct sbxd_conn {
     int body_started;              /* a body chunk has come */
     char *body;
     size_t body_len;
-    struct sbxd_proc *proc;        /* set while this connection streams a process */
+    struct sbxd_proc *proc;        /* the process this connection streams, for the routes */
+    struct sbxd_sse *stream;       /* set while this connection streams a process */
     /* While lws leaves the connection to sbxd (connwatch.h): */
     int watched;                   /* in the watch's set */
     unsigned watching;             /* the SBXD_WATCH_ events asked for */
-    int half_closed;               /* the client shut down its sending side */
-    unsigned char *unsent;         /* the rest of a write the socket did not take */
-    size_t unsent_len;
 };
 
 /* Request heads (docs/PROTOCOL.md, Limits). lws parses a head into a header table of
@@ -71,9 +71,10 @@ int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c);
  * reads no more of the connection until the response is over, and sbxd writes it
  * itself; the request's header table and body are freed. */
 int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p);
-/* The process has something new for its reader (output, exit, a tick): sends it now or
- * waits for the socket. May end the response, which frees p. */
-void sbxd_sse_news(struct sbxd_proc *p);
+/* The connection's transaction is over (the response ended, or the connection closed):
+ * the stream detaches from its process, which is killed unless it has exited, and is
+ * freed. */
+void sbxd_sse_close(struct sbxd_sse *s);
 /* An event of the watch on a connection lws leaves to sbxd (SBXD_WATCH_ bits): server.c. */
 void sbxd_conn_event(struct lws *wsi, unsigned events);
 /* The stream's socket can take more. Returns -1 when the connection must close; after

@@ -291,7 +291,7 @@ static struct lws_vhost *start_lws(struct sbxd_server *srv)
     sbxd_head_limits(&info);
     lws_set_log_level(srv->quiet ? 0 : LLL_ERR, NULL);
     srv->lws = lws_create_context(&info);
-    if (!srv->lws || sbxd_connwatch_open(srv) != 0) return NULL;
+    if (!srv->lws || sbxd_connwatch_open(srv, sbxd_conn_event) != 0) return NULL;
     struct lws_context_creation_info vi;
     memset(&vi, 0, sizeof vi);
     vi.protocols = sbxd_protocols;

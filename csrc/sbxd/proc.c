@@ -1,7 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <libwebsockets.h>
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,7 +10,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "http.h"
 #include "proc.h"
 #include "protocol.h"
 #include "launch.h"
@@ -66,6 +64,8 @@ static void feed_stdin(struct sbxd_server *srv, int fd, const unsigned char *dat
 
 /* ---- output pipes */
 
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     (void)hint;
@@ -73,11 +73,38 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(p->srv->readbuf, sizeof p->srv->readbuf);
 }
 
-static void pause_reading(struct sbxd_proc *p)
+/* The pipes are read unless the backlog or the reader holds them. */
+static int is_reading(const struct sbxd_proc *p)
 {
-    if (p->out) uv_read_stop((uv_stream_t *)p->out);
-    if (p->err) uv_read_stop((uv_stream_t *)p->err);
-    p->paused = 1;
+    return !p->backlogged && !p->held;
+}
+
+/* Starts or stops the reads when a hold came or went. */
+static void apply_reading(struct sbxd_proc *p, int was_reading)
+{
+    int reading = is_reading(p);
+    if (reading == was_reading) return;
+    if (reading) {
+        if (p->out) uv_read_start((uv_stream_t *)p->out, on_alloc, on_read);
+        if (p->err) uv_read_start((uv_stream_t *)p->err, on_alloc, on_read);
+    } else {
+        if (p->out) uv_read_stop((uv_stream_t *)p->out);
+        if (p->err) uv_read_stop((uv_stream_t *)p->err);
+    }
+}
+
+void sbxd_proc_pause(struct sbxd_proc *p)
+{
+    int was = is_reading(p);
+    p->held = 1;
+    apply_reading(p, was);
+}
+
+void sbxd_proc_resume(struct sbxd_proc *p)
+{
+    int was = is_reading(p);
+    p->held = 0;
+    apply_reading(p, was);
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -88,7 +115,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         /* With no reader left the command is being killed: drain, keep nothing. */
         if (p->reader && sbxd_outlog_append(&p->log, ch, buf->base, (size_t)n) != 0)
             sbxd_proc_kill(p, "out of memory");
-        if (p->log.pending > SBXD_LOG_HIGH) pause_reading(p);
+        if (p->log.pending > SBXD_LOG_HIGH && !p->backlogged) {
+            int was = is_reading(p);
+            p->backlogged = 1;
+            apply_reading(p, was);
+        }
     } else if (n < 0) {
         if ((uv_pipe_t *)s == p->out) p->out = NULL;
         else p->err = NULL;
@@ -116,10 +147,10 @@ static int read_pipe(struct sbxd_proc *p, uv_pipe_t **slot, int fd)
 
 void sbxd_proc_drained(struct sbxd_proc *p)
 {
-    if (!p->paused || p->log.pending > SBXD_LOG_LOW) return;
-    p->paused = 0;
-    if (p->out) uv_read_start((uv_stream_t *)p->out, on_alloc, on_read);
-    if (p->err) uv_read_start((uv_stream_t *)p->err, on_alloc, on_read);
+    if (!p->backlogged || p->log.pending > SBXD_LOG_LOW) return;
+    int was = is_reading(p);
+    p->backlogged = 0;
+    apply_reading(p, was);
 }
 
 /* ---- timers */
@@ -127,21 +158,6 @@ void sbxd_proc_drained(struct sbxd_proc *p)
 static void on_timeout(uv_timer_t *t)
 {
     sbxd_proc_kill(t->data, "timeout");
-}
-
-/* The stream's timer. Its first tick ends the hold of the response head (see
- * sbxd_sse_begin); the next ones, a keep-alive interval apart, mark an interval with
- * nothing written, so the stream gets a keep-alive comment. */
-static void on_stream_tick(uv_timer_t *t)
-{
-    struct sbxd_proc *p = t->data;
-    if (!p->head_released) {
-        p->head_released = 1;
-    } else {
-        if (!p->wrote_since_tick) p->keepalive_due = 1;
-        p->wrote_since_tick = 0;
-    }
-    if (p->reader) sbxd_sse_news(p); /* may free p */
 }
 
 static uv_timer_t *start_timer(struct sbxd_proc *p, uv_timer_cb cb, uint64_t first_ms, uint64_t repeat_ms)
@@ -156,9 +172,14 @@ static uv_timer_t *start_timer(struct sbxd_proc *p, uv_timer_cb cb, uint64_t fir
 
 /* ---- lifecycle */
 
+int sbxd_proc_done(const struct sbxd_proc *p)
+{
+    return p->exited && !p->out && !p->err;
+}
+
 int sbxd_proc_finished(const struct sbxd_proc *p)
 {
-    return p->exited && !p->out && !p->err && p->log.pending == 0;
+    return sbxd_proc_done(p) && p->log.pending == 0;
 }
 
 static void proc_free(struct sbxd_proc *p)
@@ -170,7 +191,6 @@ static void proc_free(struct sbxd_proc *p)
     close_handle(p->out);
     close_handle(p->err);
     close_handle(p->timer);
-    close_handle(p->ticker);
     sbxd_outlog_free(&p->log);
     free(p);
 }
@@ -179,8 +199,9 @@ static void proc_free(struct sbxd_proc *p)
  * free p: a caller does not touch it afterwards. */
 static void progress(struct sbxd_proc *p)
 {
-    if (p->reader) sbxd_sse_news(p);
-    else if (p->exited && !p->out && !p->err) proc_free(p);
+    if (p->reader && sbxd_proc_done(p)) p->reader->ops->on_exited(p->reader);
+    else if (p->reader) p->reader->ops->on_output(p->reader);
+    else if (sbxd_proc_done(p)) proc_free(p);
 }
 
 void sbxd_proc_kill(struct sbxd_proc *p, const char *reason)
@@ -190,12 +211,20 @@ void sbxd_proc_kill(struct sbxd_proc *p, const char *reason)
     kill(-p->pid, SIGKILL);
 }
 
+void sbxd_proc_attach(struct sbxd_proc *p, struct sbxd_reader *r)
+{
+    p->reader = r;
+}
+
 void sbxd_proc_detach(struct sbxd_proc *p)
 {
     p->reader = NULL;
     sbxd_outlog_free(&p->log);
     sbxd_proc_kill(p, "reader gone");
-    sbxd_proc_drained(p); /* keep draining the pipes to their EOF */
+    /* keep draining the pipes to their EOF */
+    int was = is_reading(p);
+    p->backlogged = p->held = 0;
+    apply_reading(p, was);
     progress(p);
 }
 
@@ -235,6 +264,7 @@ void sbxd_proc_free_all(struct sbxd_server *srv)
     while (srv->procs) {
         struct sbxd_proc *p = srv->procs;
         if (!p->exited) waitpid(p->pid, NULL, 0);
+        if (p->reader) p->reader->ops->on_gone(p->reader);
         p->reader = NULL;
         proc_free(p);
     }
@@ -278,6 +308,5 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
     if (read_pipe(p, &p->out, sp.out) != 0 || read_pipe(p, &p->err, sp.err) != 0)
         sbxd_proc_kill(p, "pipe failure");
     if (req->timeout > 0) p->timer = start_timer(p, on_timeout, sbxd_timeout_ms(req->timeout), 0);
-    p->ticker = start_timer(p, on_stream_tick, SBXD_HEAD_HOLD_MS, sbxd_timeout_ms(box->srv->keepalive));
     return p;
 }

@@ -1,6 +1,9 @@
 /* Processes: `/bin/sh -c CMD` in its own session, stdio on pipes read through libuv,
- * reaped on SIGCHLD, killed as a whole process group. Output goes to the process's log,
- * which its reader (an SSE stream) drains; a slow reader pauses the pipe reads. */
+ * reaped on SIGCHLD, killed as a whole process group. A process owns its pipes, its
+ * output (the log), its exit and its timeout; it knows nothing of how its output is
+ * sent. Whoever reads it attaches as its reader (struct sbxd_reader): the process tells
+ * the reader when output is ready and when it has finished, and the reader takes bytes
+ * from the log; a backlog the reader does not take pauses the pipe reads. */
 #ifndef SBXD_PROC_H
 #define SBXD_PROC_H
 #include "outlog.h"
@@ -9,7 +12,25 @@
 
 #define SBXD_LOG_HIGH (256u * 1024u)   /* stop reading the pipes above this backlog */
 #define SBXD_LOG_LOW  (64u * 1024u)    /* and start again below this */
-#define SBXD_HEAD_HOLD_MS 2u            /* longest wait of a stream's head for company */
+
+struct sbxd_reader;
+
+/* What a process tells its reader. A call may end the reader's use of the process
+ * (detach) and so free it: the process touches nothing of itself after one. */
+struct sbxd_reader_ops {
+    /* New output is in the log. */
+    void (*on_output)(struct sbxd_reader *r);
+    /* The command has exited and both pipes are at EOF: the log holds all it will say.
+     * Comes again after each later change (the reader taking bytes does not count). */
+    void (*on_exited)(struct sbxd_reader *r);
+    /* The process is being freed at shutdown: the reader forgets it and does not detach. */
+    void (*on_gone)(struct sbxd_reader *r);
+};
+
+/* Embedded in the reader's own struct; today a process has at most one. */
+struct sbxd_reader {
+    const struct sbxd_reader_ops *ops;
+};
 
 struct sbxd_proc {
     struct sbxd_server *srv;
@@ -20,12 +41,10 @@ struct sbxd_proc {
     const char *reason;                /* why sbxd killed it: "timeout", ... or NULL */
     uv_pipe_t *out, *err;              /* NULL once at EOF and closed */
     uv_timer_t *timer;                 /* the command's timeout */
-    uv_timer_t *ticker;                /* the stream's: head hold, then keep-alives */
     struct sbxd_outlog log;
-    struct lws *reader;                /* the SSE stream, NULL once it closed */
-    int paused, end_sent, wrote_since_tick, keepalive_due;
-    int head_due, head_released;       /* response head not sent yet; its hold is over */
-    int write_wanted;                  /* a WRITEABLE callback is requested */
+    struct sbxd_reader *reader;        /* NULL when none is attached */
+    int backlogged;                    /* reads paused: the log is above SBXD_LOG_HIGH */
+    int held;                          /* reads paused by the reader */
 };
 
 /* Starts the command of `req` in `box`. NULL with err set when refused or failed. */
@@ -33,14 +52,22 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
                                   struct sbxd_err *err);
 /* Kills the process group with SIGKILL; `reason` goes to the end event. */
 void sbxd_proc_kill(struct sbxd_proc *p, const char *reason);
-/* The reader went away: kill the command and free it once it is reaped. */
+/* Makes `r` the process's reader; output appended from now on is kept for it. */
+void sbxd_proc_attach(struct sbxd_proc *p, struct sbxd_reader *r);
+/* The reader went away (or none came): kill the command and free it once it is reaped.
+ * p is not to be used afterwards. */
 void sbxd_proc_detach(struct sbxd_proc *p);
 /* Reaps every exited child (SIGCHLD). */
 void sbxd_proc_reap(struct sbxd_server *srv);
 /* The command has exited, both pipes are at EOF and the log is drained. */
 int sbxd_proc_finished(const struct sbxd_proc *p);
-/* The reader took bytes: resume the pipes when the backlog fell low enough. */
+/* The command has exited and both pipes are at EOF (the log may still hold bytes). */
+int sbxd_proc_done(const struct sbxd_proc *p);
+/* The reader took bytes from the log: reads resume when the backlog fell low enough. */
 void sbxd_proc_drained(struct sbxd_proc *p);
+/* The reader stops the pipe reads, and lets them go again (unless the backlog holds). */
+void sbxd_proc_pause(struct sbxd_proc *p);
+void sbxd_proc_resume(struct sbxd_proc *p);
 /* Server shutdown: kill and free everything. */
 void sbxd_proc_free_all(struct sbxd_server *srv);
 

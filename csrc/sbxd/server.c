@@ -159,7 +159,7 @@ void sbxd_conn_event(struct lws *wsi, unsigned events)
 {
     struct sbxd_conn *c = lws_wsi_user(wsi);
     int rc = -1;
-    if (c->proc && !(events & SBXD_WATCH_GONE)) {
+    if (c->stream && !(events & SBXD_WATCH_GONE)) {
         rc = events & SBXD_WATCH_HALF_CLOSE ? sbxd_sse_half_closed(wsi, c) : 0;
         if (rc == 0 && (events & SBXD_WATCH_OUT)) rc = sbxd_sse_writable(wsi, c);
     }
@@ -169,10 +169,10 @@ void sbxd_conn_event(struct lws *wsi, unsigned events)
 static int on_closed(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c)
 {
     if (c->watched) sbxd_connwatch_remove(srv, wsi);
-    free(c->unsent);
     /* At shutdown every process is already gone (sbxd_proc_free_all) when lws closes
-     * the connections that streamed them. */
-    if (c->proc && !srv->stopping) sbxd_proc_detach(c->proc);
+     * the connections that streamed them: their streams forgot them then. */
+    if (c->stream) sbxd_sse_close(c->stream);
+    c->stream = NULL;
     c->proc = NULL;
     reset_conn(c);
     return 0;

@@ -5,6 +5,7 @@
  * (connwatch.h): sbxd writes when the watch says the socket can take more, except the
  * last writes of a command that has exited with its pipes at EOF (see sbxd_sse_news). */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,23 @@
 #define RAW_CHUNK 49152u                 /* base64 of it is 64 KiB */
 #define CHUNK_FRAME 16u                  /* a chunk's size line and closing CRLF, at most */
 #define BATCH_ROOM SBXD_WRITE_MAX        /* see http.h: output never takes the end's room */
+#define SBXD_HEAD_HOLD_MS 2u             /* longest wait of a stream's head for company */
+
+/* One stream: the reader of one process, writing it on one connection. It lives from
+ * sbxd_sse_begin until the connection's transaction ends (sbxd_sse_close). */
+struct sbxd_sse {
+    struct sbxd_reader reader;         /* attached to proc while proc is set */
+    struct sbxd_server *srv;
+    struct lws *wsi;
+    struct sbxd_proc *proc;            /* NULL once freed at shutdown */
+    uv_timer_t *ticker;                /* head hold, then keep-alives */
+    int end_sent, wrote_since_tick, keepalive_due;
+    int head_due, head_released;       /* response head not sent yet; its hold is over */
+    int write_wanted;                  /* a write is asked of the watch */
+    int half_closed;                   /* the client shut down its sending side */
+    unsigned char *unsent;             /* the rest of a write the socket did not take */
+    size_t unsent_len;
+};
 
 /* What one write sends, built in place after lws's headroom. */
 struct batch {
@@ -41,8 +59,10 @@ static void add_text(struct batch *b, const char *text, size_t len)
 
 /* The response head and the start event. The stream is chunked, not close-delimited,
  * so the connection outlives the command and the client's next request reuses it. */
-static int add_head(struct lws *wsi, struct sbxd_proc *p, struct batch *b)
+static int add_head(struct sbxd_sse *s, struct batch *b)
 {
+    struct lws *wsi = s->wsi;
+    const struct sbxd_proc *p = s->proc;
     unsigned char *pos = b->pos, *end = b->pos + SBXD_HEAD_ROOM;
     if (lws_add_http_header_status(wsi, HTTP_STATUS_OK, &pos, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
@@ -59,7 +79,7 @@ static int add_head(struct lws *wsi, struct sbxd_proc *p, struct batch *b)
                      (int)p->pid, p->srv->keepalive);
     if (n < 0 || (size_t)n >= sizeof event) return -1;
     add_text(b, event, (size_t)n);
-    p->head_due = 0;
+    s->head_due = 0;
     return 0;
 }
 
@@ -112,31 +132,33 @@ static size_t format_end(const struct sbxd_proc *p, char out[END_EVENT_MAX])
 }
 
 /* The end event, then the terminating chunk: the response is over. */
-static void add_end(struct sbxd_proc *p, struct batch *b)
+static void add_end(struct sbxd_sse *s, struct batch *b)
 {
     char event[END_EVENT_MAX];
-    add_text(b, event, format_end(p, event));
+    add_text(b, event, format_end(s->proc, event));
     memcpy(b->pos, "0\r\n\r\n", 5);
     b->pos += 5;
-    p->end_sent = 1;
+    s->end_sent = 1;
 }
 
 /* Fills a batch with everything due that fits, in stream order. */
-static int fill_batch(struct lws *wsi, struct sbxd_proc *p, struct batch *b)
+static int fill_batch(struct sbxd_sse *s, struct batch *b)
 {
-    if (p->head_due && add_head(wsi, p, b)) return -1;
+    struct sbxd_proc *p = s->proc;
+    if (s->head_due && add_head(s, b)) return -1;
     while (p->log.pending && add_output(p, b)) {}
-    if (sbxd_proc_finished(p)) add_end(p, b);
-    else if (b->pos == b->start && p->keepalive_due) add_text(b, ": keep-alive\n\n", 14);
-    p->keepalive_due = 0;
+    if (sbxd_proc_finished(p)) add_end(s, b);
+    else if (b->pos == b->start && s->keepalive_due) add_text(b, ": keep-alive\n\n", 14);
+    s->keepalive_due = 0;
     return 0;
 }
 
 /* More to send now: the head once its hold is over, output, the end, a keep-alive. */
-static int has_news(const struct sbxd_proc *p)
+static int has_news(const struct sbxd_sse *s)
 {
-    return (p->head_due && p->head_released) || p->log.pending || sbxd_proc_finished(p) ||
-           p->keepalive_due;
+    const struct sbxd_proc *p = s->proc;
+    return (s->head_due && s->head_released) || p->log.pending || sbxd_proc_finished(p) ||
+           s->keepalive_due;
 }
 
 /* What this stream waits for from the watch: writability while a write is wanted, the
@@ -144,11 +166,12 @@ static int has_news(const struct sbxd_proc *p)
  * it outlives its head's hold, so a short command's answer, written at once when it
  * exits, costs the watch nothing; a longer one is watched within SBXD_HEAD_HOLD_MS.
  * Returns -1 when the watch fails: without it the stream cannot go on. */
-static int watch(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
+static int watch(struct sbxd_sse *s)
 {
-    unsigned want = (p->write_wanted ? SBXD_WATCH_OUT : 0u) | (c->half_closed ? 0u : SBXD_WATCH_HALF_CLOSE);
+    struct sbxd_conn *c = lws_wsi_user(s->wsi);
+    unsigned want = (s->write_wanted ? SBXD_WATCH_OUT : 0u) | (s->half_closed ? 0u : SBXD_WATCH_HALF_CLOSE);
     if (c->watched && want == c->watching) return 0;
-    if (c->watched ? sbxd_connwatch_modify(p->srv, wsi, want) : sbxd_connwatch_add(p->srv, wsi, want))
+    if (c->watched ? sbxd_connwatch_modify(s->srv, s->wsi, want) : sbxd_connwatch_add(s->srv, s->wsi, want))
         return -1;
     c->watched = 1;
     c->watching = want;
@@ -159,9 +182,11 @@ static int watch(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
  * transaction completes, which frees c and p (DROP_PROTOCOL detaches p), and lws reads
  * the connection again: pipelined requests first, parsed afresh. Returns -1 when the
  * connection must close instead, 1 when it goes on. */
-static int end_response(struct lws *wsi, struct sbxd_conn *c)
+static int end_response(struct sbxd_sse *s)
 {
-    if (c->watched) sbxd_connwatch_remove(c->proc->srv, wsi);
+    struct lws *wsi = s->wsi;
+    struct sbxd_conn *c = lws_wsi_user(wsi);
+    if (c->watched) sbxd_connwatch_remove(s->srv, wsi);
     c->watched = 0;
     if (lws_http_transaction_completed(wsi)) return -1;
     lws_rx_flow_control(wsi, 1);
@@ -170,58 +195,144 @@ static int end_response(struct lws *wsi, struct sbxd_conn *c)
 
 /* Sends bytes on the stream's socket; what it does not take now is kept for when it
  * can. Returns -1 when the client is gone. */
-static int send_or_keep(struct lws *wsi, struct sbxd_conn *c, const unsigned char *bytes, size_t len)
+static int send_or_keep(struct sbxd_sse *s, const unsigned char *bytes, size_t len)
 {
-    ssize_t n = send(lws_get_socket_fd(wsi), bytes, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = send(lws_get_socket_fd(s->wsi), bytes, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno != EAGAIN && errno != EINTR) return -1;
     size_t sent = n < 0 ? 0 : (size_t)n;
     if (sent == len) return 0;
     unsigned char *rest = malloc(len - sent);
     if (!rest) return -1;
     memcpy(rest, bytes + sent, len - sent);
-    c->unsent = rest;
-    c->unsent_len = len - sent;
+    s->unsent = rest;
+    s->unsent_len = len - sent;
     return 0;
 }
 
 /* Sends the rest of the last write, if the socket takes it all. */
-static int send_unsent(struct lws *wsi, struct sbxd_conn *c)
+static int send_unsent(struct sbxd_sse *s)
 {
-    unsigned char *rest = c->unsent;
-    size_t len = c->unsent_len;
-    c->unsent = NULL;
-    c->unsent_len = 0;
-    int rc = send_or_keep(wsi, c, rest, len);
+    unsigned char *rest = s->unsent;
+    size_t len = s->unsent_len;
+    s->unsent = NULL;
+    s->unsent_len = 0;
+    int rc = send_or_keep(s, rest, len);
     free(rest);
     return rc;
 }
 
 /* Asks for one write once the socket can take it (a repeated ask before it is a no-op). */
-static int want_write(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
+static int want_write(struct sbxd_sse *s)
 {
-    if (p->write_wanted) return 0;
-    p->write_wanted = 1;
-    return watch(wsi, c, p);
+    if (s->write_wanted) return 0;
+    s->write_wanted = 1;
+    return watch(s);
 }
 
 /* Writes what is due, in one write, once the socket took everything before it.
- * Returns -1 when the connection must close, 1 when the response ended (c and p are
- * gone), 0 while it goes on. */
-static int write_batch(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
+ * Returns -1 when the connection must close, 1 when the response ended (the stream,
+ * its process and c are gone), 0 while it goes on. */
+static int write_batch(struct sbxd_sse *s)
 {
     static unsigned char buf[BATCH_ROOM];
-    if (c->unsent && send_unsent(wsi, c)) return -1;
-    if (c->unsent) return want_write(wsi, c, p);
-    if (p->end_sent) return end_response(wsi, c);
+    if (s->unsent && send_unsent(s)) return -1;
+    if (s->unsent) return want_write(s);
+    if (s->end_sent) return end_response(s);
     struct batch b = {buf, buf, buf + BATCH_ROOM};
-    if (fill_batch(wsi, p, &b)) return -1;
+    if (fill_batch(s, &b)) return -1;
     size_t n = (size_t)(b.pos - b.start);
     if (n == 0) return 0;
-    if (send_or_keep(wsi, c, b.start, n)) return -1;
-    p->wrote_since_tick = 1;
-    if (c->unsent) return want_write(wsi, c, p);
-    if (p->end_sent) return end_response(wsi, c);
-    return has_news(p) ? want_write(wsi, c, p) : 0;
+    if (send_or_keep(s, b.start, n)) return -1;
+    s->wrote_since_tick = 1;
+    if (s->unsent) return want_write(s);
+    if (s->end_sent) return end_response(s);
+    return has_news(s) ? want_write(s) : 0;
+}
+
+/* The connection closes now, killing the command (sbxd_sse_close detaches it); the close
+ * waits for no timeout sweep of lws. */
+static void close_stream(struct lws *wsi)
+{
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+/* The process has something new (output, exit) or the ticker ticked: sends it now or
+ * waits for the socket. May end the response, which frees the stream and the process. */
+static void news(struct sbxd_sse *s)
+{
+    struct sbxd_conn *c = lws_wsi_user(s->wsi);
+    if (s->head_released && !s->proc->exited && !c->watched && watch(s)) {
+        close_stream(s->wsi);
+        return;
+    }
+    if (!has_news(s)) return;
+    /* Once the command has exited and its pipes are at EOF, everything it will ever say
+     * is here: it goes out now rather than a loop turn later, unless an earlier write is
+     * still waiting for the socket (order requires waiting with it). */
+    if (sbxd_proc_done(s->proc) && !s->unsent) {
+        if (write_batch(s) < 0) close_stream(s->wsi);
+        return;
+    }
+    if (want_write(s)) close_stream(s->wsi);
+}
+
+static struct sbxd_sse *stream_of(struct sbxd_reader *r)
+{
+    return (struct sbxd_sse *)((char *)r - offsetof(struct sbxd_sse, reader));
+}
+
+static void on_proc_news(struct sbxd_reader *r)
+{
+    news(stream_of(r));
+}
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+static void close_ticker(struct sbxd_sse *s)
+{
+    if (s->ticker) uv_close((uv_handle_t *)s->ticker, free_handle);
+    s->ticker = NULL;
+}
+
+/* At shutdown: the process is freed before lws closes the connection. */
+static void on_proc_gone(struct sbxd_reader *r)
+{
+    struct sbxd_sse *s = stream_of(r);
+    s->proc = NULL;
+    close_ticker(s);
+}
+
+static const struct sbxd_reader_ops SSE_READER = {on_proc_news, on_proc_news, on_proc_gone};
+
+/* The stream's timer. Its first tick ends the hold of the response head (see
+ * sbxd_sse_begin); the next ones, a keep-alive interval apart, mark an interval with
+ * nothing written, so the stream gets a keep-alive comment. */
+static void on_tick(uv_timer_t *t)
+{
+    struct sbxd_sse *s = t->data;
+    if (!s->head_released) {
+        s->head_released = 1;
+    } else {
+        if (!s->wrote_since_tick) s->keepalive_due = 1;
+        s->wrote_since_tick = 0;
+    }
+    news(s); /* may free s */
+}
+
+static int start_ticker(struct sbxd_sse *s)
+{
+    s->ticker = malloc(sizeof *s->ticker);
+    if (!s->ticker) return -1;
+    uv_timer_init(&s->srv->loop, s->ticker);
+    s->ticker->data = s;
+    return uv_timer_start(s->ticker, on_tick, SBXD_HEAD_HOLD_MS, sbxd_timeout_ms(s->srv->keepalive));
+}
+
+static void stream_free(struct sbxd_sse *s)
+{
+    close_ticker(s);
+    free(s->unsent);
+    free(s);
 }
 
 /* The head waits for the first thing to go with it (output or the end) or for its hold
@@ -229,53 +340,46 @@ static int write_batch(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p
  * lws stops reading the connection: input that came after the request (a pipelined
  * request, a stray CRLF) waits in lws, or in the socket, until the response is over;
  * lws would otherwise take it for more of the request being answered and dispatch that
- * request again. */
+ * request again. On failure nothing is attached to p: the caller detaches it. */
 int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
 {
+    struct sbxd_sse *s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    s->reader.ops = &SSE_READER;
+    s->srv = p->srv;
+    s->wsi = wsi;
+    s->proc = p;
+    s->head_due = 1;
+    if (start_ticker(s)) return stream_free(s), -1;
     c->proc = p;
-    p->reader = wsi;
-    p->head_due = 1;
+    c->stream = s;
+    sbxd_proc_attach(p, &s->reader);
     lws_rx_flow_control(wsi, 0);
     lws_http_headers_detach(wsi);
     free(c->body);
     c->body = NULL;
     c->body_len = 0;
-    return has_news(p) ? want_write(wsi, c, p) : 0;
+    if (!has_news(s) || want_write(s) == 0) return 0;
+    sbxd_proc_attach(p, NULL);
+    c->stream = NULL;
+    stream_free(s);
+    return -1;
 }
 
-/* The connection closes now, killing the command (on_closed detaches it); the close
- * waits for no timeout sweep of lws. */
-static void close_stream(struct lws *wsi)
+void sbxd_sse_close(struct sbxd_sse *s)
 {
-    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
-}
-
-void sbxd_sse_news(struct sbxd_proc *p)
-{
-    struct lws *wsi = p->reader;
-    struct sbxd_conn *c = lws_wsi_user(wsi);
-    if (p->head_released && !p->exited && !c->watched && watch(wsi, c, p)) {
-        close_stream(wsi);
-        return;
-    }
-    if (!has_news(p)) return;
-    /* Once the command has exited and its pipes are at EOF, everything it will ever say
-     * is here: it goes out now rather than a loop turn later, unless an earlier write is
-     * still waiting for the socket (order requires waiting with it). */
-    if (p->exited && !p->out && !p->err && !c->unsent) {
-        if (write_batch(wsi, c, p) < 0) close_stream(wsi);
-        return;
-    }
-    if (want_write(wsi, c, p)) close_stream(wsi);
+    if (s->proc) sbxd_proc_detach(s->proc);
+    stream_free(s);
 }
 
 int sbxd_sse_writable(struct lws *wsi, struct sbxd_conn *c)
 {
-    struct sbxd_proc *p = c->proc;
-    p->write_wanted = 0;
-    int rc = write_batch(wsi, c, p);
+    (void)wsi;
+    struct sbxd_sse *s = c->stream;
+    s->write_wanted = 0;
+    int rc = write_batch(s);
     if (rc) return rc < 0 ? -1 : 0;
-    return watch(wsi, c, p); /* no more writability asked for, unless a write is wanted */
+    return watch(s); /* no more writability asked for, unless a write is wanted */
 }
 
 /* A client that only shut down its sending side still reads the stream; one that closed
@@ -283,7 +387,9 @@ int sbxd_sse_writable(struct lws *wsi, struct sbxd_conn *c)
  * So the next write comes now: a keep-alive comment, unless something else is due. */
 int sbxd_sse_half_closed(struct lws *wsi, struct sbxd_conn *c)
 {
-    c->half_closed = 1;
-    c->proc->keepalive_due = 1;
-    return c->proc->write_wanted ? watch(wsi, c, c->proc) : want_write(wsi, c, c->proc);
+    (void)wsi;
+    struct sbxd_sse *s = c->stream;
+    s->half_closed = 1;
+    s->keepalive_due = 1;
+    return s->write_wanted ? watch(s) : want_write(s);
 }

@@ -1,0 +1,169 @@
+/* The process layer on its own: commands started through it on a plain libuv loop, read
+ * by a reader of the test's own, with no HTTP anywhere (this test links no
+ * libwebsockets). Checks the bytes of each channel, the exit code, and that a paused
+ * reader, or a backlog it does not take, stops the pipe reads. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "../../csrc/sbxd/launch.h"
+#include "../../csrc/sbxd/proc.h"
+#include "check.h"
+
+struct test_reader {
+    struct sbxd_reader reader;     /* first: the process hands this back */
+    struct sbxd_proc *proc;        /* NULL once detached */
+    int take;                      /* takes what is logged as it comes */
+    char out[1 << 21], err[256];
+    size_t out_len, err_len;
+    int news, finished, exit_status;
+};
+
+static void take_all(struct test_reader *t)
+{
+    enum sbxd_channel ch;
+    const unsigned char *bytes;
+    size_t n;
+    while ((n = sbxd_outlog_peek(&t->proc->log, 65536, &ch, &bytes)) > 0) {
+        char *dst = ch == SBXD_STDOUT ? t->out : t->err;
+        size_t *len = ch == SBXD_STDOUT ? &t->out_len : &t->err_len;
+        size_t cap = ch == SBXD_STDOUT ? sizeof t->out : sizeof t->err;
+        size_t keep = *len + n <= cap ? n : cap - *len;
+        memcpy(dst + *len, bytes, keep);
+        *len += keep;
+        sbxd_outlog_take(&t->proc->log, n);
+        sbxd_proc_drained(t->proc);
+    }
+}
+
+static void on_news(struct sbxd_reader *r)
+{
+    struct test_reader *t = (struct test_reader *)r;
+    t->news++;
+    if (t->take) take_all(t);
+}
+
+/* Everything is in: take it, note the exit, and let the process go. */
+static void on_exited(struct sbxd_reader *r)
+{
+    struct test_reader *t = (struct test_reader *)r;
+    if (!t->take) return;
+    take_all(t);
+    if (!sbxd_proc_finished(t->proc)) return;
+    t->finished = 1;
+    t->exit_status = t->proc->status;
+    struct sbxd_proc *p = t->proc;
+    t->proc = NULL;
+    sbxd_proc_detach(p); /* frees it: it has exited and its pipes are closed */
+}
+
+static void on_gone(struct sbxd_reader *r)
+{
+    ((struct test_reader *)r)->proc = NULL;
+}
+
+static const struct sbxd_reader_ops TEST_OPS = {on_news, on_exited, on_gone};
+
+static struct sbxd_server srv;
+static struct sbxd_sandbox box;
+static uv_timer_t reaper;
+
+static void on_reap(uv_timer_t *t)
+{
+    sbxd_proc_reap(t->data);
+}
+
+/* Starts `cmd` with t as its reader. */
+static void start(struct test_reader *t, const char *cmd)
+{
+    memset(t, 0, sizeof *t);
+    t->reader.ops = &TEST_OPS;
+    struct sbxd_start_req req = {.cmd = cmd};
+    struct sbxd_err err = {0};
+    t->proc = sbxd_proc_start(&box, &req, &err);
+    CHECK(t->proc != NULL, "%s: %d %s", cmd, err.status, err.message);
+    if (t->proc) sbxd_proc_attach(t->proc, &t->reader);
+}
+
+/* Runs the loop until *flag is set or `ms` have passed. */
+static void run_until(const int *flag, uint64_t ms)
+{
+    uint64_t until = uv_now(&srv.loop) + ms;
+    while (!(flag && *flag) && uv_now(&srv.loop) < until) uv_run(&srv.loop, UV_RUN_ONCE);
+}
+
+static struct test_reader tr;
+
+static void test_output_and_exit(void)
+{
+    start(&tr, "printf hello; printf oops >&2; printf ' world'; exit 3");
+    tr.take = 1;
+    run_until(&tr.finished, 10000);
+    CHECK(tr.finished, "the command finished");
+    CHECK(tr.out_len == 11 && memcmp(tr.out, "hello world", 11) == 0, "stdout: %.*s",
+          (int)tr.out_len, tr.out);
+    CHECK(tr.err_len == 4 && memcmp(tr.err, "oops", 4) == 0, "stderr: %.*s", (int)tr.err_len, tr.err);
+    CHECK(WIFEXITED(tr.exit_status) && WEXITSTATUS(tr.exit_status) == 3, "status %d", tr.exit_status);
+    CHECK(srv.procs == NULL, "the process is freed once detached");
+}
+
+/* A paused reader: the pipes are not read, whatever the command wrote waits in them. */
+static void test_pause(void)
+{
+    start(&tr, "printf 0123456789");
+    sbxd_proc_pause(tr.proc);
+    run_until(NULL, 300);
+    CHECK(tr.proc->log.end == 0, "nothing read while paused: %llu bytes",
+          (unsigned long long)tr.proc->log.end);
+    CHECK(tr.proc->out != NULL, "stdout not at EOF while paused");
+    tr.take = 1;
+    sbxd_proc_resume(tr.proc);
+    run_until(&tr.finished, 10000);
+    CHECK(tr.finished && tr.out_len == 10 && memcmp(tr.out, "0123456789", 10) == 0,
+          "after resume: %.*s", (int)tr.out_len, tr.out);
+}
+
+/* A reader that takes nothing: reading stops once the log holds SBXD_LOG_HIGH, and goes
+ * on, to the end, once the reader takes it. */
+static void test_backlog(void)
+{
+    start(&tr, "head -c 1000000 /dev/zero");
+    run_until(NULL, 500);
+    size_t held = tr.proc->log.pending;
+    CHECK(held > SBXD_LOG_HIGH && held <= SBXD_LOG_HIGH + sizeof srv.readbuf,
+          "the backlog stops at its mark: %zu bytes", held);
+    CHECK(tr.proc->backlogged && tr.proc->out != NULL, "reads paused, stdout open");
+    tr.take = 1;
+    take_all(&tr);
+    run_until(&tr.finished, 10000);
+    CHECK(tr.finished && tr.out_len == 1000000, "all of it in the end: %zu bytes", tr.out_len);
+    CHECK(WIFEXITED(tr.exit_status) && WEXITSTATUS(tr.exit_status) == 0, "status %d", tr.exit_status);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/sbxd-test-proc-XXXXXX";
+    if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
+    uv_loop_init(&srv.loop);
+    srv.max_procs = 10;
+    srv.keepalive = 15;
+    box.srv = &srv;
+    box.dir = dir;
+    box.env = json_object();
+    sbxd_launch_init(NULL);
+    uv_timer_init(&srv.loop, &reaper);
+    reaper.data = &srv;
+    uv_timer_start(&reaper, on_reap, 2, 2);
+
+    test_output_and_exit();
+    test_pause();
+    test_backlog();
+
+    sbxd_proc_free_all(&srv);
+    uv_close((uv_handle_t *)&reaper, NULL);
+    uv_run(&srv.loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&srv.loop) == 0, "every handle closed");
+    json_decref(box.env);
+    rmdir(dir);
+    return check_report();
+}
