@@ -20,7 +20,6 @@ struct sbxd_conn {
     int body_started;              /* a body chunk has come */
     char *body;
     size_t body_len;
-    struct sbxd_proc *proc;        /* the process this connection streams, for the routes */
     struct sbxd_sse *stream;       /* set while this connection streams a process */
     /* While lws leaves the connection to sbxd (connwatch.h): */
     int watched;                   /* in the watch's set */

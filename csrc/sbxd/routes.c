@@ -50,7 +50,6 @@ static int start_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_
     if (!p) return sbxd_reply_error(wsi, &err);
     if (sbxd_sse_begin(wsi, c, p) == 0) return 0;
     sbxd_proc_detach(p);
-    c->proc = NULL;
     return -1;
 }
 

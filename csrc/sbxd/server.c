@@ -173,7 +173,6 @@ static int on_closed(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn 
      * the connections that streamed them: their streams forgot them then. */
     if (c->stream) sbxd_sse_close(c->stream);
     c->stream = NULL;
-    c->proc = NULL;
     reset_conn(c);
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "base64.h"
 #include "http.h"
 #include "connwatch.h"
+#include "protocol.h"
 
 #define RAW_CHUNK 49152u                 /* base64 of it is 64 KiB */
 #define CHUNK_FRAME 16u                  /* a chunk's size line and closing CRLF, at most */
@@ -75,7 +76,7 @@ static int add_head(struct sbxd_sse *s, struct batch *b)
         return -1;
     b->pos = pos;
     char event[96]; /* keepalive: how long the client may hear nothing while sbxd lives */
-    int n = snprintf(event, sizeof event, "event: start\ndata: {\"pid\":%d,\"keepalive\":%g}\n\n",
+    int n = snprintf(event, sizeof event, "event: " SBX_EV_START "\ndata: {\"pid\":%d,\"keepalive\":%g}\n\n",
                      (int)p->pid, p->srv->keepalive);
     if (n < 0 || (size_t)n >= sizeof event) return -1;
     add_text(b, event, (size_t)n);
@@ -93,7 +94,7 @@ static int add_output(struct sbxd_proc *p, struct batch *b)
     if (n == 0) return 0;
     char head[64];
     int hl = snprintf(head, sizeof head, "event: %s\nid: %" PRIu64 "\ndata: ",
-                      ch == SBXD_STDOUT ? "stdout" : "stderr", p->log.taken + n);
+                      ch == SBXD_STDOUT ? SBX_EV_STDOUT : SBX_EV_STDERR, p->log.taken + n);
     size_t len = (size_t)hl + b64_encoded_len(n) + 2;
     if (room(b) < len + CHUNK_FRAME + SBXD_END_ROOM) return 0;
     b->pos += sprintf((char *)b->pos, "%zx\r\n", len);
@@ -119,13 +120,13 @@ static size_t format_end(const struct sbxd_proc *p, char out[END_EVENT_MAX])
         char name[32];
         snprintf(name, sizeof name, "SIG%s", abbrev ? abbrev : "UNKNOWN");
         if (p->reason)
-            n = snprintf(out, END_EVENT_MAX, "event: end\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"%s\"}\n\n",
+            n = snprintf(out, END_EVENT_MAX, "event: " SBX_EV_END "\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"%s\"}\n\n",
                          128 + sig, name, p->reason);
         else
-            n = snprintf(out, END_EVENT_MAX, "event: end\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"signal: %s\"}\n\n",
+            n = snprintf(out, END_EVENT_MAX, "event: " SBX_EV_END "\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"signal: %s\"}\n\n",
                          128 + sig, name, name);
     } else {
-        n = snprintf(out, END_EVENT_MAX, "event: end\ndata: {\"exit_code\":%d,\"signal\":null,\"error\":null}\n\n",
+        n = snprintf(out, END_EVENT_MAX, "event: " SBX_EV_END "\ndata: {\"exit_code\":%d,\"signal\":null,\"error\":null}\n\n",
                      WEXITSTATUS(st));
     }
     return n > 0 && (size_t)n < END_EVENT_MAX ? (size_t)n : 0;
@@ -351,7 +352,6 @@ int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
     s->proc = p;
     s->head_due = 1;
     if (start_ticker(s)) return stream_free(s), -1;
-    c->proc = p;
     c->stream = s;
     sbxd_proc_attach(p, &s->reader);
     lws_rx_flow_control(wsi, 0);
