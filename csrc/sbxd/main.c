@@ -352,6 +352,7 @@ int main(int argc, char **argv)
     srv.keepalive = SBX_DEFAULT_KEEPALIVE;
     srv.max_sandboxes = SBX_DEFAULT_MAX_SANDBOXES;
     sbx_list_init(&srv.boxes);
+    sbx_list_init(&srv.procs);
     srv.max_procs = SBX_DEFAULT_MAX_PROCS;
     keep_std_fds_open();
     parse_args(argc, argv, &srv, &o);

@@ -184,10 +184,7 @@ int sbxd_proc_finished(const struct sbxd_proc *p)
 
 static void proc_free(struct sbxd_proc *p)
 {
-    struct sbxd_server *srv = p->srv;
-    if (p->prev) p->prev->next = p->next;
-    else srv->procs = p->next;
-    if (p->next) p->next->prev = p->prev;
+    sbx_list_remove(&p->link);
     close_handle(p->out);
     close_handle(p->err);
     close_handle(p->timer);
@@ -228,11 +225,27 @@ void sbxd_proc_detach(struct sbxd_proc *p)
     progress(p);
 }
 
+#define PROC_OF(node) sbx_list_entry(node, struct sbxd_proc, link)
+
 static struct sbxd_proc *find_pid(struct sbxd_server *srv, pid_t pid)
 {
-    for (struct sbxd_proc *p = srv->procs; p; p = p->next)
+    struct sbx_list *n;
+    sbx_list_each(n, &srv->procs) {
+        struct sbxd_proc *p = PROC_OF(n);
         if (p->pid == pid && !p->exited) return p;
+    }
     return NULL;
+}
+
+void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason)
+{
+    struct sbx_list *n;
+    sbx_list_each(n, &box->srv->procs) {
+        struct sbxd_proc *p = PROC_OF(n);
+        if (p->box != box) continue;
+        sbxd_proc_kill(p, reason);
+        p->box = NULL;
+    }
 }
 
 static void mark_exited(struct sbxd_proc *p, int status)
@@ -259,10 +272,11 @@ void sbxd_proc_reap(struct sbxd_server *srv)
 
 void sbxd_proc_free_all(struct sbxd_server *srv)
 {
-    for (struct sbxd_proc *p = srv->procs; p; p = p->next)
-        if (!p->exited) kill(-p->pid, SIGKILL);
-    while (srv->procs) {
-        struct sbxd_proc *p = srv->procs;
+    struct sbx_list *n;
+    sbx_list_each(n, &srv->procs)
+        if (!PROC_OF(n)->exited) kill(-PROC_OF(n)->pid, SIGKILL);
+    while (!sbx_list_empty(&srv->procs)) {
+        struct sbxd_proc *p = PROC_OF(srv->procs.next);
         if (!p->exited) waitpid(p->pid, NULL, 0);
         if (p->reader) p->reader->ops->on_gone(p->reader);
         p->reader = NULL;
@@ -278,9 +292,7 @@ static struct sbxd_proc *proc_new(struct sbxd_sandbox *box, pid_t pid)
     p->srv = srv;
     p->box = box;
     p->pid = pid;
-    p->next = srv->procs;
-    if (srv->procs) srv->procs->prev = p;
-    srv->procs = p;
+    sbx_list_push_back(&srv->procs, &p->link);
     return p;
 }
 

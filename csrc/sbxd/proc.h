@@ -34,7 +34,7 @@ struct sbxd_reader {
 
 struct sbxd_proc {
     struct sbxd_server *srv;
-    struct sbxd_proc *prev, *next;     /* srv->procs */
+    struct sbx_list link;              /* in srv->procs */
     struct sbxd_sandbox *box;          /* NULL once the sandbox is gone */
     pid_t pid;
     int exited, status;
@@ -57,6 +57,9 @@ void sbxd_proc_attach(struct sbxd_proc *p, struct sbxd_reader *r);
 /* The reader went away (or none came): kill the command and free it once it is reaped.
  * p is not to be used afterwards. */
 void sbxd_proc_detach(struct sbxd_proc *p);
+/* The sandbox is going: kills each of its processes (with `reason`, or NULL) and leaves
+ * them without a sandbox. */
+void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason);
 /* Reaps every exited child (SIGCHLD). */
 void sbxd_proc_reap(struct sbxd_server *srv);
 /* The command has exited, both pipes are at EOF and the log is drained. */

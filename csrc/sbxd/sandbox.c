@@ -94,11 +94,7 @@ void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
     struct sbxd_server *srv = box->srv;
     sbx_list_remove(&box->link);
     srv->nboxes--;
-    for (struct sbxd_proc *p = srv->procs; p; p = p->next)
-        if (p->box == box) {
-            sbxd_proc_kill(p, strcmp(reason, "sandbox_timeout") == 0 ? reason : NULL);
-            p->box = NULL;
-        }
+    sbxd_proc_kill_sandbox(box, strcmp(reason, "sandbox_timeout") == 0 ? reason : NULL);
     uv_close((uv_handle_t *)box->lifetime, free_timer);
     sbxd_remove_tree(box->dir);
     free(box->dir);

@@ -39,7 +39,7 @@ struct sbxd_server {
     struct sbxd_connwatch *conns;  /* connections lws leaves to sbxd (connwatch.h) */
     struct sbx_list boxes;     /* every sandbox alive, oldest first */
     int nboxes, max_sandboxes; /* alive, and the most sbxd keeps (--max-sandboxes) */
-    struct sbxd_proc *procs;   /* every process not yet reaped and released */
+    struct sbx_list procs;     /* every process not yet reaped and released */
     int running;               /* commands started and not yet exited (reaped) */
     int max_procs;             /* the most `running` may be (--max-procs) */
     const char *api_key;       /* NULL: no key (unix sockets only) */

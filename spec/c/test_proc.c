@@ -104,7 +104,7 @@ static void test_output_and_exit(void)
           (int)tr.out_len, tr.out);
     CHECK(tr.err_len == 4 && memcmp(tr.err, "oops", 4) == 0, "stderr: %.*s", (int)tr.err_len, tr.err);
     CHECK(WIFEXITED(tr.exit_status) && WEXITSTATUS(tr.exit_status) == 3, "status %d", tr.exit_status);
-    CHECK(srv.procs == NULL, "the process is freed once detached");
+    CHECK(sbx_list_empty(&srv.procs), "the process is freed once detached");
 }
 
 /* A paused reader: the pipes are not read, whatever the command wrote waits in them. */
@@ -146,6 +146,8 @@ int main(void)
     if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
     uv_loop_init(&srv.loop);
     srv.max_procs = 10;
+    sbx_list_init(&srv.procs);
+    sbx_list_init(&srv.boxes);
     srv.keepalive = 15;
     box.srv = &srv;
     box.dir = dir;
