@@ -34,8 +34,9 @@ end
 local Run = {}
 Run.__index = Run
 
-local function new_run(opts, request_timeout)
-  return setmetatable({ opts = opts, request_timeout = request_timeout }, Run)
+local function new_run(opts, request_timeout, client)
+  return setmetatable({ opts = opts, request_timeout = request_timeout, client = client,
+    resends = client:resends(wait.deadline(request_timeout)) }, Run)
 end
 
 local EVENT = core.EVENT
@@ -174,9 +175,7 @@ function Commands:run(cmd, opts)
   opts = check.options("run", opts, RUN_OPTIONS)
   local box = self.box
   local request_timeout = opts.request_timeout or box.request_timeout
-  local body, run = start_body(cmd, opts), new_run(opts, request_timeout)
-  run.client = box.client
-  run.resends = box.client:resends(wait.deadline(request_timeout))
+  local body, run = start_body(cmd, opts), new_run(opts, request_timeout, box.client)
   repeat
     run.resend = nil
     start_run(self, run, body, opts)

@@ -81,11 +81,16 @@ end
 -- curl's codes for a request that never reached a server: it may be sent again.
 local CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT = 6, 7
 
+--- Whether transport error `ev` is one of a request that reached no server.
+local function unreachable(ev)
+  return ev.code == CURLE_COULDNT_CONNECT or ev.code == CURLE_COULDNT_RESOLVE_HOST
+end
+
 --- Raises the SandboxError a transport failure event of a request to `client` stands for.
 -- When the request could not connect, err.unreachable is true: no server saw it.
 function M.raise_transport(ev, client)
   local url = client.url
-  if ev.code == CURLE_COULDNT_CONNECT or ev.code == CURLE_COULDNT_RESOLVE_HOST then
+  if unreachable(ev) then
     errors.raise("SandboxError", ("cannot reach sbxd at %s: %s"):format(url, tostring(ev.message)),
       { unreachable = true, busy = ev.busy })
   end
@@ -114,8 +119,7 @@ function Client:may_resend(ev, state)
     state.pause = math.min(state.pause * 2, BUSY_MAX)
     return true
   end
-  local unreachable = ev.code == CURLE_COULDNT_CONNECT or ev.code == CURLE_COULDNT_RESOLVE_HOST
-  if not (self.embedded and unreachable and state.generation) then return false end
+  if not (self.embedded and unreachable(ev) and state.generation) then return false end
   local was = state.generation
   state.generation = nil -- once
   return embedded.revive() ~= was
