@@ -76,7 +76,7 @@ $(B)/unit/%: spec/c/%.c $(CORE_SRC) $(SBXD_SRC) $(HEADERS)
 	  $(LIBS_CORE) $(LIBS_SBXD) $(LIBS_LUA)
 
 # The process layer links without libwebsockets: it knows no HTTP.
-PROC_SRC = $(addprefix csrc/sbxd/,proc.c launch.c outlog.c cpusched.c request.c util.c) \
+PROC_SRC = $(addprefix csrc/sbxd/,proc.c launch.c outlog.c cpusched.c request.c util.c users.c initchan.c initmsg.c) \
 	csrc/common/base64.c
 $(B)/unit/test_proc: spec/c/test_proc.c $(PROC_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -137,6 +137,7 @@ bench: deps all $(B)/bench/spawn_baseline
 	$(LUA_ENV) $(LUA) bench/run_latency.lua
 	$(LUA_ENV) $(LUA) bench/step_budget.lua
 	$(LUA_ENV) $(LUA) bench/concurrency.lua
+	$(LUA_ENV) $(LUA) bench/sandbox_start.lua
 
 FUZZ_TIME ?= 60
 FUZZ_TARGETS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))

@@ -4,7 +4,9 @@
  *   spawn_baseline N    runs N spawns, prints one duration in microseconds per line
  *   spawn_baseline -    serves: for each line N read on stdin, runs N spawns and prints
  *                       their durations (flushed), so a bench can interleave baseline
- *                       spawns with its own runs one by one */
+ *                       spawns with its own runs one by one
+ *   spawn_baseline - PROGRAM ARG...   the same, spawning PROGRAM ARG... instead (by
+ *                       path), e.g. a bare bwrap for bench/sandbox_start.lua */
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,9 @@ static double now_us(void)
     return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
+static char *default_argv[] = {"/bin/sh", "-c", "true", NULL};
+static char **command = default_argv;
+
 static int spawn_true(void)
 {
     int fds[2];
@@ -31,9 +36,8 @@ static int spawn_true(void)
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addclose(&fa, fds[1]);
-    char *argv[] = {"/bin/sh", "-c", "true", NULL};
     pid_t pid;
-    int rc = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+    int rc = posix_spawn(&pid, command[0], &fa, NULL, command, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     char buf[256];
@@ -58,6 +62,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "-") == 0) {
         int n;
+        if (argc > 2) command = argv + 2;
         while (scanf("%d", &n) == 1)
             if (run_timed(n) != 0) return 1;
         return 0;

@@ -149,4 +149,37 @@ describe("the embedded sbxd", function()
     helper.sh("rm -rf " .. tmpdir)
     assert.matches("^hi\nunix:/tmp/sbx%-[%w]+/sbxd%.sock$", out)
   end)
+
+  it("works from a Lua process that is not root: an isolated sandbox with one user", function()
+    if helper.sh("id -u") ~= "0" then return pending("needs root, to become another user") end
+    -- A copy of the module and the programs, readable by the unprivileged account
+    -- (nobody), whatever the checkout's own permissions.
+    local dir = helper.sh("mktemp -d /tmp/sbx-spec-nobody-XXXXXX")
+    local build = helper.SBXD:match("^(.*)/sbxd$")
+    helper.sh(("mkdir -p %s/lua %s/lib/sbx && cp -r lua/sbx %s/lua/ && cp %s/sbx/core.so %s/lib/sbx/ "
+      .. "&& cp %s/sbxd %s/sbx-init %s/ && chmod -R a+rX %s")
+      :format(dir, dir, dir, build, dir, build, build, dir, dir))
+    local script = dir .. "/script.lua"
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local sbx = require "sbx"
+      local box = sbx.create()
+      local r = box.commands:run("id -u; id -un; echo $HOME; touch ~/f && echo wrote")
+      io.write(r.stdout, r.stderr)
+      local ok, err = pcall(box.commands.run, box.commands, "id", { user = "root" })
+      print(ok, err.kind, err.message)
+      print(box:info().isolation)
+    ]])
+    f:close()
+    helper.sh("chmod a+r " .. script)
+    local out = helper.sh(("cd %s && env -u SBX_URL LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' "
+      .. "LUA_CPATH='%s/lib/?.so;;' SBX_SBXD=%s/sbxd LD_PRELOAD=%q ASAN_OPTIONS=%q LSAN_OPTIONS=%q "
+      .. "HOME=/nonexistent TMPDIR=/tmp setpriv --reuid=nobody --regid=nogroup --clear-groups %s %s 2>&1")
+      :format(dir, dir, dir, dir, dir, os.getenv("LD_PRELOAD") or "", os.getenv("ASAN_OPTIONS") or "",
+        os.getenv("LSAN_OPTIONS") or "", LUA, script))
+    helper.sh("rm -rf " .. dir)
+    assert.are.equal("1000\nuser\n/home/user\nwrote\n"
+      .. "false\tInvalidArgumentError\tcannot run as 'root': sbxd is not running as root, so a sandbox "
+      .. "has one user, 'user'\nbwrap", out)
+  end)
 end)

@@ -17,7 +17,8 @@ local INFO = '{"id":"sbx_fake","state":"running","metadata":{},"started_at":1,"e
 local INFO_RESPONSE = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s")
   :format(#INFO, INFO)
 
--- Answers GET /sandboxes/ID with an info document and POST .../processes with `stream`
+-- Answers GET /sandboxes/ID and POST .../resume (what a connect sends) with an info
+-- document and POST .../processes with `stream`
 -- (raw bytes), then closes the connection when `close` is set. Every handle it opens is
 -- in `handles`, to be closed at the end: luv's loop is shared with other specs.
 local function fake_sbxd(stream, close, handles, info_response)
@@ -38,7 +39,7 @@ local function fake_sbxd(stream, close, handles, info_response)
       if #got < head_end + 3 + len then return end
       local request_line = got:match("^[^\r]*")
       got = got:sub(head_end + 4 + len)
-      if request_line:match("^GET") then
+      if request_line:match("^GET") or request_line:match("/resume ") then
         conn:write(info_response or INFO_RESPONSE)
       else
         conn:write(stream, function() if close and not conn:is_closing() then conn:close() end end)

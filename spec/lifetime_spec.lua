@@ -64,7 +64,7 @@ describe("a request", function()
     local long_id = ("a"):rep(8 * 1000 * 1000 + 1)
     local err = helper.error_of(sbx.connect, long_id, { url = server.url, api_key = server.key })
     assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
-    assert.are.equal("GET: the request cannot start: the url is too long for curl", err.message)
+    assert.are.equal("POST: the request cannot start: the url is too long for curl", err.message)
   end)
 
   it("that cannot start raises InvalidArgumentError when curl refuses its unix socket", function()

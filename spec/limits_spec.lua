@@ -244,13 +244,17 @@ describe("a relative cwd", function()
 end)
 
 describe("sbxd's caps", function()
-  local server
+  local server, root
 
   setup(function()
-    server = helper.sbxd { args = { "--max-sandboxes", "2", "--max-procs", "2" } }
+    root = assert(core.mkdtemp("/tmp/sbx-spec-root-"))
+    server = helper.sbxd { args = { "--max-sandboxes", "2", "--max-procs", "2", "--root", root } }
   end)
 
-  teardown(function() server.stop() end)
+  teardown(function()
+    server.stop()
+    helper.sh("rm -rf " .. root)
+  end)
 
   it("are sbxd options, listed by --help, that take a positive count", function()
     local help = "\n" .. helper.sh(helper.SBXD .. " --help")
@@ -279,7 +283,8 @@ describe("sbxd's caps", function()
   it("refuse a process past --max-procs with 429, until one has ended", function()
     local box <close> = sbx.create(opts_for(server))
     local homes = {}
-    -- Each prints its directory, then waits there until a file named `go` appears.
+    -- Each prints its directory, then waits there until a file named `go` appears (put
+    -- there from the host, where the sandbox's home is under sbxd's root).
     local function start()
       return sbx.go(function()
         return box.commands:run("pwd; while [ ! -e go ]; do sleep 0.02; done", {
@@ -293,7 +298,8 @@ describe("sbxd's caps", function()
     assert.are.equal(2, #homes, "both commands started")
     local err = assert_refused("SandboxError", 429, "--max-procs", box.commands.run, box.commands, "echo no")
     assert.are.equal("too many processes: at most 2 run at once (--max-procs)", err.message)
-    assert(io.open(homes[1] .. "/go", "w")):close()
+    assert.are.same({ "/home/user", "/home/user" }, homes)
+    assert(io.open(root .. "/" .. box.id .. "/home/go", "w")):close()
     assert.are.equal(0, first:wait().exit_code)
     assert.are.equal(0, second:wait().exit_code)
     assert.are.equal("ok\n", box.commands:run("echo ok").stdout)

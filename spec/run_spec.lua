@@ -244,9 +244,9 @@ describe("commands:run", function()
     local b = sbx.create { url = other.url, api_key = other.key }
     local quiet = b.commands:run("sleep 2; echo awake") -- silent for 2 s, kept alive
     assert.are.equal("awake\n", quiet.stdout)
-    local t = sbx.go(function() return b.commands:run("sleep 30") end)
+    local t = sbx.go(function() return b.commands:run("sleep 30.4711") end)
     assert.is_true(helper.eventually(function()
-      return helper.sh("pgrep -f '[s]leep 30' || true") ~= ""
+      return helper.sh("pgrep -f '[s]leep 30.4711' || true") ~= ""
     end, 3))
     testing.kill(other.daemon, 19) -- SIGSTOP: the connection stays open, nothing comes
     local t0 = sbx.now()

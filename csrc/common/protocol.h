@@ -23,12 +23,20 @@
 /* sbxd's caps: sandboxes alive, and processes started and not yet reaped (all sandboxes). */
 #define SBX_DEFAULT_MAX_SANDBOXES 1000
 #define SBX_DEFAULT_MAX_PROCS     10000
+/* A sandbox's process bound without create{pids}: one fork bomb stays in its sandbox. */
+#define SBX_DEFAULT_PIDS          1024
 
 /* Timeouts, in seconds: a command's or a request's 0 means none; a sandbox's lifetime is
  * > 0. A finite timeout longer than this is armed as this long (about 31 million years):
  * a libuv timer's due time is a uint64_t of milliseconds on the loop's clock, and 1e18 ms
  * added to that clock stays far below its overflow. */
 #define SBX_TIMEOUT_MAX 1e15
+
+/* A sandbox's limits, at most (create{memory_mb, pids, cpus}): 1 TiB, the kernel's
+ * largest pid_max, and 1024 CPUs' worth of time. */
+#define SBX_MAX_MEMORY_MB (1024L * 1024L)
+#define SBX_MAX_PIDS 4194304L
+#define SBX_MAX_CPUS 1024
 
 /* What execve takes (Linux): one argument or environment string, its NUL included, is at
  * most MAX_ARG_STRLEN (32 pages); all of them together, each counted with its NUL and its

@@ -9,15 +9,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "protocol.h"
+#include "initchan.h"
+#include "initproto.h"
 #include "launch.h"
 #include "cpusched.h"
+#include "users.h"
 
 /* PATH, HOME, LANG, then the sandbox's env, then the command's: later ones win. */
-static char **build_env(const struct sbxd_sandbox *box, json_t *cmd_env)
+static char **build_env(const struct sbxd_sandbox *box, const char *home, const char *user, json_t *cmd_env)
 {
     json_t *env = json_object();
     json_object_set_new(env, "PATH", json_string("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
-    json_object_set_new(env, "HOME", json_string(box->dir));
+    json_object_set_new(env, "HOME", json_string(home));
+    if (user) json_object_set_new(env, "USER", json_string(user));
     json_object_set_new(env, "LANG", json_string("C.UTF-8"));
     json_object_update(env, box->env);
     if (cmd_env) json_object_update(env, cmd_env);
@@ -112,7 +116,8 @@ void sbxd_launch_init(const struct rlimit *nofile)
 /* Why a command did not start: the child's step that failed, and its errno. The cwd is
  * not checked beforehand: the child's chdir is the check (a stat first would walk the
  * path twice on every start). */
-enum start_step { STEP_SETUP = 1, STEP_CWD, STEP_USER, STEP_EXEC };
+enum start_step { STEP_SETUP = SBX_STEP_SETUP, STEP_CWD = SBX_STEP_CWD, STEP_USER = SBX_STEP_USER,
+                  STEP_EXEC = SBX_STEP_EXEC };
 struct start_failure {
     int step, err;
 };
@@ -238,9 +243,11 @@ static int pipes_error(int e, struct sbxd_err *err)
     return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create pipes: %s", strerror(e));
 }
 
-/* The error for a command that did not start. `cwd` is the one the request named. */
-static int start_error(const struct start_failure *f, const char *cwd, struct sbxd_err *err)
+int sbxd_start_failure(int step, int e, const char *cwd, struct sbxd_err *err)
 {
+    const struct start_failure failure = {step, e}, *f = &failure;
+    if (step == SBX_STEP_PAYLOAD) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "the sandbox's init refused the command");
+    if (step == SBX_STEP_PTY) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot open a pty: %s", strerror(e));
     if (f->step == STEP_CWD && (f->err == ENOENT || f->err == ENOTDIR))
         return sbxd_fail(err, 400, SBX_ERR_INVALID, "cwd: no such directory '%.200s'", cwd);
     if (f->step == STEP_CWD)
@@ -255,7 +262,8 @@ static int start_error(const struct start_failure *f, const char *cwd, struct sb
     return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot start the command: %s", strerror(f->err));
 }
 
-static int find_user(const char *user, struct passwd *pw, char *buf, size_t len, struct sbxd_err *err)
+/* Outside a sandbox, another user is a host user, which needs sbxd to be root. */
+static int find_host_user(const char *user, struct passwd *pw, char *buf, size_t len, struct sbxd_err *err)
 {
     struct passwd *found = NULL;
     if (geteuid() != 0)
@@ -266,16 +274,34 @@ static int find_user(const char *user, struct passwd *pw, char *buf, size_t len,
     return 0;
 }
 
+/* In a sandbox: a user of its /etc/passwd. Where sbxd maps a single uid (not root), the
+ * init runs as `user` and cannot become another. */
+static const struct sbxd_user *find_box_user(const struct sbxd_sandbox *box, const char *name,
+                                             struct sbxd_err *err)
+{
+    const struct sbxd_user *u = name ? sbxd_user_find(name) : sbxd_user_default();
+    if (!u) {
+        sbxd_fail(err, 400, SBX_ERR_INVALID, "unknown user '%.100s': the sandbox has root, user and nobody", name);
+        return NULL;
+    }
+    if (box->single_uid && u != sbxd_user_default()) {
+        sbxd_fail(err, 400, SBX_ERR_INVALID,
+                  "cannot run as '%.100s': sbxd is not running as root, so a sandbox has one user, 'user'", name);
+        return NULL;
+    }
+    return u;
+}
+
 /* The directory the command starts in: the sandbox's home by default, and a relative
  * cwd is relative to it, not to wherever sbxd runs. A joined path is malloc'd into
  * *joined (to free); NULL when out of memory. */
-static const char *start_dir(const struct sbxd_sandbox *box, const char *cwd, char **joined)
+static const char *start_dir(const char *home, const char *cwd, char **joined)
 {
     *joined = NULL;
-    if (!cwd) return box->dir;
+    if (!cwd) return home;
     if (cwd[0] == '/') return cwd;
-    size_t len = strlen(box->dir) + strlen(cwd) + 2;
-    if ((*joined = malloc(len))) snprintf(*joined, len, "%s/%s", box->dir, cwd);
+    size_t len = strlen(home) + strlen(cwd) + 2;
+    if ((*joined = malloc(len))) snprintf(*joined, len, "%s/%s", home, cwd);
     return *joined;
 }
 
@@ -289,10 +315,10 @@ static size_t exec_size(char *const argv[], char **envp)
 }
 
 /* The environment, unless it or the whole is refused (err set). */
-static char **start_env(struct sbxd_sandbox *box, const struct sbxd_start_req *req, char *const argv[],
-                        struct sbxd_err *err)
+static char **start_env(struct sbxd_sandbox *box, const struct sbxd_start_req *req, const char *home,
+                        const char *user, char *const argv[], struct sbxd_err *err)
 {
-    char **envp = build_env(box, req->env);
+    char **envp = build_env(box, home, user, req->env);
     if (!envp) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory"), NULL;
     size_t total = exec_size(argv, envp);
     if (total <= SBX_MAX_EXEC_TOTAL) return envp;
@@ -303,7 +329,8 @@ static char **start_env(struct sbxd_sandbox *box, const struct sbxd_start_req *r
     return NULL;
 }
 
-/* Starts the command with its environment and pipes ready; the pipes are closed on failure. */
+/* Starts the command on the host with its environment and pipes ready; the pipes are
+ * closed on failure. */
 static int start(struct sbxd_sandbox *box, const struct sbxd_start_req *req, const char *dir,
                  char *const argv[], char **envp, struct pipes *ps, const struct passwd *pw,
                  pid_t *pid, struct sbxd_err *err)
@@ -314,36 +341,100 @@ static int start(struct sbxd_sandbox *box, const struct sbxd_start_req *req, con
     close_child_ends(ps);
     if (rc != 0) {
         close_pipes(ps);
-        return start_error(&f, req->cwd ? req->cwd : dir, err);
+        return sbxd_start_failure(f.step, f.err, req->cwd ? req->cwd : dir, err);
     }
     return 0;
 }
 
-int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
-               struct sbxd_spawned *out, struct sbxd_err *err)
+/* Hands the command to the sandbox's init: it answers later (STARTED or FAILED with this
+ * start's seq). The pipes' far ends go with the message; ours stay. */
+static int send_to_init(struct sbxd_sandbox *box, const char *dir, char *const argv[], char **envp,
+                        const struct sbxd_user *u, struct pipes *ps, uint32_t *seq, struct sbxd_err *err)
 {
-    struct passwd pw;
-    char pwbuf[4096];
-    if (req->user && find_user(req->user, &pw, pwbuf, sizeof pwbuf, err)) return -1;
-    char *const argv[] = {"/bin/sh", "-c", (char *)req->cmd, NULL};
-    char **envp = start_env(box, req, argv, err);
+    int fds[3] = {ps->out[1], ps->err[1], -1};
+    unsigned flags = 0;
+    if (ps->in[0] >= 0) {
+        fds[0] = ps->in[0], fds[1] = ps->out[1], fds[2] = ps->err[1];
+        flags |= SBX_START_STDIN;
+    }
+    int rc = sbxd_initchan_start(box->chan, dir, argv, envp, u->uid, u->gid, flags, fds, flags ? 3 : 2, seq);
+    close_child_ends(ps);
+    if (rc == 0) return 0;
+    int e = errno;
+    close_pipes(ps);
+    if (e == EMFILE || e == ENFILE) return out_of_resources(e, "hand the command to the sandbox", err);
+    return sbxd_fail(err, 503, SBX_ERR_SANDBOX, "cannot hand the command to the sandbox: %s", strerror(e));
+}
+
+static void take_our_ends(struct pipes *ps, struct sbxd_spawned *out)
+{
+    out->in = ps->in[1];
+    out->out = ps->out[0];
+    out->err = ps->err[0];
+}
+
+/* In a sandbox: its users, its home, its init. */
+static int spawn_in_box(struct sbxd_sandbox *box, const struct sbxd_start_req *req, char *const argv[],
+                        struct sbxd_spawned *out, struct sbxd_err *err)
+{
+    const struct sbxd_user *u = find_box_user(box, req->user, err);
+    if (!u) return -1;
+    char **envp = start_env(box, req, u->home, u->name, argv, err);
     if (!envp) return -1;
     char *joined;
-    const char *dir = start_dir(box, req->cwd, &joined);
+    const char *dir = start_dir(box->home, req->cwd, &joined);
     struct pipes ps;
     int rc = -1;
     if (!dir)
         sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
     else if (open_pipes(&ps, req->stdin_len > 0) != 0)
         pipes_error(errno, err);
-    else
-        rc = start(box, req, dir, argv, envp, &ps, req->user ? &pw : NULL, &out->pid, err);
+    else if ((rc = send_to_init(box, dir, argv, envp, u, &ps, &out->seq, err)) == 0)
+        take_our_ends(&ps, out), out->pid = 0;
     free(joined);
     free_env(envp);
-    if (rc == 0) {
-        out->in = ps.in[1];
-        out->out = ps.out[0];
-        out->err = ps.err[0];
-    }
     return rc;
+}
+
+/* On the host (isolation none): sbxd's own users. */
+static int spawn_on_host(struct sbxd_sandbox *box, const struct sbxd_start_req *req, char *const argv[],
+                         struct sbxd_spawned *out, struct sbxd_err *err)
+{
+    struct passwd pw;
+    char pwbuf[4096];
+    if (req->user && find_host_user(req->user, &pw, pwbuf, sizeof pwbuf, err)) return -1;
+    char **envp = start_env(box, req, box->home, NULL, argv, err);
+    if (!envp) return -1;
+    char *joined;
+    const char *dir = start_dir(box->home, req->cwd, &joined);
+    struct pipes ps;
+    int rc = -1;
+    if (!dir)
+        sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
+    else if (open_pipes(&ps, req->stdin_len > 0) != 0)
+        pipes_error(errno, err);
+    else if ((rc = start(box, req, dir, argv, envp, &ps, req->user ? &pw : NULL, &out->pid, err)) == 0)
+        take_our_ends(&ps, out);
+    free(joined);
+    free_env(envp);
+    return rc;
+}
+
+int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
+               struct sbxd_spawned *out, struct sbxd_err *err)
+{
+    char *const argv[] = {"/bin/sh", "-c", (char *)req->cmd, NULL};
+    out->seq = 0;
+    if (box->chan) return spawn_in_box(box, req, argv, out, err);
+    return spawn_on_host(box, req, argv, out, err);
+}
+
+void sbxd_launch_child_reset(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    sbxd_sched_in_child();
+    if (reset_nofile) setrlimit(RLIMIT_NOFILE, &start_nofile);
 }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "http.h"
+#include "isolation.h"
 #include "launch.h"
 #include "listen.h"
 #include "connwatch.h"
@@ -31,6 +32,7 @@ struct options {
     struct sbxd_listen_addr listen[SBXD_MAX_LISTEN];
     const char *listen_spec[SBXD_MAX_LISTEN];   /* as given, for messages */
     int nlisten, parent_fd, ready_fd;
+    const char *isolation, *bwrap, *init;
 };
 
 static const char USAGE[] =
@@ -38,10 +40,14 @@ static const char USAGE[] =
     "  --listen ADDR      IPv4:PORT, [IPv6]:PORT, localhost:PORT or unix:PATH (PORT 0: any free); repeatable\n"
     "  --api-key KEY      bearer key of at most 4096 bytes (default $SBXD_API_KEY); required on TCP\n"
     "  --root DIR         where sandbox directories live (default: a fresh temporary dir)\n"
+    "  --isolation MODE   bwrap (default: namespaces, an init per sandbox) or none (unisolated)\n"
+    "  --bwrap PATH       the bubblewrap program (default: bwrap on PATH)\n"
+    "  --init PATH        the in-sandbox init (default: sbx-init beside sbxd)\n"
     "  --max-body BYTES   largest request body accepted (default 16777216)\n"
     "  --keepalive SECS   SSE keep-alive comment interval (default 15)\n"
     "  --max-sandboxes N  most sandboxes alive at once; more get 429 (default 1000)\n"
     "  --max-procs N      most processes started and not yet reaped; more get 429 (default 10000)\n"
+    "  --default-pids N   most processes a sandbox may have without create{pids} (default 1024)\n"
     "  --parent-fd N      exit, killing every command, when fd N reaches EOF\n"
     "  --ready-fd N       write 'ready ADDR...' to fd N once listening, then close it\n"
     "  --quiet            no log output\n"
@@ -112,6 +118,7 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         {"max-body", 1, 0, 'b'}, {"keepalive", 1, 0, 'a'}, {"parent-fd", 1, 0, 'p'},
         {"ready-fd", 1, 0, 'f'}, {"quiet", 0, 0, 'q'},    {"version", 0, 0, 'v'},
         {"help", 0, 0, 'h'},     {"max-sandboxes", 1, 0, 'S'}, {"max-procs", 1, 0, 'P'},
+        {"isolation", 1, 0, 'I'}, {"bwrap", 1, 0, 'B'}, {"init", 1, 0, 'N'}, {"default-pids", 1, 0, 'D'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", LONG, NULL)) != -1) {
@@ -125,7 +132,14 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         case 'f': o->ready_fd = (int)parse_number(optarg, "--ready-fd must be a descriptor"); break;
         case 'S': srv->max_sandboxes = parse_count(optarg, "--max-sandboxes must be a positive integer"); break;
         case 'P': srv->max_procs = parse_count(optarg, "--max-procs must be a positive integer"); break;
+        case 'D': srv->default_pids = parse_count(optarg, "--default-pids must be a positive integer"); break;
         case 'q': srv->quiet = 1; break;
+        case 'I':
+            if (strcmp(optarg, "bwrap") && strcmp(optarg, "none")) usage_error("--isolation is bwrap or none");
+            o->isolation = optarg;
+            break;
+        case 'B': o->bwrap = optarg; break;
+        case 'N': o->init = optarg; break;
         case 'v': printf("sbxd %s\n", SBX_VERSION); exit(0);
         case 'h': fputs(USAGE, stdout); exit(0);
         default: usage_error("unknown option");
@@ -234,6 +248,8 @@ static int make_root(struct sbxd_server *srv)
 {
     if (srv->root) return mkdir(srv->root, 0700) == 0 || errno == EEXIST ? 0 : -1;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    /* As root, sandboxes' own users must pass through it (isolation.c) */
+    if (geteuid() == 0 && (tmp[0] != '/' || !sbxd_searchable_by_all(tmp))) tmp = "/tmp";
     size_t len = strlen(tmp) + 16;
     srv->root = malloc(len);
     if (!srv->root) return -1;
@@ -328,7 +344,8 @@ static void shutdown_server(struct sbxd_server *srv, struct sbxd_listeners *ls)
     sbxd_listen_close(ls);
     sbxd_connwatch_close(srv); /* no stream event after its process is freed */
     struct sbxd_sandbox *box;
-    while ((box = sbxd_sandbox_first(srv))) sbxd_sandbox_destroy(box, "signal");
+    while ((box = sbxd_sandbox_first(srv))) sbxd_sandbox_destroy(box, "sandbox_killed");
+    sbxd_sandbox_bury_all(srv);
     sbxd_proc_free_all(srv);
     uv_poll_stop(&srv->sigchld);
     close(srv->sigchld_fd);
@@ -341,6 +358,8 @@ static void shutdown_server(struct sbxd_server *srv, struct sbxd_listeners *ls)
     if (srv->own_root) sbxd_remove_tree(srv->root);
     free(srv->root);
     free((char *)srv->api_key);
+    free((char *)srv->bwrap);
+    free((char *)srv->init);
 }
 
 int main(int argc, char **argv)
@@ -353,7 +372,9 @@ int main(int argc, char **argv)
     srv.max_sandboxes = SBX_DEFAULT_MAX_SANDBOXES;
     sbx_list_init(&srv.boxes);
     sbx_list_init(&srv.procs);
+    sbx_list_init(&srv.corpses);
     srv.max_procs = SBX_DEFAULT_MAX_PROCS;
+    srv.default_pids = SBX_DEFAULT_PIDS;
     keep_std_fds_open();
     parse_args(argc, argv, &srv, &o);
     struct rlimit nofile = {RLIM_INFINITY, RLIM_INFINITY};
@@ -365,6 +386,7 @@ int main(int argc, char **argv)
     sigprocmask(SIG_SETMASK, &none, NULL); /* a host's blocked mask would hide SIGTERM, SIGINT */
     the_server = &srv;
     if (make_root(&srv) != 0) return fprintf(stderr, "sbxd: cannot create the root directory\n"), 1;
+    if (sbxd_isolation_setup(&srv, o.isolation, o.bwrap, o.init) != 0) return 1;
     uv_loop_init(&srv.loop);
     if (watch_signals(&srv) != 0) return fprintf(stderr, "sbxd: cannot watch for exits\n"), 1;
     if (o.parent_fd >= 0) watch_parent(&srv, o.parent_fd);

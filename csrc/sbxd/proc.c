@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "proc.h"
 #include "protocol.h"
+#include "initchan.h"
 #include "launch.h"
 
 static void free_handle(uv_handle_t *h) { free(h); }
@@ -23,6 +24,7 @@ static void close_handle(void *h)
 
 static void progress(struct sbxd_proc *p);
 static void mark_exited(struct sbxd_proc *p, int status);
+static void drain_if_reading(struct sbxd_proc *p);
 
 /* ---- stdin: written once, then closed; owns its bytes, independent of the process. */
 
@@ -84,6 +86,10 @@ static void apply_reading(struct sbxd_proc *p, int was_reading)
 {
     int reading = is_reading(p);
     if (reading == was_reading) return;
+    if (reading && p->exited) {
+        drain_if_reading(p);
+        return;
+    }
     if (reading) {
         if (p->out) uv_read_start((uv_stream_t *)p->out, on_alloc, on_read);
         if (p->err) uv_read_start((uv_stream_t *)p->err, on_alloc, on_read);
@@ -105,6 +111,7 @@ void sbxd_proc_resume(struct sbxd_proc *p)
     int was = is_reading(p);
     p->held = 0;
     apply_reading(p, was);
+    if (!was && p->exited) progress(p); /* its pipes were read to the end just now */
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -127,7 +134,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         /* Both pipes closed: the command has most likely just exited. Reaping it here
          * sends the end event without waiting a loop turn for SIGCHLD. */
         int status;
-        if (!p->out && !p->err && !p->exited && waitpid(p->pid, &status, WNOHANG) == p->pid)
+        if (p->host && !p->out && !p->err && !p->exited && waitpid(p->pid, &status, WNOHANG) == p->pid)
             mark_exited(p, status);
     } else {
         return;
@@ -185,6 +192,7 @@ int sbxd_proc_finished(const struct sbxd_proc *p)
 static void proc_free(struct sbxd_proc *p)
 {
     sbx_list_remove(&p->link);
+    free(p->start_cwd);
     close_handle(p->out);
     close_handle(p->err);
     close_handle(p->timer);
@@ -201,11 +209,18 @@ static void progress(struct sbxd_proc *p)
     else if (sbxd_proc_done(p)) proc_free(p);
 }
 
+/* A signal to the command's process group: sbxd's own child, or through the init. */
+static void signal_group(struct sbxd_proc *p, int sig)
+{
+    if (p->host) kill(-p->pid, sig);
+    else if (p->box && p->box->chan) sbxd_initchan_signal(p->box->chan, p->pid, sig);
+}
+
 void sbxd_proc_kill(struct sbxd_proc *p, const char *reason)
 {
     if (p->exited) return;
     if (!p->reason) p->reason = reason;
-    kill(-p->pid, SIGKILL);
+    if (p->pid) signal_group(p, SIGKILL); /* else at its start */
 }
 
 void sbxd_proc_attach(struct sbxd_proc *p, struct sbxd_reader *r)
@@ -232,19 +247,59 @@ static struct sbxd_proc *find_pid(struct sbxd_server *srv, pid_t pid)
     struct sbx_list *n;
     sbx_list_each(n, &srv->procs) {
         struct sbxd_proc *p = PROC_OF(n);
-        if (p->pid == pid && !p->exited) return p;
+        if (p->host && p->pid == pid && !p->exited) return p;
     }
     return NULL;
 }
 
-void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason)
+struct sbxd_proc *sbxd_proc_find_start(struct sbxd_sandbox *box, uint32_t seq)
 {
     struct sbx_list *n;
     sbx_list_each(n, &box->srv->procs) {
         struct sbxd_proc *p = PROC_OF(n);
-        if (p->box != box) continue;
-        sbxd_proc_kill(p, reason);
-        p->box = NULL;
+        if (p->box == box && !p->pid && !p->exited && p->seq == seq) return p;
+    }
+    return NULL;
+}
+
+struct sbxd_proc *sbxd_proc_find_pid(struct sbxd_sandbox *box, pid_t pid)
+{
+    struct sbx_list *n;
+    sbx_list_each(n, &box->srv->procs) {
+        struct sbxd_proc *p = PROC_OF(n);
+        if (p->box == box && p->pid == pid && !p->exited) return p;
+    }
+    return NULL;
+}
+
+/* The sandbox died with it: killed by SIGKILL, like everything in it. */
+static void died_with_sandbox(struct sbxd_proc *p)
+{
+    if (!p->pid) {
+        sbxd_proc_start_failed(p, 0, 0);
+        return;
+    }
+    sbxd_proc_exited(p, SIGKILL);
+}
+
+void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason)
+{
+    struct sbx_list *n, *next;
+    for (n = box->srv->procs.next; n != &box->srv->procs; n = next) {
+        next = n->next;
+        struct sbxd_proc *p = PROC_OF(n);
+        if (p->box != box || p->exited) {
+            if (p->box == box) p->box = NULL;
+            continue;
+        }
+        if (!p->reason) p->reason = reason;
+        if (p->host) {
+            sbxd_proc_kill(p, reason);
+            p->box = NULL;
+        } else {
+            p->box = NULL;
+            died_with_sandbox(p); /* may free p, never another process */
+        }
     }
 }
 
@@ -253,8 +308,9 @@ static void mark_exited(struct sbxd_proc *p, int status)
     p->exited = 1;
     p->srv->running--;
     p->status = status;
-    /* The group may hold stragglers (a backgrounded child): they go with it. */
-    kill(-p->pid, SIGKILL);
+    /* The group may hold stragglers (a backgrounded child): they go with it. (In a
+     * sandbox the init does this.) */
+    if (p->host) kill(-p->pid, SIGKILL);
     if (p->timer) uv_timer_stop(p->timer);
 }
 
@@ -264,9 +320,7 @@ void sbxd_proc_reap(struct sbxd_server *srv)
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         struct sbxd_proc *p = find_pid(srv, pid);
-        if (!p) continue;
-        mark_exited(p, status);
-        progress(p);
+        if (p) sbxd_proc_exited(p, status);
     }
 }
 
@@ -274,26 +328,88 @@ void sbxd_proc_free_all(struct sbxd_server *srv)
 {
     struct sbx_list *n;
     sbx_list_each(n, &srv->procs)
-        if (!PROC_OF(n)->exited) kill(-PROC_OF(n)->pid, SIGKILL);
+        if (!PROC_OF(n)->exited && PROC_OF(n)->host) kill(-PROC_OF(n)->pid, SIGKILL);
     while (!sbx_list_empty(&srv->procs)) {
         struct sbxd_proc *p = PROC_OF(srv->procs.next);
-        if (!p->exited) waitpid(p->pid, NULL, 0);
+        if (!p->exited && p->host) waitpid(p->pid, NULL, 0);
         if (p->reader) p->reader->ops->on_gone(p->reader);
         p->reader = NULL;
         proc_free(p);
     }
 }
 
-static struct sbxd_proc *proc_new(struct sbxd_sandbox *box, pid_t pid)
+static struct sbxd_proc *proc_new(struct sbxd_sandbox *box, const struct sbxd_spawned *sp, const char *cwd)
 {
     struct sbxd_proc *p = calloc(1, sizeof *p);
     if (!p) return NULL;
+    if (!sp->pid && !(p->start_cwd = strdup(cwd ? cwd : box->home))) return free(p), NULL;
     struct sbxd_server *srv = box->srv;
     p->srv = srv;
     p->box = box;
-    p->pid = pid;
+    p->pid = sp->pid;
+    p->host = sp->pid > 0;
+    p->seq = sp->seq;
     sbx_list_push_back(&srv->procs, &p->link);
     return p;
+}
+
+int sbxd_proc_started_yet(const struct sbxd_proc *p)
+{
+    return p->pid > 0;
+}
+
+void sbxd_proc_started(struct sbxd_proc *p, pid_t pid)
+{
+    p->pid = pid;
+    free(p->start_cwd);
+    p->start_cwd = NULL;
+    if (p->reason) signal_group(p, SIGKILL);  /* killed while it started */
+    else if (p->timeout > 0) p->timer = start_timer(p, on_timeout, sbxd_timeout_ms(p->timeout), 0);
+    progress(p);
+}
+
+/* The rest of what a pipe holds, read now: the command has exited, so what it wrote is
+ * there, and what a process it left behind writes later is not its output. */
+static void drain(struct sbxd_proc *p, uv_pipe_t **slot, enum sbxd_channel ch)
+{
+    uv_pipe_t *h = *slot;
+    if (!h) return;
+    int fd = -1;
+    uv_fileno((uv_handle_t *)h, &fd);
+    ssize_t n;
+    while (fd >= 0 && (n = read(fd, p->srv->readbuf, sizeof p->srv->readbuf)) > 0)
+        if (p->reader && sbxd_outlog_append(&p->log, ch, p->srv->readbuf, (size_t)n) != 0) break;
+    *slot = NULL;
+    close_handle(h);
+}
+
+/* Once the command has exited and its pipes may be read (the reader does not hold them),
+ * what they hold is read and they are closed. */
+static void drain_if_reading(struct sbxd_proc *p)
+{
+    if (!p->exited || !is_reading(p)) return;
+    drain(p, &p->out, SBXD_STDOUT);
+    drain(p, &p->err, SBXD_STDERR);
+}
+
+void sbxd_proc_exited(struct sbxd_proc *p, int status)
+{
+    mark_exited(p, status);
+    drain_if_reading(p);
+    progress(p);
+}
+
+void sbxd_proc_start_failed(struct sbxd_proc *p, int step, int e)
+{
+    struct sbxd_err err;
+    if (step) sbxd_start_failure(step, e, p->start_cwd, &err);
+    else sbxd_fail(&err, 404, SBX_ERR_NOT_FOUND, "the sandbox was killed before the command started");
+    p->exited = 1;
+    p->srv->running--;
+    close_handle(p->out), close_handle(p->err);
+    p->out = p->err = NULL;
+    if (p->reader) p->reader->ops->on_start_failed(p->reader, &err); /* detaches: frees p */
+    else proc_free(p);
 }
 
 struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
@@ -307,9 +423,9 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
     }
     struct sbxd_spawned sp;
     if (sbxd_spawn(box, req, &sp, err) != 0) return NULL;
-    struct sbxd_proc *p = proc_new(box, sp.pid);
+    struct sbxd_proc *p = proc_new(box, &sp, req->cwd);
     if (!p) {
-        kill(-sp.pid, SIGKILL);
+        if (sp.pid) kill(-sp.pid, SIGKILL); /* in a sandbox, its pipes close: it ends on its own */
         if (sp.in >= 0) close(sp.in);
         close(sp.out), close(sp.err);
         sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
@@ -319,6 +435,25 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
     feed_stdin(box->srv, sp.in, req->stdin_data, req->stdin_len);
     if (read_pipe(p, &p->out, sp.out) != 0 || read_pipe(p, &p->err, sp.err) != 0)
         sbxd_proc_kill(p, "pipe failure");
-    if (req->timeout > 0) p->timer = start_timer(p, on_timeout, sbxd_timeout_ms(req->timeout), 0);
+    p->timeout = req->timeout;
+    if (p->pid && req->timeout > 0) p->timer = start_timer(p, on_timeout, sbxd_timeout_ms(req->timeout), 0);
     return p;
+}
+
+void sbxd_proc_hold_sandbox(struct sbxd_sandbox *box, int hold)
+{
+    struct sbx_list *n;
+    sbx_list_each(n, &box->srv->procs) {
+        struct sbxd_proc *p = PROC_OF(n);
+        if (p->box != box || p->exited) continue;
+        if (hold && p->timer && uv_is_active((uv_handle_t *)p->timer)) {
+            p->timer_left = uv_timer_get_due_in(p->timer);
+            uv_timer_stop(p->timer);
+            p->timer_held = 1;
+        } else if (!hold && p->timer_held) {
+            uv_timer_start(p->timer, on_timeout, p->timer_left ? p->timer_left : 1, 0);
+            p->timer_held = 0;
+        }
+        if (p->host && p->pid) kill(-p->pid, hold ? SIGSTOP : SIGCONT);
+    }
 }

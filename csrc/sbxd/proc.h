@@ -25,6 +25,9 @@ struct sbxd_reader_ops {
     void (*on_exited)(struct sbxd_reader *r);
     /* The process is being freed at shutdown: the reader forgets it and does not detach. */
     void (*on_gone)(struct sbxd_reader *r);
+    /* The command did not start (the sandbox's init said why, in `err`): the reader
+     * answers with the error and detaches. */
+    void (*on_start_failed)(struct sbxd_reader *r, const struct sbxd_err *err);
 };
 
 /* Embedded in the reader's own struct; today a process has at most one. */
@@ -36,11 +39,17 @@ struct sbxd_proc {
     struct sbxd_server *srv;
     struct sbx_list link;              /* in srv->procs */
     struct sbxd_sandbox *box;          /* NULL once the sandbox is gone */
-    pid_t pid;
+    pid_t pid;                         /* in its sandbox; 0 until the init answers */
+    int host;                          /* pid is sbxd's own child (isolation none) */
+    uint32_t seq;                      /* the start's number on the init's channel */
+    char *start_cwd;                   /* while starting: the cwd, for a failure's message */
     int exited, status;
     const char *reason;                /* why sbxd killed it: "timeout", ... or NULL */
     uv_pipe_t *out, *err;              /* NULL once at EOF and closed */
     uv_timer_t *timer;                 /* the command's timeout */
+    double timeout;                    /* its seconds, armed once it runs (0: none) */
+    uint64_t timer_left;               /* the timeout's ms left, while its sandbox is paused */
+    int timer_held;
     struct sbxd_outlog log;
     struct sbxd_reader *reader;        /* NULL when none is attached */
     int backlogged;                    /* reads paused: the log is above SBXD_LOG_HIGH */
@@ -60,17 +69,33 @@ void sbxd_proc_detach(struct sbxd_proc *p);
 /* The sandbox is going: kills each of its processes (with `reason`, or NULL) and leaves
  * them without a sandbox. */
 void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason);
-/* Reaps every exited child (SIGCHLD). */
+/* Reaps every exited child (SIGCHLD): the processes of isolation none, and sandboxes'
+ * bwraps (whose ends the init's channel reports). */
 void sbxd_proc_reap(struct sbxd_server *srv);
+/* What a sandbox's init said about a command: it runs as `pid`; it did not start; it
+ * exited with a wait status. */
+struct sbxd_proc *sbxd_proc_find_start(struct sbxd_sandbox *box, uint32_t seq);
+struct sbxd_proc *sbxd_proc_find_pid(struct sbxd_sandbox *box, pid_t pid);
+void sbxd_proc_started(struct sbxd_proc *p, pid_t pid);
+void sbxd_proc_start_failed(struct sbxd_proc *p, int step, int err);
+void sbxd_proc_exited(struct sbxd_proc *p, int status);
+/* The process has its pid: its start event can go. */
+int sbxd_proc_started_yet(const struct sbxd_proc *p);
 /* The command has exited, both pipes are at EOF and the log is drained. */
 int sbxd_proc_finished(const struct sbxd_proc *p);
 /* The command has exited and both pipes are at EOF (the log may still hold bytes). */
 int sbxd_proc_done(const struct sbxd_proc *p);
 /* The reader took bytes from the log: reads resume when the backlog fell low enough. */
 void sbxd_proc_drained(struct sbxd_proc *p);
-/* The reader stops the pipe reads, and lets them go again (unless the backlog holds). */
+/* The reader stops the pipe reads, and lets them go again (unless the backlog holds); a
+ * resume of a command that has exited meanwhile reads its pipes to the end and tells the
+ * reader (which may free p). */
 void sbxd_proc_pause(struct sbxd_proc *p);
 void sbxd_proc_resume(struct sbxd_proc *p);
+/* The sandbox is paused (hold 1) or resumed (0): its processes' timeouts stop and keep
+ * what is left of them, then go on; sbxd's own processes (isolation none) are stopped
+ * and continued with SIGSTOP and SIGCONT (an isolated sandbox is frozen as a whole). */
+void sbxd_proc_hold_sandbox(struct sbxd_sandbox *box, int hold);
 /* Server shutdown: kill and free everything. */
 void sbxd_proc_free_all(struct sbxd_server *srv);
 

@@ -114,10 +114,36 @@ static const char *opt_string(json_t *obj, const char *field, int *failed, struc
     return json_string_value(v);
 }
 
+/* A whole number in [1, max]: a JSON integer, or a real with no fraction. */
+static int whole(json_t *v, const char *name, long max, long *out, struct sbxd_err *err)
+{
+    double d = json_is_number(v) ? json_number_value(v) : 0;
+    if (!json_is_number(v) || !(d >= 1) || d != (double)(long)d || d > (double)max)
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "'%s' must be a whole number from 1 to %ld", name, max);
+    *out = (long)d;
+    return 0;
+}
+
+/* A sandbox's limits (docs/PROTOCOL.md); absent ones stay 0. */
+static int limits(json_t *r, struct sbxd_create_req *out, struct sbxd_err *err)
+{
+    json_t *v;
+    if ((v = json_object_get(r, "memory_mb")) && whole(v, "memory_mb", SBX_MAX_MEMORY_MB, &out->memory_mb, err))
+        return -1;
+    if ((v = json_object_get(r, "pids")) && whole(v, "pids", SBX_MAX_PIDS, &out->pids, err)) return -1;
+    if ((v = json_object_get(r, "cpus"))) {
+        double d = json_is_number(v) ? json_number_value(v) : 0;
+        if (!json_is_number(v) || !(d >= 0.01 && d <= SBX_MAX_CPUS))
+            return sbxd_fail(err, 400, SBX_ERR_INVALID, "'cpus' must be a number from 0.01 to %d", SBX_MAX_CPUS);
+        out->cpus = d;
+    }
+    return 0;
+}
+
 int sbxd_parse_create(const char *body, size_t len, struct sbxd_create_req *out,
                       struct sbxd_err *err)
 {
-    static const char *const FIELDS[] = {"env", "timeout", "network", "metadata", NULL};
+    static const char *const FIELDS[] = {"env", "timeout", "network", "metadata", "memory_mb", "pids", "cpus", NULL};
     memset(out, 0, sizeof *out);
     out->timeout = SBX_DEFAULT_LIFETIME;
     if (!(out->root = parse_object(body, len, 1, err))) return -1;
@@ -132,6 +158,7 @@ int sbxd_parse_create(const char *body, size_t len, struct sbxd_create_req *out,
         if (!json_is_boolean(v)) { bad(err, "'%s' must be a boolean", "network"); goto fail; }
         out->network = json_is_true(v);
     }
+    if (limits(r, out, err)) goto fail;
     if (!out->env) json_object_set_new(r, "env", out->env = json_object());
     if (!out->metadata) json_object_set_new(r, "metadata", out->metadata = json_object());
     return 0;

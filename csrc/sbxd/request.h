@@ -9,6 +9,8 @@ struct sbxd_create_req {
     json_t *env, *metadata;    /* objects of strings, never NULL after parsing */
     double timeout;            /* lifetime, > 0 */
     int network;
+    long memory_mb, pids;      /* limits; 0: none asked */
+    double cpus;
 };
 
 struct sbxd_start_req {

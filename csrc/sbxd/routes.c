@@ -16,18 +16,57 @@ static int create_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_
     struct sbxd_create_req req;
     struct sbxd_err err;
     if (sbxd_parse_create(c->body, c->body_len, &req, &err)) return sbxd_reply_error(wsi, &err);
-    struct sbxd_sandbox *box = sbxd_sandbox_create(srv, req.env, req.metadata, req.timeout, req.network, &err);
+    struct sbxd_sandbox *box = sbxd_sandbox_create(srv, &req, &err);
     sbxd_create_req_free(&req);
     if (!box) return sbxd_reply_error(wsi, &err);
     return sbxd_reply(wsi, 201, sbxd_sandbox_info(box));
 }
 
+/* The list's filter: ?metadata.KEY=VALUE&... (lws decodes the %-escapes), as an object
+ * of KEY to VALUE; NULL with err set for any other query parameter. */
+static json_t *metadata_filter(struct lws *wsi, struct sbxd_err *err)
+{
+    static char frag[SBXD_URI_MAX + 2];
+    const char *prefix = "metadata.";
+    json_t *filter = json_object();
+    for (int i = 0; filter && lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+        char *eq = strchr(frag, '=');
+        if (strncmp(frag, prefix, strlen(prefix)) != 0 || !eq || eq == frag + strlen(prefix)) {
+            sbxd_fail(err, 400, SBX_ERR_INVALID, "unknown query parameter '%.64s': the list takes metadata.KEY=VALUE",
+                      frag);
+            json_decref(filter);
+            return NULL;
+        }
+        *eq = '\0';
+        json_object_set_new(filter, frag + strlen(prefix), json_string(eq + 1));
+    }
+    return filter;
+}
+
+/* Whether every KEY=VALUE of the filter is in the sandbox's metadata. */
+static int has_metadata(const struct sbxd_sandbox *box, json_t *filter)
+{
+    const char *key;
+    json_t *want;
+    json_object_foreach(filter, key, want) {
+        json_t *have = json_object_get(box->metadata, key);
+        if (!have || !json_equal(have, want)) return 0;
+    }
+    return 1;
+}
+
 static int list_sandboxes(struct lws *wsi, struct sbxd_server *srv)
 {
+    struct sbxd_err err;
+    json_t *filter = metadata_filter(wsi, &err);
+    if (!filter) return sbxd_reply_error(wsi, &err);
     json_t *arr = json_array();
     struct sbx_list *n;
-    sbx_list_each(n, &srv->boxes)
-        json_array_append_new(arr, sbxd_sandbox_info(sbx_list_entry(n, struct sbxd_sandbox, link)));
+    sbx_list_each(n, &srv->boxes) {
+        struct sbxd_sandbox *box = sbx_list_entry(n, struct sbxd_sandbox, link);
+        if (has_metadata(box, filter)) json_array_append_new(arr, sbxd_sandbox_info(box));
+    }
+    json_decref(filter);
     return sbxd_reply(wsi, 200, json_pack("{s:o}", "sandboxes", arr));
 }
 
@@ -40,11 +79,24 @@ static int set_timeout(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_co
     return sbxd_reply(wsi, 200, sbxd_sandbox_info(box));
 }
 
+/* pause or resume; either answers the sandbox's info. */
+static int pause_or_resume(struct lws *wsi, struct sbxd_sandbox *box, int pause)
+{
+    struct sbxd_err err;
+    if ((pause ? sbxd_sandbox_pause : sbxd_sandbox_resume)(box, &err)) return sbxd_reply_error(wsi, &err);
+    return sbxd_reply(wsi, 200, sbxd_sandbox_info(box));
+}
+
+/* A command on a paused sandbox resumes it first. */
 static int start_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c)
 {
     struct sbxd_start_req req;
     struct sbxd_err err;
     if (sbxd_parse_start(c->body, c->body_len, &req, &err)) return sbxd_reply_error(wsi, &err);
+    if (sbxd_sandbox_resume(box, &err)) {
+        sbxd_start_req_free(&req);
+        return sbxd_reply_error(wsi, &err);
+    }
     struct sbxd_proc *p = sbxd_proc_start(box, &req, &err);
     sbxd_start_req_free(&req);
     if (!p) return sbxd_reply_error(wsi, &err);
@@ -70,7 +122,8 @@ static int split_sandbox_path(const char *path, char *id, size_t idlen, const ch
 static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c,
                          const char *id, const char *rest)
 {
-    int known = !strcmp(rest, "") || !strcmp(rest, "/timeout") || !strcmp(rest, "/processes");
+    int known = !strcmp(rest, "") || !strcmp(rest, "/timeout") || !strcmp(rest, "/processes") ||
+                !strcmp(rest, "/pause") || !strcmp(rest, "/resume");
     if (!known) return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
     struct sbxd_sandbox *box = sbxd_sandbox_find(srv, id);
     if (!box) {
@@ -80,10 +133,12 @@ static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_c
     }
     if (!strcmp(rest, "") && c->method == SBXD_GET) return sbxd_reply(wsi, 200, sbxd_sandbox_info(box));
     if (!strcmp(rest, "") && c->method == SBXD_DELETE) {
-        sbxd_sandbox_destroy(box, "signal");
+        sbxd_sandbox_destroy(box, "sandbox_killed");
         return sbxd_reply(wsi, 200, json_pack("{s:b}", "killed", 1));
     }
     if (!strcmp(rest, "/timeout") && c->method == SBXD_POST) return set_timeout(wsi, box, c);
+    if (!strcmp(rest, "/pause") && c->method == SBXD_POST) return pause_or_resume(wsi, box, 1);
+    if (!strcmp(rest, "/resume") && c->method == SBXD_POST) return pause_or_resume(wsi, box, 0);
     if (!strcmp(rest, "/processes") && c->method == SBXD_POST) return start_process(wsi, box, c);
     return reply_fail(wsi, 405, SBX_ERR_INVALID, "method not allowed");
 }

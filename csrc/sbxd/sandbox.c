@@ -1,11 +1,25 @@
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include "boxfs.h"
+#include "initchan.h"
+#include "isolate.h"
+#include "launch.h"
 #include "proc.h"
+#include "request.h"
 #include "protocol.h"
 #include "sbxd.h"
+#include "users.h"
+
+/* How long a kill waits for the sandbox's processes to be gone before it leaves the
+ * removal of its directory to the loop. */
+#define GONE_WAIT_MS 200
+#define SBXD_SHUTDOWN_WAIT_MS 2000
 
 struct sbxd_sandbox *sbxd_sandbox_find(struct sbxd_server *srv, const char *id)
 {
@@ -41,26 +55,91 @@ void sbxd_sandbox_set_lifetime(struct sbxd_sandbox *box, double lifetime)
 {
     if (lifetime > SBX_TIMEOUT_MAX) lifetime = SBX_TIMEOUT_MAX; /* what expires_at says too */
     box->expires_at = sbxd_now() + lifetime;
-    uv_timer_start(box->lifetime, on_lifetime_end, sbxd_timeout_ms(lifetime), 0);
+    if (box->paused) box->lifetime_left = lifetime; /* it runs again at resume */
+    else uv_timer_start(box->lifetime, on_lifetime_end, sbxd_timeout_ms(lifetime), 0);
 }
 
-/* Its home: a directory of its own under the root, searchable by other users so a
- * command run as another user can start there. */
-static char *make_home(struct sbxd_server *srv, const char *id)
+/* Seconds until a timer is due. */
+static double sbxd_timer_left(const uv_timer_t *t)
 {
-    size_t len = strlen(srv->root) + strlen(id) + 2;
-    char *dir = malloc(len);
-    if (!dir) return NULL;
-    snprintf(dir, len, "%s/%s", srv->root, id);
-    if (mkdir(dir, 0711) != 0) {
-        free(dir);
-        return NULL;
-    }
-    return dir;
+    return (double)uv_timer_get_due_in(t) / 1000.0;
 }
 
-struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, json_t *env, json_t *metadata,
-                                         double lifetime, int network, struct sbxd_err *err)
+/* ---- the init's messages */
+
+static void on_init_message(void *ctx, const struct sbx_init_reply *m, int fd)
+{
+    struct sbxd_sandbox *box = ctx;
+    if (!m) {   /* the init is gone, or can no longer be trusted: so is the sandbox */
+        sbxd_sandbox_destroy(box, "sandbox_killed");
+        return;
+    }
+    if (fd >= 0) close(fd); /* a pty master: no command asks for one yet */
+    struct sbxd_proc *p;
+    switch (m->type) {
+    case SBX_INIT_STARTED:
+        if ((p = sbxd_proc_find_start(box, m->seq))) sbxd_proc_started(p, m->pid);
+        break;
+    case SBX_INIT_FAILED:
+        if ((p = sbxd_proc_find_start(box, m->seq))) sbxd_proc_start_failed(p, m->step, m->err);
+        break;
+    case SBX_INIT_EXITED:
+        if ((p = sbxd_proc_find_pid(box, m->pid))) sbxd_proc_exited(p, m->status);
+        break;
+    default:
+        break;
+    }
+}
+
+/* bwrap and its init for the sandbox; sets box->chan. */
+static int isolate(struct sbxd_sandbox *box, struct sbxd_err *err)
+{
+    struct sbxd_server *srv = box->srv;
+    if (srv->no_isolation) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "%s", srv->no_isolation);
+    struct sbxd_bwrap_conf c = {srv->bwrap, srv->init, srv->root, box->dir, box->network, box->single_uid,
+                                box->pids};
+    struct sbxd_isolated iso;
+    char why[200];
+    if (sbxd_isolate_start(&c, NULL, NULL, &iso, why, sizeof why))
+        return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot start the sandbox: %s", why);
+    box->bwrap = iso.bwrap;
+    box->init = iso.init;
+    box->chan = sbxd_initchan_open(&srv->loop, iso.chan, on_init_message, box);
+    if (box->chan) return 0;
+    sbxd_isolate_kill(&iso);
+    close(iso.init);
+    box->init = -1;
+    return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create the sandbox: out of memory");
+}
+
+/* Its directory and home. */
+static int make_dirs(struct sbxd_sandbox *box)
+{
+    struct sbxd_server *srv = box->srv;
+    box->dir = sbxd_boxfs_create(srv->root, box->id, srv->isolation && !box->single_uid ? SBXD_UID_BASE : -1);
+    if (!box->dir) return -1;
+    if (srv->isolation) {
+        box->home = SBXD_HOME;
+        return 0;
+    }
+    size_t len = strlen(box->dir) + sizeof "/home";
+    if (!(box->home_buf = malloc(len))) return -1;
+    snprintf(box->home_buf, len, "%s/home", box->dir);
+    box->home = box->home_buf;
+    return 0;
+}
+
+static void free_box(struct sbxd_sandbox *box)
+{
+    if (box->dir) sbxd_remove_tree(box->dir);
+    free(box->dir);
+    free(box->home_buf);
+    free(box->lifetime);
+    free(box);
+}
+
+struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, const struct sbxd_create_req *req,
+                                         struct sbxd_err *err)
 {
     if (srv->nboxes >= srv->max_sandboxes) {
         sbxd_fail(err, 429, SBX_ERR_SANDBOX, "too many sandboxes: at most %d (--max-sandboxes)",
@@ -68,44 +147,157 @@ struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, json_t *env, j
         return NULL;
     }
     struct sbxd_sandbox *box = calloc(1, sizeof *box);
-    if (!box || new_id(box->id) != 0 || !(box->lifetime = malloc(sizeof *box->lifetime)) ||
-        !(box->dir = make_home(srv, box->id))) {
-        if (box) free(box->lifetime), free(box);
-        sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create the sandbox");
+    if (!box) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create the sandbox: out of memory"), NULL;
+    box->srv = srv;
+    box->init = -1;
+    box->network = req->network;
+    box->single_uid = geteuid() != 0;
+    box->pids = req->pids ? req->pids : srv->default_pids;
+    if (new_id(box->id) != 0 || !(box->lifetime = malloc(sizeof *box->lifetime)) || make_dirs(box)) {
+        sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create the sandbox: %s", strerror(errno));
+        free_box(box);
         return NULL;
     }
-    box->srv = srv;
-    box->env = json_incref(env);
-    box->metadata = json_incref(metadata);
-    box->network = network;
+    if (srv->isolation && isolate(box, err)) {
+        free_box(box);
+        return NULL;
+    }
+    box->env = json_incref(req->env);
+    box->metadata = json_incref(req->metadata);
     box->started_at = sbxd_now();
     uv_timer_init(&srv->loop, box->lifetime);
     box->lifetime->data = box;
-    sbxd_sandbox_set_lifetime(box, lifetime);
+    sbxd_sandbox_set_lifetime(box, req->timeout);
     sbx_list_push_back(&srv->boxes, &box->link);
     srv->nboxes++;
     return box;
 }
 
+/* ---- the end of a sandbox */
+
 static void free_timer(uv_handle_t *h) { free(h); }
+
+/* A sandbox whose processes were still going when it was killed: its directory goes
+ * once its init is gone (the kernel has then killed everything in it). */
+struct corpse {
+    uv_poll_t poll;   /* on the init's pidfd */
+    struct sbx_list link;  /* in srv->corpses */
+    int init;
+    char *dir;
+};
+
+static void free_corpse(uv_handle_t *h)
+{
+    struct corpse *c = h->data;
+    sbx_list_remove(&c->link);
+    close(c->init);
+    sbxd_remove_tree(c->dir);
+    free(c->dir);
+    free(c);
+}
+
+static void on_init_gone(uv_poll_t *h, int status, int events)
+{
+    (void)status, (void)events;
+    uv_close((uv_handle_t *)h, free_corpse);
+}
+
+/* The directory, now or once the init is gone; at shutdown, now. */
+static void bury(struct sbxd_sandbox *box)
+{
+    int wait_ms = box->srv->stopping ? SBXD_SHUTDOWN_WAIT_MS : GONE_WAIT_MS;
+    struct corpse *c = box->init >= 0 && sbxd_isolate_wait_gone(box->init, wait_ms) != 0 && !box->srv->stopping
+                           ? malloc(sizeof *c) : NULL;
+    if (c && uv_poll_init(&box->srv->loop, &c->poll, box->init) == 0) {
+        sbx_list_push_back(&box->srv->corpses, &c->link);
+        c->init = box->init;
+        c->dir = box->dir;
+        c->poll.data = c;
+        uv_poll_start(&c->poll, UV_READABLE, on_init_gone);
+        box->dir = NULL;
+        box->init = -1;
+        return;
+    }
+    free(c);
+    if (box->init >= 0) close(box->init);
+    box->init = -1;
+    sbxd_remove_tree(box->dir);
+}
+
+void sbxd_sandbox_bury_all(struct sbxd_server *srv)
+{
+    while (!sbx_list_empty(&srv->corpses)) {
+        struct corpse *c = sbx_list_entry(srv->corpses.next, struct corpse, link);
+        sbxd_isolate_wait_gone(c->init, SBXD_SHUTDOWN_WAIT_MS);
+        uv_poll_stop(&c->poll);
+        uv_close((uv_handle_t *)&c->poll, free_corpse);
+        sbx_list_remove(&c->link);
+    }
+}
 
 void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
 {
     struct sbxd_server *srv = box->srv;
     sbx_list_remove(&box->link);
     srv->nboxes--;
-    sbxd_proc_kill_sandbox(box, strcmp(reason, "sandbox_timeout") == 0 ? reason : NULL);
+    if (box->chan) {
+        struct sbxd_isolated iso = {box->bwrap, -1, box->init};
+        sbxd_isolate_kill(&iso);
+        sbxd_initchan_close(box->chan);
+        box->chan = NULL;
+    }
+    sbxd_proc_kill_sandbox(box, reason);
     uv_close((uv_handle_t *)box->lifetime, free_timer);
-    sbxd_remove_tree(box->dir);
-    free(box->dir);
+    box->lifetime = NULL;
+    bury(box);
     json_decref(box->env);
     json_decref(box->metadata);
+    free(box->dir);
+    free(box->home_buf);
     free(box);
+}
+
+/* ---- pause and resume */
+
+/* Every process of the sandbox stopped (1) or let go (0): the freezer where the sandbox
+ * has one, else the init stops and continues every process but itself; sbxd's own
+ * processes (isolation none) are stopped by proc.c. */
+static int freeze(struct sbxd_sandbox *box, int frozen)
+{
+    if (box->chan) return sbxd_initchan_stop_all(box->chan, frozen);
+    return 0;
+}
+
+int sbxd_sandbox_pause(struct sbxd_sandbox *box, struct sbxd_err *err)
+{
+    if (box->paused) return 0;
+    if (freeze(box, 1) != 0)
+        return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot pause the sandbox: %s", strerror(errno));
+    box->lifetime_left = sbxd_timer_left(box->lifetime);
+    uv_timer_stop(box->lifetime);
+    sbxd_proc_hold_sandbox(box, 1);
+    box->paused = 1;
+    return 0;
+}
+
+int sbxd_sandbox_resume(struct sbxd_sandbox *box, struct sbxd_err *err)
+{
+    if (!box->paused) return 0;
+    if (freeze(box, 0) != 0)
+        return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot resume the sandbox: %s", strerror(errno));
+    box->paused = 0;
+    sbxd_proc_hold_sandbox(box, 0);
+    box->expires_at = sbxd_now() + box->lifetime_left;
+    uv_timer_start(box->lifetime, on_lifetime_end, sbxd_timeout_ms(box->lifetime_left), 0);
+    return 0;
 }
 
 json_t *sbxd_sandbox_info(const struct sbxd_sandbox *box)
 {
-    return json_pack("{s:s, s:s, s:f, s:f, s:O, s:b}", "id", box->id, "state", "running",
-                     "started_at", box->started_at, "expires_at", box->expires_at,
-                     "metadata", box->metadata, "network", box->network);
+    /* Paused, the lifetime stands still: it ends that long after now, whenever now is */
+    double expires_at = box->paused ? sbxd_now() + box->lifetime_left : box->expires_at;
+    return json_pack("{s:s, s:s, s:f, s:f, s:O, s:b, s:s}", "id", box->id, "state",
+                     box->paused ? "paused" : "running", "started_at", box->started_at, "expires_at", expires_at,
+                     "metadata", box->metadata, "network", box->network, "isolation",
+                     box->chan ? "bwrap" : "none");
 }

@@ -22,13 +22,24 @@ struct sbxd_err {
 int sbxd_fail(struct sbxd_err *err, int status, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+struct sbxd_initchan;
+
 struct sbxd_sandbox {
     struct sbxd_server *srv;
     struct sbx_list link;      /* in srv->boxes */
     char id[24];
-    char *dir;                 /* its private home */
+    char *dir;                 /* on the host: its directory under the root (boxfs.h) */
+    const char *home;          /* its home as its commands see it: SBXD_HOME when isolated */
+    char *home_buf;            /* the host path of its home, when that is `home` */
     json_t *env, *metadata;    /* objects of strings */
-    int network;               /* create{network}: recorded and reported; isolation comes later */
+    int network;               /* create{network}: keeps the host's network namespace */
+    pid_t bwrap;               /* isolated: bwrap's host pid, and a pidfd of its init (PID 1) */
+    int init;
+    struct sbxd_initchan *chan;/* isolated: the init's channel; NULL with isolation none */
+    int single_uid;            /* its users are sbxd's one uid (sbxd is not root) */
+    int paused;                /* its processes are stopped, its timers held */
+    long pids;                 /* the most processes it may have (create{pids} or the default) */
+    double lifetime_left;      /* paused: seconds its lifetime had left */
     double started_at, expires_at;
     uv_timer_t *lifetime;      /* malloc'd: its close completes after the sandbox is gone */
 };
@@ -38,15 +49,20 @@ struct sbxd_server {
     struct lws_context *lws;
     struct sbxd_connwatch *conns;  /* connections lws leaves to sbxd (connwatch.h) */
     struct sbx_list boxes;     /* every sandbox alive, oldest first */
+    struct sbx_list corpses;   /* killed sandboxes whose processes are not all gone yet */
     int nboxes, max_sandboxes; /* alive, and the most sbxd keeps (--max-sandboxes) */
     struct sbx_list procs;     /* every process not yet reaped and released */
     int running;               /* commands started and not yet exited (reaped) */
     int max_procs;             /* the most `running` may be (--max-procs) */
+    long default_pids;         /* a sandbox's process bound without create{pids} (--default-pids) */
     const char *api_key;       /* NULL: no key (unix sockets only) */
     size_t max_body;
     double keepalive;
     char *root;
     int own_root;              /* made by us: removed at exit */
+    int isolation;             /* 1: bubblewrap and an init per sandbox; 0: --isolation none */
+    const char *bwrap, *init;  /* the programs, found at start (NULL: not found) */
+    const char *no_isolation;  /* why sandboxes cannot be made (NULL: they can) */
     int quiet;
     int stopping;
     uv_signal_t sigterm, sigint;
@@ -64,14 +80,24 @@ uint64_t sbxd_timeout_ms(double seconds);
 
 /* sandbox.c */
 struct sbxd_sandbox *sbxd_sandbox_find(struct sbxd_server *srv, const char *id);
-struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, json_t *env, json_t *metadata,
-                                         double lifetime, int network, struct sbxd_err *err);
+struct sbxd_create_req;
+struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, const struct sbxd_create_req *req,
+                                         struct sbxd_err *err);
 /* The oldest sandbox alive, or NULL. */
 struct sbxd_sandbox *sbxd_sandbox_first(struct sbxd_server *srv);
 void sbxd_sandbox_set_lifetime(struct sbxd_sandbox *box, double lifetime);
-/* Kills its processes with `reason` ("signal" or "sandbox_timeout") and frees it. */
+/* Kills it and its processes, whose end says `reason` ("sandbox_killed",
+ * "sandbox_timeout"), and frees it. */
 void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason);
+/* Shutdown: removes the directories of killed sandboxes still waited for. */
+void sbxd_sandbox_bury_all(struct sbxd_server *srv);
 json_t *sbxd_sandbox_info(const struct sbxd_sandbox *box);
+/* Every process of it stopped, its lifetime and its commands' timeouts held; and back.
+ * Each is a no-op in the state it leads to. -1 with err set on failure. */
+int sbxd_sandbox_pause(struct sbxd_sandbox *box, struct sbxd_err *err);
+int sbxd_sandbox_resume(struct sbxd_sandbox *box, struct sbxd_err *err);
 int sbxd_remove_tree(const char *path);
+/* Every directory from / down to `path` (absolute) lets others search it (o+x). */
+int sbxd_searchable_by_all(const char *path);
 
 #endif

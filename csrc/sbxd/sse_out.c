@@ -146,6 +146,7 @@ static void add_end(struct sbxd_sse *s, struct batch *b)
 static int fill_batch(struct sbxd_sse *s, struct batch *b)
 {
     struct sbxd_proc *p = s->proc;
+    if (!sbxd_proc_started_yet(p)) return 0; /* its output waits for its start event */
     if (s->head_due && add_head(s, b)) return -1;
     while (p->log.pending && add_output(p, b)) {}
     if (sbxd_proc_finished(p)) add_end(s, b);
@@ -158,6 +159,7 @@ static int fill_batch(struct sbxd_sse *s, struct batch *b)
 static int has_news(const struct sbxd_sse *s)
 {
     const struct sbxd_proc *p = s->proc;
+    if (!sbxd_proc_started_yet(p)) return 0;
     return (s->head_due && s->head_released) || p->log.pending || sbxd_proc_finished(p) ||
            s->keepalive_due;
 }
@@ -303,7 +305,32 @@ static void on_proc_gone(struct sbxd_reader *r)
     close_ticker(s);
 }
 
-static const struct sbxd_reader_ops SSE_READER = {on_proc_news, on_proc_news, on_proc_gone};
+/* The command did not start: the answer is that error instead of a stream (no byte of
+ * the stream has gone: its head waits for the start). */
+static void on_start_failed(struct sbxd_reader *r, const struct sbxd_err *err)
+{
+    struct sbxd_sse *s = stream_of(r);
+    struct lws *wsi = s->wsi;
+    static unsigned char buf[SBXD_HEAD_ROOM + 512];
+    char body[400];
+    json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "kind", err->kind, "message", err->message);
+    int blen = doc ? json_dumpb(doc, body, sizeof body, JSON_COMPACT) : 0;
+    json_decref(doc);
+    unsigned char *pos = buf, *end = buf + SBXD_HEAD_ROOM;
+    s->end_sent = 1;
+    if (blen <= 0 || (size_t)blen > sizeof body ||
+        lws_add_http_common_headers(wsi, (unsigned)err->status, "application/json", (lws_filepos_t)blen, &pos, end) ||
+        lws_finalize_http_header(wsi, &pos, end)) {
+        close_stream(wsi);
+        return;
+    }
+    memcpy(pos, body, (size_t)blen);
+    pos += blen;
+    if (send_or_keep(s, buf, (size_t)(pos - buf))) close_stream(wsi);
+    else if (s->unsent ? want_write(s) : end_response(s) < 0) close_stream(wsi);
+}
+
+static const struct sbxd_reader_ops SSE_READER = {on_proc_news, on_proc_news, on_proc_gone, on_start_failed};
 
 /* The stream's timer. Its first tick ends the hold of the response head (see
  * sbxd_sse_begin); the next ones, a keep-alive interval apart, mark an interval with

@@ -1,4 +1,6 @@
 #include <ftw.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -42,4 +44,17 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 int sbxd_remove_tree(const char *path)
 {
     return nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+int sbxd_searchable_by_all(const char *path)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir || dir[0] != '/') return 0;
+    for (;;) {
+        struct stat st;
+        if (stat(dir[0] ? dir : "/", &st) != 0 || !(st.st_mode & S_IXOTH)) return 0;
+        char *slash = strrchr(dir, '/');
+        if (!slash || !dir[0]) return 1;
+        *slash = '\0';
+    }
 }

@@ -39,6 +39,14 @@ local RULES = {
       return "must be a positive number of seconds"
     end
   end,
+  count = function(v)
+    if math.type(v) ~= "integer" or v <= 0 then return "must be a positive integer" end
+  end,
+  amount = function(v)
+    if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
+      return "must be a positive number"
+    end
+  end,
   env = function(v)
     if not is_string_map(v) then return "must be a table of string keys to string values" end
     for k in pairs(v) do

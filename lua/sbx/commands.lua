@@ -143,14 +143,17 @@ function Run:drive(op)
   if not ok and not (self.stdout and errors.is(err, "TimeoutError")) then error(err, 0) end
 end
 
---- Raises when the end event says the command did not finish by itself in time.
-local function raise_if_timed_out(result, opts)
+--- Raises when the end event says the command did not finish by itself: its timeout, or its
+-- sandbox's end (lifetime or kill).
+local function raise_if_cut_short(result, opts)
   if result.error == "timeout" then
     errors.raise("TimeoutError", ("command timed out after %g s"):format(opts.timeout),
       { result = result })
   elseif result.error == "sandbox_timeout" then
     errors.raise("SandboxTimeoutError", "the sandbox's lifetime ran out during the command",
       { result = result })
+  elseif result.error == "sandbox_killed" then
+    errors.raise("NotFoundError", "the sandbox was killed during the command", { result = result })
   end
 end
 
@@ -181,7 +184,7 @@ function Commands:run(cmd, opts)
     start_run(self, run, body, opts)
   until not run.resend
   local result = run:result()
-  raise_if_timed_out(result, opts)
+  raise_if_cut_short(result, opts)
   return result
 end
 

@@ -20,6 +20,7 @@ local function to_info(doc)
   return {
     id = doc.id, state = doc.state, started_at = doc.started_at,
     expires_at = doc.expires_at, metadata = metadata, network = doc.network == true,
+    isolation = doc.isolation,
   }
 end
 
@@ -77,6 +78,20 @@ function Sandbox:kill()
   return delete(self)
 end
 
+--- Stops every process of the sandbox and holds its timers; true. Idempotent.
+function Sandbox:pause()
+  check_box("pause", self)
+  self.client:call("POST", self:path("/pause"), {})
+  return true
+end
+
+--- Lets a paused sandbox go on; true. Idempotent.
+function Sandbox:resume()
+  check_box("resume", self)
+  self.client:call("POST", self:path("/resume"), {})
+  return true
+end
+
 function Sandbox:set_timeout(seconds)
   check_box("set_timeout", self)
   check.value("set_timeout", "seconds", seconds, "positive")
@@ -110,6 +125,7 @@ end
 local CREATE_OPTIONS = {
   url = "string", api_key = "string", env = "env", timeout = "positive",
   request_timeout = "duration", network = "boolean", metadata = "map",
+  memory_mb = "count", pids = "count", cpus = "amount",
 }
 
 --- `sbx:create{}` passes the module itself first: say that, not "option create is unknown".
@@ -126,6 +142,7 @@ function M.create(opts)
   local client = client_for(opts)
   local doc = client:call("POST", "/sandboxes", {
     env = opts.env, timeout = opts.timeout, network = opts.network, metadata = opts.metadata,
+    memory_mb = opts.memory_mb, pids = opts.pids, cpus = opts.cpus,
   })
   return new_sandbox(client, to_info(doc), true)
 end
@@ -137,16 +154,32 @@ function M.connect(id, opts)
   check.value("connect", "id", id, "id")
   opts = check.options("connect", opts, CONNECT_OPTIONS)
   local client = client_for(opts)
-  local info = to_info(client:call("GET", "/sandboxes/" .. id))
+  -- connecting resumes a paused sandbox (a no-op on a running one)
+  local info = to_info(client:call("POST", "/sandboxes/" .. id .. "/resume", {}))
   return new_sandbox(client, info, false)
 end
 
-local LIST_OPTIONS = { url = "string", api_key = "string", request_timeout = "duration" }
+local LIST_OPTIONS = {
+  url = "string", api_key = "string", request_timeout = "duration", metadata = "map",
+}
+
+--- The query of a list filtered by metadata: ?metadata.KEY=VALUE&..., percent-encoded.
+local function metadata_query(metadata)
+  if not metadata or next(metadata) == nil then return "" end
+  local function enc(s)
+    return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+  end
+  local keys = {}
+  for k in pairs(metadata) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for i, k in ipairs(keys) do keys[i] = "metadata." .. enc(k) .. "=" .. enc(metadata[k]) end
+  return "?" .. table.concat(keys, "&")
+end
 
 function M.list(opts)
   check_not_module("list", opts)
   opts = check.options("list", opts, LIST_OPTIONS)
-  local doc = client_for(opts):call("GET", "/sandboxes")
+  local doc = client_for(opts):call("GET", "/sandboxes" .. metadata_query(opts.metadata))
   local out = {}
   for i, info in ipairs(type(doc.sandboxes) == "table" and doc.sandboxes or {}) do
     out[i] = to_info(info)

@@ -62,7 +62,14 @@ static void on_gone(struct sbxd_reader *r)
     ((struct test_reader *)r)->proc = NULL;
 }
 
-static const struct sbxd_reader_ops TEST_OPS = {on_news, on_exited, on_gone};
+/* A process of sbxd's own starts at once: there is no init to refuse it later. */
+static void on_start_failed(struct sbxd_reader *r, const struct sbxd_err *err)
+{
+    (void)r, (void)err;
+    CHECK(0, "no start fails later without an init");
+}
+
+static const struct sbxd_reader_ops TEST_OPS = {on_news, on_exited, on_gone, on_start_failed};
 
 static struct sbxd_server srv;
 static struct sbxd_sandbox box;
@@ -151,6 +158,7 @@ int main(void)
     srv.keepalive = 15;
     box.srv = &srv;
     box.dir = dir;
+    box.home = dir;
     box.env = json_object();
     sbxd_launch_init(NULL);
     uv_timer_init(&srv.loop, &reaper);

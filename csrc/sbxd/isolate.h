@@ -1,0 +1,31 @@
+/* Starts a sandbox: bwrap with the sandbox's namespaces, running the init as PID 1, and
+ * returns once the init said READY (or why it did not). Used at create only: it waits,
+ * bounded, for a sandbox no command has run in yet, so nothing hostile can stall it. */
+#ifndef SBXD_ISOLATE_H
+#define SBXD_ISOLATE_H
+#include <sys/types.h>
+#include "bwrap_args.h"
+
+/* As root, the sandbox's uids 0-65535 are the host's SBXD_UID_BASE-(SBXD_UID_BASE+65535). */
+#define SBXD_UID_BASE 100000L
+#define SBXD_UID_COUNT 65536L
+
+struct sbxd_isolated {
+    pid_t bwrap;    /* host pid of bwrap, sbxd's child: killing it kills the sandbox */
+    int chan;       /* sbxd's end of the init's channel (close-on-exec) */
+    int init;       /* a pidfd of the init, the sandbox's PID 1: when it has exited, the
+                       kernel has killed every process of the sandbox */
+};
+
+/* Called with bwrap's pid before bwrap runs (to put it into the sandbox's cgroups). */
+typedef int (*sbxd_isolate_join)(void *ctx, pid_t pid);
+
+/* `c->single_uid` unset: sbxd maps SBXD_UID_BASE (it must be root). -1 with `why` set. */
+int sbxd_isolate_start(const struct sbxd_bwrap_conf *c, sbxd_isolate_join join, void *ctx,
+                       struct sbxd_isolated *out, char *why, size_t whylen);
+/* Kills the sandbox: its init (so everything in it) and bwrap. Closes nothing. */
+void sbxd_isolate_kill(const struct sbxd_isolated *iso);
+/* Waits at most `ms` for the init (a pidfd) to be gone: 0 when it is, -1 when not yet. */
+int sbxd_isolate_wait_gone(int init, int ms);
+
+#endif

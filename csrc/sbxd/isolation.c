@@ -1,0 +1,105 @@
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "boxfs.h"
+#include "isolation.h"
+
+/* An executable named `name` in a directory of PATH, malloc'd; NULL when none. */
+static char *find_on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        char full[PATH_MAX];
+        if (n > 0 && snprintf(full, sizeof full, "%.*s/%s", (int)n, path, name) < (int)sizeof full &&
+            access(full, X_OK) == 0)
+            return strdup(full);
+        path += n + (path[n] == ':');
+    }
+    return NULL;
+}
+
+/* sbx-init in the directory of sbxd's own executable, malloc'd; NULL when none. */
+static char *find_beside_self(const char *name)
+{
+    char self[PATH_MAX], full[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash) return NULL;
+    *slash = '\0';
+    if (snprintf(full, sizeof full, "%s/%s", self, name) >= (int)sizeof full || access(full, X_OK) != 0) return NULL;
+    return strdup(full);
+}
+
+/* An absolute path to a program given by the user: bwrap and the init are exec'd by path. */
+static char *given_program(const char *path)
+{
+    char full[PATH_MAX];
+    if (access(path, X_OK) != 0 || !realpath(path, full)) return NULL;
+    return strdup(full);
+}
+
+static int find_programs(struct sbxd_server *srv, const char *bwrap, const char *init)
+{
+    srv->bwrap = bwrap ? given_program(bwrap) : find_on_path("bwrap");
+    srv->init = init ? given_program(init) : find_beside_self("sbx-init");
+    if (!srv->bwrap)
+        srv->no_isolation = bwrap ? "cannot isolate sandboxes: --bwrap is not an executable program"
+                                  : "cannot isolate sandboxes: bubblewrap (bwrap) is not installed; install the "
+                                    "bubblewrap package, or start sbxd with --isolation none";
+    else if (!srv->init)
+        srv->no_isolation = init ? "cannot isolate sandboxes: --init is not an executable program"
+                                 : "cannot isolate sandboxes: sbx-init is not installed beside sbxd; reinstall "
+                                   "sbx, or give its path with --init";
+    return 0;
+}
+
+/* As root, a sandbox's bwrap runs as the sandbox's root, a host uid of its own that must
+ * find its directories by their paths: the root lets others pass through it (each
+ * sandbox's directory then lets in only its own), and so must every parent. */
+static const char *open_root_to_sandboxes(struct sbxd_server *srv)
+{
+    if (geteuid() != 0) return NULL;
+    if (chmod(srv->root, 0711) != 0)
+        return "cannot isolate sandboxes: sbxd cannot let their users through its --root (chmod)";
+    if (!sbxd_searchable_by_all(srv->root))
+        return "cannot isolate sandboxes: their users cannot reach sbxd's --root; every directory "
+               "above it must be searchable by others (chmod o+x)";
+    return NULL;
+}
+
+/* The files every sandbox shares: without them, sandboxes are refused, saying why. */
+static const char *prepare_files(struct sbxd_server *srv)
+{
+    static char failed[320];
+    char why[256];
+    if (sbxd_boxfs_init(srv->root, why, sizeof why) != 0) {
+        snprintf(failed, sizeof failed, "cannot isolate sandboxes: %s", why);
+        return failed;
+    }
+    char *copy = sbxd_boxfs_install_init(srv->root, srv->init);
+    free((char *)srv->init);
+    srv->init = copy;
+    return copy ? NULL : "cannot isolate sandboxes: cannot copy sbx-init into sbxd's --root";
+}
+
+int sbxd_isolation_setup(struct sbxd_server *srv, const char *mode, const char *bwrap, const char *init)
+{
+    srv->isolation = !mode || strcmp(mode, "none") != 0;
+    if (!srv->isolation && !srv->quiet)
+        fprintf(stderr, "sbxd: warning: --isolation none: commands run on the host as sbxd's user, "
+                        "unisolated\n");
+    if (srv->isolation) find_programs(srv, bwrap, init);
+    if (srv->isolation && !srv->no_isolation) srv->no_isolation = open_root_to_sandboxes(srv);
+    if (srv->isolation && !srv->no_isolation) srv->no_isolation = prepare_files(srv);
+    if (srv->no_isolation && !srv->quiet) fprintf(stderr, "sbxd: %s\n", srv->no_isolation);
+    int removed = sbxd_boxfs_sweep(srv->root);
+    if (removed > 0 && !srv->quiet) fprintf(stderr, "sbxd: removed %d sandboxes a previous sbxd left\n", removed);
+    return 0;
+}
