@@ -38,11 +38,13 @@ struct init {
     int chan;
 };
 
-/* Starts sbx-init with `chan_fd` on its fd 3 and argv[1] "3". */
-static pid_t exec_init(int chan_fd)
+/* Starts sbx-init with `chan_fd` on its fd 3 and argv[1] "3"; its stderr on `err_fd`
+ * (-1: this test's). */
+static pid_t exec_init(int chan_fd, int err_fd)
 {
     pid_t pid = fork();
     if (pid != 0) return pid;
+    if (err_fd >= 0 && dup2(err_fd, 2) < 0) _exit(126);
     if (chan_fd == 3) fcntl(3, F_SETFD, 0);
     else if (dup2(chan_fd, 3) < 0) _exit(126);
     execl(init_path, "sbx-init", "3", (char *)NULL);
@@ -75,7 +77,7 @@ static int init_start(struct init *in)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -1;
-    in->pid = exec_init(sv[1]);
+    in->pid = exec_init(sv[1], -1);
     close(sv[1]);
     in->chan = sv[0];
     struct sbx_init_reply r;
@@ -307,6 +309,21 @@ static int count_fds(pid_t pid)
     return n;
 }
 
+/* A packet with one descriptor, of any size: a fault sbxd's senders cannot make. */
+static int send_with_fd(int chan, const void *buf, size_t len, int fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl = {0};
+    struct iovec iov = {(void *)buf, len};
+    struct msghdr h = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN(sizeof fd);
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return sendmsg(chan, &h, 0) == (ssize_t)len ? 0 : -1;
+}
+
 /* Raw packets no sbxd would send: each is ignored, its descriptors closed. */
 static void send_malformed(int chan)
 {
@@ -319,7 +336,9 @@ static void send_malformed(int chan)
     CHECK(send(chan, big, sizeof big, 0) == (ssize_t)sizeof big, "long packet");
     CHECK(send(chan, &unknown, sizeof unknown, 0) == (ssize_t)sizeof unknown, "unknown type");
     CHECK(send(chan, &reply, sizeof reply, 0) == (ssize_t)sizeof reply, "a reply type");
-    CHECK(sbxd_initmsg_send_start(chan, (const void *)&sig, &devnull, 1) == 0, "signal with a descriptor");
+    CHECK(send_with_fd(chan, &sig, sizeof sig, devnull) == 0, "a signal with a descriptor");
+    CHECK(send_with_fd(chan, "junk", 4, devnull) == 0, "a short packet with a descriptor");
+    CHECK(send_with_fd(chan, big, sizeof big, devnull) == 0, "a long packet with a descriptor");
     close(devnull);
 }
 
@@ -381,16 +400,20 @@ static void test_pty(int chan)
     cmd_close(&c);
 }
 
-/* A descriptor that is no SOCK_SEQPACKET socket: exit 2. */
+/* A descriptor that is no SOCK_SEQPACKET socket: exit 2, saying why. */
 static void test_bad_channel(void)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return;
-    pid_t pid = exec_init(p[0]);
+    int p[2], err[2];
+    if (pipe2(p, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return;
+    pid_t pid = exec_init(p[0], err[1]);
+    close(err[1]);
+    char msg[256];
+    read_to_end(err[0], msg, sizeof msg);
     int st = -1;
     waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "a pipe as the channel: exit 2, got %#x", st);
-    close(p[0]), close(p[1]);
+    CHECK(strcmp(msg, "sbx-init: FD is not a SOCK_SEQPACKET socket\n") == 0, "its message: '%s'", msg);
+    close(p[0]), close(p[1]), close(err[0]);
 }
 
 int main(void)
