@@ -105,9 +105,9 @@ static void serve_loop(int chan, int sigfd)
 
 int main(int argc, char **argv)
 {
+    if (guard_process() != 0) return 2;
     int chan = channel_fd(argc, argv);
     if (chan < 0) return 2;
-    if (guard_process() != 0) return 2;
     if (std_fds_open() != 0) return fail("cannot open /dev/null"), 2;
     int sigfd = signals_fd();
     if (sigfd < 0) return fail("cannot watch SIGCHLD"), 2;
