@@ -67,6 +67,13 @@ $(B)/sbxd: $(SBXD_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -Icsrc/sbxd $(CPPFLAGS_ALL) -o $@ $(SBXD_SRC) $(LIBS_SBXD)
 
+# The init of a sandbox, its PID 1: libc only, so that it starts at once.
+INIT_SRC = $(wildcard csrc/init/*.c)
+all: $(B)/sbx-init
+$(B)/sbx-init: $(INIT_SRC) $(wildcard csrc/init/*.h) csrc/common/initproto.h csrc/common/protocol.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -Icsrc/common -o $@ $(INIT_SRC)
+
 # C unit tests: each spec/c/test_X.c links the whole client core and sbxd sources it needs.
 UNIT_BINS = $(patsubst spec/c/%.c,$(B)/unit/%,$(UNIT_SRC))
 $(B)/unit/%: spec/c/%.c $(CORE_SRC) $(SBXD_SRC) $(HEADERS)
@@ -158,9 +165,11 @@ install: all
 	install -m 755 $(B)/sbx/core.so $(DESTDIR)$(LIBDIR)/sbx/core.so
 	install -m 755 $(B)/sbxd $(DESTDIR)$(LIBDIR)/sbx/sbxd
 	ln -sf $(LIBDIR)/sbx/sbxd $(DESTDIR)$(BINDIR)/sbxd
+	install -m 755 $(B)/sbx-init $(DESTDIR)$(LIBDIR)/sbx/sbx-init
+	ln -sf $(LIBDIR)/sbx/sbx-init $(DESTDIR)$(BINDIR)/sbx-init
 
 uninstall:
-	rm -rf $(DESTDIR)$(LUADIR)/sbx $(DESTDIR)$(LIBDIR)/sbx $(DESTDIR)$(BINDIR)/sbxd
+	rm -rf $(DESTDIR)$(LUADIR)/sbx $(DESTDIR)$(LIBDIR)/sbx $(DESTDIR)$(BINDIR)/sbxd $(DESTDIR)$(BINDIR)/sbx-init
 
 clean:
 	rm -rf build build-asan

@@ -8,7 +8,8 @@ description = {
   summary = "Run commands inside sandboxes from Lua: run, stream, background, interactive sessions.",
   detailed = [[
 sbx runs shell commands inside sandboxes owned by sbxd, its daemon, which is built and
-installed beside the module. With no url, the module starts a private sbxd per process.
+installed beside the module, with sbx-init (the first process in each sandbox) beside
+sbxd. With no url, the module starts a private sbxd per process.
 Needs lua-cjson at run time (Debian: lua-cjson) and, to build, libcurl, libuv,
 libwebsockets (with its libuv event library) and jansson development files.
 ]],
