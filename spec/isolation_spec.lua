@@ -90,7 +90,8 @@ describe("an isolated sandbox", function()
     assert.are.equal("lo\n", ifaces)
     local open <close> = sbx.create { url = server.url, api_key = server.key, network = true }
     local host = helper.sh("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort")
-    assert.are.equal(host .. "\n", open.commands:run("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort").stdout)
+    local seen = open.commands:run("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort").stdout
+    assert.are.equal(host .. "\n", seen)
   end)
 
   it("opens a pty inside, on its own devpts", function()
@@ -102,7 +103,8 @@ describe("an isolated sandbox", function()
     it("runs as user (1000) by default, as root and nobody when asked", function()
       local box <close> = sbx.create(opts)
       assert.are.equal("1000 user\n", box.commands:run("echo $(id -u) $(id -un)").stdout)
-      assert.are.equal("0 root /root\n", box.commands:run("echo $(id -u) $(id -un) $HOME", { user = "root" }).stdout)
+      local as_root = box.commands:run("echo $(id -u) $(id -un) $HOME", { user = "root" })
+      assert.are.equal("0 root /root\n", as_root.stdout)
       assert.are.equal("65534\n", box.commands:run("id -u", { user = "nobody" }).stdout)
     end)
 

@@ -11,7 +11,8 @@
 #define SBX_INITPROTO_H
 #include <stdint.h>
 
-/* The init's argv[1]: the number of the channel's descriptor. */
+/* The init's argv[1]: the number of the channel's descriptor; argv[2], optional, its
+ * RLIMIT_NPROC (the sandbox's process bound where no pids cgroup keeps it). */
 #define SBX_INIT_FD 3
 
 enum sbx_init_type {

@@ -1,4 +1,6 @@
-/* sbx-init FD: PID 1 of a sandbox, serving sbxd on the channel FD (SBX_INIT_FD). It
+/* sbx-init FD [NPROC]: PID 1 of a sandbox, serving sbxd on the channel FD (SBX_INIT_FD).
+ * NPROC, when given, is its RLIMIT_NPROC, which every command inherits: set here, inside
+ * the sandbox's user namespace, it counts each uid's processes of this sandbox alone. It
  * exits 0 when the channel ends or breaks (the namespace dies with it), 2 when it cannot
  * start. */
 #include <errno.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,7 +27,7 @@ static int fail(const char *what)
 static int channel_fd(int argc, char **argv)
 {
     char *end;
-    if (argc != 2) return fail("usage: sbx-init FD");
+    if (argc != 2 && argc != 3) return fail("usage: sbx-init FD [NPROC]");
     errno = 0;
     long fd = strtol(argv[1], &end, 10);
     if (errno || end == argv[1] || *end || fd < 0 || fd > 65535) return fail("FD is not a descriptor number");
@@ -36,6 +39,19 @@ static int channel_fd(int argc, char **argv)
     int fl = fcntl((int)fd, F_GETFL);
     if (fl < 0 || fcntl((int)fd, F_SETFL, fl & ~O_NONBLOCK) != 0) return fail("cannot use FD");
     return (int)fd;
+}
+
+/* argv[2], when given: the most processes each uid of the sandbox may have. */
+static int bound_processes(int argc, char **argv)
+{
+    if (argc < 3) return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(argv[2], &end, 10);
+    if (errno || end == argv[2] || *end || n <= 0) return fail("NPROC is not a positive number");
+    struct rlimit lim = {(rlim_t)n, (rlim_t)n};
+    if (setrlimit(RLIMIT_NPROC, &lim) != 0) return fail("cannot set RLIMIT_NPROC");
+    return 0;
 }
 
 /* 0, 1 and 2 are open (on /dev/null if need be), so no descriptor received is one of
@@ -107,7 +123,7 @@ int main(int argc, char **argv)
 {
     if (guard_process() != 0) return 2;
     int chan = channel_fd(argc, argv);
-    if (chan < 0) return 2;
+    if (chan < 0 || bound_processes(argc, argv) != 0) return 2;
     if (std_fds_open() != 0) return fail("cannot open /dev/null"), 2;
     int sigfd = signals_fd();
     if (sigfd < 0) return fail("cannot watch SIGCHLD"), 2;
