@@ -90,6 +90,12 @@ $(B)/unit/test_proc: spec/c/test_proc.c $(PROC_SRC) $(HEADERS)
 	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -Icsrc/sbxd $(CPPFLAGS_ALL) -o $@ $< $(PROC_SRC) \
 	  $(shell pkg-config --libs libuv jansson 2>/dev/null)
 
+# The cgroup module is plain libc: its test links nothing else.
+CGROUP_SRC = $(wildcard csrc/sbxd/cgroup*.c)
+$(B)/unit/test_cgroup: spec/c/test_cgroup.c $(CGROUP_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -Icsrc/sbxd -o $@ $< $(CGROUP_SRC)
+
 # The embedding test loads the sbx.core and sbxd of the same build.
 UNIT_ENV = SBX_TEST_CPATH="$(CURDIR)/$(B)/?.so" SBX_SBXD="$(CURDIR)/$(B)/sbxd"
 
