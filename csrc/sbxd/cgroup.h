@@ -16,8 +16,9 @@
  * Where nothing is writable (sbxd not root, no cgroupfs mounted), the mask is empty and
  * every call below reports so cleanly: sbxd refuses limits and pauses by signals.
  *
- * Plain libc; every call is synchronous. The removals wait for killed processes to leave
- * their group, a bounded time (about a second), as the freeze does. */
+ * Plain libc; every call is synchronous. The freeze waits at most about a second for the
+ * kernel; a removal may freeze first and then waits about a second more for the killed
+ * processes to leave their groups. */
 #ifndef SBXD_CGROUP_H
 #define SBXD_CGROUP_H
 
@@ -81,7 +82,9 @@ int sbxd_cgroups_have(const struct sbxd_cgroups *cg, unsigned controller);
 
 /* Removes every group under the parent groups, the leftovers of a previous sbxd on the
  * same name: thaws it, kills (SIGKILL) each process in it, and removes it once empty.
- * Call it before the first create. Returns how many sandboxes' groups it removed. */
+ * Call it before the first create, and only while no other sbxd runs on the same name
+ * (it would take that one's sandboxes for leftovers). Returns how many sandboxes'
+ * groups it removed. */
 int sbxd_cgroups_sweep(const struct sbxd_cgroups *cg);
 
 /* Removes the parent groups where they are empty; the mask is empty afterwards. */

@@ -510,6 +510,47 @@ static void test_v2_freeze(void)
     CHECK(!exists(parent), "v2 parent removed");
 }
 
+/* The mountinfo and cgroup lines as the kernel writes them: optional fields before "-",
+ * an octal-escaped space in a mount point, a mount of a subtree (its root is the group's
+ * ancestor, cut from the group's path), and a mount that does not show the group, which
+ * is passed over. The hierarchy is a plain directory holding the two files that make a
+ * v1 memory group usable. */
+static void test_discovery_reads_the_kernel_format(void)
+{
+    char top[64], own[128], parent[256], procs[320], limit[320];
+    snprintf(top, sizeof top, "/tmp/sbx cg-%d", (int)getpid());
+    snprintf(own, sizeof own, "%s/b", top);
+    snprintf(parent, sizeof parent, "%s/sbxd-%s", own, name);
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", parent);
+    snprintf(limit, sizeof limit, "%s/memory.limit_in_bytes", parent);
+    CHECK(mkdir(top, 0755) == 0 && mkdir(own, 0755) == 0 && mkdir(parent, 0755) == 0, "dirs");
+    CHECK(write_file(procs, "") == 0 && write_file(limit, "") == 0, "files");
+
+    char mountinfo[64], self[64], lines[512];
+    snprintf(mountinfo, sizeof mountinfo, "/tmp/sbx-mountinfo-%d", (int)getpid());
+    snprintf(self, sizeof self, "/tmp/sbx-cgroup-%d", (int)getpid());
+    snprintf(lines, sizeof lines,
+             "50 31 0:40 /elsewhere /nowhere rw shared:9 - cgroup cgroup rw,memory\n"
+             "51 31 0:40 /a /tmp/sbx\\040cg-%d rw,relatime shared:9 master:2 - cgroup cgroup rw,memory\n",
+             (int)getpid());
+    CHECK(write_file(mountinfo, lines) == 0 && write_file(self, "7:pids:/\n4:memory:/a/b\n0::/\n") == 0,
+          "fake files");
+    struct sbxd_cgroups found;
+    unsigned mask = sbxd_cgroups_open_from(&found, name, mountinfo, self);
+    CHECK(mask == SBXD_CG_MEMORY, "mask %#x", mask);
+    CHECK(found.place[1].version == 1, "version %d", found.place[1].version);
+    CHECK(strcmp(found.place[1].parent, parent) == 0, "parent \"%s\"", found.place[1].parent);
+    unlink(mountinfo);
+    unlink(self);
+    unlink(procs);
+    unlink(limit);
+    rmdir(parent);
+    rmdir(own);
+    rmdir(top);
+    CHECK(sbxd_cgroups_open_from(&found, "bad/name", "/proc/self/mountinfo", "/proc/self/cgroup") == 0,
+          "a bad name opens nothing");
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -533,6 +574,7 @@ int main(void)
     test_existing_group_refused();
     test_unprivileged_has_nothing();
     test_v2_freeze();
+    test_discovery_reads_the_kernel_format();
 
     char parents[SBXD_CG_COUNT][PATH_MAX];
     for (int bit = 0; bit < SBXD_CG_COUNT; bit++) memcpy(parents[bit], cg.place[bit].parent, PATH_MAX);
