@@ -15,6 +15,11 @@ local function host_processes(word)
   return #helper.pgrep("sleep " .. word)
 end
 
+--- The cgroup directories of a sandbox, in every hierarchy.
+local function cgroups_of(id)
+  return helper.sh("find /sys/fs/cgroup -type d -name " .. id .. " 2>/dev/null | wc -l")
+end
+
 local function mounts_under(dir)
   local n = 0
   for line in io.lines("/proc/mounts") do
@@ -169,8 +174,16 @@ describe("an isolated sandbox", function()
       return box
     end
 
-    it("kills every process in it when it is killed", function()
-      left_running(function(box) assert.is_true(box:kill()) end)
+    it("kills every process in it when it is killed, and removes its cgroups", function()
+      local box = left_running(function(box) assert.is_true(box:kill()) end)
+      assert.are.equal("0", cgroups_of(box.id))
+    end)
+
+    it("kills every process in it when it is killed while paused", function()
+      left_running(function(box)
+        box:pause()
+        assert.is_true(box:kill())
+      end)
     end)
 
     it("kills every process in it when its lifetime ends", function()
@@ -181,7 +194,7 @@ describe("an isolated sandbox", function()
     end)
 
     it("kills every process in it when sbxd is killed with SIGKILL", function()
-      local own = helper.sbxd { args = { "--root", root } }
+      local own = helper.sbxd()
       local box = sbx.create { url = own.url, api_key = own.key }
       local w = marker()
       box.commands:run("setsid sleep " .. w .. " > /dev/null 2>&1 & sleep 0.2")
@@ -210,17 +223,30 @@ describe("an isolated sandbox", function()
 end)
 
 describe("a restarted sbxd", function()
-  it("removes the sandbox directories a killed one left in its root", function()
+  it("removes the sandbox directories and cgroups a killed one left in its root", function()
     local root = assert(core.mkdtemp("/tmp/sbx-spec-root-"))
     local first = helper.sbxd { args = { "--root", root } }
     local box = sbx.create { url = first.url, api_key = first.key }
     box.commands:run("echo x > /home/user/x")
+    local groups = cgroups_of(box.id)
     require("sbx.testing").kill(first.daemon, 9)
     first.stop()
     assert.is_truthy(io.open(root .. "/" .. box.id .. "/home/x"))
+    assert.are.equal(groups, cgroups_of(box.id))
     local second = helper.sbxd { args = { "--root", root } }
     assert.is_nil(io.open(root .. "/" .. box.id))
+    assert.are.equal("0", cgroups_of(box.id))
     second.stop()
+    helper.sh("rm -rf " .. root)
+  end)
+
+  it("refuses a root another sbxd uses", function()
+    local root = assert(core.mkdtemp("/tmp/sbx-spec-root-"))
+    local first = helper.sbxd { args = { "--root", root } }
+    local out = helper.sh(helper.SBXD .. " --listen unix:" .. root .. "/x.sock --root " .. root
+      .. " 2>&1; echo status=$?")
+    assert.are.equal("sbxd: another sbxd uses --root " .. root .. "\nstatus=1", out)
+    first.stop()
     helper.sh("rm -rf " .. root)
   end)
 end)

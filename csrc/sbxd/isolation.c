@@ -1,10 +1,15 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sys/file.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "boxfs.h"
+#include "cgroup.h"
 #include "isolation.h"
 
 /* An executable named `name` in a directory of PATH, malloc'd; NULL when none. */
@@ -89,8 +94,50 @@ static const char *prepare_files(struct sbxd_server *srv)
     return copy ? NULL : "cannot isolate sandboxes: cannot copy sbx-init into sbxd's --root";
 }
 
+/* A name for sbxd's cgroups that a later sbxd on the same root finds again: a hash of the
+ * root's path. */
+static void cgroup_name(const char *root, char out[24])
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)root; *c; c++) h = (h ^ *c) * 1099511628211ULL;
+    snprintf(out, 24, "%016llx", (unsigned long long)h);
+}
+
+/* The controllers sbxd can write, and what a previous sbxd on this root left in them. */
+static void open_cgroups(struct sbxd_server *srv)
+{
+    static struct sbxd_cgroups cg;
+    char name[24];
+    cgroup_name(srv->root, name);
+    sbxd_cgroups_open(&cg, name);
+    srv->cgroups = &cg;
+    int removed = sbxd_cgroups_sweep(&cg);
+    if (removed > 0 && !srv->quiet) fprintf(stderr, "sbxd: removed the cgroups of %d sandboxes a previous sbxd left\n", removed);
+}
+
+void sbxd_isolation_close(struct sbxd_server *srv)
+{
+    if (srv->cgroups) sbxd_cgroups_close(srv->cgroups);
+    srv->cgroups = NULL;
+}
+
+/* One sbxd per root: each removes what it finds of another's at start. The lock lives as
+ * long as sbxd (its descriptor is never closed) and goes with it, however it ends. */
+static int lock_root(const char *root)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/.lock", root) >= (int)sizeof path) return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return fprintf(stderr, "sbxd: cannot lock %s: %s\n", root, strerror(errno)), -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    fprintf(stderr, "sbxd: another sbxd uses --root %s\n", root);
+    close(fd);
+    return -1;
+}
+
 int sbxd_isolation_setup(struct sbxd_server *srv, const char *mode, const char *bwrap, const char *init)
 {
+    if (lock_root(srv->root) != 0) return -1;
     srv->isolation = !mode || strcmp(mode, "none") != 0;
     if (!srv->isolation && !srv->quiet)
         fprintf(stderr, "sbxd: warning: --isolation none: commands run on the host as sbxd's user, "
@@ -99,6 +146,7 @@ int sbxd_isolation_setup(struct sbxd_server *srv, const char *mode, const char *
     if (srv->isolation && !srv->no_isolation) srv->no_isolation = open_root_to_sandboxes(srv);
     if (srv->isolation && !srv->no_isolation) srv->no_isolation = prepare_files(srv);
     if (srv->no_isolation && !srv->quiet) fprintf(stderr, "sbxd: %s\n", srv->no_isolation);
+    if (srv->isolation && !srv->no_isolation) open_cgroups(srv);
     int removed = sbxd_boxfs_sweep(srv->root);
     if (removed > 0 && !srv->quiet) fprintf(stderr, "sbxd: removed %d sandboxes a previous sbxd left\n", removed);
     return 0;

@@ -346,6 +346,7 @@ static void shutdown_server(struct sbxd_server *srv, struct sbxd_listeners *ls)
     struct sbxd_sandbox *box;
     while ((box = sbxd_sandbox_first(srv))) sbxd_sandbox_destroy(box, "sandbox_killed");
     sbxd_sandbox_bury_all(srv);
+    sbxd_isolation_close(srv);
     sbxd_proc_free_all(srv);
     uv_poll_stop(&srv->sigchld);
     close(srv->sigchld_fd);
@@ -386,7 +387,10 @@ int main(int argc, char **argv)
     sigprocmask(SIG_SETMASK, &none, NULL); /* a host's blocked mask would hide SIGTERM, SIGINT */
     the_server = &srv;
     if (make_root(&srv) != 0) return fprintf(stderr, "sbxd: cannot create the root directory\n"), 1;
-    if (sbxd_isolation_setup(&srv, o.isolation, o.bwrap, o.init) != 0) return 1;
+    if (sbxd_isolation_setup(&srv, o.isolation, o.bwrap, o.init) != 0) {
+        free(srv.root);
+        return 1;
+    }
     uv_loop_init(&srv.loop);
     if (watch_signals(&srv) != 0) return fprintf(stderr, "sbxd: cannot watch for exits\n"), 1;
     if (o.parent_fd >= 0) watch_parent(&srv, o.parent_fd);

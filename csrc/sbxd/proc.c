@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "proc.h"
 #include "protocol.h"
+#include "cgroup.h"
 #include "initchan.h"
 #include "launch.h"
 
@@ -349,6 +350,7 @@ static struct sbxd_proc *proc_new(struct sbxd_sandbox *box, const struct sbxd_sp
     p->pid = sp->pid;
     p->host = sp->pid > 0;
     p->seq = sp->seq;
+    p->oom_before = box->cg ? sbxd_cgroup_oom_kills(box->cg) : -1;
     sbx_list_push_back(&srv->procs, &p->link);
     return p;
 }
@@ -392,8 +394,17 @@ static void drain_if_reading(struct sbxd_proc *p)
     drain(p, &p->err, SBXD_STDERR);
 }
 
+/* A SIGKILL the kernel sent for the sandbox's memory limit: its OOM kills went up
+ * while the command ran. */
+static int killed_by_memory_limit(const struct sbxd_proc *p, int status)
+{
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL || p->reason || p->oom_before < 0) return 0;
+    return p->box && p->box->cg && sbxd_cgroup_oom_kills(p->box->cg) > p->oom_before;
+}
+
 void sbxd_proc_exited(struct sbxd_proc *p, int status)
 {
+    if (killed_by_memory_limit(p, status)) p->reason = "memory_limit";
     mark_exited(p, status);
     drain_if_reading(p);
     progress(p);

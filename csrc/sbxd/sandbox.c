@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "boxfs.h"
+#include "cgroup.h"
 #include "initchan.h"
 #include "isolate.h"
 #include "launch.h"
@@ -91,16 +92,45 @@ static void on_init_message(void *ctx, const struct sbx_init_reply *m, int fd)
     }
 }
 
+/* Its cgroups, with its limits, where sbxd has writable ones. A limit sbxd cannot apply is
+ * refused, never ignored; pids falls back on the init's RLIMIT_NPROC. */
+static int make_cgroups(struct sbxd_sandbox *box, const struct sbxd_create_req *req, struct sbxd_err *err)
+{
+    const struct sbxd_cgroups *cg = box->srv->cgroups;
+    if (req->memory_mb && !(cg && sbxd_cgroups_have(cg, SBXD_CG_MEMORY)))
+        return sbxd_fail(err, 400, SBX_ERR_INVALID,
+                         "'memory_mb' needs a writable memory cgroup, which this sbxd has not (it runs as root "
+                         "where it has)");
+    if (req->cpus && !(cg && sbxd_cgroups_have(cg, SBXD_CG_CPU)))
+        return sbxd_fail(err, 400, SBX_ERR_INVALID,
+                         "'cpus' needs a writable cpu cgroup, which this sbxd has not (it runs as root where it "
+                         "has)");
+    if (!cg || !cg->mask) return 0;
+    struct sbxd_limits lim = {req->memory_mb, sbxd_cgroups_have(cg, SBXD_CG_PIDS) ? box->pids : 0, req->cpus};
+    char why[200];
+    if (!(box->cg = sbxd_cgroup_create(cg, box->id, &lim, why, sizeof why)))
+        return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create the sandbox's cgroups: %s", why);
+    return 0;
+}
+
+/* bwrap's first process joins the cgroups before it runs anything. */
+static int join_cgroups(void *ctx, pid_t pid)
+{
+    struct sbxd_sandbox *box = ctx;
+    return box->cg ? sbxd_cgroup_join(box->cg, pid) : 0;
+}
+
 /* bwrap and its init for the sandbox; sets box->chan. */
-static int isolate(struct sbxd_sandbox *box, struct sbxd_err *err)
+static int isolate(struct sbxd_sandbox *box, const struct sbxd_create_req *req, struct sbxd_err *err)
 {
     struct sbxd_server *srv = box->srv;
     if (srv->no_isolation) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "%s", srv->no_isolation);
+    if (make_cgroups(box, req, err)) return -1;
     struct sbxd_bwrap_conf c = {srv->bwrap, srv->init, srv->root, box->dir, box->network, box->single_uid,
                                 box->pids};
     struct sbxd_isolated iso;
     char why[200];
-    if (sbxd_isolate_start(&c, NULL, NULL, &iso, why, sizeof why))
+    if (sbxd_isolate_start(&c, join_cgroups, box, &iso, why, sizeof why))
         return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot start the sandbox: %s", why);
     box->bwrap = iso.bwrap;
     box->init = iso.init;
@@ -131,6 +161,7 @@ static int make_dirs(struct sbxd_sandbox *box)
 
 static void free_box(struct sbxd_sandbox *box)
 {
+    sbxd_cgroup_destroy(box->cg);
     if (box->dir) sbxd_remove_tree(box->dir);
     free(box->dir);
     free(box->home_buf);
@@ -158,7 +189,12 @@ struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, const struct s
         free_box(box);
         return NULL;
     }
-    if (srv->isolation && isolate(box, err)) {
+    if (!srv->isolation && (req->memory_mb || req->cpus || req->pids)) {
+        sbxd_fail(err, 400, SBX_ERR_INVALID, "limits need isolation: this sbxd runs with --isolation none");
+        free_box(box);
+        return NULL;
+    }
+    if (srv->isolation && isolate(box, req, err)) {
         free_box(box);
         return NULL;
     }
@@ -184,6 +220,7 @@ struct corpse {
     struct sbx_list link;  /* in srv->corpses */
     int init;
     char *dir;
+    struct sbxd_cgroup *cg;
 };
 
 static void free_corpse(uv_handle_t *h)
@@ -191,6 +228,7 @@ static void free_corpse(uv_handle_t *h)
     struct corpse *c = h->data;
     sbx_list_remove(&c->link);
     close(c->init);
+    sbxd_cgroup_destroy(c->cg);
     sbxd_remove_tree(c->dir);
     free(c->dir);
     free(c);
@@ -212,15 +250,19 @@ static void bury(struct sbxd_sandbox *box)
         sbx_list_push_back(&box->srv->corpses, &c->link);
         c->init = box->init;
         c->dir = box->dir;
+        c->cg = box->cg;
         c->poll.data = c;
         uv_poll_start(&c->poll, UV_READABLE, on_init_gone);
         box->dir = NULL;
         box->init = -1;
+        box->cg = NULL;
         return;
     }
     free(c);
     if (box->init >= 0) close(box->init);
     box->init = -1;
+    sbxd_cgroup_destroy(box->cg);
+    box->cg = NULL;
     sbxd_remove_tree(box->dir);
 }
 
@@ -240,6 +282,8 @@ void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
     struct sbxd_server *srv = box->srv;
     sbx_list_remove(&box->link);
     srv->nboxes--;
+    /* A frozen process takes no signal, SIGKILL included, until it is thawed */
+    if (box->paused && box->cg && sbxd_cgroup_can_freeze(box->cg)) sbxd_cgroup_thaw(box->cg);
     if (box->chan) {
         struct sbxd_isolated iso = {box->bwrap, -1, box->init};
         sbxd_isolate_kill(&iso);
@@ -264,6 +308,8 @@ void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
  * processes (isolation none) are stopped by proc.c. */
 static int freeze(struct sbxd_sandbox *box, int frozen)
 {
+    if (box->cg && sbxd_cgroup_can_freeze(box->cg))
+        return frozen ? sbxd_cgroup_freeze(box->cg) : sbxd_cgroup_thaw(box->cg);
     if (box->chan) return sbxd_initchan_stop_all(box->chan, frozen);
     return 0;
 }

@@ -23,6 +23,8 @@ int sbxd_fail(struct sbxd_err *err, int status, const char *kind, const char *fm
     __attribute__((format(printf, 4, 5)));
 
 struct sbxd_initchan;
+struct sbxd_cgroup;
+struct sbxd_cgroups;
 
 struct sbxd_sandbox {
     struct sbxd_server *srv;
@@ -39,6 +41,7 @@ struct sbxd_sandbox {
     int single_uid;            /* its users are sbxd's one uid (sbxd is not root) */
     int paused;                /* its processes are stopped, its timers held */
     long pids;                 /* the most processes it may have (create{pids} or the default) */
+    struct sbxd_cgroup *cg;    /* its cgroups; NULL where sbxd has none writable */
     double lifetime_left;      /* paused: seconds its lifetime had left */
     double started_at, expires_at;
     uv_timer_t *lifetime;      /* malloc'd: its close completes after the sandbox is gone */
@@ -63,6 +66,7 @@ struct sbxd_server {
     int isolation;             /* 1: bubblewrap and an init per sandbox; 0: --isolation none */
     const char *bwrap, *init;  /* the programs, found at start (NULL: not found) */
     const char *no_isolation;  /* why sandboxes cannot be made (NULL: they can) */
+    struct sbxd_cgroups *cgroups; /* the controllers sbxd can write (cgroup.h) */
     int quiet;
     int stopping;
     uv_signal_t sigterm, sigint;
