@@ -65,22 +65,23 @@ describe("the embedded sbxd", function()
   end)
 
   it("leaves no sbxd and no command behind after kill -9 of the Lua process", function()
+    -- the sandbox's processes go too: one the command left in a session of its own as well
     local pid, out, script = spawn_script([[
       local sbx = require "sbx"
       local box = sbx.create()
       print(require("sbx.embedded").daemon():pid())
       io.stdout:flush()
-      box.commands:run("sleep 73.25")
+      box.commands:run("setsid sleep 73.26 > /dev/null 2>&1 & sleep 73.25")
     ]])
     assert.is_true(helper.eventually(function()
-      return read_file(out):match("^%d+") and #helper.pgrep("sleep 73.25") > 0
+      return read_file(out):match("^%d+") and #helper.pgrep("sleep 73.25") > 0 and #helper.pgrep("sleep 73.26") > 0
     end, 10), read_file(out))
     local sbxd_pid = tonumber(read_file(out):match("^(%d+)"))
     assert.is_true(helper.alive(sbxd_pid))
     os.execute("kill -9 " .. pid)
     assert.is_true(helper.eventually(function()
-      return not helper.alive(sbxd_pid) and #helper.pgrep("sleep 73.25") == 0
-    end, 5), "sbxd or its command outlived the Lua process")
+      return not helper.alive(sbxd_pid) and #helper.pgrep("sleep 73.2") == 0
+    end, 5), "sbxd or a process of its sandbox outlived the Lua process")
     os.remove(out)
     os.remove(script)
   end)
@@ -169,6 +170,9 @@ describe("the embedded sbxd", function()
       local ok, err = pcall(box.commands.run, box.commands, "id", { user = "root" })
       print(ok, err.kind, err.message)
       print(box:info().isolation)
+      local ok2, err2 = pcall(sbx.create, { memory_mb = 64 })
+      print(ok2, err2.kind, err2.message)
+      print(box.commands:run("sh -c 'echo $$' & wait").exit_code)
     ]])
     f:close()
     helper.sh("chmod a+r " .. script)
@@ -180,6 +184,8 @@ describe("the embedded sbxd", function()
     helper.sh("rm -rf " .. dir)
     assert.are.equal("1000\nuser\n/home/user\nwrote\n"
       .. "false\tInvalidArgumentError\tcannot run as 'root': sbxd is not running as root, so a sandbox "
-      .. "has one user, 'user'\nbwrap", out)
+      .. "has one user, 'user'\nbwrap\n"
+      .. "false\tInvalidArgumentError\t'memory_mb' needs a writable memory cgroup, which this sbxd has not "
+      .. "(it runs as root where it has)\n0", out)
   end)
 end)

@@ -48,6 +48,30 @@ describe("sandboxes", function()
     assert.are.equal(a.id, a:info().id)
   end)
 
+  it("lists the sandboxes whose metadata has every key and value asked, filtered by sbxd", function()
+    local a <close> = sbx.create { url = server.url, api_key = server.key, metadata = { team = "a b", n = "1" } }
+    local b <close> = sbx.create { url = server.url, api_key = server.key, metadata = { team = "x&y=z?%" } }
+    local function ids(filter)
+      local out = {}
+      for _, info in ipairs(sbx.list { url = server.url, api_key = server.key, metadata = filter }) do
+        out[#out + 1] = info.id
+      end
+      return out
+    end
+    assert.are.same({ a.id }, ids { team = "a b" })
+    assert.are.same({ a.id }, ids { team = "a b", n = "1" })
+    assert.are.same({}, ids { team = "a b", n = "2" })
+    assert.are.same({ b.id }, ids { team = "x&y=z?%" })
+    assert.are.same({}, ids { nobody = "has" })
+    local err = helper.error_of(sbx.list, { url = server.url, api_key = server.key, metadata = { 1 } })
+    assert.are.equal("InvalidArgumentError", err.kind)
+    -- sbxd itself refuses any other query parameter
+    local out = helper.sh(("curl -s -w ' %%{http_code}' -H 'Authorization: Bearer %s' '%s/sandboxes?owner=x'")
+      :format(server.key, server.url))
+    assert.are.equal('{"error":{"kind":"InvalidArgumentError","message":"unknown query parameter '
+      .. "'owner=x': the list takes metadata.KEY=VALUE\"}} 400", out)
+  end)
+
   it("raises NotFoundError for an unknown sandbox", function()
     local err = helper.error_of(sbx.connect, "sbx_0000000000000000", opts)
     assert.are.equal("NotFoundError", err.kind)
