@@ -87,6 +87,15 @@ static int set_string(CURL *e, CURLoption option, const char *what, const char *
     return -1;
 }
 
+/* curl's receive buffer: allocated whole when a transfer starts, held until it ends. An
+ * event stream lasts as long as its command and mostly waits: at curl's default size its
+ * buffer would be most of what a command in flight costs the client, so it has curl's
+ * smallest. A stream with much output then takes more reads for it (bulk output arrives
+ * at a lower rate); thousands of waiting commands cost a fraction of the memory. A JSON
+ * call is short: curl's default. */
+#define SBX_STREAM_RECV_BUFFER 1024L
+#define SBX_CALL_RECV_BUFFER   ((long)CURL_MAX_WRITE_SIZE)
+
 static int configure(struct sbx_op *op, const struct sbx_request *req, struct sbx_start_error *err)
 {
     CURL *e = op->transfer.easy;
@@ -105,7 +114,8 @@ static int configure(struct sbx_op *op, const struct sbx_request *req, struct sb
     /* A unix socket never goes through a proxy: curl need not read the proxy variables
      * (http_proxy, no_proxy, ...) of the environment on every request. */
     if (req->unix_socket) curl_easy_setopt(e, CURLOPT_PROXY, "");
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 16384L);
+    long recv_buffer = req->sse ? SBX_STREAM_RECV_BUFFER : SBX_CALL_RECV_BUFFER;
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, recv_buffer);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
