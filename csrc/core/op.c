@@ -87,6 +87,19 @@ static int set_string(CURL *e, CURLoption option, const char *what, const char *
     return -1;
 }
 
+/* A unix socket never goes through a proxy: curl need not read the proxy variables
+ * (http_proxy, no_proxy, ...) of the environment on every request. Nor does it carry
+ * TLS (its URL is http://localhost): the paths of CA certificates, which curl otherwise
+ * copies into every handle and again into every connection, are not needed. */
+static void no_proxy_nor_tls(CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(e, CURLOPT_PROXY_CAINFO, NULL);
+    curl_easy_setopt(e, CURLOPT_PROXY_CAPATH, NULL);
+}
+
 /* curl's receive buffer: allocated whole when a transfer starts, held until it ends. An
  * event stream lasts as long as its command and mostly waits: at curl's default size its
  * buffer would be most of what a command in flight costs the client, so it has curl's
@@ -111,9 +124,7 @@ static int configure(struct sbx_op *op, const struct sbx_request *req, struct sb
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    /* A unix socket never goes through a proxy: curl need not read the proxy variables
-     * (http_proxy, no_proxy, ...) of the environment on every request. */
-    if (req->unix_socket) curl_easy_setopt(e, CURLOPT_PROXY, "");
+    if (req->unix_socket) no_proxy_nor_tls(e);
     long recv_buffer = req->sse ? SBX_STREAM_RECV_BUFFER : SBX_CALL_RECV_BUFFER;
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, recv_buffer);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
