@@ -56,23 +56,20 @@ static size_t on_body(char *bytes, size_t size, size_t n, void *ud)
 
 /* --- the request ----------------------------------------------------------------------- */
 
-static int append_header(struct sbx_op *op, const char *header)
-{
-    struct curl_slist *h = curl_slist_append(op->headers, header);
-    if (!h) return -1;
-    op->headers = h;
-    return 0;
-}
-
+/* The request's header lines: the caller's, then what its body needs. No "Expect:
+ * 100-continue" (a round trip) before a body of over 1 MB (curl's threshold: below it,
+ * curl asks nothing and the header would be one more to send). */
 static int make_headers(struct sbx_op *op, const struct sbx_request *req)
 {
-    for (size_t i = 0; i < req->nheaders; i++)
-        if (append_header(op, req->headers[i]) != 0) return -1;
-    /* No "Expect: 100-continue" (a round trip) before a body of over 1 MB (curl's
-     * threshold: below it, curl asks nothing and the header would be one more to send). */
-    if (req->body && append_header(op, "Content-Type: application/json") != 0) return -1;
-    if (req->body && req->body_len > 1024 * 1024 && append_header(op, "Expect:") != 0) return -1;
-    return 0;
+    const char **lines = malloc((req->nheaders + 2) * sizeof *lines);
+    if (!lines) return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < req->nheaders; i++) lines[n++] = req->headers[i];
+    if (req->body) lines[n++] = "Content-Type: application/json";
+    if (req->body && req->body_len > 1024 * 1024) lines[n++] = "Expect:";
+    op->headers = sbx_headers_get(&op->client->headers, lines, n);
+    free(lines);
+    return op->headers ? 0 : -1;
 }
 
 /* Sets a string option; curl copies it, and refuses one longer than it accepts. */
@@ -122,7 +119,7 @@ static int configure(struct sbx_op *op, const struct sbx_request *req, struct sb
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers->slist);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     if (req->unix_socket) no_proxy_nor_tls(e);
     long recv_buffer = req->sse ? SBX_STREAM_RECV_BUFFER : SBX_CALL_RECV_BUFFER;
@@ -279,7 +276,7 @@ void sbx_op_destroy(struct sbx_op *op)
     sbx_list_remove(&op->resource.link);
     if (op->owner) *op->owner = NULL;
     sbx_answer_free(&op->answer);
-    curl_slist_free_all(op->headers);
+    if (op->headers) sbx_headers_put(op->headers);
     free(op);
 }
 
