@@ -5,11 +5,12 @@
 --    commands sbxd has running (its children):
 --    - client raw: the peak of the client's resident size while the commands start, less
 --      what it was before; garbage Lua has not collected yet counts.
---    - client live: the resident size once all of them run (or at the first one's end,
---      when not all can run at once), after a full Lua collection and with malloc's free
---      pages given back to the system: the memory the commands in flight hold.
---      In brackets, of that moment: heap, the bytes malloc has handed out (the Lua heap
---      included), touched or not; Lua, the live Lua heap.
+--    - client live: the live heap once all of them run (or at the first one's end, when
+--      not all can run at once): after a full Lua collection, the bytes malloc has handed
+--      out (the Lua heap's among them), touched or not. The target is judged on it.
+--      In brackets, of that moment: resident, the growth of the resident size with
+--      malloc's free pages given back to the system (pages touched only, the gaps
+--      between live blocks included); Lua, the live Lua heap.
 --    - sbxd: the peak of sbxd's resident size less what it was before.
 --    Before each size, the client collects and gives its free pages back too, so that
 --    what an earlier size left does not hide the growth.
@@ -80,8 +81,8 @@ end
 local soft, hard = nofile_limit()
 print(("memory in flight: N concurrent `sleep` (client descriptor limit %s soft, %s hard;"
   .. " sbxd %s)"):format(soft, hard, status_field(daemon_pid, "FDSize") and "running" or "gone"))
-print("  per command, KiB: client raw (peak resident), live (resident after a full collection"
-  .. " [heap, Lua]), sbxd")
+print("  per command, KiB: client raw (peak resident), live (heap after a full collection"
+  .. " [resident, Lua]), sbxd")
 local sizes = {}
 for i = 1, #arg do sizes[i] = math.tointeger(tonumber(arg[i])) end
 if #sizes == 0 then sizes = { 1000, 3000, 5000, 10000 } end
@@ -134,8 +135,8 @@ for _, n in ipairs(sizes) do
   local per_live = math.max(live.running, 1)
   print(("  N=%-5d peak %5d running at %4.1f s | client raw %5.1f, live %5.1f [%5.1f, %4.1f]"
     .. " | sbxd %4.1f | %d ok, %d failed in %.1f s"):format(n, peak.running, peak.at or 0,
-    (peak.client - before.rss) / per, (live.rss - before.rss) / per_live,
-    (live.heap - before.heap) / per_live, (live.lua - before.lua) / per_live,
+    (peak.client - before.rss) / per, (live.heap - before.heap) / per_live,
+    (live.rss - before.rss) / per_live, (live.lua - before.lua) / per_live,
     (peak.sbxd - sbxd0) / per, ok, failed, sbx.now() - t0))
   if first_err then print("    first error: " .. tostring(first_err)) end
   for what, count in pairs(kinds) do print(("    %5d x %s"):format(count, what)) end
