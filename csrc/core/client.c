@@ -12,6 +12,7 @@ int sbx_client_init(struct sbx_client *C)
     }
     sbx_sched_init(&C->sched, &C->loop);
     sbx_graveyard_init(&C->graveyard);
+    sbx_header_lists_init(&C->headers);
     sbx_list_init(&C->resources);
     return 0;
 }

@@ -1,10 +1,12 @@
 /* The client core of one Lua state, the layers put together: the uv loop at the bottom,
  * curl's multi handle on it, the step's scheduler, pooled easy handles, buffers waiting
- * to be freed, and the list of every live operation, closed with it. */
+ * to be freed, the header lists its requests share, and the list of every live
+ * operation, closed with it. */
 #ifndef SBX_CLIENT_H
 #define SBX_CLIENT_H
 #include "easypool.h"
 #include "graveyard.h"
+#include "headers.h"
 #include "list.h"
 #include "loop.h"
 #include "multi.h"
@@ -23,6 +25,7 @@ struct sbx_client {
     struct sbx_sched sched;
     struct sbx_easypool pool;
     struct sbx_graveyard graveyard;
+    struct sbx_header_lists headers;
     struct sbx_list resources;
 };
 

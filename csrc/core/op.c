@@ -56,23 +56,20 @@ static size_t on_body(char *bytes, size_t size, size_t n, void *ud)
 
 /* --- the request ----------------------------------------------------------------------- */
 
-static int append_header(struct sbx_op *op, const char *header)
-{
-    struct curl_slist *h = curl_slist_append(op->headers, header);
-    if (!h) return -1;
-    op->headers = h;
-    return 0;
-}
-
+/* The request's header lines: the caller's, then what its body needs. No "Expect:
+ * 100-continue" (a round trip) before a body of over 1 MB (curl's threshold: below it,
+ * curl asks nothing and the header would be one more to send). */
 static int make_headers(struct sbx_op *op, const struct sbx_request *req)
 {
-    for (size_t i = 0; i < req->nheaders; i++)
-        if (append_header(op, req->headers[i]) != 0) return -1;
-    /* No "Expect: 100-continue" (a round trip) before a body of over 1 MB (curl's
-     * threshold: below it, curl asks nothing and the header would be one more to send). */
-    if (req->body && append_header(op, "Content-Type: application/json") != 0) return -1;
-    if (req->body && req->body_len > 1024 * 1024 && append_header(op, "Expect:") != 0) return -1;
-    return 0;
+    const char **lines = malloc((req->nheaders + 2) * sizeof *lines);
+    if (!lines) return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < req->nheaders; i++) lines[n++] = req->headers[i];
+    if (req->body) lines[n++] = "Content-Type: application/json";
+    if (req->body && req->body_len > 1024 * 1024) lines[n++] = "Expect:";
+    op->headers = sbx_headers_get(&op->client->headers, lines, n);
+    free(lines);
+    return op->headers ? 0 : -1;
 }
 
 /* Sets a string option; curl copies it, and refuses one longer than it accepts. */
@@ -87,6 +84,28 @@ static int set_string(CURL *e, CURLoption option, const char *what, const char *
     return -1;
 }
 
+/* A unix socket never goes through a proxy: curl need not read the proxy variables
+ * (http_proxy, no_proxy, ...) of the environment on every request. Nor does it carry
+ * TLS (its URL is http://localhost): the paths of CA certificates, which curl otherwise
+ * copies into every handle and again into every connection, are not needed. */
+static void no_proxy_nor_tls(CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(e, CURLOPT_PROXY_CAINFO, NULL);
+    curl_easy_setopt(e, CURLOPT_PROXY_CAPATH, NULL);
+}
+
+/* curl's receive buffer: allocated whole when a transfer starts, held until it ends. An
+ * event stream lasts as long as its command and mostly waits: at curl's default size its
+ * buffer would be most of what a command in flight costs the client, so it has curl's
+ * smallest. A stream with much output then takes more reads for it (bulk output arrives
+ * at a lower rate); thousands of waiting commands cost a fraction of the memory. A JSON
+ * call is short: curl's default. */
+#define SBX_STREAM_RECV_BUFFER 1024L
+#define SBX_CALL_RECV_BUFFER   ((long)CURL_MAX_WRITE_SIZE)
+
 static int configure(struct sbx_op *op, const struct sbx_request *req, struct sbx_start_error *err)
 {
     CURL *e = op->transfer.easy;
@@ -100,12 +119,11 @@ static int configure(struct sbx_op *op, const struct sbx_request *req, struct sb
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers->slist);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    /* A unix socket never goes through a proxy: curl need not read the proxy variables
-     * (http_proxy, no_proxy, ...) of the environment on every request. */
-    if (req->unix_socket) curl_easy_setopt(e, CURLOPT_PROXY, "");
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 16384L);
+    if (req->unix_socket) no_proxy_nor_tls(e);
+    long recv_buffer = req->sse ? SBX_STREAM_RECV_BUFFER : SBX_CALL_RECV_BUFFER;
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, recv_buffer);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -258,7 +276,7 @@ void sbx_op_destroy(struct sbx_op *op)
     sbx_list_remove(&op->resource.link);
     if (op->owner) *op->owner = NULL;
     sbx_answer_free(&op->answer);
-    curl_slist_free_all(op->headers);
+    if (op->headers) sbx_headers_put(op->headers);
     free(op);
 }
 

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include "answer.h"
 #include "client.h"
+#include "headers.h"
 
 struct sbx_request {
     const char *method, *url, *unix_socket;   /* unix_socket may be NULL */
@@ -33,7 +34,7 @@ struct sbx_op {
     struct sbx_transfer transfer;   /* the easy handle, NULL once released */
     struct sbx_sched_node node;
     struct sbx_answer answer;
-    struct curl_slist *headers;
+    struct sbx_headers *headers;    /* shared with the client's other requests */
     int added;                      /* the transfer is in curl's multi */
     int done;                       /* no more events will be queued */
     uint64_t last_rx;               /* uv_hrtime() of the last bytes received (or of the start) */

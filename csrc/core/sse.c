@@ -198,7 +198,7 @@ static int partial_line(struct sbx_sse *p, const char *s, size_t n)
     return start_data(p);
 }
 
-int sbx_sse_feed(struct sbx_sse *p, const char *bytes, size_t n)
+static int parse(struct sbx_sse *p, const char *bytes, size_t n)
 {
     if (p->failed) return -1;
     size_t i = skip_bom(p, bytes, n);
@@ -222,4 +222,23 @@ int sbx_sse_feed(struct sbx_sse *p, const char *bytes, size_t n)
         if (rc != 0) p->failed = 1;
     }
     return p->failed ? -1 : 0;
+}
+
+/* Between feeds a stream mostly waits (a command in flight is mostly idle): the buffers
+ * of a line or an event that is not under way hold nothing, and go. The last event id
+ * stays: it outlives events. */
+static void release_idle(struct sbx_sse *p)
+{
+    if (p->line.len == 0) sbx_buf_free(&p->line);
+    if (p->data_lines == 0 && p->type.len == 0) {
+        sbx_buf_free(&p->data);
+        sbx_buf_free(&p->type);
+    }
+}
+
+int sbx_sse_feed(struct sbx_sse *p, const char *bytes, size_t n)
+{
+    int rc = parse(p, bytes, n);
+    release_idle(p);
+    return rc;
 }

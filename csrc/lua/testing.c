@@ -1,11 +1,16 @@
-/* sbx.testing: what only the specs use, built beside sbx.core (build/sbx/testing.so) and
- * never installed.
+/* sbx.testing: what only the specs and the benchmarks use, built beside sbx.core
+ * (build/sbx/testing.so) and never installed.
  *
  *   testing.kill(daemon, signal) --> true when the signal was sent to that sbxd
  *   testing.getpid()             --> this process's pid
+ *   testing.heap_in_use()        --> bytes malloc has handed out and not taken back (the
+ *                                    Lua heap, curl's and sbx's C memory: all of it)
+ *   testing.trim()               --> gives the free pages of malloc's heap back to the
+ *                                    system, so that the resident size counts live memory
  */
 #include <lauxlib.h>
 #include <lua.h>
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 #include "binding.h"
@@ -27,7 +32,27 @@ static int l_getpid(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg FUNCS[] = {{"kill", l_kill}, {"getpid", l_getpid}, {NULL, NULL}};
+/* Chunks in use on the heaps and in mappings of their own: the bytes allocated, whether
+ * or not their pages were ever touched. */
+static int l_heap_in_use(lua_State *L)
+{
+    struct mallinfo2 mi = mallinfo2();
+    lua_pushinteger(L, (lua_Integer)(mi.uordblks + mi.hblkhd));
+    return 1;
+}
+
+static int l_trim(lua_State *L)
+{
+    malloc_trim(0);
+    (void)L;
+    return 0;
+}
+
+static const luaL_Reg FUNCS[] = {{"kill", l_kill},
+                                 {"getpid", l_getpid},
+                                 {"heap_in_use", l_heap_in_use},
+                                 {"trim", l_trim},
+                                 {NULL, NULL}};
 
 SBXL_EXPORT int luaopen_sbx_testing(lua_State *L);
 

@@ -21,13 +21,19 @@ function Commands.new(box)
   return setmetatable({ box = box, start_url = box.client:url_of(box:path("/processes")) }, Commands)
 end
 
---- The JSON body of a start request.
+-- The fields of a start request, filled anew for every run: a run leaves no table of
+-- its request behind.
+local BODY = {}
+
+--- The JSON text of a start request: encoded once, however often the request is sent.
 local function start_body(cmd, opts)
-  return {
-    cmd = cmd, cwd = opts.cwd, env = opts.env, user = opts.user,
-    timeout = (opts.timeout or 0) > 0 and opts.timeout or nil,
-    stdin = opts.stdin and core.b64encode(opts.stdin) or nil,
-  }
+  local b = BODY
+  b.cmd, b.cwd, b.env, b.user = cmd, opts.cwd, opts.env, opts.user
+  b.timeout = (opts.timeout or 0) > 0 and opts.timeout or nil
+  b.stdin = opts.stdin and core.b64encode(opts.stdin) or nil
+  local json = cjson.encode(b)
+  b.cmd, b.cwd, b.env, b.user, b.timeout, b.stdin = nil, nil, nil, nil, nil, nil
+  return json
 end
 
 -- One running command's stream: output so far, its callbacks, and how it ended.
@@ -86,7 +92,7 @@ end
 -- chunk follows the end event at once; reading it keeps the connection reusable.
 function Run:on_core_event(ev)
   if ev.type == "head" then
-    self.status = ev.status
+    self.resends = nil -- a server answered: the request is never sent again
     if ev.status == 200 then self.deadline = self:stream_deadline() end
   elseif ev.type == "event" then
     self:on_event(ev)
@@ -96,8 +102,8 @@ function Run:on_core_event(ev)
     errors.raise("SandboxError", "the output stream ended before the command's end event")
   elseif ev.type == "error" then
     if self.ended then return true end
-    if not self.status and self.client:may_resend(ev, self.resends) then
-      self.resend = true -- no server saw the request: start_run sends it again
+    if self.resends and self.client:may_resend(ev, self.resends) then
+      self.resend = true -- no server saw the request: run sends it again
       return true
     end
     transport.raise_transport(ev, self.client)
@@ -116,10 +122,33 @@ local function output(op, channel)
   return bytes
 end
 
---- Takes the stream's events until the response is over.
-function Run:pump(op)
+-- What the core is asked to do with a run's stream: collect the output, and queue its
+-- chunks as events only when callbacks want them.
+local COLLECT = { collect = true, chunks = false }
+local COLLECT_AND_CHUNKS = { collect = true, chunks = true }
+
+--- Starts the command and takes its stream's events until the response is over (or
+-- run.resend is set). Any error (transport, timeout, a callback's) closes the connection,
+-- which makes sbxd kill the command, and propagates unchanged. Once the end event has
+-- come the result is whole: the stream's last chunk, which keeps the connection
+-- reusable, is waited for END_GRACE at most; a server that does not send it costs only
+-- the connection.
+-- One function, not a chain of them: a command in flight waits inside this call, and
+-- every frame between its task's function and the yield is kept (a CallInfo and stack
+-- room each) for as long as the command runs.
+function Run:drive(commands, body)
+  local opts = self.opts
+  local op <close> = self.client:open_url("POST", commands.start_url, body,
+    (opts.on_stdout or opts.on_stderr) and COLLECT_AND_CHUNKS or COLLECT)
+  self.deadline = wait.deadline(self.request_timeout)
   while true do
-    local evs = transport.next_events(op, self.deadline, "run", self.request_timeout, self.silence)
+    local evs
+    if self.stdout then
+      evs = transport.events_until(op, self.deadline)
+      if not evs then return end
+    else
+      evs = transport.next_events(op, self.deadline, "run", self.request_timeout, self.silence)
+    end
     for _, ev in ipairs(evs) do
       local over = self:on_core_event(ev)
       if self.ended and not self.stdout then
@@ -130,17 +159,6 @@ function Run:pump(op)
       if over then return end
     end
   end
-end
-
---- Drives the stream until the end event. Any error (transport, timeout, a callback's)
--- closes the connection, which makes sbxd kill the command, and propagates unchanged.
-function Run:drive(op)
-  self.deadline = wait.deadline(self.request_timeout)
-  local ok, err = pcall(self.pump, self, op)
-  op:close()
-  -- A server that sends the end event but not the stream's last chunk cost only the
-  -- connection: the result is already whole.
-  if not ok and not (self.stdout and errors.is(err, "TimeoutError")) then error(err, 0) end
 end
 
 --- Raises when the end event says the command did not finish by itself: its timeout, or its
@@ -155,13 +173,6 @@ local function raise_if_cut_short(result, opts)
   elseif result.error == "sandbox_killed" then
     errors.raise("NotFoundError", "the sandbox was killed during the command", { result = result })
   end
-end
-
---- Starts the command and drives its stream to the end (or to run.resend).
-local function start_run(commands, run, body, opts)
-  local op <close> = run.client:open_url("POST", commands.start_url, body,
-    { collect = true, chunks = opts.on_stdout ~= nil or opts.on_stderr ~= nil })
-  run:drive(op)
 end
 
 --- Checks that a public method was called on box.commands (box.commands:run(), not .run())
@@ -181,7 +192,7 @@ function Commands:run(cmd, opts)
   local body, run = start_body(cmd, opts), new_run(opts, request_timeout, box.client)
   repeat
     run.resend = nil
-    start_run(self, run, body, opts)
+    run:drive(self, body)
   until not run.resend
   local result = run:result()
   raise_if_cut_short(result, opts)

@@ -50,11 +50,14 @@ local function schedule(t, why)
   waiting[t] = nil
   local op = t.op
   if op then on_op[op] = nil end
-  if t.awaited then t.awaited.waiters[t] = nil end
+  if t.awaited then t.awaited.waiters[t] = nil end -- made when t began to wait for it
   if t.deadline_entry then live_deadlines = live_deadlines - 1 end
   t.op, t.awaited, t.deadline_entry = nil, nil, nil
   runnable[#runnable + 1] = { t, why, op }
 end
+
+-- The waiters of a task nobody waited for: a task makes its set when the first one comes.
+local NO_WAITERS = {}
 
 local function finish(t, ok, ...)
   tasks[t.co] = nil
@@ -73,7 +76,7 @@ local function finish(t, ok, ...)
     -- waited on, a sandbox) are closed here, not whenever it is collected.
     coroutine.close(t.co)
   end
-  for w in pairs(t.waiters) do schedule(w, "ready") end
+  for w in pairs(t.waiters or NO_WAITERS) do schedule(w, "ready") end
 end
 
 local function resume(t, ...)
@@ -202,7 +205,12 @@ function M.wait(op, deadline)
     t.op = op
     if deadline then add_deadline(t, deadline) end
     on_op[op] = t
-    return park(t) == "ready"
+    -- park(t), inline: a task waits here for as long as its I/O is in flight, and each
+    -- frame under the yield is kept all that time.
+    waiting[t] = true
+    local why = coroutine.yield(WAIT)
+    if why == "cancel" then error(cancelled_error(), 0) end
+    return why == "ready"
   end
   while true do
     local timeout
@@ -248,7 +256,7 @@ function M.go(fn, ...)
   if type(fn) ~= "function" then
     errors.raise("InvalidArgumentError", "go: fn must be a function")
   end
-  local t = setmetatable({ state = "running", waiters = {}, co = coroutine.create(fn) }, Task)
+  local t = setmetatable({ state = "running", co = coroutine.create(fn) }, Task)
   tasks[t.co] = t
   live = live + 1
   resume(t, ...)
@@ -270,6 +278,7 @@ function Task:wait()
   if me == self then errors.raise("InvalidArgumentError", "wait: a task cannot wait for itself") end
   while self.state == "running" do
     if me then
+      self.waiters = self.waiters or {}
       self.waiters[me] = true
       me.awaited = self
       park(me)

@@ -47,18 +47,23 @@ end
 --- Starts a request; body is a Lua table sent as JSON, or nil. sse: nil for a JSON
 -- call, else a table of stream options for the core (collect, chunks).
 function Client:open(method, path, body, sse)
-  return self:open_url(method, self:url_of(path), body, sse)
+  return self:open_url(method, self:url_of(path), body and cjson.encode(body) or nil, sse)
 end
 
---- Client:open with the URL already made. A request that cannot start (curl refuses a
--- value of it, or memory ran out) raises the sbx error the core names.
-function Client:open_url(method, url, body, sse)
-  local op, message, kind = core.request {
-    method = method, url = url, unix_socket = self.socket,
-    headers = self:headers(sse and "text/event-stream" or "application/json"),
-    body = body and cjson.encode(body) or nil, sse = sse ~= nil,
-    collect = sse and sse.collect, chunks = sse and sse.chunks,
-  }
+-- What core.request reads, filled anew for every request (the core copies what it
+-- keeps): a command in flight leaves no table of its start behind.
+local REQUEST = {}
+
+--- Client:open with the URL already made and the body already JSON text (or nil). A
+-- request that cannot start (curl refuses a value of it, or memory ran out) raises the
+-- sbx error the core names.
+function Client:open_url(method, url, json, sse)
+  local req = REQUEST
+  req.method, req.url, req.unix_socket, req.body = method, url, self.socket, json
+  req.headers = self:headers(sse and "text/event-stream" or "application/json")
+  req.sse, req.collect, req.chunks = sse ~= nil, sse and sse.collect, sse and sse.chunks
+  local op, message, kind = core.request(req)
+  req.url, req.body = nil, nil -- a large body lives as long as its op, not longer
   if not op then errors.raise(kind, ("%s: the request cannot start: %s"):format(method, message)) end
   return op
 end
@@ -155,6 +160,16 @@ function M.next_events(op, deadline, what, seconds, silence)
         M.raise_timeout(what, seconds)
       end
     end
+  end
+end
+
+--- Waits for queued events of `op` until the deadline: an array of at most BATCH
+-- events, or nil once the deadline passed.
+function M.events_until(op, deadline)
+  while true do
+    local evs = op:poll(BATCH, BATCH_BYTES)
+    if #evs > 0 then return evs end
+    if not wait.wait(op, deadline) and core.now() >= deadline then return nil end
   end
 end
 

@@ -245,6 +245,29 @@ static void test_sink(void)
     free(late);
 }
 
+/* Between feeds, a parser holds buffers only for a line or an event under way, and the
+ * last event id: a stream that waits costs no more than that. */
+static void test_idle_buffers(void)
+{
+    struct capture c = {0};
+    struct sbx_sse p;
+    init_parser(&p, &c, 1024);
+    static const char WHOLE[] = "event: start\ndata: {\"pid\":1}\nid: 7\n\n: keep-alive\n";
+    CHECK(sbx_sse_feed(&p, WHOLE, sizeof WHOLE - 1) == 0, "a whole event");
+    CHECK(!p.line.data && !p.data.data && !p.type.data, "no buffer left after a whole event");
+    CHECK(p.last_id.len == 1 && p.last_id.data[0] == '7', "the last event id stays");
+    static const char PART1[] = "event: std", PART2[] = "out\ndata: x", PART3[] = "\n\n";
+    CHECK(sbx_sse_feed(&p, PART1, sizeof PART1 - 1) == 0 && p.line.len == 10, "a line under way stays");
+    CHECK(sbx_sse_feed(&p, PART2, sizeof PART2 - 1) == 0 && p.type.len == 6, "an event under way stays");
+    CHECK(!p.line.data, "the line buffer went once its line was done");
+    CHECK(sbx_sse_feed(&p, PART3, sizeof PART3 - 1) == 0, "the event ends");
+    CHECK(!p.line.data && !p.data.data && !p.type.data, "no buffer left once it was dispatched");
+    char *got = take_capture(&c);
+    CHECK(strcmp(got, "start|7|9:{\"pid\":1};stdout|7|1:x;") == 0, "events: %s", got);
+    free(got);
+    sbx_sse_free(&p);
+}
+
 int main(void)
 {
     test_rules();
@@ -252,5 +275,6 @@ int main(void)
     test_limits();
     test_limits_split();
     test_sink();
+    test_idle_buffers();
     return check_report();
 }

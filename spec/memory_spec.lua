@@ -1,0 +1,48 @@
+-- What a command in flight costs the client: its curl handle, connection and receive
+-- buffer, its stream's state, its task. Measured as malloc's bytes in use after a full
+-- collection (sbx.testing.heap_in_use): live memory only, whatever pages the allocator
+-- keeps. bench/concurrency.lua measures the same at thousands of commands.
+local sbx = require "sbx"
+local testing = require "sbx.testing"
+local helper = require "helper"
+
+-- Commands sbxd has running: its children.
+local function children(pid)
+  local f = io.open(("/proc/%d/task/%d/children"):format(pid, pid))
+  if not f then return 0 end
+  local n = select(2, f:read("a"):gsub("%d+", ""))
+  f:close()
+  return n
+end
+
+local function live_heap()
+  collectgarbage()
+  collectgarbage()
+  return testing.heap_in_use()
+end
+
+describe("commands in flight", function()
+  it("hold at most 16 KiB of the client's heap each", function()
+    -- A sanitizer's allocator keeps books of its own: mallinfo says nothing there.
+    if os.getenv("SBX_SANITIZED") then return end
+    local N = 250
+    local server = helper.sbxd { tcp = false }
+    local box = sbx.create { url = server.url, api_key = server.key }
+    box.commands:run("true") -- the pool of easy handles, the caches
+    local before = live_heap()
+    local tasks = {}
+    for i = 1, N do
+      tasks[i] = sbx.go(function() return box.commands:run("sleep 60") end)
+    end
+    local t0 = sbx.now()
+    while children(server.pid) < N and sbx.now() < t0 + 30 do sbx.step(0.02) end
+    assert.are.equal(N, children(server.pid), "commands running")
+    for _ = 1, 10 do sbx.step(0.01) end -- every start event taken
+    local per = (live_heap() - before) / N / 1024
+    for _, t in ipairs(tasks) do t:cancel() end
+    sbx.loop()
+    box:close()
+    server.stop()
+    assert.is_true(per <= 16, ("%.1f KiB a command in flight"):format(per))
+  end)
+end)
