@@ -74,7 +74,8 @@ describe("the embedded sbxd", function()
       box.commands:run("setsid sleep 73.26 > /dev/null 2>&1 & sleep 73.25")
     ]])
     assert.is_true(helper.eventually(function()
-      return read_file(out):match("^%d+") and #helper.pgrep("sleep 73.25") > 0 and #helper.pgrep("sleep 73.26") > 0
+      return read_file(out):match("^%d+") and #helper.pgrep("sleep 73.25") > 0
+        and #helper.pgrep("sleep 73.26") > 0
     end, 10), read_file(out))
     local sbxd_pid = tonumber(read_file(out):match("^(%d+)"))
     assert.is_true(helper.alive(sbxd_pid))

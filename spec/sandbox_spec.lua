@@ -49,7 +49,8 @@ describe("sandboxes", function()
   end)
 
   it("lists the sandboxes whose metadata has every key and value asked, filtered by sbxd", function()
-    local a <close> = sbx.create { url = server.url, api_key = server.key, metadata = { team = "a b", n = "1" } }
+    local a <close> = sbx.create { url = server.url, api_key = server.key,
+      metadata = { team = "a b", n = "1" } }
     local b <close> = sbx.create { url = server.url, api_key = server.key, metadata = { team = "x&y=z?%" } }
     local function ids(filter)
       local out = {}
