@@ -94,5 +94,6 @@ int sbxd_bwrap_argv(const struct sbxd_bwrap_conf *c, struct sbxd_argv *a)
     if (add(a, "--bind") || addf(a, "%s/tmp", c->dir) || add(a, "/tmp")) return -1;
     if (add(a, "--ro-bind") || add(a, c->init) || add(a, SBXD_INIT_PATH)) return -1;
     if (add(a, "--chdir") || add(a, "/") || add(a, "--")) return -1;
-    return add(a, SBXD_INIT_PATH) || addf(a, "%d", SBX_INIT_FD) || addf(a, "%ld", c->nproc);
+    if (add(a, SBXD_INIT_PATH) || addf(a, "%d", SBX_INIT_FD)) return -1;
+    return c->nproc > 0 ? addf(a, "%ld", c->nproc) : 0;
 }

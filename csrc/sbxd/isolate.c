@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "initmsg.h"
 #include "initproto.h"
 #include "isolate.h"
 #include "launch.h"
@@ -38,9 +39,8 @@ static void close_all(struct start_fds *f)
 static int open_fds(struct start_fds *f)
 {
     memset(f, -1, sizeof *f);
-    int on = 1;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, f->chan) || pipe2(f->go, O_CLOEXEC) ||
-        pipe2(f->err, O_CLOEXEC) || pipe2(f->unshared, O_CLOEXEC) || setsockopt(f->chan[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on))
+        pipe2(f->err, O_CLOEXEC) || pipe2(f->unshared, O_CLOEXEC))
         return close_all(f), -1;
     return 0;
 }
@@ -122,49 +122,44 @@ static void reason_from(const char *text, char *why, size_t whylen)
     else snprintf(why, whylen, "%.*s", (int)n, text);
 }
 
-/* The init's first message, READY, read with the sender's credentials (SO_PASSCRED):
- * the kernel gives its pid as sbxd sees it, the host pid of the sandbox's PID 1, opened
- * as a pidfd (killing through it cannot hit a process that reused the number). Nothing
- * but the init has run in the sandbox yet, so the credentials are the init's own.
- * 0: READY came; 1: nothing yet; -2: the channel closed; -1: something else came. */
-static int read_ready(int chan, int *pidfd)
+int sbxd_isolate_open_init(pid_t bwrap)
 {
+    char path[64], list[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)bwrap, (int)bwrap);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, list, sizeof list - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    list[n] = '\0';
+    long pid = strtol(list, NULL, 10);
+    return pid > 0 ? (int)syscall(SYS_pidfd_open, (pid_t)pid, 0) : -1;
+}
+
+/* The init's first message, READY, then a pidfd of the init (bwrap's one child: with a
+ * pid namespace bwrap forks the sandbox's PID 1 and nothing else). Killing through the
+ * pidfd cannot hit a process that reused the number.
+ * 0: READY came; 1: nothing yet; -2: the channel closed; -1: something else came. */
+static int read_ready(int chan, pid_t bwrap, int *pidfd)
+{
+    unsigned char buf[sizeof(struct sbx_init_reply) + 1];
+    int fds[SBXD_INITMSG_MAX_FDS], fd = -1;
+    size_t nfds = 0;
     struct sbx_init_reply m;
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(4 * sizeof(int))];
-    } ctl;
-    struct iovec iov = {&m, sizeof m};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
-    ssize_t n = recvmsg(chan, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0) return errno == EAGAIN || errno == EINTR ? 1 : -2;
-    if (n == 0) return -2;
-    pid_t pid = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-            struct ucred cred;
-            memcpy(&cred, CMSG_DATA(c), sizeof cred);
-            pid = cred.pid;
-        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            int fds[4];
-            memcpy(fds, CMSG_DATA(c), k * sizeof(int));
-            for (size_t i = 0; i < k; i++) close(fds[i]);
-            return -1;
-        }
-    }
-    if ((size_t)n != sizeof m || m.type != SBX_INIT_READY || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || pid <= 0)
-        return -1;
-    int off = 0;
-    setsockopt(chan, SOL_SOCKET, SO_PASSCRED, &off, sizeof off);
-    *pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    ssize_t n = sbxd_initmsg_recv(chan, buf, sizeof buf, fds, SBXD_INITMSG_MAX_FDS, &nfds);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 1;
+    if (n <= 0) return -2;
+    int ok = sbxd_initmsg_decode(buf, (size_t)n, fds, nfds, &m, &fd) == 0 && m.type == SBX_INIT_READY;
+    for (size_t i = 0; i < nfds; i++) close(fds[i]);
+    if (!ok) return -1;
+    *pidfd = sbxd_isolate_open_init(bwrap);
     return *pidfd < 0 ? -1 : 0;
 }
 
 /* 0 once the init's READY came (*pidfd set); -1 with why set when the channel closed
  * (the error pipe's text says why), the init said something else first, or the wait ran
  * out. */
-static int wait_ready(struct start_fds *f, int *pidfd, char *why, size_t whylen)
+static int wait_ready(struct start_fds *f, pid_t bwrap, int *pidfd, char *why, size_t whylen)
 {
     char text[512] = "";
     size_t tlen = 0;
@@ -184,7 +179,7 @@ static int wait_ready(struct start_fds *f, int *pidfd, char *why, size_t whylen)
             if (tlen == sizeof text - 1) close_fd(&f->err[0]);
         }
         if (n > 0 && p[0].revents) {
-            int rc = read_ready(f->chan[0], pidfd);
+            int rc = read_ready(f->chan[0], bwrap, pidfd);
             if (rc == 0) return 0;
             if (rc == 1) continue;
             if (rc == -2) {   /* the channel closed: the rest of the error text says why */
@@ -200,39 +195,75 @@ static int wait_ready(struct start_fds *f, int *pidfd, char *why, size_t whylen)
     }
 }
 
+/* bwrap forked and released: the user namespace mapped, the cgroups joined. */
+static int spawn(const struct sbxd_bwrap_conf *c, sbxd_isolate_join join, void *ctx, struct start_fds *f,
+                 pid_t *bwrap, char *why, size_t whylen)
+{
+    struct sbxd_argv argv;
+    if (sbxd_bwrap_argv(c, &argv)) return snprintf(why, whylen, "a path of the sandbox is too long"), -1;
+    if (open_fds(f)) return snprintf(why, whylen, "cannot start the sandbox: %s", strerror(errno)), -1;
+    pid_t pid = fork();
+    if (pid == 0) child(c, argv.v, f);
+    if (pid < 0) {
+        close_all(f);
+        return snprintf(why, whylen, "cannot start the sandbox: fork: %s", strerror(errno)), -1;
+    }
+    close_fd(&f->chan[1]);
+    close_fd(&f->go[0]);
+    close_fd(&f->err[1]);
+    close_fd(&f->unshared[1]);
+    int rc = release_child(c, pid, join, ctx, f, why, whylen);
+    close_fd(&f->go[1]); /* EOF makes a child that was not released exit */
+    close_fd(&f->unshared[0]);
+    if (rc != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close_all(f);
+        return -1;
+    }
+    *bwrap = pid;
+    return 0;
+}
+
+int sbxd_isolate_spawn(const struct sbxd_bwrap_conf *c, sbxd_isolate_join join, void *ctx,
+                       struct sbxd_isolated *out, char *why, size_t whylen)
+{
+    struct start_fds f;
+    if (spawn(c, join, ctx, &f, &out->bwrap, why, whylen)) return -1;
+    fcntl(f.err[0], F_SETFL, O_NONBLOCK);
+    out->chan = f.chan[0];
+    out->err = f.err[0];
+    out->init = -1;
+    return 0;
+}
+
 int sbxd_isolate_start(const struct sbxd_bwrap_conf *c, sbxd_isolate_join join, void *ctx,
                        struct sbxd_isolated *out, char *why, size_t whylen)
 {
-    struct sbxd_argv argv;
     struct start_fds f;
-    if (sbxd_bwrap_argv(c, &argv)) return snprintf(why, whylen, "a path of the sandbox is too long"), -1;
-    if (open_fds(&f)) return snprintf(why, whylen, "cannot start the sandbox: %s", strerror(errno)), -1;
-    pid_t pid = fork();
-    if (pid == 0) child(c, argv.v, &f);
-    if (pid < 0) {
-        close_all(&f);
-        return snprintf(why, whylen, "cannot start the sandbox: fork: %s", strerror(errno)), -1;
-    }
-    close_fd(&f.chan[1]);
-    close_fd(&f.go[0]);
-    close_fd(&f.err[1]);
-    close_fd(&f.unshared[1]);
-    int rc = release_child(c, pid, join, ctx, &f, why, whylen);
-    close_fd(&f.go[1]); /* EOF makes a child that was not released exit */
+    pid_t pid;
+    if (spawn(c, join, ctx, &f, &pid, why, whylen)) return -1;
     int pidfd = -1;
-    if (rc == 0) rc = wait_ready(&f, &pidfd, why, whylen);
-    if (rc != 0) {
+    if (wait_ready(&f, pid, &pidfd, why, whylen) != 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         close_all(&f);
         return -1;
     }
     close_fd(&f.err[0]);
-    close_fd(&f.unshared[0]);
     out->bwrap = pid;
     out->chan = f.chan[0];
     out->init = pidfd;
+    out->err = -1;
     return 0;
+}
+
+void sbxd_isolate_failure(int err, char *why, size_t whylen)
+{
+    char text[512];
+    ssize_t n = err >= 0 ? read(err, text, sizeof text - 1) : -1;
+    text[n > 0 ? n : 0] = '\0';
+    reason_from(text, why, whylen);
 }
 
 void sbxd_isolate_kill(const struct sbxd_isolated *iso)

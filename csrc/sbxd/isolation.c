@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include <unistd.h>
 #include "boxfs.h"
 #include "cgroup.h"
+#include "isolate.h"
+#include "protocol.h"
 #include "isolation.h"
 
 /* An executable named `name` in a directory of PATH, malloc'd; NULL when none. */
@@ -135,6 +138,33 @@ static int lock_root(const char *root)
     return -1;
 }
 
+/* A sandbox started and killed at once, waiting for its init: whether sandboxes can be
+ * had here at all (bwrap runs, the kernel grants the namespaces), so that a create can
+ * be answered at once and refused, saying why, when they cannot. */
+static const char *probe(struct sbxd_server *srv)
+{
+    static char failed[320];
+    int mapped = geteuid() == 0;
+    char *dir = sbxd_boxfs_create(srv->root, SBX_ID_PREFIX "probe", mapped ? SBXD_UID_BASE : -1);
+    if (!dir) return "cannot isolate sandboxes: cannot make a sandbox's directory under --root";
+    struct sbxd_bwrap_conf c = {srv->bwrap, srv->init, srv->root, dir, 0, !mapped, srv->default_pids};
+    struct sbxd_isolated iso;
+    char why[256];
+    int rc = sbxd_isolate_start(&c, NULL, NULL, &iso, why, sizeof why);
+    if (rc == 0) {
+        sbxd_isolate_kill(&iso);
+        waitpid(iso.bwrap, NULL, 0);
+        sbxd_isolate_wait_gone(iso.init, 2000);
+        close(iso.init);
+        close(iso.chan);
+    }
+    sbxd_remove_tree(dir);
+    free(dir);
+    if (rc == 0) return NULL;
+    snprintf(failed, sizeof failed, "cannot isolate sandboxes: %s", why);
+    return failed;
+}
+
 int sbxd_isolation_setup(struct sbxd_server *srv, const char *mode, const char *bwrap, const char *init)
 {
     if (lock_root(srv->root) != 0) return -1;
@@ -145,6 +175,7 @@ int sbxd_isolation_setup(struct sbxd_server *srv, const char *mode, const char *
     if (srv->isolation) find_programs(srv, bwrap, init);
     if (srv->isolation && !srv->no_isolation) srv->no_isolation = open_root_to_sandboxes(srv);
     if (srv->isolation && !srv->no_isolation) srv->no_isolation = prepare_files(srv);
+    if (srv->isolation && !srv->no_isolation) srv->no_isolation = probe(srv);
     if (srv->no_isolation && !srv->quiet) fprintf(stderr, "sbxd: %s\n", srv->no_isolation);
     if (srv->isolation && !srv->no_isolation) open_cgroups(srv);
     int removed = sbxd_boxfs_sweep(srv->root);

@@ -26,6 +26,7 @@ static void close_handle(void *h)
 static void progress(struct sbxd_proc *p);
 static void mark_exited(struct sbxd_proc *p, int status);
 static void drain_if_reading(struct sbxd_proc *p);
+static void start_refused(struct sbxd_proc *p, const struct sbxd_err *refusal);
 
 /* ---- stdin: written once, then closed; owns its bytes, independent of the process. */
 
@@ -273,14 +274,18 @@ struct sbxd_proc *sbxd_proc_find_pid(struct sbxd_sandbox *box, pid_t pid)
     return NULL;
 }
 
-/* The sandbox died with it: killed by SIGKILL, like everything in it. */
-static void died_with_sandbox(struct sbxd_proc *p)
+/* The sandbox died with it: killed by SIGKILL, like everything in it; or it never
+ * started (`failure` says why), or was killed before the command did. */
+static void died_with_sandbox(struct sbxd_proc *p, const char *failure)
 {
-    if (!p->pid) {
-        sbxd_proc_start_failed(p, 0, 0);
+    struct sbxd_err err;
+    if (p->pid) {
+        sbxd_proc_exited(p, SIGKILL);
         return;
     }
-    sbxd_proc_exited(p, SIGKILL);
+    if (failure) sbxd_fail(&err, 500, SBX_ERR_SANDBOX, "%s", failure);
+    else sbxd_fail(&err, 404, SBX_ERR_NOT_FOUND, "the sandbox was killed before the command started");
+    start_refused(p, &err);
 }
 
 void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason)
@@ -299,7 +304,7 @@ void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason)
             p->box = NULL;
         } else {
             p->box = NULL;
-            died_with_sandbox(p); /* may free p, never another process */
+            died_with_sandbox(p, box->failure); /* may free p, never another process */
         }
     }
 }
@@ -410,17 +415,22 @@ void sbxd_proc_exited(struct sbxd_proc *p, int status)
     progress(p);
 }
 
-void sbxd_proc_start_failed(struct sbxd_proc *p, int step, int e)
+static void start_refused(struct sbxd_proc *p, const struct sbxd_err *refusal)
 {
-    struct sbxd_err err;
-    if (step) sbxd_start_failure(step, e, p->start_cwd, &err);
-    else sbxd_fail(&err, 404, SBX_ERR_NOT_FOUND, "the sandbox was killed before the command started");
+    struct sbxd_err err = *refusal;
     p->exited = 1;
     p->srv->running--;
     close_handle(p->out), close_handle(p->err);
     p->out = p->err = NULL;
     if (p->reader) p->reader->ops->on_start_failed(p->reader, &err); /* detaches: frees p */
     else proc_free(p);
+}
+
+void sbxd_proc_start_failed(struct sbxd_proc *p, int step, int e)
+{
+    struct sbxd_err err;
+    sbxd_start_failure(step, e, p->start_cwd, &err);
+    start_refused(p, &err);
 }
 
 struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_start_req *req,

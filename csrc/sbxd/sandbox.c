@@ -68,16 +68,43 @@ static double sbxd_timer_left(const uv_timer_t *t)
 
 /* ---- the init's messages */
 
+/* The init runs: the sandbox is up. bwrap's stderr is of no more use. */
+static void on_ready(struct sbxd_sandbox *box)
+{
+    if (box->init >= 0) return; /* a second READY: nothing new */
+    box->init = sbxd_isolate_open_init(box->bwrap);
+    if (box->err >= 0) close(box->err);
+    box->err = -1;
+}
+
+/* The init is gone, or can no longer be trusted: so is the sandbox. Gone before its
+ * READY, it never started: what bwrap said is what its waiting commands are told. */
+static void on_init_lost(struct sbxd_sandbox *box)
+{
+    static char why[300];
+    if (box->init < 0) {
+        char reason[200];
+        sbxd_isolate_failure(box->err, reason, sizeof reason);
+        snprintf(why, sizeof why, "the sandbox did not start: %s", reason);
+        box->failure = why;
+        fprintf(stderr, "sbxd: sandbox %s: %s\n", box->id, why);
+    }
+    sbxd_sandbox_destroy(box, "sandbox_killed");
+}
+
 static void on_init_message(void *ctx, const struct sbx_init_reply *m, int fd)
 {
     struct sbxd_sandbox *box = ctx;
-    if (!m) {   /* the init is gone, or can no longer be trusted: so is the sandbox */
-        sbxd_sandbox_destroy(box, "sandbox_killed");
+    if (!m) {
+        on_init_lost(box);
         return;
     }
     if (fd >= 0) close(fd); /* a pty master: no command asks for one yet */
     struct sbxd_proc *p;
     switch (m->type) {
+    case SBX_INIT_READY:
+        on_ready(box);
+        break;
     case SBX_INIT_STARTED:
         if ((p = sbxd_proc_find_start(box, m->seq))) sbxd_proc_started(p, m->pid);
         break;
@@ -120,7 +147,8 @@ static int join_cgroups(void *ctx, pid_t pid)
     return box->cg ? sbxd_cgroup_join(box->cg, pid) : 0;
 }
 
-/* bwrap and its init for the sandbox; sets box->chan. */
+/* bwrap and its init for the sandbox; sets box->chan. The sandbox is answered created
+ * while bwrap sets it up: a command sent meanwhile waits in the channel for the init. */
 static int isolate(struct sbxd_sandbox *box, const struct sbxd_create_req *req, struct sbxd_err *err)
 {
     struct sbxd_server *srv = box->srv;
@@ -130,15 +158,15 @@ static int isolate(struct sbxd_sandbox *box, const struct sbxd_create_req *req, 
                                 box->pids};
     struct sbxd_isolated iso;
     char why[200];
-    if (sbxd_isolate_start(&c, join_cgroups, box, &iso, why, sizeof why))
+    if (sbxd_isolate_spawn(&c, join_cgroups, box, &iso, why, sizeof why))
         return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot start the sandbox: %s", why);
     box->bwrap = iso.bwrap;
-    box->init = iso.init;
+    box->err = iso.err;
     box->chan = sbxd_initchan_open(&srv->loop, iso.chan, on_init_message, box);
     if (box->chan) return 0;
     sbxd_isolate_kill(&iso);
-    close(iso.init);
-    box->init = -1;
+    close(iso.err);
+    box->err = -1;
     return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create the sandbox: out of memory");
 }
 
@@ -181,6 +209,7 @@ struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, const struct s
     if (!box) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create the sandbox: out of memory"), NULL;
     box->srv = srv;
     box->init = -1;
+    box->err = -1;
     box->network = req->network;
     box->single_uid = geteuid() != 0;
     box->pids = req->pids ? req->pids : srv->default_pids;
@@ -285,7 +314,8 @@ void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
     /* A frozen process takes no signal, SIGKILL included, until it is thawed */
     if (box->paused && box->cg && sbxd_cgroup_can_freeze(box->cg)) sbxd_cgroup_thaw(box->cg);
     if (box->chan) {
-        struct sbxd_isolated iso = {box->bwrap, -1, box->init};
+        if (box->init < 0) box->init = sbxd_isolate_open_init(box->bwrap); /* not READY yet */
+        struct sbxd_isolated iso = {box->bwrap, -1, box->init, -1};
         sbxd_isolate_kill(&iso);
         sbxd_initchan_close(box->chan);
         box->chan = NULL;
@@ -294,6 +324,7 @@ void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
     uv_close((uv_handle_t *)box->lifetime, free_timer);
     box->lifetime = NULL;
     bury(box);
+    if (box->err >= 0) close(box->err);
     json_decref(box->env);
     json_decref(box->metadata);
     free(box->dir);

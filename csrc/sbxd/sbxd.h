@@ -35,8 +35,10 @@ struct sbxd_sandbox {
     char *home_buf;            /* the host path of its home, when that is `home` */
     json_t *env, *metadata;    /* objects of strings */
     int network;               /* create{network}: keeps the host's network namespace */
-    pid_t bwrap;               /* isolated: bwrap's host pid, and a pidfd of its init (PID 1) */
-    int init;
+    pid_t bwrap;               /* isolated: bwrap's host pid, and a pidfd of its init (PID 1), */
+    int init;                  /* -1 until the init said READY */
+    int err;                   /* until then, bwrap's stderr */
+    const char *failure;       /* why it did not start, when it did not */
     struct sbxd_initchan *chan;/* isolated: the init's channel; NULL with isolation none */
     int single_uid;            /* its users are sbxd's one uid (sbxd is not root) */
     int paused;                /* its processes are stopped, its timers held */
