@@ -48,6 +48,7 @@ static const char USAGE[] =
     "  --max-sandboxes N  most sandboxes alive at once; more get 429 (default 1000)\n"
     "  --max-procs N      most processes started and not yet reaped; more get 429 (default 10000)\n"
     "  --default-pids N   most processes a sandbox may have without create{pids} (default 1024)\n"
+    "  --warm N           sandboxes started ahead for creates with the defaults (default 1; 0: none)\n"
     "  --parent-fd N      exit, killing every command, when fd N reaches EOF\n"
     "  --ready-fd N       write 'ready ADDR...' to fd N once listening, then close it\n"
     "  --quiet            no log output\n"
@@ -88,6 +89,16 @@ static int parse_count(const char *s, const char *what)
     return (int)n;
 }
 
+/* 0 to 64. */
+static int parse_count0(const char *s, const char *what)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno || n < 0 || n > 64) usage_error(what);
+    return (int)n;
+}
+
 /* A copy of the key, and its original (in argv or the environment, which
  * /proc/PID/cmdline and /proc/PID/environ show) overwritten: sbxd's own memory is the
  * only place it stays. */
@@ -119,6 +130,7 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         {"ready-fd", 1, 0, 'f'}, {"quiet", 0, 0, 'q'},    {"version", 0, 0, 'v'},
         {"help", 0, 0, 'h'},     {"max-sandboxes", 1, 0, 'S'}, {"max-procs", 1, 0, 'P'},
         {"isolation", 1, 0, 'I'}, {"bwrap", 1, 0, 'B'}, {"init", 1, 0, 'N'}, {"default-pids", 1, 0, 'D'},
+        {"warm", 1, 0, 'W'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", LONG, NULL)) != -1) {
@@ -133,6 +145,7 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         case 'S': srv->max_sandboxes = parse_count(optarg, "--max-sandboxes must be a positive integer"); break;
         case 'P': srv->max_procs = parse_count(optarg, "--max-procs must be a positive integer"); break;
         case 'D': srv->default_pids = parse_count(optarg, "--default-pids must be a positive integer"); break;
+        case 'W': srv->warm_target = parse_count0(optarg, "--warm must be a whole number from 0 to 64"); break;
         case 'q': srv->quiet = 1; break;
         case 'I':
             if (strcmp(optarg, "bwrap") && strcmp(optarg, "none")) usage_error("--isolation is bwrap or none");
@@ -345,6 +358,7 @@ static void shutdown_server(struct sbxd_server *srv, struct sbxd_listeners *ls)
     sbxd_connwatch_close(srv); /* no stream event after its process is freed */
     struct sbxd_sandbox *box;
     while ((box = sbxd_sandbox_first(srv))) sbxd_sandbox_destroy(box, "sandbox_killed");
+    sbxd_sandbox_free_warm(srv);
     sbxd_sandbox_bury_all(srv);
     sbxd_isolation_close(srv);
     sbxd_proc_free_all(srv);
@@ -374,6 +388,8 @@ int main(int argc, char **argv)
     sbx_list_init(&srv.boxes);
     sbx_list_init(&srv.procs);
     sbx_list_init(&srv.corpses);
+    sbx_list_init(&srv.warm);
+    srv.warm_target = 1;
     srv.max_procs = SBX_DEFAULT_MAX_PROCS;
     srv.default_pids = SBX_DEFAULT_PIDS;
     keep_std_fds_open();

@@ -197,14 +197,11 @@ static void free_box(struct sbxd_sandbox *box)
     free(box);
 }
 
-struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, const struct sbxd_create_req *req,
-                                         struct sbxd_err *err)
+/* A sandbox up to its start (directories, cgroups, bwrap), not yet anyone's: no lifetime
+ * running, in no list. */
+static struct sbxd_sandbox *make_box(struct sbxd_server *srv, const struct sbxd_create_req *req,
+                                     struct sbxd_err *err)
 {
-    if (srv->nboxes >= srv->max_sandboxes) {
-        sbxd_fail(err, 429, SBX_ERR_SANDBOX, "too many sandboxes: at most %d (--max-sandboxes)",
-                  srv->max_sandboxes);
-        return NULL;
-    }
     struct sbxd_sandbox *box = calloc(1, sizeof *box);
     if (!box) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create the sandbox: out of memory"), NULL;
     box->srv = srv;
@@ -227,15 +224,87 @@ struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, const struct s
         free_box(box);
         return NULL;
     }
+    uv_timer_init(&srv->loop, box->lifetime);
+    box->lifetime->data = box;
+    return box;
+}
+
+/* The sandbox is the caller's from now: its env, metadata and lifetime. */
+static void open_box(struct sbxd_sandbox *box, const struct sbxd_create_req *req)
+{
+    struct sbxd_server *srv = box->srv;
     box->env = json_incref(req->env);
     box->metadata = json_incref(req->metadata);
     box->started_at = sbxd_now();
-    uv_timer_init(&srv->loop, box->lifetime);
-    box->lifetime->data = box;
     sbxd_sandbox_set_lifetime(box, req->timeout);
     sbx_list_push_back(&srv->boxes, &box->link);
     srv->nboxes++;
+}
+
+/* ---- warm sandboxes: started before anyone asks, so that a create with the defaults
+ * (no network, no limit) takes one whose bwrap has already done its part. */
+
+static int takes_warm(const struct sbxd_create_req *req)
+{
+    return !req->network && !req->memory_mb && !req->pids && !req->cpus;
+}
+
+static struct sbxd_sandbox *take_warm(struct sbxd_server *srv)
+{
+    if (sbx_list_empty(&srv->warm)) return NULL;
+    struct sbxd_sandbox *box = sbx_list_entry(srv->warm.next, struct sbxd_sandbox, link);
+    sbx_list_remove(&box->link);
+    srv->nwarm--;
+    box->warm = 0;
     return box;
+}
+
+static void on_refill(uv_timer_t *t)
+{
+    struct sbxd_server *srv = t->data;
+    static const struct sbxd_create_req defaults;
+    while (!srv->stopping && srv->nwarm < srv->warm_target && !srv->no_isolation) {
+        struct sbxd_err err;
+        struct sbxd_sandbox *box = make_box(srv, &defaults, &err);
+        if (!box) return; /* the next create tries again */
+        box->warm = 1;
+        sbx_list_push_back(&srv->warm, &box->link);
+        srv->nwarm++;
+    }
+}
+
+/* After the answer to the create that asked for it: the refill costs a create's share of
+ * sbxd's time, which that answer does not wait for. */
+static void refill_soon(struct sbxd_server *srv)
+{
+    if (!srv->isolation || srv->warm_target <= 0 || srv->nwarm >= srv->warm_target) return;
+    if (!srv->refill_ready) {
+        uv_timer_init(&srv->loop, &srv->refill);
+        srv->refill.data = srv;
+        srv->refill_ready = 1;
+    }
+    uv_timer_start(&srv->refill, on_refill, 0, 0);
+}
+
+struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, const struct sbxd_create_req *req,
+                                         struct sbxd_err *err)
+{
+    if (srv->nboxes >= srv->max_sandboxes) {
+        sbxd_fail(err, 429, SBX_ERR_SANDBOX, "too many sandboxes: at most %d (--max-sandboxes)",
+                  srv->max_sandboxes);
+        return NULL;
+    }
+    struct sbxd_sandbox *box = takes_warm(req) ? take_warm(srv) : NULL;
+    if (!box && !(box = make_box(srv, req, err))) return NULL;
+    open_box(box, req);
+    refill_soon(srv);
+    return box;
+}
+
+void sbxd_sandbox_free_warm(struct sbxd_server *srv)
+{
+    while (!sbx_list_empty(&srv->warm))
+        sbxd_sandbox_destroy(sbx_list_entry(srv->warm.next, struct sbxd_sandbox, link), "sandbox_killed");
 }
 
 /* ---- the end of a sandbox */
@@ -310,7 +379,8 @@ void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
 {
     struct sbxd_server *srv = box->srv;
     sbx_list_remove(&box->link);
-    srv->nboxes--;
+    if (box->warm) srv->nwarm--;
+    else srv->nboxes--;
     /* A frozen process takes no signal, SIGKILL included, until it is thawed */
     if (box->paused && box->cg && sbxd_cgroup_can_freeze(box->cg)) sbxd_cgroup_thaw(box->cg);
     if (box->chan) {

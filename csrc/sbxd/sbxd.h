@@ -42,6 +42,7 @@ struct sbxd_sandbox {
     struct sbxd_initchan *chan;/* isolated: the init's channel; NULL with isolation none */
     int single_uid;            /* its users are sbxd's one uid (sbxd is not root) */
     int paused;                /* its processes are stopped, its timers held */
+    int warm;                  /* started ahead, in srv->warm, nobody's yet */
     long pids;                 /* the most processes it may have (create{pids} or the default) */
     struct sbxd_cgroup *cg;    /* its cgroups; NULL where sbxd has none writable */
     double lifetime_left;      /* paused: seconds its lifetime had left */
@@ -55,6 +56,10 @@ struct sbxd_server {
     struct sbxd_connwatch *conns;  /* connections lws leaves to sbxd (connwatch.h) */
     struct sbx_list boxes;     /* every sandbox alive, oldest first */
     struct sbx_list corpses;   /* killed sandboxes whose processes are not all gone yet */
+    struct sbx_list warm;      /* sandboxes started ahead of their create (--warm) */
+    int nwarm, warm_target;
+    uv_timer_t refill;         /* starts warm ones after a create's answer */
+    int refill_ready;
     int nboxes, max_sandboxes; /* alive, and the most sbxd keeps (--max-sandboxes) */
     struct sbx_list procs;     /* every process not yet reaped and released */
     int running;               /* commands started and not yet exited (reaped) */
@@ -95,6 +100,8 @@ void sbxd_sandbox_set_lifetime(struct sbxd_sandbox *box, double lifetime);
 /* Kills it and its processes, whose end says `reason` ("sandbox_killed",
  * "sandbox_timeout"), and frees it. */
 void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason);
+/* Shutdown: kills the sandboxes kept warm. */
+void sbxd_sandbox_free_warm(struct sbxd_server *srv);
 /* Shutdown: removes the directories of killed sandboxes still waited for. */
 void sbxd_sandbox_bury_all(struct sbxd_server *srv);
 json_t *sbxd_sandbox_info(const struct sbxd_sandbox *box);
