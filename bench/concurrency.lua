@@ -2,7 +2,7 @@
 -- 1. Throughput: N concurrent run("true") for N = 1, 10, 100, 1000: wall time and runs/s.
 -- 2. Memory in flight: N commands that all run at once (`sleep`), N = 1000, 3000, 5000,
 --    10000 (or the sizes given as arguments). Per command in flight, divided by the
---    commands sbxd has running (its children):
+--    commands running in the sandbox (the children of its init):
 --    - client raw: the peak of the client's resident size while the commands start, less
 --      what it was before; garbage Lua has not collected yet counts.
 --    - client live: the live heap once all of them run (or at the first one's end, when
@@ -31,13 +31,23 @@ end
 
 local function rss_kib(pid) return status_field(pid, "VmRSS") end
 
--- Commands sbxd has running: its children (sbxd is single-threaded, so its one task
--- lists them all).
-local function children(pid)
+-- The children of a single-threaded process (its one task lists them all).
+local function child_pids(pid)
   local f = io.open(("/proc/%d/task/%d/children"):format(pid, pid))
-  if not f then return 0 end
-  local n = select(2, f:read("a"):gsub("%d+", ""))
+  if not f then return {} end
+  local pids = {}
+  for p in f:read("a"):gmatch("%d+") do pids[#pids + 1] = tonumber(p) end
   f:close()
+  return pids
+end
+
+-- Commands running in sbxd's sandboxes: sbxd's children are the sandboxes' bwraps, each
+-- bwrap's child is the sandbox's init, whose children are the commands.
+local function children(pid)
+  local n = 0
+  for _, bwrap in ipairs(child_pids(pid)) do
+    for _, init in ipairs(child_pids(bwrap)) do n = n + #child_pids(init) end
+  end
   return n
 end
 
@@ -50,7 +60,8 @@ end
 
 -- Runs wait for sbxd for as long as it takes to start them: past its descriptor limit
 -- the error must be sbxd's refusal, not a request timeout.
-local box <close> = sbx.create { request_timeout = 300 }
+-- (pids: the sandbox holds every command at once, past sbxd's default bound)
+local box <close> = sbx.create { request_timeout = 300, pids = 100000 }
 local daemon_pid = embedded.daemon():pid()
 local self_pid = tonumber(assert(io.open("/proc/self/stat")):read("l"):match("^(%d+)"))
 

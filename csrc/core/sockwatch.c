@@ -36,7 +36,10 @@ static void on_poll(uv_poll_t *handle, int status, int events)
         return;
     }
     int flags = 0;
-    if (status < 0) flags = CURL_CSELECT_ERR;
+    /* An error (libuv's EBADF for POLLERR: a reset) may come with bytes still to read,
+     * the end of a response among them: curl reads them first when the error comes with
+     * IN, and fails on ERR alone without reading ("select/poll returned error"). */
+    if (status < 0) flags = CURL_CSELECT_ERR | CURL_CSELECT_IN;
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
     s->watch->on_activity(s->watch->ud, s->fd, flags);
