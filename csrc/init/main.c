@@ -49,7 +49,12 @@ static int bound_processes(int argc, char **argv)
     errno = 0;
     long n = strtol(argv[2], &end, 10);
     if (errno || end == argv[2] || *end || n <= 0) return fail("NPROC is not a positive number");
-    struct rlimit lim = {(rlim_t)n, (rlim_t)n};
+    /* Never above the hard limit it was given: raising that takes a capability on the
+     * host, which no sandbox has. A larger bound is the cgroup's to hold. */
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NPROC, &lim) != 0) return fail("cannot read RLIMIT_NPROC");
+    if (lim.rlim_max == RLIM_INFINITY || (rlim_t)n < lim.rlim_max) lim.rlim_max = (rlim_t)n;
+    lim.rlim_cur = lim.rlim_max;
     if (setrlimit(RLIMIT_NPROC, &lim) != 0) return fail("cannot set RLIMIT_NPROC");
     return 0;
 }
