@@ -174,6 +174,19 @@ describe("the embedded sbxd", function()
       local ok2, err2 = pcall(sbx.create, { memory_mb = 64 })
       print(ok2, err2.kind, err2.message)
       print(box.commands:run("sh -c 'echo $$' & wait").exit_code)
+      -- no cgroup: pause stops every process of the sandbox by a signal from its init
+      box.commands:run("setsid sh -c 'while :; do echo x >> /tmp/tick; sleep 0.02; done' >/dev/null 2>&1 &"
+        .. " sleep 0.3")
+      local path = io.popen("ls /tmp/sbxd-*/" .. box.id .. "/tmp/tick"):read("l")
+      local function ticks() local n = 0; for _ in io.lines(path) do n = n + 1 end; return n end
+      box:pause()
+      os.execute("sleep 0.1")
+      local paused = ticks()
+      os.execute("sleep 0.5")
+      print(box:info().state, ticks() - paused)
+      box:resume()
+      os.execute("sleep 0.3")
+      print(box:info().state, ticks() > paused)
     ]])
     f:close()
     helper.sh("chmod a+r " .. script)
@@ -187,6 +200,6 @@ describe("the embedded sbxd", function()
       .. "false\tInvalidArgumentError\tcannot run as 'root': sbxd is not running as root, so a sandbox "
       .. "has one user, 'user'\nbwrap\n"
       .. "false\tInvalidArgumentError\t'memory_mb' needs a writable memory cgroup, which this sbxd has not "
-      .. "(it runs as root where it has)\n0", out)
+      .. "(it runs as root where it has)\n0\npaused\t0\nrunning\ttrue", out)
   end)
 end)

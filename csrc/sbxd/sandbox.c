@@ -17,10 +17,6 @@
 #include "sbxd.h"
 #include "users.h"
 
-/* How long a kill waits for the sandbox's processes to be gone before it leaves the
- * removal of its directory to the loop. */
-#define GONE_WAIT_MS 200
-#define SBXD_SHUTDOWN_WAIT_MS 2000
 
 struct sbxd_sandbox *sbxd_sandbox_find(struct sbxd_server *srv, const char *id)
 {
@@ -58,12 +54,6 @@ void sbxd_sandbox_set_lifetime(struct sbxd_sandbox *box, double lifetime)
     box->expires_at = sbxd_now() + lifetime;
     if (box->paused) box->lifetime_left = lifetime; /* it runs again at resume */
     else uv_timer_start(box->lifetime, on_lifetime_end, sbxd_timeout_ms(lifetime), 0);
-}
-
-/* Seconds until a timer is due. */
-static double sbxd_timer_left(const uv_timer_t *t)
-{
-    return (double)uv_timer_get_due_in(t) / 1000.0;
 }
 
 /* ---- the init's messages */
@@ -311,70 +301,6 @@ void sbxd_sandbox_free_warm(struct sbxd_server *srv)
 
 static void free_timer(uv_handle_t *h) { free(h); }
 
-/* A sandbox whose processes were still going when it was killed: its directory goes
- * once its init is gone (the kernel has then killed everything in it). */
-struct corpse {
-    uv_poll_t poll;   /* on the init's pidfd */
-    struct sbx_list link;  /* in srv->corpses */
-    int init;
-    char *dir;
-    struct sbxd_cgroup *cg;
-};
-
-static void free_corpse(uv_handle_t *h)
-{
-    struct corpse *c = h->data;
-    sbx_list_remove(&c->link);
-    close(c->init);
-    sbxd_cgroup_destroy(c->cg);
-    sbxd_remove_tree(c->dir);
-    free(c->dir);
-    free(c);
-}
-
-static void on_init_gone(uv_poll_t *h, int status, int events)
-{
-    (void)status, (void)events;
-    uv_close((uv_handle_t *)h, free_corpse);
-}
-
-/* The directory, now or once the init is gone; at shutdown, now. */
-static void bury(struct sbxd_sandbox *box)
-{
-    int wait_ms = box->srv->stopping ? SBXD_SHUTDOWN_WAIT_MS : GONE_WAIT_MS;
-    struct corpse *c = box->init >= 0 && sbxd_isolate_wait_gone(box->init, wait_ms) != 0 && !box->srv->stopping
-                           ? malloc(sizeof *c) : NULL;
-    if (c && uv_poll_init(&box->srv->loop, &c->poll, box->init) == 0) {
-        sbx_list_push_back(&box->srv->corpses, &c->link);
-        c->init = box->init;
-        c->dir = box->dir;
-        c->cg = box->cg;
-        c->poll.data = c;
-        uv_poll_start(&c->poll, UV_READABLE, on_init_gone);
-        box->dir = NULL;
-        box->init = -1;
-        box->cg = NULL;
-        return;
-    }
-    free(c);
-    if (box->init >= 0) close(box->init);
-    box->init = -1;
-    sbxd_cgroup_destroy(box->cg);
-    box->cg = NULL;
-    sbxd_remove_tree(box->dir);
-}
-
-void sbxd_sandbox_bury_all(struct sbxd_server *srv)
-{
-    while (!sbx_list_empty(&srv->corpses)) {
-        struct corpse *c = sbx_list_entry(srv->corpses.next, struct corpse, link);
-        sbxd_isolate_wait_gone(c->init, SBXD_SHUTDOWN_WAIT_MS);
-        uv_poll_stop(&c->poll);
-        uv_close((uv_handle_t *)&c->poll, free_corpse);
-        sbx_list_remove(&c->link);
-    }
-}
-
 void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
 {
     struct sbxd_server *srv = box->srv;
@@ -393,50 +319,13 @@ void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
     sbxd_proc_kill_sandbox(box, reason);
     uv_close((uv_handle_t *)box->lifetime, free_timer);
     box->lifetime = NULL;
-    bury(box);
+    sbxd_sandbox_bury(box);
     if (box->err >= 0) close(box->err);
     json_decref(box->env);
     json_decref(box->metadata);
     free(box->dir);
     free(box->home_buf);
     free(box);
-}
-
-/* ---- pause and resume */
-
-/* Every process of the sandbox stopped (1) or let go (0): the freezer where the sandbox
- * has one, else the init stops and continues every process but itself; sbxd's own
- * processes (isolation none) are stopped by proc.c. */
-static int freeze(struct sbxd_sandbox *box, int frozen)
-{
-    if (box->cg && sbxd_cgroup_can_freeze(box->cg))
-        return frozen ? sbxd_cgroup_freeze(box->cg) : sbxd_cgroup_thaw(box->cg);
-    if (box->chan) return sbxd_initchan_stop_all(box->chan, frozen);
-    return 0;
-}
-
-int sbxd_sandbox_pause(struct sbxd_sandbox *box, struct sbxd_err *err)
-{
-    if (box->paused) return 0;
-    if (freeze(box, 1) != 0)
-        return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot pause the sandbox: %s", strerror(errno));
-    box->lifetime_left = sbxd_timer_left(box->lifetime);
-    uv_timer_stop(box->lifetime);
-    sbxd_proc_hold_sandbox(box, 1);
-    box->paused = 1;
-    return 0;
-}
-
-int sbxd_sandbox_resume(struct sbxd_sandbox *box, struct sbxd_err *err)
-{
-    if (!box->paused) return 0;
-    if (freeze(box, 0) != 0)
-        return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot resume the sandbox: %s", strerror(errno));
-    box->paused = 0;
-    sbxd_proc_hold_sandbox(box, 0);
-    box->expires_at = sbxd_now() + box->lifetime_left;
-    uv_timer_start(box->lifetime, on_lifetime_end, sbxd_timeout_ms(box->lifetime_left), 0);
-    return 0;
 }
 
 json_t *sbxd_sandbox_info(const struct sbxd_sandbox *box)

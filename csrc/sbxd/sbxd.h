@@ -102,6 +102,9 @@ void sbxd_sandbox_set_lifetime(struct sbxd_sandbox *box, double lifetime);
 void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason);
 /* Shutdown: kills the sandboxes kept warm. */
 void sbxd_sandbox_free_warm(struct sbxd_server *srv);
+/* bury.c: the directory and cgroups of a sandbox being destroyed, now or once its init
+ * is gone. */
+void sbxd_sandbox_bury(struct sbxd_sandbox *box);
 /* Shutdown: removes the directories of killed sandboxes still waited for. */
 void sbxd_sandbox_bury_all(struct sbxd_server *srv);
 json_t *sbxd_sandbox_info(const struct sbxd_sandbox *box);
