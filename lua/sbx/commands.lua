@@ -13,7 +13,7 @@ Commands.__name = "sbx.Commands"
 local RUN_OPTIONS = {
   cwd = "string", env = "env", user = "string", timeout = "duration",
   request_timeout = "duration", stdin = "string",
-  on_stdout = "function", on_stderr = "function",
+  on_stdout = "function", on_stderr = "function", lines = "boolean",
 }
 
 function Commands.new(box)
@@ -56,12 +56,52 @@ function Run:result()
   }
 end
 
+--- With `lines`: hands `cb` each complete line of `data` (with its "\n"), the start of
+-- the first one joined to what the stream's chunks before left unterminated; keeps the
+-- unterminated end for the next chunk. Pieces of a long line are joined once.
+function Run:deliver_lines(option, cb, data)
+  local held = self.held and self.held[option]
+  local from = 1
+  while true do
+    local nl = data:find("\n", from, true)
+    if not nl then break end
+    if held then
+      held[#held + 1] = data:sub(from, nl)
+      self.held[option] = nil
+      local line = table.concat(held)
+      held = nil
+      cb(line)
+    else
+      cb(data:sub(from, nl))
+    end
+    from = nl + 1
+  end
+  if from > #data then return end
+  self.held = self.held or {}
+  held = self.held[option] or {}
+  held[#held + 1] = data:sub(from)
+  self.held[option] = held
+end
+
+--- With `lines`, at the end: each stream's last line, unterminated, stdout's first.
+function Run:flush_lines()
+  for _, option in ipairs { "on_stdout", "on_stderr" } do
+    local held = self.held and self.held[option]
+    if held then
+      self.held[option] = nil
+      self.opts[option](table.concat(held))
+    end
+  end
+end
+
 --- Handles one SSE event of the process stream. The core collects the output itself
 -- (one buffer per channel, taken at the end); chunks come as events only for callbacks.
 function Run:on_event(ev)
   local option = CALLBACK_OPTION[ev.event]
   local cb = option and self.opts[option]
-  if cb then
+  if cb and self.opts.lines then
+    self:deliver_lines(option, cb, ev.data)
+  elseif cb then
     cb(ev.data)
   elseif ev.event == EVENT.START then
     local ok, doc = pcall(cjson.decode, ev.data)
@@ -77,6 +117,7 @@ function Run:on_event(ev)
       errors.raise("SandboxError", "sbxd sent a malformed end event: " .. ev.data:sub(1, 100))
     end
     self.ended = doc
+    if self.opts.lines then self:flush_lines() end
   end
 end
 
