@@ -27,6 +27,7 @@ static void progress(struct sbxd_proc *p);
 static void mark_exited(struct sbxd_proc *p, int status);
 static void drain_if_reading(struct sbxd_proc *p);
 static void start_refused(struct sbxd_proc *p, const struct sbxd_err *refusal);
+static void still_speaking(struct sbxd_proc *p);
 
 /* ---- stdin: written once, then closed; owns its bytes, independent of the process. */
 
@@ -124,6 +125,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         /* With no reader left the command is being killed: drain, keep nothing. */
         if (p->reader && sbxd_outlog_append(&p->log, ch, buf->base, (size_t)n) != 0)
             sbxd_proc_kill(p, "out of memory");
+        still_speaking(p);
         if (p->log.pending > SBXD_LOG_HIGH && !p->backlogged) {
             int was = is_reading(p);
             p->backlogged = 1;
@@ -156,6 +158,7 @@ static int read_pipe(struct sbxd_proc *p, uv_pipe_t **slot, int fd)
 
 void sbxd_proc_drained(struct sbxd_proc *p)
 {
+    still_speaking(p); /* a slow reader's backlog is no silence of the command's */
     if (!p->backlogged || p->log.pending > SBXD_LOG_LOW) return;
     int was = is_reading(p);
     p->backlogged = 0;
@@ -179,6 +182,20 @@ static uv_timer_t *start_timer(struct sbxd_proc *p, uv_timer_cb cb, uint64_t fir
     return t;
 }
 
+/* The timeouts, once the command runs. */
+static void arm_timers(struct sbxd_proc *p)
+{
+    if (p->timeout > 0) p->timer = start_timer(p, on_timeout, sbxd_timeout_ms(p->timeout), 0);
+    if (p->idle_timeout > 0) p->idle = start_timer(p, on_timeout, sbxd_timeout_ms(p->idle_timeout), 0);
+}
+
+/* A chunk was read or taken: the idle timeout starts over (not while paused). */
+static void still_speaking(struct sbxd_proc *p)
+{
+    if (p->idle && !p->idle_held && !p->exited)
+        uv_timer_start(p->idle, on_timeout, sbxd_timeout_ms(p->idle_timeout), 0);
+}
+
 /* ---- lifecycle */
 
 int sbxd_proc_done(const struct sbxd_proc *p)
@@ -198,6 +215,7 @@ static void proc_free(struct sbxd_proc *p)
     close_handle(p->out);
     close_handle(p->err);
     close_handle(p->timer);
+    close_handle(p->idle);
     sbxd_outlog_free(&p->log);
     free(p);
 }
@@ -318,6 +336,7 @@ static void mark_exited(struct sbxd_proc *p, int status)
      * sandbox the init does this.) */
     if (p->host) kill(-p->pid, SIGKILL);
     if (p->timer) uv_timer_stop(p->timer);
+    if (p->idle) uv_timer_stop(p->idle);
 }
 
 void sbxd_proc_reap(struct sbxd_server *srv)
@@ -371,7 +390,7 @@ void sbxd_proc_started(struct sbxd_proc *p, pid_t pid)
     free(p->start_cwd);
     p->start_cwd = NULL;
     if (p->reason) signal_group(p, SIGKILL);  /* killed while it started */
-    else if (p->timeout > 0) p->timer = start_timer(p, on_timeout, sbxd_timeout_ms(p->timeout), 0);
+    else arm_timers(p);
     progress(p);
 }
 
@@ -457,8 +476,22 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
     if (read_pipe(p, &p->out, sp.out) != 0 || read_pipe(p, &p->err, sp.err) != 0)
         sbxd_proc_kill(p, "pipe failure");
     p->timeout = req->timeout;
-    if (p->pid && req->timeout > 0) p->timer = start_timer(p, on_timeout, sbxd_timeout_ms(req->timeout), 0);
+    p->idle_timeout = req->idle_timeout;
+    if (p->pid) arm_timers(p);
     return p;
+}
+
+/* A timeout stopped with what it had left (hold), or going on from there. */
+static void hold_timer(uv_timer_t *t, uint64_t *left, int *held, int hold)
+{
+    if (hold && t && uv_is_active((uv_handle_t *)t)) {
+        *left = uv_timer_get_due_in(t);
+        uv_timer_stop(t);
+        *held = 1;
+    } else if (!hold && *held) {
+        uv_timer_start(t, on_timeout, *left ? *left : 1, 0);
+        *held = 0;
+    }
 }
 
 void sbxd_proc_hold_sandbox(struct sbxd_sandbox *box, int hold)
@@ -467,14 +500,8 @@ void sbxd_proc_hold_sandbox(struct sbxd_sandbox *box, int hold)
     sbx_list_each(n, &box->srv->procs) {
         struct sbxd_proc *p = PROC_OF(n);
         if (p->box != box || p->exited) continue;
-        if (hold && p->timer && uv_is_active((uv_handle_t *)p->timer)) {
-            p->timer_left = uv_timer_get_due_in(p->timer);
-            uv_timer_stop(p->timer);
-            p->timer_held = 1;
-        } else if (!hold && p->timer_held) {
-            uv_timer_start(p->timer, on_timeout, p->timer_left ? p->timer_left : 1, 0);
-            p->timer_held = 0;
-        }
+        hold_timer(p->timer, &p->timer_left, &p->timer_held, hold);
+        hold_timer(p->idle, &p->idle_left, &p->idle_held, hold);
         if (p->host && p->pid) kill(-p->pid, hold ? SIGSTOP : SIGCONT);
     }
 }

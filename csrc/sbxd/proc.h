@@ -50,6 +50,10 @@ struct sbxd_proc {
     double timeout;                    /* its seconds, armed once it runs (0: none) */
     uint64_t timer_left;               /* the timeout's ms left, while its sandbox is paused */
     int timer_held;
+    uv_timer_t *idle;                  /* its idle timeout: restarted by each chunk read or taken */
+    double idle_timeout;
+    uint64_t idle_left;
+    int idle_held;
     long oom_before;                   /* its sandbox's OOM kills at its start (-1: none counted) */
     struct sbxd_outlog log;
     struct sbxd_reader *reader;        /* NULL when none is attached */

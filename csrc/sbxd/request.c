@@ -189,7 +189,7 @@ int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
 {
     /* No "tag" yet: it is taken once a process list can return it, not parsed and
      * dropped meanwhile. */
-    static const char *const FIELDS[] = {"cmd", "cwd", "env", "user", "timeout", "stdin", NULL};
+    static const char *const FIELDS[] = {"cmd", "cwd", "env", "user", "timeout", "idle_timeout", "stdin", NULL};
     memset(out, 0, sizeof *out);
     if (!(out->root = parse_object(body, len, 0, err))) return -1;
     json_t *r = out->root, *v;
@@ -205,6 +205,8 @@ int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
     if ((v = json_object_get(r, "env")) && (string_map(v, "env", 1, err) || env_fits(v, err))) goto fail;
     out->env = v;
     if ((v = json_object_get(r, "timeout")) && seconds(v, "timeout", 1, &out->timeout, err)) goto fail;
+    if ((v = json_object_get(r, "idle_timeout")) && seconds(v, "idle_timeout", 1, &out->idle_timeout, err))
+        goto fail;
     if ((v = json_object_get(r, "stdin")) && decode_stdin(v, out, err)) goto fail;
     return 0;
 fail:

@@ -18,6 +18,7 @@ struct sbxd_start_req {
     const char *cmd, *cwd, *user;         /* cwd, user: NULL when absent */
     json_t *env;                          /* NULL when absent */
     double timeout;                       /* 0: none */
+    double idle_timeout;                  /* 0: none; else reset by every chunk of output */
     unsigned char *stdin_data;            /* malloc'd, NULL when absent */
     size_t stdin_len;
 };

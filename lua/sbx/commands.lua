@@ -26,13 +26,19 @@ end
 local BODY = {}
 
 --- The JSON text of a start request: encoded once, however often the request is sent.
+-- With a callback, a command's `timeout` is an idle timeout: every chunk starts it over.
+local function streams(opts)
+  return opts.on_stdout ~= nil or opts.on_stderr ~= nil
+end
+
 local function start_body(cmd, opts)
   local b = BODY
   b.cmd, b.cwd, b.env, b.user = cmd, opts.cwd, opts.env, opts.user
-  b.timeout = (opts.timeout or 0) > 0 and opts.timeout or nil
+  local timeout = (opts.timeout or 0) > 0 and opts.timeout or nil
+  if streams(opts) then b.idle_timeout = timeout else b.timeout = timeout end
   b.stdin = opts.stdin and core.b64encode(opts.stdin) or nil
   local json = cjson.encode(b)
-  b.cmd, b.cwd, b.env, b.user, b.timeout, b.stdin = nil, nil, nil, nil, nil, nil
+  b.cmd, b.cwd, b.env, b.user, b.timeout, b.idle_timeout, b.stdin = nil, nil, nil, nil, nil, nil, nil
   return json
 end
 
@@ -99,6 +105,9 @@ end
 function Run:on_event(ev)
   local option = CALLBACK_OPTION[ev.event]
   local cb = option and self.opts[option]
+  if option and self.opts.timeout and self.opts.timeout > 0 then
+    self.deadline = self:stream_deadline() -- an idle timeout: the backstop starts over too
+  end
   if cb and self.opts.lines then
     self:deliver_lines(option, cb, ev.data)
   elseif cb then
@@ -205,7 +214,10 @@ end
 --- Raises when the end event says the command did not finish by itself: its timeout, or its
 -- sandbox's end (lifetime or kill).
 local function raise_if_cut_short(result, opts)
-  if result.error == "timeout" then
+  if result.error == "timeout" and streams(opts) then
+    errors.raise("TimeoutError", ("command sent no output for %g s"):format(opts.timeout),
+      { result = result })
+  elseif result.error == "timeout" then
     errors.raise("TimeoutError", ("command timed out after %g s"):format(opts.timeout),
       { result = result })
   elseif result.error == "sandbox_timeout" then
