@@ -182,18 +182,29 @@ static uv_timer_t *start_timer(struct sbxd_proc *p, uv_timer_cb cb, uint64_t fir
     return t;
 }
 
+/* Silence is the command's only while its output is all taken: bytes its reader has not
+ * taken yet, or pipes not read because of them, are speech waiting for a slow reader. */
+static void on_idle(uv_timer_t *t)
+{
+    struct sbxd_proc *p = t->data;
+    if (p->log.pending > 0 || !is_reading(p))
+        uv_timer_start(t, on_idle, sbxd_timeout_ms(p->idle_timeout), 0);
+    else
+        sbxd_proc_kill(p, "timeout");
+}
+
 /* The timeouts, once the command runs. */
 static void arm_timers(struct sbxd_proc *p)
 {
     if (p->timeout > 0) p->timer = start_timer(p, on_timeout, sbxd_timeout_ms(p->timeout), 0);
-    if (p->idle_timeout > 0) p->idle = start_timer(p, on_timeout, sbxd_timeout_ms(p->idle_timeout), 0);
+    if (p->idle_timeout > 0) p->idle = start_timer(p, on_idle, sbxd_timeout_ms(p->idle_timeout), 0);
 }
 
 /* A chunk was read or taken: the idle timeout starts over (not while paused). */
 static void still_speaking(struct sbxd_proc *p)
 {
     if (p->idle && !p->idle_held && !p->exited)
-        uv_timer_start(p->idle, on_timeout, sbxd_timeout_ms(p->idle_timeout), 0);
+        uv_timer_start(p->idle, on_idle, sbxd_timeout_ms(p->idle_timeout), 0);
 }
 
 /* ---- lifecycle */
@@ -482,14 +493,14 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
 }
 
 /* A timeout stopped with what it had left (hold), or going on from there. */
-static void hold_timer(uv_timer_t *t, uint64_t *left, int *held, int hold)
+static void hold_timer(uv_timer_t *t, uv_timer_cb cb, uint64_t *left, int *held, int hold)
 {
     if (hold && t && uv_is_active((uv_handle_t *)t)) {
         *left = uv_timer_get_due_in(t);
         uv_timer_stop(t);
         *held = 1;
     } else if (!hold && *held) {
-        uv_timer_start(t, on_timeout, *left ? *left : 1, 0);
+        uv_timer_start(t, cb, *left ? *left : 1, 0);
         *held = 0;
     }
 }
@@ -500,8 +511,8 @@ void sbxd_proc_hold_sandbox(struct sbxd_sandbox *box, int hold)
     sbx_list_each(n, &box->srv->procs) {
         struct sbxd_proc *p = PROC_OF(n);
         if (p->box != box || p->exited) continue;
-        hold_timer(p->timer, &p->timer_left, &p->timer_held, hold);
-        hold_timer(p->idle, &p->idle_left, &p->idle_held, hold);
+        hold_timer(p->timer, on_timeout, &p->timer_left, &p->timer_held, hold);
+        hold_timer(p->idle, on_idle, &p->idle_left, &p->idle_held, hold);
         if (p->host && p->pid) kill(-p->pid, hold ? SIGSTOP : SIGCONT);
     }
 }
