@@ -32,6 +32,9 @@
  * added to that clock stays far below its overflow. */
 #define SBX_TIMEOUT_MAX 1e15
 
+/* A process's tag (start{tag}, returned by the process list), in bytes at most. */
+#define SBX_MAX_TAG 256u
+
 /* A sandbox's limits, at most (create{memory_mb, pids, cpus}): 1 TiB, the kernel's
  * largest pid_max, and 1024 CPUs' worth of time. */
 #define SBX_MAX_MEMORY_MB (1024L * 1024L)

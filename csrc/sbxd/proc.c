@@ -223,6 +223,7 @@ static void proc_free(struct sbxd_proc *p)
 {
     sbx_list_remove(&p->link);
     free(p->start_cwd);
+    free(p->what);
     close_handle(p->out);
     close_handle(p->err);
     close_handle(p->timer);
@@ -374,11 +375,27 @@ void sbxd_proc_free_all(struct sbxd_server *srv)
     }
 }
 
-static struct sbxd_proc *proc_new(struct sbxd_sandbox *box, const struct sbxd_spawned *sp, const char *cwd)
+/* What the list shows of it: cmd, cwd, user and tag, in one allocation. */
+static char *describe(const struct sbxd_sandbox *box, const struct sbxd_start_req *req)
 {
+    const char *parts[4] = {req->cmd, req->cwd ? req->cwd : box->home, req->user ? req->user : "user",
+                            req->tag ? req->tag : ""};
+    size_t len = 0;
+    for (int i = 0; i < 4; i++) len += strlen(parts[i]) + 1;
+    char *what = malloc(len), *at = what;
+    for (int i = 0; what && i < 4; i++) at = stpcpy(at, parts[i]) + 1;
+    return what;
+}
+
+static struct sbxd_proc *proc_new(struct sbxd_sandbox *box, const struct sbxd_spawned *sp,
+                                  const struct sbxd_start_req *req)
+{
+    const char *cwd = req->cwd;
     struct sbxd_proc *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    if (!sp->pid && !(p->start_cwd = strdup(cwd ? cwd : box->home))) return free(p), NULL;
+    if (!(p->what = describe(box, req))) return free(p), NULL;
+    p->started_at = sbxd_now();
+    if (!sp->pid && !(p->start_cwd = strdup(cwd ? cwd : box->home))) return free(p->what), free(p), NULL;
     struct sbxd_server *srv = box->srv;
     p->srv = srv;
     p->box = box;
@@ -474,7 +491,7 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
     }
     struct sbxd_spawned sp;
     if (sbxd_spawn(box, req, &sp, err) != 0) return NULL;
-    struct sbxd_proc *p = proc_new(box, &sp, req->cwd);
+    struct sbxd_proc *p = proc_new(box, &sp, req);
     if (!p) {
         if (sp.pid) kill(-sp.pid, SIGKILL); /* in a sandbox, its pipes close: it ends on its own */
         if (sp.in >= 0) close(sp.in);
@@ -515,4 +532,29 @@ void sbxd_proc_hold_sandbox(struct sbxd_sandbox *box, int hold)
         hold_timer(p->idle, on_idle, &p->idle_left, &p->idle_held, hold);
         if (p->host && p->pid) kill(-p->pid, hold ? SIGSTOP : SIGCONT);
     }
+}
+
+json_t *sbxd_proc_list(struct sbxd_sandbox *box)
+{
+    json_t *list = json_array();
+    struct sbx_list *n;
+    sbx_list_each(n, &box->srv->procs) {
+        const struct sbxd_proc *p = PROC_OF(n);
+        if (p->box != box || !p->pid || p->exited) continue;
+        const char *cmd = p->what, *cwd = cmd + strlen(cmd) + 1, *user = cwd + strlen(cwd) + 1;
+        const char *tag = user + strlen(user) + 1;
+        json_array_append_new(list, json_pack("{s:i, s:s, s:s, s:s, s:s?, s:f}", "pid", (int)p->pid, "cmd", cmd,
+                                              "cwd", cwd, "user", user, "tag", *tag ? tag : NULL,
+                                              "started_at", p->started_at));
+    }
+    return list;
+}
+
+int sbxd_proc_signal_pid(struct sbxd_sandbox *box, pid_t pid, int sig)
+{
+    struct sbxd_proc *p = pid > 0 ? sbxd_proc_find_pid(box, pid) : NULL;
+    if (!p) return 0;
+    if (sig == SIGKILL) sbxd_proc_kill(p, NULL);
+    else signal_group(p, sig);
+    return 1;
 }

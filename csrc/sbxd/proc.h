@@ -43,6 +43,8 @@ struct sbxd_proc {
     int host;                          /* pid is sbxd's own child (isolation none) */
     uint32_t seq;                      /* the start's number on the init's channel */
     char *start_cwd;                   /* while starting: the cwd, for a failure's message */
+    char *what;                        /* cmd, cwd, user and tag, NUL-separated (the list's) */
+    double started_at;
     int exited, status;
     const char *reason;                /* why sbxd killed it: "timeout", ... or NULL */
     uv_pipe_t *out, *err;              /* NULL once at EOF and closed */
@@ -101,6 +103,11 @@ void sbxd_proc_resume(struct sbxd_proc *p);
  * what is left of them, then go on; sbxd's own processes (isolation none) are stopped
  * and continued with SIGSTOP and SIGCONT (an isolated sandbox is frozen as a whole). */
 void sbxd_proc_hold_sandbox(struct sbxd_sandbox *box, int hold);
+/* The sandbox's running processes, as the process list shows them (a JSON array). */
+json_t *sbxd_proc_list(struct sbxd_sandbox *box);
+/* Sends `sig` to the process group of the running process `pid` of `box`: 1 when sent,
+ * 0 when there is no such running process. */
+int sbxd_proc_signal_pid(struct sbxd_sandbox *box, pid_t pid, int sig);
 /* Server shutdown: kill and free everything. */
 void sbxd_proc_free_all(struct sbxd_server *srv);
 

@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,9 +188,8 @@ static int decode_stdin(json_t *v, struct sbxd_start_req *out, struct sbxd_err *
 int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
                      struct sbxd_err *err)
 {
-    /* No "tag" yet: it is taken once a process list can return it, not parsed and
-     * dropped meanwhile. */
-    static const char *const FIELDS[] = {"cmd", "cwd", "env", "user", "timeout", "idle_timeout", "stdin", NULL};
+    static const char *const FIELDS[] = {"cmd", "cwd", "env", "user", "timeout", "idle_timeout", "stdin", "tag",
+                                         NULL};
     memset(out, 0, sizeof *out);
     if (!(out->root = parse_object(body, len, 0, err))) return -1;
     json_t *r = out->root, *v;
@@ -201,7 +201,12 @@ int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
     if (cmd_fits(out->cmd, err)) goto fail;
     out->cwd = opt_string(r, "cwd", &failed, err);
     if (!failed) out->user = opt_string(r, "user", &failed, err);
+    if (!failed) out->tag = opt_string(r, "tag", &failed, err);
     if (failed) goto fail;
+    if (out->tag && strlen(out->tag) > SBX_MAX_TAG) {
+        sbxd_fail(err, 400, SBX_ERR_INVALID, "'tag' is too long: at most %u bytes", SBX_MAX_TAG);
+        goto fail;
+    }
     if ((v = json_object_get(r, "env")) && (string_map(v, "env", 1, err) || env_fits(v, err))) goto fail;
     out->env = v;
     if ((v = json_object_get(r, "timeout")) && seconds(v, "timeout", 1, &out->timeout, err)) goto fail;
@@ -230,6 +235,35 @@ int sbxd_parse_timeout(const char *body, size_t len, double *timeout, struct sbx
     int rc = only_fields(root, FIELDS, err);
     if (!rc && !v) rc = bad(err, "'%s' is required", "timeout");
     if (!rc) rc = seconds(v, "timeout", 0, timeout, err);
+    json_decref(root);
+    return rc;
+}
+
+/* "SIGTERM" or "TERM": its number. */
+static int signal_named(const char *name, int *sig)
+{
+    if (strncmp(name, "SIG", 3) == 0) name += 3;
+    for (int s = 1; s < NSIG; s++) {
+        const char *abbrev = sigabbrev_np(s);
+        if (abbrev && strcmp(abbrev, name) == 0) return *sig = s, 0;
+    }
+    return -1;
+}
+
+int sbxd_parse_signal(const char *body, size_t len, int *sig, struct sbxd_err *err)
+{
+    static const char *const FIELDS[] = {"signal", NULL};
+    json_t *root = parse_object(body, len, 1, err);
+    if (!root) return -1;
+    int rc = only_fields(root, FIELDS, err);
+    json_t *v = json_object_get(root, "signal");
+    *sig = SIGKILL;
+    if (!rc && v && json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < NSIG)
+        *sig = (int)json_integer_value(v);
+    else if (!rc && v && json_is_string(v) && signal_named(json_string_value(v), sig) == 0)
+        ;
+    else if (!rc && v)
+        rc = bad(err, "'%s' must be a signal number or name, such as \"SIGTERM\"", "signal");
     json_decref(root);
     return rc;
 }

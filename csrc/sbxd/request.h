@@ -15,7 +15,7 @@ struct sbxd_create_req {
 
 struct sbxd_start_req {
     json_t *root;
-    const char *cmd, *cwd, *user;         /* cwd, user: NULL when absent */
+    const char *cmd, *cwd, *user, *tag;   /* cwd, user, tag: NULL when absent */
     json_t *env;                          /* NULL when absent */
     double timeout;                       /* 0: none */
     double idle_timeout;                  /* 0: none; else reset by every chunk of output */
@@ -32,6 +32,8 @@ void sbxd_start_req_free(struct sbxd_start_req *r);
 /* What a string of `len` bytes takes of execve's argument space: its bytes, its NUL and
  * its pointer (the kernel counts them so; see SBX_MAX_EXEC_TOTAL). */
 size_t sbxd_exec_cost(size_t len);
+/* {"signal": a number or a name ("SIGTERM", "TERM")}; absent or empty body: SIGKILL. */
+int sbxd_parse_signal(const char *body, size_t len, int *sig, struct sbxd_err *err);
 /* {"timeout": number > 0} */
 int sbxd_parse_timeout(const char *body, size_t len, double *timeout, struct sbxd_err *err);
 

@@ -1,4 +1,5 @@
 /* The routes of docs/PROTOCOL.md: path and method to a handler. */
+#include <stdlib.h>
 #include <string.h>
 #include "http.h"
 #include "protocol.h"
@@ -105,6 +106,28 @@ static int start_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_
     return -1;
 }
 
+/* POST /sandboxes/{id}/processes/{pid}/signal: {"killed": whether it was running}. A
+ * signal to a paused sandbox's process resumes the sandbox first. */
+static int signal_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid)
+{
+    int sig;
+    struct sbxd_err err;
+    if (sbxd_parse_signal(c->body, c->body_len, &sig, &err)) return sbxd_reply_error(wsi, &err);
+    if (sbxd_sandbox_resume(box, &err)) return sbxd_reply_error(wsi, &err);
+    return sbxd_reply(wsi, 200, json_pack("{s:b}", "killed", sbxd_proc_signal_pid(box, pid, sig)));
+}
+
+/* "/processes/{pid}/signal": the pid, or 0 when the rest is not that. */
+static pid_t signal_route(const char *rest)
+{
+    const char *prefix = "/processes/";
+    if (strncmp(rest, prefix, strlen(prefix)) != 0) return 0;
+    char *end;
+    long pid = strtol(rest + strlen(prefix), &end, 10);
+    if (end == rest + strlen(prefix) || strcmp(end, "/signal") != 0 || pid <= 0 || pid > 4194304) return 0;
+    return (pid_t)pid;
+}
+
 /* /sandboxes/{id}[/rest]: splits the id and the rest ("" when none). */
 static int split_sandbox_path(const char *path, char *id, size_t idlen, const char **rest)
 {
@@ -122,8 +145,9 @@ static int split_sandbox_path(const char *path, char *id, size_t idlen, const ch
 static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c,
                          const char *id, const char *rest)
 {
+    pid_t pid = signal_route(rest);
     int known = !strcmp(rest, "") || !strcmp(rest, "/timeout") || !strcmp(rest, "/processes") ||
-                !strcmp(rest, "/pause") || !strcmp(rest, "/resume");
+                !strcmp(rest, "/pause") || !strcmp(rest, "/resume") || pid > 0;
     if (!known) return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
     struct sbxd_sandbox *box = sbxd_sandbox_find(srv, id);
     if (!box) {
@@ -140,6 +164,9 @@ static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_c
     if (!strcmp(rest, "/pause") && c->method == SBXD_POST) return pause_or_resume(wsi, box, 1);
     if (!strcmp(rest, "/resume") && c->method == SBXD_POST) return pause_or_resume(wsi, box, 0);
     if (!strcmp(rest, "/processes") && c->method == SBXD_POST) return start_process(wsi, box, c);
+    if (!strcmp(rest, "/processes") && c->method == SBXD_GET)
+        return sbxd_reply(wsi, 200, json_pack("{s:o}", "processes", sbxd_proc_list(box)));
+    if (pid > 0 && c->method == SBXD_POST) return signal_process(wsi, box, c, pid);
     return reply_fail(wsi, 405, SBX_ERR_INVALID, "method not allowed");
 }
 

@@ -13,7 +13,7 @@ Commands.__name = "sbx.Commands"
 local RUN_OPTIONS = {
   cwd = "string", env = "env", user = "string", timeout = "duration",
   request_timeout = "duration", stdin = "string",
-  on_stdout = "function", on_stderr = "function", lines = "boolean",
+  on_stdout = "function", on_stderr = "function", lines = "boolean", tag = "string",
 }
 
 function Commands.new(box)
@@ -33,12 +33,12 @@ end
 
 local function start_body(cmd, opts)
   local b = BODY
-  b.cmd, b.cwd, b.env, b.user = cmd, opts.cwd, opts.env, opts.user
+  b.cmd, b.cwd, b.env, b.user, b.tag = cmd, opts.cwd, opts.env, opts.user, opts.tag
   local timeout = (opts.timeout or 0) > 0 and opts.timeout or nil
   if streams(opts) then b.idle_timeout = timeout else b.timeout = timeout end
   b.stdin = opts.stdin and core.b64encode(opts.stdin) or nil
   local json = cjson.encode(b)
-  b.cmd, b.cwd, b.env, b.user, b.timeout, b.idle_timeout, b.stdin = nil, nil, nil, nil, nil, nil, nil
+  for k in pairs(b) do b[k] = nil end
   return json
 end
 
@@ -256,6 +256,28 @@ end
 function Commands:run_stream(cmd, opts)
   check_commands("run_stream", self)
   return self:run(cmd, opts)
+end
+
+--- The sandbox's running processes: { pid=, cmd=, cwd=, user=, tag=, started_at= } each.
+function Commands:list()
+  check_commands("list", self)
+  local doc = self.box.client:call("GET", self.box:path("/processes"))
+  local out = {}
+  for i, p in ipairs(type(doc.processes) == "table" and doc.processes or {}) do
+    out[i] = { pid = transport.int(p.pid), cmd = transport.str(p.cmd), cwd = transport.str(p.cwd),
+      user = transport.str(p.user), tag = transport.str(p.tag), started_at = tonumber(p.started_at) }
+  end
+  return out
+end
+
+--- SIGKILL to the process group of a running process: true, or false when no process of
+-- this sandbox by that pid runs (exited, or never one).
+function Commands:kill(pid)
+  check_commands("kill", self)
+  check.value("kill", "pid", pid, "count")
+  local doc = self.box.client:call("POST", self.box:path("/processes/" .. pid .. "/signal"),
+    { signal = "SIGKILL" })
+  return doc.killed == true
 end
 
 return Commands
