@@ -97,7 +97,11 @@ describe("a careless client", function()
     assert.is_true(helper.eventually(function() return not helper.alive(other.pid) end, 5))
     local err = helper.error_of(box.commands.run, box.commands, "true")
     assert.are.equal("SandboxError", err.kind)
-    assert.are.equal("cannot reach sbxd at " .. other.url .. ": Connection refused", err.message)
+    -- A new connection is refused; one curl kept from the create may still look alive
+    -- when it is taken, and is reset instead. Either message names the socket.
+    local refused = "cannot reach sbxd at " .. other.url .. ": Connection refused"
+    local reset = "connection to sbxd at " .. other.url .. " failed: Recv failure: Connection reset by peer"
+    assert.is_true(err.message == refused or err.message == reset, err.message)
     assert.are.equal("SandboxError", helper.error_of(box.close, box).kind)
     other.stop()
   end)

@@ -51,6 +51,19 @@ describe("process calls", function()
     t:wait()
   end)
 
+  it("lists a long command by its first 4096 bytes", function()
+    local cmd = "sleep 0.4 #" .. ("x"):rep(5000)
+    local t = sbx.go(function() return box.commands:run(cmd) end)
+    local found
+    assert.is_true(helper.eventually(function()
+      sbx.step(0)
+      found = box.commands:list()[1]
+      return found ~= nil
+    end, 5))
+    assert.are.equal(cmd:sub(1, 4096), found.cmd)
+    t:wait()
+  end)
+
   it("kills a process by pid: true, then false once it is gone", function()
     local t, p = running("sleep 30; echo never")
     assert.is_true(box.commands:kill(p.pid))

@@ -32,8 +32,10 @@
  * added to that clock stays far below its overflow. */
 #define SBX_TIMEOUT_MAX 1e15
 
-/* A process's tag (start{tag}, returned by the process list), in bytes at most. */
+/* A process's tag (start{tag}, returned by the process list), in bytes at most; and how
+ * much of its cmd the list returns. */
 #define SBX_MAX_TAG 256u
+#define SBX_LIST_CMD_MAX 4096u
 
 /* A sandbox's limits, at most (create{memory_mb, pids, cpus}): 1 TiB, the kernel's
  * largest pid_max, and 1024 CPUs' worth of time. */

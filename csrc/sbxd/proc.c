@@ -375,15 +375,21 @@ void sbxd_proc_free_all(struct sbxd_server *srv)
     }
 }
 
-/* What the list shows of it: cmd, cwd, user and tag, in one allocation. */
+/* What the list shows of it: cmd (its first SBX_LIST_CMD_MAX bytes: a running command
+ * holds no more of its request than that), cwd, user and tag, in one allocation. */
 static char *describe(const struct sbxd_sandbox *box, const struct sbxd_start_req *req)
 {
     const char *parts[4] = {req->cmd, req->cwd ? req->cwd : box->home, req->user ? req->user : "user",
                             req->tag ? req->tag : ""};
-    size_t len = 0;
-    for (int i = 0; i < 4; i++) len += strlen(parts[i]) + 1;
+    size_t lens[4], len = 0;
+    for (int i = 0; i < 4; i++) len += (lens[i] = strlen(parts[i])) + 1;
+    if (lens[0] > SBX_LIST_CMD_MAX) len -= lens[0] - SBX_LIST_CMD_MAX, lens[0] = SBX_LIST_CMD_MAX;
     char *what = malloc(len), *at = what;
-    for (int i = 0; what && i < 4; i++) at = stpcpy(at, parts[i]) + 1;
+    for (int i = 0; what && i < 4; i++) {
+        memcpy(at, parts[i], lens[i]);
+        at[lens[i]] = '\0';
+        at += lens[i] + 1;
+    }
     return what;
 }
 
