@@ -77,7 +77,7 @@ static void on_init_lost(struct sbxd_sandbox *box)
         sbxd_isolate_failure(box->err, reason, sizeof reason);
         snprintf(why, sizeof why, "the sandbox did not start: %s", reason);
         box->failure = why;
-        fprintf(stderr, "sbxd: sandbox %s: %s\n", box->id, why);
+        if (!box->srv->quiet) fprintf(stderr, "sbxd: sandbox %s: %s\n", box->id, why);
     }
     sbxd_sandbox_destroy(box, "sandbox_killed");
 }
