@@ -56,6 +56,8 @@ extern const struct lws_protocols sbxd_protocols[];
  * the lws callback must return. */
 int sbxd_reply(struct lws *wsi, int status, json_t *doc);
 int sbxd_reply_error(struct lws *wsi, const struct sbxd_err *err);
+/* {"error": {"kind", "message"}}, the body of every refusal (a new reference). */
+json_t *sbxd_error_doc(const struct sbxd_err *err);
 /* Replies to a request refused on its headers whose body is still to come, with
  * "connection: close"; the transaction stays open until the connection closes. */
 int sbxd_reply_refusal(struct lws *wsi, const struct sbxd_err *err);

@@ -114,14 +114,6 @@ static long ms_left(const struct timespec *deadline)
     return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
 }
 
-/* What bwrap or the init said on stderr: its first line, as the reason. */
-static void reason_from(const char *text, char *why, size_t whylen)
-{
-    size_t n = strcspn(text, "\n");
-    if (n == 0) snprintf(why, whylen, "the sandbox's init exited before it was ready");
-    else snprintf(why, whylen, "%.*s", (int)n, text);
-}
-
 int sbxd_isolate_open_init(pid_t bwrap)
 {
     char path[64], list[64];
@@ -157,42 +149,33 @@ static int read_ready(int chan, pid_t bwrap, int *pidfd)
 }
 
 /* 0 once the init's READY came (*pidfd set); -1 with why set when the channel closed
- * (the error pipe's text says why), the init said something else first, or the wait ran
- * out. */
+ * (what bwrap said on its error pipe says why), the init said something else first, or
+ * the wait ran out. */
 static int wait_ready(struct start_fds *f, pid_t bwrap, int *pidfd, char *why, size_t whylen)
 {
-    char text[512] = "";
-    size_t tlen = 0;
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += READY_WAIT_MS / 1000;
     for (;;) {
         long left = ms_left(&deadline);
         if (left <= 0) return snprintf(why, whylen, "the sandbox did not start within %d s", READY_WAIT_MS / 1000), -1;
-        struct pollfd p[2] = {{f->chan[0], POLLIN, 0}, {f->err[0], POLLIN, 0}};
-        int n = poll(p, f->err[0] >= 0 ? 2 : 1, (int)left);
+        struct pollfd p = {f->chan[0], POLLIN, 0};
+        int n = poll(&p, 1, (int)left);
         if (n < 0 && errno != EINTR) return snprintf(why, whylen, "poll: %s", strerror(errno)), -1;
-        if (n > 0 && p[1].revents && f->err[0] >= 0) {
-            ssize_t r = read(f->err[0], text + tlen, sizeof text - 1 - tlen);
-            if (r <= 0) close_fd(&f->err[0]);
-            else text[tlen += (size_t)r] = '\0';
-            if (tlen == sizeof text - 1) close_fd(&f->err[0]);
-        }
-        if (n > 0 && p[0].revents) {
-            int rc = read_ready(f->chan[0], bwrap, pidfd);
-            if (rc == 0) return 0;
-            if (rc == 1) continue;
-            if (rc == -2) {   /* the channel closed: the rest of the error text says why */
-                while (f->err[0] >= 0 && tlen < sizeof text - 1) {
-                    ssize_t r = read(f->err[0], text + tlen, sizeof text - 1 - tlen);
-                    if (r <= 0) break;
-                    text[tlen += (size_t)r] = '\0';
-                }
-                return reason_from(text, why, whylen), -1;
-            }
-            return snprintf(why, whylen, "the sandbox's init did not start properly"), -1;
-        }
+        if (n <= 0) continue;
+        int rc = read_ready(f->chan[0], bwrap, pidfd);
+        if (rc == 0) return 0;
+        if (rc == -2) return sbxd_isolate_failure(f->err[0], why, whylen), -1;
+        if (rc == -1) return snprintf(why, whylen, "the sandbox's init did not start properly"), -1;
     }
+}
+
+/* A child that will not become a sandbox: killed, reaped, its descriptors closed. */
+static void abandon(pid_t pid, struct start_fds *f)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close_all(f);
 }
 
 /* bwrap forked and released: the user namespace mapped, the cgroups joined. */
@@ -215,12 +198,8 @@ static int spawn(const struct sbxd_bwrap_conf *c, sbxd_isolate_join join, void *
     int rc = release_child(c, pid, join, ctx, f, why, whylen);
     close_fd(&f->go[1]); /* EOF makes a child that was not released exit */
     close_fd(&f->unshared[0]);
-    if (rc != 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        close_all(f);
-        return -1;
-    }
+    if (rc != 0) return abandon(pid, f), -1;
+    fcntl(f->err[0], F_SETFL, O_NONBLOCK); /* read once bwrap failed: never waits */
     *bwrap = pid;
     return 0;
 }
@@ -230,7 +209,6 @@ int sbxd_isolate_spawn(const struct sbxd_bwrap_conf *c, sbxd_isolate_join join, 
 {
     struct start_fds f;
     if (spawn(c, join, ctx, &f, &out->bwrap, why, whylen)) return -1;
-    fcntl(f.err[0], F_SETFL, O_NONBLOCK);
     out->chan = f.chan[0];
     out->err = f.err[0];
     out->init = -1;
@@ -244,12 +222,7 @@ int sbxd_isolate_start(const struct sbxd_bwrap_conf *c, sbxd_isolate_join join, 
     pid_t pid;
     if (spawn(c, join, ctx, &f, &pid, why, whylen)) return -1;
     int pidfd = -1;
-    if (wait_ready(&f, pid, &pidfd, why, whylen) != 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        close_all(&f);
-        return -1;
-    }
+    if (wait_ready(&f, pid, &pidfd, why, whylen) != 0) return abandon(pid, &f), -1;
     close_fd(&f.err[0]);
     out->bwrap = pid;
     out->chan = f.chan[0];
@@ -263,7 +236,9 @@ void sbxd_isolate_failure(int err, char *why, size_t whylen)
     char text[512];
     ssize_t n = err >= 0 ? read(err, text, sizeof text - 1) : -1;
     text[n > 0 ? n : 0] = '\0';
-    reason_from(text, why, whylen);
+    size_t first = strcspn(text, "\n"); /* bwrap's or the init's first line is the reason */
+    if (first == 0) snprintf(why, whylen, "the sandbox's init exited before it was ready");
+    else snprintf(why, whylen, "%.*s", (int)first, text);
 }
 
 void sbxd_isolate_kill(const struct sbxd_isolated *iso)

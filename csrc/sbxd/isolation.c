@@ -53,7 +53,7 @@ static char *given_program(const char *path)
     return strdup(full);
 }
 
-static int find_programs(struct sbxd_server *srv, const char *bwrap, const char *init)
+static void find_programs(struct sbxd_server *srv, const char *bwrap, const char *init)
 {
     srv->bwrap = bwrap ? given_program(bwrap) : find_on_path("bwrap");
     srv->init = init ? given_program(init) : find_beside_self("sbx-init");
@@ -65,7 +65,6 @@ static int find_programs(struct sbxd_server *srv, const char *bwrap, const char 
         srv->no_isolation = init ? "cannot isolate sandboxes: --init is not an executable program"
                                  : "cannot isolate sandboxes: sbx-init is not installed beside sbxd; reinstall "
                                    "sbx, or give its path with --init";
-    return 0;
 }
 
 /* As root, a sandbox's bwrap runs as the sandbox's root, a host uid of its own that must

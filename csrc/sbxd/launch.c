@@ -193,12 +193,7 @@ static int spawn_fast(const char *cwd, char *const argv[], char **envp, struct p
 static void child_as_user(const char *cwd, char *const argv[], char **envp, struct pipes *ps,
                           const struct passwd *pw, int status_fd)
 {
-    sigset_t none;
-    sigemptyset(&none);
-    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    sbxd_sched_in_child();
-    if (reset_nofile) setrlimit(RLIMIT_NOFILE, &start_nofile);
+    sbxd_launch_child_reset();
     int step = child_setup(ps, cwd, status_fd); /* the status pipe closes at exec */
     if (!step && (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0))
         step = STEP_USER;
@@ -351,13 +346,13 @@ static int start(struct sbxd_sandbox *box, const struct sbxd_start_req *req, con
 static int send_to_init(struct sbxd_sandbox *box, const char *dir, char *const argv[], char **envp,
                         const struct sbxd_user *u, struct pipes *ps, uint32_t *seq, struct sbxd_err *err)
 {
-    int fds[3] = {ps->out[1], ps->err[1], -1};
-    unsigned flags = 0;
-    if (ps->in[0] >= 0) {
-        fds[0] = ps->in[0], fds[1] = ps->out[1], fds[2] = ps->err[1];
-        flags |= SBX_START_STDIN;
-    }
-    int rc = sbxd_initchan_start(box->chan, dir, argv, envp, u->uid, u->gid, flags, fds, flags ? 3 : 2, seq);
+    int fds[3];
+    size_t n = 0;
+    unsigned flags = ps->in[0] >= 0 ? SBX_START_STDIN : 0;
+    if (flags) fds[n++] = ps->in[0];
+    fds[n++] = ps->out[1];
+    fds[n++] = ps->err[1];
+    int rc = sbxd_initchan_start(box->chan, dir, argv, envp, u->uid, u->gid, flags, fds, n, seq);
     close_child_ends(ps);
     if (rc == 0) return 0;
     int e = errno;
@@ -366,55 +361,38 @@ static int send_to_init(struct sbxd_sandbox *box, const char *dir, char *const a
     return sbxd_fail(err, 503, SBX_ERR_SANDBOX, "cannot hand the command to the sandbox: %s", strerror(e));
 }
 
-static void take_our_ends(struct pipes *ps, struct sbxd_spawned *out)
-{
-    out->in = ps->in[1];
-    out->out = ps->out[0];
-    out->err = ps->err[0];
-}
+/* Who runs the command: in a sandbox a user of its /etc/passwd (u), with isolation none
+ * a host user (pw, NULL for sbxd's own). */
+struct runner {
+    const struct sbxd_user *u;
+    const struct passwd *pw;
+};
 
-/* In a sandbox: its users, its home, its init. */
-static int spawn_in_box(struct sbxd_sandbox *box, const struct sbxd_start_req *req, char *const argv[],
-                        struct sbxd_spawned *out, struct sbxd_err *err)
+/* Its environment, directory and pipes, then the start: by the sandbox's init, or on the
+ * host. */
+static int launch(struct sbxd_sandbox *box, const struct sbxd_start_req *req, char *const argv[],
+                  const struct runner *who, struct sbxd_spawned *out, struct sbxd_err *err)
 {
-    const struct sbxd_user *u = find_box_user(box, req->user, err);
-    if (!u) return -1;
-    char **envp = start_env(box, req, u->home, u->name, argv, err);
+    char **envp = start_env(box, req, who->u ? who->u->home : box->home, who->u ? who->u->name : NULL, argv, err);
     if (!envp) return -1;
     char *joined;
     const char *dir = start_dir(box->home, req->cwd, &joined);
     struct pipes ps;
     int rc = -1;
+    out->pid = 0;
     if (!dir)
         sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
     else if (open_pipes(&ps, req->stdin_len > 0) != 0)
         pipes_error(errno, err);
-    else if ((rc = send_to_init(box, dir, argv, envp, u, &ps, &out->seq, err)) == 0)
-        take_our_ends(&ps, out), out->pid = 0;
-    free(joined);
-    free_env(envp);
-    return rc;
-}
-
-/* On the host (isolation none): sbxd's own users. */
-static int spawn_on_host(struct sbxd_sandbox *box, const struct sbxd_start_req *req, char *const argv[],
-                         struct sbxd_spawned *out, struct sbxd_err *err)
-{
-    struct passwd pw;
-    char pwbuf[4096];
-    if (req->user && find_host_user(req->user, &pw, pwbuf, sizeof pwbuf, err)) return -1;
-    char **envp = start_env(box, req, box->home, NULL, argv, err);
-    if (!envp) return -1;
-    char *joined;
-    const char *dir = start_dir(box->home, req->cwd, &joined);
-    struct pipes ps;
-    int rc = -1;
-    if (!dir)
-        sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
-    else if (open_pipes(&ps, req->stdin_len > 0) != 0)
-        pipes_error(errno, err);
-    else if ((rc = start(box, req, dir, argv, envp, &ps, req->user ? &pw : NULL, &out->pid, err)) == 0)
-        take_our_ends(&ps, out);
+    else if (who->u)
+        rc = send_to_init(box, dir, argv, envp, who->u, &ps, &out->seq, err);
+    else
+        rc = start(box, req, dir, argv, envp, &ps, who->pw, &out->pid, err);
+    if (rc == 0) {
+        out->in = ps.in[1];
+        out->out = ps.out[0];
+        out->err = ps.err[0];
+    }
     free(joined);
     free_env(envp);
     return rc;
@@ -424,9 +402,16 @@ int sbxd_spawn(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
                struct sbxd_spawned *out, struct sbxd_err *err)
 {
     char *const argv[] = {"/bin/sh", "-c", (char *)req->cmd, NULL};
+    struct passwd pw;
+    char pwbuf[4096];
+    struct runner who = {NULL, NULL};
     out->seq = 0;
-    if (box->chan) return spawn_in_box(box, req, argv, out, err);
-    return spawn_on_host(box, req, argv, out, err);
+    if (box->chan && !(who.u = find_box_user(box, req->user, err))) return -1;
+    if (!box->chan && req->user) {
+        if (find_host_user(req->user, &pw, pwbuf, sizeof pwbuf, err)) return -1;
+        who.pw = &pw;
+    }
+    return launch(box, req, argv, &who, out, err);
 }
 
 void sbxd_launch_child_reset(void)

@@ -222,7 +222,6 @@ int sbxd_proc_finished(const struct sbxd_proc *p)
 static void proc_free(struct sbxd_proc *p)
 {
     sbx_list_remove(&p->link);
-    free(p->start_cwd);
     free(p->what);
     close_handle(p->out);
     close_handle(p->err);
@@ -274,34 +273,28 @@ void sbxd_proc_detach(struct sbxd_proc *p)
 
 #define PROC_OF(node) sbx_list_entry(node, struct sbxd_proc, link)
 
-static struct sbxd_proc *find_pid(struct sbxd_server *srv, pid_t pid)
+/* A process that has not exited: of `box`, or with `box` NULL one of sbxd's own children
+ * (isolation none); by its pid, or with `pid` 0 one still starting, by its start's seq. */
+static struct sbxd_proc *find_live(struct sbxd_server *srv, const struct sbxd_sandbox *box, pid_t pid,
+                                   uint32_t seq)
 {
     struct sbx_list *n;
     sbx_list_each(n, &srv->procs) {
         struct sbxd_proc *p = PROC_OF(n);
-        if (p->host && p->pid == pid && !p->exited) return p;
+        if (p->exited || (box ? p->box != box : !p->host)) continue;
+        if (pid ? p->pid == pid : !p->pid && p->seq == seq) return p;
     }
     return NULL;
 }
 
 struct sbxd_proc *sbxd_proc_find_start(struct sbxd_sandbox *box, uint32_t seq)
 {
-    struct sbx_list *n;
-    sbx_list_each(n, &box->srv->procs) {
-        struct sbxd_proc *p = PROC_OF(n);
-        if (p->box == box && !p->pid && !p->exited && p->seq == seq) return p;
-    }
-    return NULL;
+    return find_live(box->srv, box, 0, seq);
 }
 
 struct sbxd_proc *sbxd_proc_find_pid(struct sbxd_sandbox *box, pid_t pid)
 {
-    struct sbx_list *n;
-    sbx_list_each(n, &box->srv->procs) {
-        struct sbxd_proc *p = PROC_OF(n);
-        if (p->box == box && p->pid == pid && !p->exited) return p;
-    }
-    return NULL;
+    return pid > 0 ? find_live(box->srv, box, pid, 0) : NULL;
 }
 
 /* The sandbox died with it: killed by SIGKILL, like everything in it; or it never
@@ -356,7 +349,7 @@ void sbxd_proc_reap(struct sbxd_server *srv)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        struct sbxd_proc *p = find_pid(srv, pid);
+        struct sbxd_proc *p = find_live(srv, NULL, pid, 0);
         if (p) sbxd_proc_exited(p, status);
     }
 }
@@ -393,15 +386,21 @@ static char *describe(const struct sbxd_sandbox *box, const struct sbxd_start_re
     return what;
 }
 
+/* Field i (0 cmd, 1 cwd, 2 user, 3 tag) of what describe() made. */
+static const char *described(const struct sbxd_proc *p, int i)
+{
+    const char *f = p->what;
+    while (i-- > 0) f += strlen(f) + 1;
+    return f;
+}
+
 static struct sbxd_proc *proc_new(struct sbxd_sandbox *box, const struct sbxd_spawned *sp,
                                   const struct sbxd_start_req *req)
 {
-    const char *cwd = req->cwd;
     struct sbxd_proc *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     if (!(p->what = describe(box, req))) return free(p), NULL;
     p->started_at = sbxd_now();
-    if (!sp->pid && !(p->start_cwd = strdup(cwd ? cwd : box->home))) return free(p->what), free(p), NULL;
     struct sbxd_server *srv = box->srv;
     p->srv = srv;
     p->box = box;
@@ -421,8 +420,6 @@ int sbxd_proc_started_yet(const struct sbxd_proc *p)
 void sbxd_proc_started(struct sbxd_proc *p, pid_t pid)
 {
     p->pid = pid;
-    free(p->start_cwd);
-    p->start_cwd = NULL;
     if (p->reason) signal_group(p, SIGKILL);  /* killed while it started */
     else arm_timers(p);
     progress(p);
@@ -482,7 +479,7 @@ static void start_refused(struct sbxd_proc *p, const struct sbxd_err *refusal)
 void sbxd_proc_start_failed(struct sbxd_proc *p, int step, int e)
 {
     struct sbxd_err err;
-    sbxd_start_failure(step, e, p->start_cwd, &err);
+    sbxd_start_failure(step, e, described(p, 1), &err);
     start_refused(p, &err);
 }
 
@@ -547,18 +544,17 @@ json_t *sbxd_proc_list(struct sbxd_sandbox *box)
     sbx_list_each(n, &box->srv->procs) {
         const struct sbxd_proc *p = PROC_OF(n);
         if (p->box != box || !p->pid || p->exited) continue;
-        const char *cmd = p->what, *cwd = cmd + strlen(cmd) + 1, *user = cwd + strlen(cwd) + 1;
-        const char *tag = user + strlen(user) + 1;
-        json_array_append_new(list, json_pack("{s:i, s:s, s:s, s:s, s:s?, s:f}", "pid", (int)p->pid, "cmd", cmd,
-                                              "cwd", cwd, "user", user, "tag", *tag ? tag : NULL,
-                                              "started_at", p->started_at));
+        const char *tag = described(p, 3);
+        json_array_append_new(list, json_pack("{s:i, s:s, s:s, s:s, s:s?, s:f}", "pid", (int)p->pid, "cmd",
+                                              described(p, 0), "cwd", described(p, 1), "user", described(p, 2),
+                                              "tag", *tag ? tag : NULL, "started_at", p->started_at));
     }
     return list;
 }
 
 int sbxd_proc_signal_pid(struct sbxd_sandbox *box, pid_t pid, int sig)
 {
-    struct sbxd_proc *p = pid > 0 ? sbxd_proc_find_pid(box, pid) : NULL;
+    struct sbxd_proc *p = sbxd_proc_find_pid(box, pid);
     if (!p) return 0;
     if (sig == SIGKILL) sbxd_proc_kill(p, NULL);
     else signal_group(p, sig);

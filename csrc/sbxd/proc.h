@@ -42,8 +42,9 @@ struct sbxd_proc {
     pid_t pid;                         /* in its sandbox; 0 until the init answers */
     int host;                          /* pid is sbxd's own child (isolation none) */
     uint32_t seq;                      /* the start's number on the init's channel */
-    char *start_cwd;                   /* while starting: the cwd, for a failure's message */
-    char *what;                        /* cmd, cwd, user and tag, NUL-separated (the list's) */
+    char *what;                        /* cmd, cwd (as the request named it, or the home), user
+                                          and tag, NUL-separated: the list's, and the cwd a
+                                          start's failure names */
     double started_at;
     int exited, status;
     const char *reason;                /* why sbxd killed it: "timeout", ... or NULL */

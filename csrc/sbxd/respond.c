@@ -31,14 +31,17 @@ int sbxd_reply(struct lws *wsi, int status, json_t *doc)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+json_t *sbxd_error_doc(const struct sbxd_err *err)
+{
+    return json_pack("{s:{s:s, s:s}}", "error", "kind", err->kind, "message", err->message);
+}
+
 int sbxd_reply_error(struct lws *wsi, const struct sbxd_err *err)
 {
-    json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "kind", err->kind, "message", err->message);
-    return sbxd_reply(wsi, err->status, doc);
+    return sbxd_reply(wsi, err->status, sbxd_error_doc(err));
 }
 
 int sbxd_reply_refusal(struct lws *wsi, const struct sbxd_err *err)
 {
-    json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "kind", err->kind, "message", err->message);
-    return write_json(wsi, err->status, doc, 1);
+    return write_json(wsi, err->status, sbxd_error_doc(err), 1);
 }

@@ -142,7 +142,6 @@ static int join_cgroups(void *ctx, pid_t pid)
 static int isolate(struct sbxd_sandbox *box, const struct sbxd_create_req *req, struct sbxd_err *err)
 {
     struct sbxd_server *srv = box->srv;
-    if (srv->no_isolation) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "%s", srv->no_isolation);
     if (make_cgroups(box, req, err)) return -1;
     struct sbxd_bwrap_conf c = {srv->bwrap, srv->init, srv->root, box->dir, box->network, box->single_uid,
                                 box->pids};
@@ -192,6 +191,14 @@ static void free_box(struct sbxd_sandbox *box)
 static struct sbxd_sandbox *make_box(struct sbxd_server *srv, const struct sbxd_create_req *req,
                                      struct sbxd_err *err)
 {
+    if (srv->isolation && srv->no_isolation) {
+        sbxd_fail(err, 500, SBX_ERR_SANDBOX, "%s", srv->no_isolation);
+        return NULL;
+    }
+    if (!srv->isolation && (req->memory_mb || req->cpus || req->pids)) {
+        sbxd_fail(err, 400, SBX_ERR_INVALID, "limits need isolation: this sbxd runs with --isolation none");
+        return NULL;
+    }
     struct sbxd_sandbox *box = calloc(1, sizeof *box);
     if (!box) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create the sandbox: out of memory"), NULL;
     box->srv = srv;
@@ -202,11 +209,6 @@ static struct sbxd_sandbox *make_box(struct sbxd_server *srv, const struct sbxd_
     box->pids = req->pids ? req->pids : srv->default_pids;
     if (new_id(box->id) != 0 || !(box->lifetime = malloc(sizeof *box->lifetime)) || make_dirs(box)) {
         sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create the sandbox: %s", strerror(errno));
-        free_box(box);
-        return NULL;
-    }
-    if (!srv->isolation && (req->memory_mb || req->cpus || req->pids)) {
-        sbxd_fail(err, 400, SBX_ERR_INVALID, "limits need isolation: this sbxd runs with --isolation none");
         free_box(box);
         return NULL;
     }

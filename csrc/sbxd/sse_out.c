@@ -313,7 +313,7 @@ static void on_start_failed(struct sbxd_reader *r, const struct sbxd_err *err)
     struct lws *wsi = s->wsi;
     static unsigned char buf[SBXD_HEAD_ROOM + 512];
     char body[400];
-    json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "kind", err->kind, "message", err->message);
+    json_t *doc = sbxd_error_doc(err);
     int blen = doc ? json_dumpb(doc, body, sizeof body, JSON_COMPACT) : 0;
     json_decref(doc);
     unsigned char *pos = buf, *end = buf + SBXD_HEAD_ROOM;
