@@ -36,6 +36,24 @@ function M.sbxd(opts)
   }
 end
 
+--- For the tests of one describe block: an sbxd (`sbxd_opts` as for M.sbxd) and a sandbox
+-- on it, made by busted's `setup` and gone by its `teardown` (both passed in: busted
+-- keeps them in the spec's environment, not in a module's). The returned table holds
+-- server, opts ({url, api_key}) and box once the block runs.
+function M.sandbox_per_block(setup, teardown, sbxd_opts)
+  local ctx = {}
+  setup(function()
+    ctx.server = M.sbxd(sbxd_opts)
+    ctx.opts = { url = ctx.server.url, api_key = ctx.server.key }
+    ctx.box = require("sbx").create(ctx.opts)
+  end)
+  teardown(function()
+    ctx.box:close()
+    ctx.server.stop()
+  end)
+  return ctx
+end
+
 -- Tools the specs run (ps, ls, pgrep) are not under test: they run without the sanitizer
 -- runtime that `make check` preloads into lua5.4.
 local PLAIN = "unset LD_PRELOAD ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; "

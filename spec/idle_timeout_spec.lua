@@ -4,24 +4,14 @@ local sbx = require "sbx"
 local helper = require "helper"
 
 describe("a streaming run's timeout", function()
-  local server, box
-
-  setup(function()
-    server = helper.sbxd()
-    box = sbx.create { url = server.url, api_key = server.key }
-  end)
-
-  teardown(function()
-    box:close()
-    server.stop()
-  end)
+  local ctx = helper.sandbox_per_block(setup, teardown)
 
   local CHATTY = "for i in 1 2 3 4 5 6 7 8 9 10; do echo $i; sleep 0.3; done"
 
   it("lets a command that keeps talking run past it", function()
     local chunks = 0
     local started = sbx.now()
-    local r = box.commands:run(CHATTY, { timeout = 1, on_stdout = function() chunks = chunks + 1 end })
+    local r = ctx.box.commands:run(CHATTY, { timeout = 1, on_stdout = function() chunks = chunks + 1 end })
     assert.are.equal(0, r.exit_code)
     assert.are.equal("1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", r.stdout)
     assert.is_true(sbx.now() - started > 2.5)
@@ -30,7 +20,7 @@ describe("a streaming run's timeout", function()
 
   it("ends a command silent for that long, with what it said so far", function()
     local started = sbx.now()
-    local err = helper.error_of(box.commands.run, box.commands, "echo hello; sleep 30",
+    local err = helper.error_of(ctx.box.commands.run, ctx.box.commands, "echo hello; sleep 30",
       { timeout = 1, on_stdout = function() end })
     local took = sbx.now() - started
     assert.are.equal("TimeoutError", err and err.kind, tostring(err))
@@ -41,14 +31,14 @@ describe("a streaming run's timeout", function()
   end)
 
   it("is the total time without a callback", function()
-    local err = helper.error_of(box.commands.run, box.commands, CHATTY, { timeout = 1 })
+    local err = helper.error_of(ctx.box.commands.run, ctx.box.commands, CHATTY, { timeout = 1 })
     assert.are.equal("TimeoutError", err and err.kind, tostring(err))
     assert.are.equal("command timed out after 1 s", err.message)
   end)
 
   it("counts output a slow callback has not taken yet as speech", function()
     -- the callback holds the stream: sbxd stops reading, yet the command is not silent
-    local r = box.commands:run("head -c 4000000 /dev/zero", { timeout = 0.5, on_stdout = function()
+    local r = ctx.box.commands:run("head -c 4000000 /dev/zero", { timeout = 0.5, on_stdout = function()
       helper.sleep(0.05)
     end })
     assert.are.equal(4000000, #r.stdout)

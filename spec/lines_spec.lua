@@ -4,17 +4,7 @@ local sbx = require "sbx"
 local helper = require "helper"
 
 describe("run with lines", function()
-  local server, box
-
-  setup(function()
-    server = helper.sbxd()
-    box = sbx.create { url = server.url, api_key = server.key }
-  end)
-
-  teardown(function()
-    box:close()
-    server.stop()
-  end)
+  local ctx = helper.sandbox_per_block(setup, teardown)
 
   --- Every line each callback got, in order.
   local function lines_of(cmd, opts)
@@ -23,7 +13,7 @@ describe("run with lines", function()
     opts.lines = true
     opts.on_stdout = function(line) out[#out + 1] = line end
     opts.on_stderr = function(line) err[#err + 1] = line end
-    local r = box.commands:run(cmd, opts)
+    local r = ctx.box.commands:run(cmd, opts)
     return out, err, r
   end
 
@@ -51,7 +41,7 @@ describe("run with lines", function()
   it("delivers a line as soon as it is complete, before the command ends", function()
     local seen_at
     local started = sbx.now()
-    box.commands:run("echo first; sleep 1; echo second", {
+    ctx.box.commands:run("echo first; sleep 1; echo second", {
       lines = true,
       on_stdout = function(line) if line == "first\n" then seen_at = sbx.now() - started end end,
     })
@@ -59,7 +49,7 @@ describe("run with lines", function()
   end)
 
   it("is a boolean", function()
-    local err = helper.error_of(box.commands.run, box.commands, "true", { lines = 1 })
+    local err = helper.error_of(ctx.box.commands.run, ctx.box.commands, "true", { lines = 1 })
     assert.are.equal("InvalidArgumentError", err.kind)
     assert.matches("lines", err.message)
   end)

@@ -3,26 +3,15 @@ local sbx = require "sbx"
 local helper = require "helper"
 
 describe("process calls", function()
-  local server, opts, box
-
-  setup(function()
-    server = helper.sbxd()
-    opts = { url = server.url, api_key = server.key }
-    box = sbx.create(opts)
-  end)
-
-  teardown(function()
-    box:close()
-    server.stop()
-  end)
+  local ctx = helper.sandbox_per_block(setup, teardown)
 
   --- Starts `cmd` in a task; returns the task once the list shows its process.
   local function running(cmd, run_opts)
-    local t = sbx.go(function() return box.commands:run(cmd, run_opts) end)
+    local t = sbx.go(function() return ctx.box.commands:run(cmd, run_opts) end)
     local found
     assert.is_true(helper.eventually(function()
       sbx.step(0)
-      for _, p in ipairs(box.commands:list()) do
+      for _, p in ipairs(ctx.box.commands:list()) do
         if p.cmd == cmd then found = p end
       end
       return found ~= nil
@@ -40,7 +29,7 @@ describe("process calls", function()
     assert.is_true(p.started_at >= before - 1 and p.started_at <= os.time() + 1)
     local r = t:wait()
     assert.are.equal(p.pid, r.pid)
-    assert.are.same({}, box.commands:list())
+    assert.are.same({}, ctx.box.commands:list())
   end)
 
   it("lists the default cwd and user, and no tag", function()
@@ -53,11 +42,11 @@ describe("process calls", function()
 
   it("lists a long command by its first 4096 bytes", function()
     local cmd = "sleep 0.4 #" .. ("x"):rep(5000)
-    local t = sbx.go(function() return box.commands:run(cmd) end)
+    local t = sbx.go(function() return ctx.box.commands:run(cmd) end)
     local found
     assert.is_true(helper.eventually(function()
       sbx.step(0)
-      found = box.commands:list()[1]
+      found = ctx.box.commands:list()[1]
       return found ~= nil
     end, 5))
     assert.are.equal(cmd:sub(1, 4096), found.cmd)
@@ -66,35 +55,35 @@ describe("process calls", function()
 
   it("kills a process by pid: true, then false once it is gone", function()
     local t, p = running("sleep 30; echo never")
-    assert.is_true(box.commands:kill(p.pid))
+    assert.is_true(ctx.box.commands:kill(p.pid))
     local r = t:wait()
     assert.are.equal(137, r.exit_code)
     assert.are.equal("signal: SIGKILL", r.error)
     assert.are.equal("", r.stdout)
-    assert.is_false(box.commands:kill(p.pid))
+    assert.is_false(ctx.box.commands:kill(p.pid))
   end)
 
   it("knows no pid of another sandbox, and none that never ran", function()
-    local other <close> = sbx.create(opts)
+    local other <close> = sbx.create(ctx.opts)
     local t, p = running("sleep 30")
     assert.is_false(other.commands:kill(p.pid))
-    assert.is_false(box.commands:kill(4000000))
-    assert.are.equal(1, #box.commands:list())
-    assert.is_true(box.commands:kill(p.pid))
+    assert.is_false(ctx.box.commands:kill(4000000))
+    assert.are.equal(1, #ctx.box.commands:list())
+    assert.is_true(ctx.box.commands:kill(p.pid))
     t:wait()
   end)
 
   it("refuses a pid that is not a positive integer, and a tag that is not a string", function()
     for _, bad in ipairs { 0, -3, 1.5, "12", true } do
-      local err = helper.error_of(box.commands.kill, box.commands, bad)
+      local err = helper.error_of(ctx.box.commands.kill, ctx.box.commands, bad)
       assert.are.equal("InvalidArgumentError", err.kind)
       assert.matches("pid", err.message)
     end
-    local err = helper.error_of(box.commands.run, box.commands, "true", { tag = 3 })
+    local err = helper.error_of(ctx.box.commands.run, ctx.box.commands, "true", { tag = 3 })
     assert.are.equal("InvalidArgumentError", err.kind)
     local out = helper.sh(("curl -s -w ' %%{http_code}' -H 'Authorization: Bearer %s' "
       .. "-d '{\"signal\":\"NOPE\"}' %s/sandboxes/%s/processes/5/signal")
-      :format(server.key, server.url, box.id))
+      :format(ctx.server.key, ctx.server.url, ctx.box.id))
     assert.are.equal('{"error":{"kind":"InvalidArgumentError","message":"\'signal\' must be a signal number '
       .. 'or name, such as \\"SIGTERM\\""}} 400', out)
   end)
