@@ -240,11 +240,12 @@ describe("commands:run", function()
   it("raises SandboxError when sbxd goes silent mid-stream, and not while it keeps alive", function()
     -- sbxd speaks at least every --keepalive seconds while it lives (the start event says
     -- how often); three of them and a second without a byte mean it is stopped or gone.
+    -- The stream is then attached again, for as long as the request timeout allows.
     local other = helper.sbxd { args = { "--keepalive", "0.2" } }
     local b = sbx.create { url = other.url, api_key = other.key }
     local quiet = b.commands:run("sleep 2; echo awake") -- silent for 2 s, kept alive
     assert.are.equal("awake\n", quiet.stdout)
-    local t = sbx.go(function() return b.commands:run("sleep 30.4711") end)
+    local t = sbx.go(function() return b.commands:run("sleep 30.4711", { request_timeout = 2 }) end)
     assert.is_true(helper.eventually(function()
       return helper.sh("pgrep -f '[s]leep 30.4711' || true") ~= ""
     end, 3))
@@ -256,8 +257,9 @@ describe("commands:run", function()
     assert.are.equal("failed", t:status(), "still waiting after " .. elapsed .. " s")
     local err = helper.error_of(t.wait, t)
     assert.are.equal("SandboxError", err and err.kind, tostring(err))
+    assert.matches("could not be resumed within 2 s", err.message)
     assert.matches("stopped or gone", err.message)
-    assert.is_true(elapsed < 5, "took " .. elapsed .. " s")
+    assert.is_true(elapsed < 8, "took " .. elapsed .. " s")
     b:close()
     other.stop()
   end)

@@ -65,7 +65,8 @@ static int make_headers(struct sbx_op *op, const struct sbx_request *req)
     if (!lines) return -1;
     size_t n = 0;
     for (size_t i = 0; i < req->nheaders; i++) lines[n++] = req->headers[i];
-    if (req->body) lines[n++] = "Content-Type: application/json";
+    if (req->body && req->raw_body) lines[n++] = "Content-Type: application/octet-stream";
+    else if (req->body) lines[n++] = "Content-Type: application/json";
     if (req->body && req->body_len > 1024 * 1024) lines[n++] = "Expect:";
     op->headers = sbx_headers_get(&op->client->headers, lines, n);
     free(lines);

@@ -17,6 +17,7 @@ struct sbx_request {
     size_t nheaders;
     const char *body;        /* may be NULL; not copied: it must outlive the operation */
     size_t body_len;
+    int raw_body;            /* the body is bytes (application/octet-stream), not JSON */
     int sse;                 /* parse an event-stream response */
     int collect;             /* keep stdout/stderr bytes (sbx_op_output) */
     int chunks;              /* queue stdout/stderr events (when collecting) */

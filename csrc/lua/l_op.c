@@ -212,6 +212,8 @@ static void read_request(lua_State *L, struct sbx_request *req)
     req->method = string_field(L, "method", NULL);
     req->url = string_field(L, "url", NULL);
     req->unix_socket = opt_string(L, "unix_socket");
+    lua_getfield(L, 1, "raw_body");
+    req->raw_body = lua_toboolean(L, -1);
     lua_getfield(L, 1, "sse");
     req->sse = lua_toboolean(L, -1);
     lua_getfield(L, 1, "collect");

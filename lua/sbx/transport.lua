@@ -54,12 +54,12 @@ end
 -- keeps): a command in flight leaves no table of its start behind.
 local REQUEST = {}
 
---- Client:open with the URL already made and the body already JSON text (or nil). A
--- request that cannot start (curl refuses a value of it, or memory ran out) raises the
--- sbx error the core names.
-function Client:open_url(method, url, json, sse)
+--- Client:open with the URL already made and the body already JSON text (or nil; or
+-- bytes sent as they are when `raw`). A request that cannot start (curl refuses a value
+-- of it, or memory ran out) raises the sbx error the core names.
+function Client:open_url(method, url, json, sse, raw)
   local req = REQUEST
-  req.method, req.url, req.unix_socket, req.body = method, url, self.socket, json
+  req.method, req.url, req.unix_socket, req.body, req.raw_body = method, url, self.socket, json, raw
   req.headers = self:headers(sse and "text/event-stream" or "application/json")
   req.sse, req.collect, req.chunks = sse ~= nil, sse and sse.collect, sse and sse.chunks
   local op, message, kind = core.request(req)
@@ -175,8 +175,8 @@ end
 
 --- One JSON request. It is closed on every way out, an error or a cancel of the task
 -- included. Returns the document, or nil and true when it is to be sent again.
-local function call_once(client, method, path, body, seconds, deadline, resends)
-  local op <close> = client:open(method, path, body, nil)
+local function call_once(client, method, path, body, raw, seconds, deadline, resends)
+  local op <close> = client:open_url(method, client:url_of(path), body, nil, raw)
   while true do
     for _, ev in ipairs(M.next_events(op, deadline, method .. " " .. path, seconds)) do
       if ev.type == "done" then
@@ -196,15 +196,26 @@ local function call_once(client, method, path, body, seconds, deadline, resends)
   end
 end
 
---- A JSON call: returns the decoded body of a 2xx answer, raises otherwise.
-function Client:call(method, path, body, request_timeout)
-  local seconds = request_timeout or self.request_timeout
+--- A call whose body is `text` (JSON, or bytes when `raw`; or nil): returns the decoded
+-- body of a 2xx answer, raises otherwise.
+local function call(client, method, path, text, raw, request_timeout)
+  local seconds = request_timeout or client.request_timeout
   local deadline = wait.deadline(seconds)
-  local resends = self:resends(deadline)
+  local resends = client:resends(deadline)
   while true do
-    local doc, again = call_once(self, method, path, body, seconds, deadline, resends)
+    local doc, again = call_once(client, method, path, text, raw, seconds, deadline, resends)
     if not again then return doc end
   end
+end
+
+--- A JSON call: `body` is a Lua table sent as JSON (or nil).
+function Client:call(method, path, body, request_timeout)
+  return call(self, method, path, body and cjson.encode(body) or nil, false, request_timeout)
+end
+
+--- A call whose body is raw bytes (application/octet-stream); the answer is JSON.
+function Client:call_bytes(method, path, bytes, request_timeout)
+  return call(self, method, path, bytes, true, request_timeout)
 end
 
 --- JSON null -> nil; whole floats -> integers (cjson decodes every number as a float).

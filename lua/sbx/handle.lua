@@ -1,0 +1,112 @@
+--- A background command's handle (`run(cmd, {background = true})`, `commands:connect(pid)`):
+-- its pid, its output so far, wait, kill, stdin, disconnect. The process belongs to the
+-- sandbox: a handle that is dropped or disconnected leaves it running.
+local check = require "sbx.check"
+local errors = require "sbx.errors"
+local Stream = require "sbx.stream"
+local wait = require "sbx.task"
+
+local Handle = {}
+Handle.__name = "sbx.CommandHandle"
+
+local OUTPUT_FIELD = { stdout = 1, stderr = 2 }
+
+--- h.stdout and h.stderr: the output received so far, read from the stream.
+function Handle.__index(h, k)
+  local ch = OUTPUT_FIELD[k]
+  if ch then return rawget(h, "stream"):collected(ch) end
+  return Handle[k]
+end
+
+function Handle.__tostring(h)
+  return ("sbx.CommandHandle (pid %d)"):format(h.pid)
+end
+
+--- Checks that a public method was called on a handle (h:wait(), not h.wait()).
+local function check_handle(fname, h)
+  check.self(fname, h, Handle, "a CommandHandle", "handle:%s()")
+end
+
+--- Follows the stream to its end in the handle's own task: its callbacks run there (they
+-- may yield). An error a callback raises kills the process and is the task's failure,
+-- which h:wait raises.
+local function follow_in_task(h)
+  local s = h.stream
+  local ok, err = pcall(s.follow, s)
+  if ok then return end
+  if s.in_callback then
+    s:close()
+    pcall(h.commands.kill, h.commands, h.pid)
+  end
+  error(err, 0)
+end
+
+--- A handle of `commands`' process on stream `s`. With callbacks, a task follows the
+-- stream (and keeps sbx.loop() going) until the process ends or the handle disconnects.
+function Handle.new(commands, s, pid)
+  local h = setmetatable({ commands = commands, stream = s, pid = pid }, Handle)
+  if s.chunks and s.op then h.task = wait.go(follow_in_task, h) end
+  return h
+end
+
+--- Raises the error the end of a command stands for (see commands.lua).
+local function outcome(h)
+  local s = h.stream
+  local result = s:result()
+  Stream.raise_if_cut_short(result, s.opts)
+  if result.exit_code ~= 0 then
+    local how = result.error and (" (%s)"):format(result.error) or ""
+    errors.raise("CommandExitError", ("command exited with code %d%s"):format(result.exit_code, how),
+      { result = result })
+  end
+  return result
+end
+
+--- Waits for the process's end: its CommandResult when it exited 0; raises
+-- CommandExitError (err.result) otherwise, NotFoundError when its sandbox was killed,
+-- TimeoutError when its timeout killed it. on_stdout / on_stderr get the chunks that
+-- arrive from now on.
+function Handle:wait(on_stdout, on_stderr)
+  check_handle("wait", self)
+  if on_stdout ~= nil then check.value("wait", "on_stdout", on_stdout, "function") end
+  if on_stderr ~= nil then check.value("wait", "on_stderr", on_stderr, "function") end
+  local s = self.stream
+  s:add_callbacks(on_stdout, on_stderr)
+  local t = self.task
+  if t and t:status() == "running" and not s.disconnected then
+    t:wait()
+  else
+    s.disconnected = nil
+    s:follow()
+  end
+  return outcome(self)
+end
+
+--- SIGKILL to the process group: true, or false when the process had already exited.
+function Handle:kill()
+  check_handle("kill", self)
+  return self.commands:kill(self.pid)
+end
+
+function Handle:send_stdin(data)
+  check_handle("send_stdin", self)
+  return self.commands:send_stdin(self.pid, data)
+end
+
+function Handle:close_stdin()
+  check_handle("close_stdin", self)
+  return self.commands:close_stdin(self.pid)
+end
+
+--- Stops receiving: the stream closes, the process runs on (commands:connect(pid) follows
+-- it again, and so does a later wait of this handle). h.stdout and h.stderr keep what
+-- had come.
+function Handle:disconnect()
+  check_handle("disconnect", self)
+  local s = self.stream
+  s:detach()
+  s.disconnected = true
+  if self.task then self.task:cancel() end
+end
+
+return Handle

@@ -1,0 +1,456 @@
+--- One process's output, followed over one request or several: the stream of its start
+-- (or an attach), then, whenever the connection is cut before the `end` event, attaches
+-- that resume from the last byte received (docs/PROTOCOL.md, "Output log, attach and
+-- resume"). It collects the whole output, hands chunks to callbacks (whole lines with
+-- `lines`), and keeps the `end` event. Foreground runs, background handles and
+-- connect(pid) all follow their process through it.
+local core = require "sbx.core"
+local cjson = require "cjson"
+local errors = require "sbx.errors"
+local transport = require "sbx.transport"
+local wait = require "sbx.task"
+
+local EVENT = core.EVENT
+local CHANNEL = { [EVENT.STDOUT] = 1, [EVENT.STDERR] = 2 }
+local CHANNEL_NAME = { EVENT.STDOUT, EVENT.STDERR }
+local CALLBACK_OPTION = { "on_stdout", "on_stderr" }
+
+-- Events handled per turn, and their bytes: a task with more queued lets the others go
+-- first, so one task's backlog of output cannot fill a host's frame.
+local BATCH, BATCH_BYTES = 16, 32 * 1024
+
+-- How long the stream's last chunk may lag behind the end event before the connection is
+-- dropped instead of kept for the next request.
+local END_GRACE = 1
+
+-- A cut stream is attached again after these pauses, doubling, for as long as the
+-- request timeout allows from the cut (a stream that makes progress starts over).
+local RESUME_FIRST, RESUME_MAX = 0.02, 1
+
+local Stream = {}
+Stream.__index = Stream
+
+-- What the core is asked to do with a stream: collect the output, and queue its chunks
+-- as events only when callbacks want them.
+local COLLECT = { collect = true, chunks = false }
+local COLLECT_AND_CHUNKS = { collect = true, chunks = true }
+
+--- A stream of `commands`' sandbox. opts: the run's options (callbacks, lines, timeout);
+-- how: { foreground = bool, request_timeout = seconds }.
+local function new(commands, opts, how)
+  local s = setmetatable({
+    commands = commands, client = commands.box.client, opts = opts,
+    foreground = how.foreground, request_timeout = how.request_timeout,
+    offset = 0, out = { {}, {} },
+  }, Stream)
+  s.chunks = s:wants_chunks()
+  return s
+end
+
+function Stream:wants_chunks()
+  local o, x = self.opts, self.extra
+  return (o.on_stdout or o.on_stderr or (x and (x.on_stdout or x.on_stderr))) ~= nil
+end
+
+--- Starts a command (`body`: the start request's JSON): its stream follows from the start.
+function Stream.start(commands, body, opts, how)
+  local s = new(commands, opts, how)
+  s.body = body
+  s.resends = s.client:resends(wait.deadline(s.request_timeout))
+  s.op = s.client:open_url("POST", commands.start_url, body, s.chunks and COLLECT_AND_CHUNKS or COLLECT)
+  s.deadline = wait.deadline(s.request_timeout)
+  return s
+end
+
+--- A stream of process `pid` that attaches when followed, from offset 0: no request yet.
+function Stream.attach(commands, pid, opts, how)
+  local s = new(commands, opts, how)
+  s.pid = pid
+  return s
+end
+
+--- Closes the current request, if any. A foreground command's is set to kill the command
+-- when closed before its end (a cancel, an error, a callback's error): sbxd would
+-- otherwise keep it for a resume.
+function Stream:close()
+  local op = self.op
+  self.op = nil
+  if op then op:close() end
+end
+
+Stream.__close = Stream.close
+
+--- Moves what the current request collected into the stream's own parts.
+function Stream:take_output()
+  local op = self.op
+  if not op then return end
+  for ch = 1, 2 do
+    local bytes, err = op:output(CHANNEL_NAME[ch])
+    if not bytes then errors.raise("SandboxError", "cannot take the command's output: " .. err) end
+    if #bytes > 0 then
+      local parts = self.out[ch]
+      parts[#parts + 1] = bytes
+    end
+  end
+end
+
+--- The output collected so far on channel 1 (stdout) or 2 (stderr).
+function Stream:collected(ch)
+  if self.op then self:take_output() end
+  local parts = self.out[ch]
+  if #parts > 1 then
+    local whole = table.concat(parts)
+    self.out[ch] = { whole }
+    return whole
+  end
+  return parts[1] or ""
+end
+
+--- The CommandResult once the end event came.
+function Stream:result()
+  local e = self.ended or {}
+  return {
+    stdout = self:collected(1), stderr = self:collected(2),
+    exit_code = transport.int(e.exit_code), error = transport.str(e.error), pid = self.pid,
+  }
+end
+
+--- The deadline once the stream has started: sbxd enforces the command's timeout; this
+-- is the client's backstop should it never say so. With callbacks the timeout is an
+-- idle one, started over by every chunk.
+function Stream:stream_deadline()
+  local t = self.opts.timeout
+  if t and t > 0 then return wait.deadline(t + math.max(self.request_timeout, 5)) end
+  return nil
+end
+
+-- ---- callbacks
+
+--- Calls cb(data); `in_callback` tells an error raised meanwhile from the stream's own.
+function Stream:call(cb, data)
+  self.in_callback = true
+  cb(data)
+  self.in_callback = false
+end
+
+--- Hands data to channel ch's callbacks (the run's, and those a wait added).
+function Stream:deliver(ch, data)
+  local option = CALLBACK_OPTION[ch]
+  local cb, extra = self.opts[option], self.extra and self.extra[option]
+  if cb then self:call(cb, data) end
+  if extra then self:call(extra, data) end
+end
+
+--- With `lines`: hands each complete line of data (with its "\n") to the callbacks, the
+-- start of the first joined to what earlier chunks left unterminated; keeps the
+-- unterminated end. Pieces of a long line are joined once.
+function Stream:deliver_lines(ch, data)
+  self.held = self.held or { {}, {} }
+  local held = self.held[ch]
+  local from = 1
+  while true do
+    local nl = data:find("\n", from, true)
+    if not nl then break end
+    if #held > 0 then
+      held[#held + 1] = data:sub(from, nl)
+      local line = table.concat(held)
+      self.held[ch] = {}
+      held = self.held[ch]
+      self:deliver(ch, line)
+    else
+      self:deliver(ch, data:sub(from, nl))
+    end
+    from = nl + 1
+  end
+  if from <= #data then held[#held + 1] = data:sub(from) end
+end
+
+--- With `lines`, at the end: each stream's last line, unterminated, stdout's first.
+function Stream:flush_lines()
+  for ch = 1, 2 do
+    local held = self.held and self.held[ch]
+    if held and #held > 0 then
+      self.held[ch] = {}
+      self:deliver(ch, table.concat(held))
+    end
+  end
+end
+
+-- ---- events
+
+local function decode(data, what)
+  local ok, doc = pcall(cjson.decode, data)
+  if ok and type(doc) == "table" then return doc end
+  errors.raise("SandboxError", ("sbxd sent a malformed %s event: %s"):format(what, data:sub(1, 100)))
+end
+
+--- The request that kills the command: set on a foreground command's stream once its pid
+-- is known, cleared at its end.
+function Stream:kill_request()
+  local box, client = self.commands.box, self.client
+  return {
+    method = "POST", url = client:url_of(box:path("/processes/" .. self.pid .. "/signal")),
+    unix_socket = client.socket, headers = client:headers("application/json"),
+    body = '{"signal":"SIGKILL"}',
+  }
+end
+
+function Stream:on_start(data)
+  local doc = decode(data, "start")
+  local pid = transport.int(doc.pid)
+  if not pid then errors.raise("SandboxError", "sbxd sent a start event without a pid") end
+  self.pid, self.serial = pid, transport.int(doc.serial)
+  -- sbxd sends something at least every `keepalive` seconds while it lives: hearing
+  -- nothing for three of them (and a second) means it is gone or stopped.
+  local keepalive = tonumber(doc.keepalive)
+  if keepalive and keepalive > 0 then self.silence = 3 * keepalive + 1 end
+  local from = transport.int(doc.from) or 0
+  if from > self.offset then
+    -- sbxd's log no longer holds the bytes from where this stream stood: a background
+    -- process's oldest output goes when nobody reads it; a foreground one's never should
+    if self.foreground then
+      errors.raise("SandboxError", ("%d bytes of the command's output were lost (sbxd's log kept them no longer)")
+        :format(from - self.offset))
+    end
+    self.lost = (self.lost or 0) + from - self.offset
+    self.offset = from
+  end
+  if self.foreground then self.op:kill_on_close(self:kill_request()) end
+end
+
+function Stream:on_end(data)
+  local doc = decode(data, "end")
+  if not math.tointeger(doc.exit_code) then
+    errors.raise("SandboxError", "sbxd sent a malformed end event: " .. data:sub(1, 100))
+  end
+  self.ended = doc
+  self.op:kill_on_close(nil)
+  if self.opts.lines then self:flush_lines() end
+  self:take_output() -- all output precedes the end event: the result is complete
+  self.deadline = wait.deadline(END_GRACE)
+end
+
+--- Handles one protocol event (start, output chunks, end).
+function Stream:on_event(ev)
+  local ch = CHANNEL[ev.event]
+  if ch then
+    local t = self.opts.timeout
+    if t and t > 0 then self.deadline = self:stream_deadline() end -- idle: the backstop starts over
+    if self.opts.lines then self:deliver_lines(ch, ev.data) else self:deliver(ch, ev.data) end
+  elseif ev.event == EVENT.START then
+    self:on_start(ev.data)
+  elseif ev.event == EVENT.END then
+    self:on_end(ev.data)
+  end
+end
+
+--- Raises the error of a refused request: as it is for the first request, as a
+-- SandboxError saying the command could not be resumed for a later one.
+function Stream:refused(status, body)
+  if not self.resuming then transport.raise_status(status, body) end
+  local ok, err = pcall(transport.raise_status, status, body)
+  assert(not ok)
+  errors.raise("SandboxError", ("the output stream was cut and cannot be resumed: %s"):format(tostring(err.message)),
+    { status = err.status, cause = err })
+end
+
+-- curl's codes for a stream that broke because of what it said, not because the
+-- connection went: a malformed stream (the decoder refused it), no memory. Attaching
+-- again would get the same.
+local NOT_A_CUT = { [23] = true, [27] = true }
+
+local function is_stream(content_type)
+  local t = type(content_type) == "string" and content_type:match("^%s*([^;%s]+)")
+  return t == "text/event-stream" or t == "application/vnd.sbx.frames"
+end
+
+--- Handles one core event. Returns nil to go on, "end" once the response is over with
+-- the end event, "cut" when the stream broke off before it, "resend" when the request
+-- reached no server and is to be sent again.
+function Stream:on_core_event(ev)
+  local t = ev.type
+  if t == "event" then
+    self:on_event(ev)
+  elseif t == "head" then
+    self.resends, self.answered = nil, true -- a server answered: never sent again
+    if ev.status == 200 then
+      if not is_stream(ev.content_type) then
+        errors.raise("SandboxError", ("sbxd answered with %s, not an output stream"):format(
+          tostring(ev.content_type)))
+      end
+      self.deadline = self:stream_deadline()
+    end
+  elseif t == "done" then
+    if ev.status < 200 or ev.status > 299 then self:refused(ev.status, ev.body) end
+    if self.ended then return "end" end
+    if not self.pid then
+      errors.raise("SandboxError", "the output stream ended before the command's start event")
+    end
+    self.cut_reason = "the output stream ended before the command's end event"
+    return "cut"
+  elseif t == "error" then
+    if self.ended then return "end" end
+    if self.resends and self.client:may_resend(ev, self.resends) then return "resend" end
+    if not self.pid or NOT_A_CUT[ev.code] then transport.raise_transport(ev, self.client) end
+    self.cut_reason = ev.message
+    return "cut"
+  end
+  return nil
+end
+
+--- Waits for events of the current request: an array, or nil with "silence" when sbxd
+-- said nothing for too long, or "timeout" when the deadline passed.
+function Stream:next_events(max)
+  local op = self.op
+  while true do
+    local evs, left = op:poll(max, BATCH_BYTES)
+    if left > 0 then wait.relinquish() end
+    if #evs > 0 then return evs end
+    local wake_at, silence = self.deadline, self.silence
+    local quiet_until = silence and core.now() + silence - op:idle()
+    if quiet_until and (not wake_at or quiet_until < wake_at) then wake_at = quiet_until end
+    if not wait.wait(op, wake_at) then
+      if silence and op:idle() >= silence then return nil, "silence" end
+      if self.deadline and core.now() >= self.deadline then return nil, "timeout" end
+    end
+  end
+end
+
+--- Takes the current request's events until its response is over or, with
+-- `until_start`, the start event came. Returns "end", "start", "cut" or "resend".
+function Stream:drive(until_start)
+  while true do
+    local evs, why = self:next_events(until_start and 1 or BATCH)
+    if why == "silence" then
+      if not self.pid then
+        errors.raise("SandboxError", ("sbxd sent nothing for %g s: it is stopped or gone"):format(self.silence))
+      end
+      self.cut_reason = ("sbxd sent nothing for %g s: it is stopped or gone"):format(self.silence)
+      return "cut"
+    elseif why == "timeout" then
+      if self.ended then return "end" end
+      if self.resuming and not self.answered then
+        self.cut_reason = "sbxd did not answer the attach"
+        return "cut"
+      end
+      self:timed_out()
+    end
+    for _, ev in ipairs(evs) do
+      local how = self:on_core_event(ev)
+      if how then return how end
+      if until_start and self.pid then return "start" end
+    end
+  end
+end
+
+function Stream:timed_out()
+  local t = self.opts.timeout
+  if self.pid and t and t > 0 then
+    errors.raise("TimeoutError", ("sbxd did not end the command %g s past its timeout"):format(
+      math.max(self.request_timeout, 5)))
+  end
+  transport.raise_timeout(self.pid and "stream" or "run", self.request_timeout)
+end
+
+--- How long after a cut the stream tries to attach again: the request timeout.
+function Stream:window()
+  return self.request_timeout > 0 and self.request_timeout or 30
+end
+
+--- The stream broke off before its end: what came of it is kept, the request is closed
+-- (without killing the command), and the stream will attach again from there.
+function Stream:on_cut()
+  local op = self.op
+  local at = op:offset()
+  if at and at > self.offset then
+    self.offset = at
+    self.cut_at = nil -- it made progress: this cut has a window of its own
+  end
+  op:kill_on_close(nil)
+  self:take_output()
+  self:close()
+  self.resuming = true
+  local now = core.now()
+  if not self.cut_at then self.cut_at, self.first_reason = now, self.cut_reason end
+  self.pause = self.cut_at == now and RESUME_FIRST or math.min((self.pause or RESUME_FIRST) * 2, RESUME_MAX)
+  local window = self:window()
+  if now + self.pause > self.cut_at + window then
+    errors.raise("SandboxError", ("the output stream was cut and could not be resumed within %g s: %s")
+      :format(window, tostring(self.first_reason)))
+  end
+  wait.sleep(self.pause)
+end
+
+--- Attaches to the process from the stream's offset.
+function Stream:reattach()
+  local path = ("/processes/%d/events?offset=%d"):format(self.pid, self.offset)
+  if self.serial then path = path .. "&serial=" .. self.serial end
+  self.op = self.client:open_url("GET", self.client:url_of(self.commands.box:path(path)), nil,
+    self.chunks and COLLECT_AND_CHUNKS or COLLECT)
+  self.answered = nil
+  -- an attach after a cut has what is left of the cut's window; a first one, the
+  -- request timeout
+  self.deadline = self.cut_at and self.cut_at + self:window() or wait.deadline(self.request_timeout)
+end
+
+--- Follows the process until its end event (or, with `until_start`, its start event),
+-- attaching again as often as the stream is cut.
+function Stream:follow(until_start)
+  if self.ended then return end
+  while true do
+    if not self.op then self:reattach() end
+    local how = self:drive(until_start)
+    if how == "end" then
+      self:close()
+      return
+    elseif how == "start" then
+      return
+    elseif how == "resend" then
+      self:close()
+      self.op = self.client:open_url("POST", self.commands.start_url, self.body,
+        self.chunks and COLLECT_AND_CHUNKS or COLLECT)
+    else
+      self:on_cut()
+    end
+  end
+end
+
+--- Stops following: what came is kept, the request is closed without killing the
+-- command; a later follow attaches from there.
+function Stream:detach()
+  local op = self.op
+  if not op then return end
+  local at = op:offset()
+  if at and at > self.offset then self.offset = at end
+  op:kill_on_close(nil)
+  self:take_output()
+  self:close()
+end
+
+--- Raises when the end event says the command did not finish by itself: its timeout, or
+-- its sandbox's end (lifetime or kill).
+function Stream.raise_if_cut_short(result, opts)
+  local streams = opts.on_stdout ~= nil or opts.on_stderr ~= nil
+  if result.error == "timeout" and streams then
+    errors.raise("TimeoutError", ("command sent no output for %g s"):format(opts.timeout),
+      { result = result })
+  elseif result.error == "timeout" then
+    errors.raise("TimeoutError", ("command timed out after %g s"):format(opts.timeout),
+      { result = result })
+  elseif result.error == "sandbox_timeout" then
+    errors.raise("SandboxTimeoutError", "the sandbox's lifetime ran out during the command",
+      { result = result })
+  elseif result.error == "sandbox_killed" then
+    errors.raise("NotFoundError", "the sandbox was killed during the command", { result = result })
+  end
+end
+
+--- Callbacks added by a wait: chunks are wanted from now on.
+function Stream:add_callbacks(on_stdout, on_stderr)
+  if not (on_stdout or on_stderr) then return end
+  self.extra = { on_stdout = on_stdout, on_stderr = on_stderr }
+  self.chunks = true
+  if self.op then self.op:chunks(true) end
+end
+
+return Stream
