@@ -1,0 +1,186 @@
+-- Background commands: run{background = true} returns a handle at once; its output grows
+-- while anything drives the loop; wait, kill, stdin, disconnect and connect(pid).
+local sbx = require "sbx"
+local helper = require "helper"
+
+describe("background commands", function()
+  local ctx = helper.sandbox_per_block(setup, teardown)
+
+  it("returns a handle with the pid at once, and wait returns the result", function()
+    local h = ctx.box.commands:run("echo $$; sleep 0.3; echo out; echo err >&2", { background = true })
+    assert.is_true(math.type(h.pid) == "integer" and h.pid > 1)
+    local r = h:wait()
+    assert.are.equal(h.pid .. "\nout\n", r.stdout)
+    assert.are.equal("err\n", r.stderr)
+    assert.are.equal(0, r.exit_code)
+    assert.are.equal(h.pid, r.pid)
+    assert.are.equal(r.stdout, h.stdout)
+    assert.are.equal(r.stderr, h.stderr)
+  end)
+
+  it("grows h.stdout while the loop is driven, before wait", function()
+    local h = ctx.box.commands:run("echo first; sleep 30", { background = true })
+    assert.is_true(helper.eventually(function()
+      sbx.step(0.01)
+      return h.stdout == "first\n"
+    end, 5), "h.stdout is " .. h.stdout)
+    assert.is_true(h:kill())
+  end)
+
+  it("raises CommandExitError with the result when the exit code is not 0", function()
+    local h = ctx.box.commands:run("echo partial; exit 3", { background = true })
+    local err = helper.error_of(h.wait, h)
+    assert.are.equal("CommandExitError", err and err.kind, tostring(err))
+    assert.are.equal(3, err.result.exit_code)
+    assert.are.equal("partial\n", err.result.stdout)
+  end)
+
+  it("kill is true while it runs, false once it exited; the list shows it only while it runs", function()
+    local h = ctx.box.commands:run("sleep 30", { background = true, tag = "bg" })
+    local listed = false
+    for _, p in ipairs(ctx.box.commands:list()) do
+      if p.pid == h.pid then listed = p.tag == "bg" end
+    end
+    assert.is_true(listed)
+    assert.is_true(h:kill())
+    local err = helper.error_of(h.wait, h)
+    assert.are.equal("CommandExitError", err and err.kind, tostring(err))
+    assert.are.equal(137, err.result.exit_code)
+    assert.are.equal("signal: SIGKILL", err.result.error)
+    assert.is_false(h:kill())
+    for _, p in ipairs(ctx.box.commands:list()) do assert.are_not.equal(h.pid, p.pid) end
+  end)
+
+  it("keeps running after disconnect; connect(pid):wait() gets every byte from the start", function()
+    local h = ctx.box.commands:run("printf 'one\\n'; printf 'e1\\n' >&2; sleep 0.5; printf 'two\\n'",
+      { background = true })
+    assert.is_true(helper.eventually(function()
+      sbx.step(0.01)
+      return h.stdout == "one\n"
+    end, 5))
+    h:disconnect()
+    assert.are.equal("one\n", h.stdout)
+    helper.sleep(0.7)
+    assert.are.equal("one\n", h.stdout) -- nothing comes after disconnect
+    local again = ctx.box.commands:connect(h.pid)
+    assert.are.equal(h.pid, again.pid)
+    local r = again:wait()
+    assert.are.equal("one\ntwo\n", r.stdout)
+    assert.are.equal("e1\n", r.stderr)
+    assert.are.equal(0, r.exit_code)
+  end)
+
+  it("a handle's wait after disconnect follows from where it stopped", function()
+    local h = ctx.box.commands:run("echo a; sleep 0.4; echo b", { background = true })
+    assert.is_true(helper.eventually(function()
+      sbx.step(0.01)
+      return h.stdout == "a\n"
+    end, 5))
+    h:disconnect()
+    local r = h:wait()
+    assert.are.equal("a\nb\n", r.stdout)
+  end)
+
+  it("runs its callbacks in a task of their own, which keeps sbx.loop() going", function()
+    local seen = {}
+    local h = ctx.box.commands:run("for i in 1 2 3; do echo $i; sleep 0.1; done", {
+      background = true, lines = true,
+      on_stdout = function(line)
+        sbx.sleep(0.01) -- a handle's callbacks may yield
+        seen[#seen + 1] = line
+      end,
+    })
+    sbx.loop()
+    assert.are.same({ "1\n", "2\n", "3\n" }, seen)
+    assert.are.equal("1\n2\n3\n", h:wait().stdout)
+  end)
+
+  it("kills the process when a callback raises, and the error comes out of wait", function()
+    local h = ctx.box.commands:run("echo go; sleep 60.123", {
+      background = true, on_stdout = function() error("callback failed", 0) end,
+    })
+    local ok, err = pcall(h.wait, h)
+    assert.is_false(ok)
+    assert.are.equal("callback failed", err)
+    assert.is_true(helper.eventually(function()
+      for _, p in ipairs(ctx.box.commands:list()) do
+        if p.pid == h.pid then return false end
+      end
+      return true
+    end, 5), "the process is gone")
+  end)
+
+  it("hands wait's callbacks the chunks that come after it is called", function()
+    local h = ctx.box.commands:run("sleep 0.3; echo late", { background = true })
+    local got = {}
+    local r = h:wait(function(chunk) got[#got + 1] = chunk end)
+    assert.are.equal("late\n", table.concat(got))
+    assert.are.equal("late\n", r.stdout)
+  end)
+
+  it("raises NotFoundError from wait when the sandbox is killed", function()
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local h = box.commands:run("sleep 60", { background = true })
+    box:kill()
+    local err = helper.error_of(h.wait, h)
+    assert.are.equal("NotFoundError", err and err.kind, tostring(err))
+    server.stop()
+  end)
+
+  it("raises TimeoutError from wait when its timeout kills it", function()
+    local h = ctx.box.commands:run("sleep 60", { background = true, timeout = 0.3 })
+    local err = helper.error_of(h.wait, h)
+    assert.are.equal("TimeoutError", err and err.kind, tostring(err))
+    assert.are.equal(137, err.result.exit_code)
+  end)
+
+  it("drives stdin: cat and read, and 8 MiB through cat exact", function()
+    local h = ctx.box.commands:run("cat", { background = true })
+    h:send_stdin("a\0b")
+    h:close_stdin()
+    assert.are.equal("a\0b", h:wait().stdout)
+
+    local r = ctx.box.commands:run([[sh -c 'read x; echo "got $x"']], { background = true })
+    ctx.box.commands:send_stdin(r.pid, "hello\n")
+    assert.are.equal("got hello\n", r:wait().stdout)
+
+    local big = {}
+    for i = 1, 128 do big[i] = string.char(i % 256):rep(65536) end
+    local c = ctx.box.commands:run("cat", { background = true })
+    for i = 1, 128 do c:send_stdin(big[i]) end
+    c:close_stdin()
+    local out = c:wait().stdout
+    assert.are.equal(8 * 1024 * 1024, #out)
+    assert.is_true(out == table.concat(big), "8 MiB through cat differ")
+  end)
+
+  it("answers bad stdin and connect calls with clear errors", function()
+    local cmds = ctx.box.commands
+    assert.are.equal("NotFoundError", helper.error_of(cmds.send_stdin, cmds, 4000000, "x").kind)
+    assert.are.equal("NotFoundError", helper.error_of(cmds.close_stdin, cmds, 4000000).kind)
+    local unknown = cmds:connect(4000000)
+    assert.are.equal("NotFoundError", helper.error_of(unknown.wait, unknown).kind)
+    assert.are.equal("InvalidArgumentError", helper.error_of(cmds.send_stdin, cmds, 12, 42).kind)
+    assert.are.equal("InvalidArgumentError", helper.error_of(cmds.send_stdin, cmds, "12", "x").kind)
+    assert.are.equal("InvalidArgumentError", helper.error_of(cmds.connect, cmds, -1).kind)
+    local h = cmds:run("true", { background = true })
+    h:wait()
+    assert.are.equal("ConflictError", helper.error_of(h.send_stdin, h, "late").kind)
+    assert.is_false(cmds:kill(h.pid))
+  end)
+
+  it("does not know another sandbox's pid", function()
+    -- a sandbox that ran nothing: no pid of its own can coincide with the other's
+    local other, empty = sbx.create(ctx.opts), sbx.create(ctx.opts)
+    local h = other.commands:run("sleep 30", { background = true })
+    local cmds = empty.commands
+    assert.is_false(cmds:kill(h.pid))
+    local c = cmds:connect(h.pid)
+    assert.are.equal("NotFoundError", helper.error_of(c.wait, c).kind)
+    assert.are.equal("NotFoundError", helper.error_of(cmds.send_stdin, cmds, h.pid, "x").kind)
+    assert.is_true(h:kill())
+    other:close()
+    empty:close()
+  end)
+end)

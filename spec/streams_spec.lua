@@ -1,0 +1,42 @@
+-- Streaming output: chunks reach the callback as they come, and many large streams at
+-- once each arrive whole and exact.
+local sbx = require "sbx"
+local helper = require "helper"
+
+local function sha256(bytes)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+  local sum = helper.sh("sha256sum " .. path .. " | cut -d' ' -f1")
+  os.remove(path)
+  return sum
+end
+
+describe("streaming", function()
+  local ctx = helper.sandbox_per_block(setup, teardown)
+
+  it("hands a chunk to the callback before the command ends", function()
+    local seen = {}
+    ctx.box.commands:run("echo a; sleep 1; echo b", {
+      on_stdout = function(chunk) seen[#seen + 1] = { chunk, sbx.now() } end,
+    })
+    assert.are.equal("a\n", seen[1][1])
+    assert.are.equal("b\n", seen[#seen][1])
+    assert.is_true(seen[#seen][2] - seen[1][2] > 0.5, "a came with b")
+  end)
+
+  it("carries 100 concurrent streams of 4 MiB each, sha256-exact", function()
+    -- each command writes 4 MiB of random bytes to stdout and their sha256 to stderr
+    local cmd = "mkfifo /tmp/f$$; sha256sum < /tmp/f$$ | cut -d' ' -f1 >&2 & "
+      .. "head -c 4194304 /dev/urandom | tee /tmp/f$$; wait; rm /tmp/f$$"
+    local tasks = {}
+    for i = 1, 100 do tasks[i] = sbx.go(function() return ctx.box.commands:run(cmd) end) end
+    for i = 1, 100 do
+      local r = tasks[i]:wait()
+      assert.are.equal(0, r.exit_code, r.stderr)
+      assert.are.equal(4194304, #r.stdout)
+      assert.are.equal(r.stderr:gsub("\n$", ""), sha256(r.stdout), "stream " .. i)
+    end
+  end)
+end)
