@@ -209,8 +209,8 @@ function Stream:on_start(data)
     -- sbxd's log no longer holds the bytes from where this stream stood: a background
     -- process's oldest output goes when nobody reads it; a foreground one's never should
     if self.foreground then
-      errors.raise("SandboxError", ("%d bytes of the command's output were lost (sbxd's log kept them no longer)")
-        :format(from - self.offset))
+      errors.raise("SandboxError",
+        ("%d bytes of the command's output were lost (sbxd's log kept them no longer)"):format(from - self.offset))
     end
     self.lost = (self.lost or 0) + from - self.offset
     self.offset = from
@@ -250,7 +250,8 @@ function Stream:refused(status, body)
   if not self.resuming then transport.raise_status(status, body) end
   local ok, err = pcall(transport.raise_status, status, body)
   assert(not ok)
-  errors.raise("SandboxError", ("the output stream was cut and cannot be resumed: %s"):format(tostring(err.message)),
+  errors.raise("SandboxError",
+    ("the output stream was cut and cannot be resumed: %s"):format(tostring(err.message)),
     { status = err.status, cause = err })
 end
 
@@ -323,7 +324,8 @@ function Stream:drive(until_start)
     local evs, why = self:next_events(until_start and 1 or BATCH)
     if why == "silence" then
       if not self.pid then
-        errors.raise("SandboxError", ("sbxd sent nothing for %g s: it is stopped or gone"):format(self.silence))
+        errors.raise("SandboxError",
+          ("sbxd sent nothing for %g s: it is stopped or gone"):format(self.silence))
       end
       self.cut_reason = ("sbxd sent nothing for %g s: it is stopped or gone"):format(self.silence)
       return "cut"
