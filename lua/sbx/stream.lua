@@ -209,8 +209,9 @@ function Stream:on_start(data)
     -- sbxd's log no longer holds the bytes from where this stream stood: a background
     -- process's oldest output goes when nobody reads it; a foreground one's never should
     if self.foreground then
+      local lost = from - self.offset
       errors.raise("SandboxError",
-        ("%d bytes of the command's output were lost (sbxd's log kept them no longer)"):format(from - self.offset))
+        ("%d bytes of the command's output were lost (sbxd's log kept them no longer)"):format(lost))
     end
     self.lost = (self.lost or 0) + from - self.offset
     self.offset = from
