@@ -1,5 +1,6 @@
--- Faults a real sbxd does not make: a malformed event, a malformed end, a response that
--- is not an event stream, a stream cut right after its head. They come from a fake
+-- Faults a real sbxd does not make: a malformed event or frame, a malformed end, a
+-- response that is not an event stream, a stream cut right after its head or inside an
+-- event. They come from a fake
 -- server written here (luv, in this process) for fault injection only; every other spec
 -- talks to a real sbxd.
 local uv = require "luv"
@@ -269,5 +270,87 @@ describe("the core's collected output", function()
     assert.are.equal("world", op:output("stdout"))
     op:close()
     close_all()
+  end)
+
+  -- Steps both loops until the op's transfer is over; returns its events.
+  local function until_done(op)
+    local evs, deadline = {}, core.now() + 5
+    while not op:done() and core.now() < deadline do
+      core.step(0.001)
+      uv.run("nowait")
+    end
+    assert.is_true(op:done(), "the transfer ended")
+    for _, ev in ipairs(op:poll()) do evs[#evs + 1] = ev end
+    return evs
+  end
+
+  local FRAMES_HEAD = HEAD:gsub("text/event%-stream", "application/vnd.sbx.frames")
+  local function frame(type, payload) return string.pack(">I1>I4", type, #payload) .. payload end
+  local function out_frame(channel, offset, bytes)
+    return frame(channel == "stdout" and 1 or 2, string.pack(">I8", offset) .. bytes)
+  end
+
+  -- The same stream, SSE or frames: "abc" (stdout, id 3), "EE" (stderr, id 5), then
+  -- "defg" (stdout, id 9) cut after its first bytes by the server's close.
+  local CUT = {
+    sse = HEAD .. START .. chunk("event: stdout\nid: 3\ndata: YWJj\n\n")
+      .. chunk("event: stderr\nid: 5\ndata: RUU=\n\n") .. chunk("event: stdout\nid: 9\ndata: ZGVm"),
+    frames = FRAMES_HEAD .. chunk(frame(3, '{"pid":4242}') .. out_frame("stdout", 3, "abc")
+      .. out_frame("stderr", 5, "EE") .. out_frame("stdout", 9, "defg"):sub(1, -2)),
+  }
+
+  for _, kind in ipairs { "sse", "frames" } do
+    it("holds only complete events' bytes after a cut in the middle of one (" .. kind .. ")", function()
+      -- collected bytes + a resume from op:offset() must be exact: the cut event's first
+      -- bytes are not output, and the offset is the last complete event's id.
+      local url, _, close_all = serve_in_two_parts(CUT[kind])
+      local op = core.request { method = "POST", url = url .. "/x", body = "{}", sse = true,
+        collect = true, chunks = false }
+      local deadline = core.now() + 5
+      while op:offset() ~= 5 and core.now() < deadline do
+        core.step(0.001)
+        uv.run("nowait")
+      end
+      close_all() -- the cut
+      local evs = until_done(op)
+      assert.are.equal("error", evs[#evs].type)
+      assert.are.equal(5, op:offset())
+      assert.are.equal("abc", op:output("stdout"))
+      assert.are.equal("EE", op:output("stderr"))
+      op:close()
+    end)
+  end
+
+  it("reads a frames stream as events, like SSE", function()
+    local stream = FRAMES_HEAD .. chunk(frame(3, '{"pid":4242}') .. frame(5, "")
+      .. out_frame("stdout", 3, "hi\n") .. out_frame("stderr", 5, "e\0"))
+      .. chunk(out_frame("stdout", 6, "!") .. frame(4, '{"exit_code":0,"signal":null,"error":null}'))
+      .. "0\r\n\r\n"
+    for _, callbacks in ipairs { false, true } do
+      local seen = {}
+      local opts = callbacks and { on_stdout = function(c) seen[#seen + 1] = c end } or nil
+      local ok, r = with_fake(stream, false, function(box) return box.commands:run("x", opts) end)
+      assert.is_true(ok, tostring(r))
+      assert.are.equal("hi\n!", r.stdout)
+      assert.are.equal("e\0", r.stderr)
+      assert.are.equal(0, r.exit_code)
+      assert.are.equal(4242, r.pid)
+      if callbacks then assert.are.same({ "hi\n", "!" }, seen) end
+    end
+  end)
+
+  it("raises SandboxError for a malformed frames stream", function()
+    local malformed = {
+      ["an unknown type"] = frame(6, ""),
+      ["an output frame under 8 bytes"] = frame(1, "1234567"),
+      ["a length over 1 MiB + 8"] = string.pack(">I1>I4", 1, 1024 * 1024 + 9),
+    }
+    for what, bad in pairs(malformed) do
+      local ok, err = with_fake(FRAMES_HEAD .. chunk(frame(3, '{"pid":4242}') .. bad), false,
+        function(box) return box.commands:run("x") end)
+      assert.is_false(ok, what)
+      assert.are.equal("SandboxError", err.kind, what)
+      assert.matches("frames stream is malformed", err.message, 1, true)
+    end
   end)
 end)

@@ -1,5 +1,8 @@
 #include "answer.h"
+#include "protocol.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -8,6 +11,10 @@ static const char NO_MEMORY[] = "out of memory";
 
 static void push(struct sbx_answer *A, struct sbx_event *ev)
 {
+    if (A->discard) {
+        sbx_event_free(ev);
+        return;
+    }
     A->node->backlog += ev->len;
     sbx_evqueue_push(&A->events, ev);
     sbx_sched_mark_ready(A->sched, A->node);
@@ -32,11 +39,26 @@ static struct sbx_event *new_event(struct sbx_answer *A, const char *type, const
     return ev;
 }
 
-/* The end of an output event, whose data went through the decoder. */
+/* An SSE event's id as an offset: a whole decimal number, else -1. */
+static int64_t offset_of(const char *id)
+{
+    int64_t v = 0;
+    if (!*id) return -1;
+    for (; *id; id++) {
+        if (*id < '0' || *id > '9' || v > (INT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (*id - '0');
+    }
+    return v;
+}
+
+/* The end of an output event, whose data went through the decoder: it is complete, and
+ * its id is where a resume would start. */
 static int output_event(struct sbx_answer *A, const char *type, const char *id)
 {
     struct sbx_outdec *D = &A->out;
     if (sbx_outdec_end(D) != 0) return fail(A, D->error);
+    int64_t offset = offset_of(id);
+    if (offset >= 0) A->offset = offset;
     if (!D->chunks) return sbx_outdec_drop(D), 0;
     struct sbx_event *ev = new_event(A, type, id);
     if (!ev) return -1;
@@ -64,6 +86,7 @@ static int on_sse_event(void *ud, const char *type, const char *data, size_t len
     if (!data) return output_event(A, type, id);
     if (sbx_outdec_begin(&A->out, type)) /* one whose type came after its data: decoded whole */
         return take_data(A, data, len) ? -1 : output_event(A, type, id);
+    if (strcmp(type, SBX_EV_END) == 0) A->ended = 1;
     struct sbx_event *ev = new_event(A, type, id);
     if (!ev) return -1;
     if (!(ev->data = malloc(len + 1))) return sbx_event_free(ev), fail(A, NO_MEMORY);
@@ -74,6 +97,37 @@ static int on_sse_event(void *ud, const char *type, const char *data, size_t len
     return 0;
 }
 
+/* --- frames --------------------------------------------------------------------------- */
+
+static int frame_output_begin(void *ud, int channel, uint64_t offset)
+{
+    (void)offset;
+    sbx_outdec_begin_channel(&((struct sbx_answer *)ud)->out, channel);
+    return 0;
+}
+
+static int frame_output_data(void *ud, const char *bytes, size_t n)
+{
+    struct sbx_answer *A = ud;
+    return sbx_outdec_raw(&A->out, bytes, n) ? fail(A, A->out.error) : 0;
+}
+
+static int frame_output_end(void *ud, int channel, uint64_t offset)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%" PRIu64, offset);
+    return output_event(ud, channel ? SBX_EV_STDERR : SBX_EV_STDOUT, id);
+}
+
+static int frame_event(void *ud, const char *type, const char *data, size_t len)
+{
+    return on_sse_event(ud, type, data, len, "");
+}
+
+static const struct sbx_frames_fns FRAME_FNS = {
+    .output_begin = frame_output_begin, .output_data = frame_output_data,
+    .output_end = frame_output_end, .event = frame_event};
+
 void sbx_answer_init(struct sbx_answer *A, struct sbx_sched *S, struct sbx_sched_node *node,
                      int sse, int collect, int chunks)
 {
@@ -82,9 +136,16 @@ void sbx_answer_init(struct sbx_answer *A, struct sbx_sched *S, struct sbx_sched
     A->sched = S;
     A->node = node;
     A->sse = sse;
+    A->offset = -1;
     sbx_outdec_init(&A->out, collect, chunks || !collect);
     sbx_sse_init(&A->parser, on_sse_event, A, SBX_MAX_EVENT);
     sbx_sse_set_sink(&A->parser, wants_data, take_data);
+    sbx_frames_init(&A->frames, &FRAME_FNS, A);
+}
+
+void sbx_answer_chunks(struct sbx_answer *A, int chunks)
+{
+    A->out.chunks = chunks;
 }
 
 void sbx_answer_free(struct sbx_answer *A)
@@ -92,16 +153,34 @@ void sbx_answer_free(struct sbx_answer *A)
     A->node->backlog = 0;
     sbx_evqueue_clear(&A->events);
     sbx_sse_free(&A->parser);
+    sbx_frames_free(&A->frames);
     sbx_outdec_free(&A->out);
     sbx_buf_free(&A->body);
     free(A->failure);
     A->failure = NULL;
 }
 
+/* Whether a Content-Type is of this media type (parameters after it allowed). */
+static int media_type_is(const char *content_type, const char *type)
+{
+    size_t n = strlen(type);
+    if (strncasecmp(content_type, type, n) != 0) return 0;
+    char after = content_type[n];
+    return after == '\0' || after == ';' || after == ' ' || after == '\t';
+}
+
+/* What kind of stream a response is: a process stream was asked for and it is 2xx. */
+static int stream_kind(const struct sbx_answer *A, long status, const char *content_type)
+{
+    if (!A->sse || status < 200 || status > 299 || !content_type) return SBX_STREAM_NONE;
+    if (media_type_is(content_type, "text/event-stream")) return SBX_STREAM_SSE;
+    if (media_type_is(content_type, "application/vnd.sbx.frames")) return SBX_STREAM_FRAMES;
+    return SBX_STREAM_NONE;
+}
+
 void sbx_answer_head(struct sbx_answer *A, long status, const char *content_type)
 {
-    A->streaming = A->sse && status >= 200 && status <= 299 && content_type &&
-                   strncasecmp(content_type, "text/event-stream", 17) == 0;
+    A->streaming = stream_kind(A, status, content_type);
     struct sbx_event *ev = sbx_event_new(SBX_EV_HEAD, content_type ? content_type : "", NULL);
     if (!ev) return (void)fail(A, NO_MEMORY);
     ev->status = status;
@@ -110,7 +189,13 @@ void sbx_answer_head(struct sbx_answer *A, long status, const char *content_type
 
 int sbx_answer_body(struct sbx_answer *A, const char *bytes, size_t n)
 {
-    if (A->streaming) {
+    if (A->streaming == SBX_STREAM_FRAMES) {
+        if (sbx_frames_feed(&A->frames, bytes, n) != 0 && !A->failure) {
+            char why[128];
+            snprintf(why, sizeof why, "the frames stream is malformed: %s", A->frames.error);
+            fail(A, why);
+        }
+    } else if (A->streaming) {
         if (sbx_sse_feed(&A->parser, bytes, n) != 0)
             fail(A, "the event stream is malformed or over its limits");
     } else if (A->body.len + n > SBX_MAX_BODY) {

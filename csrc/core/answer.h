@@ -1,12 +1,16 @@
-/* What a request brings back, as events for Lua: the final response's head, then the SSE
- * events of an event stream (output decoded to raw bytes) or the plain body, then done or
- * error. The transfer's callbacks feed it; each event it queues marks its operation ready
- * and counts in the operation's backlog. */
+/* What a request brings back, as events for Lua: the final response's head, then the
+ * events of a process stream (output as raw bytes) or the plain body, then done or error.
+ * A stream is SSE (text/event-stream) or frames (application/vnd.sbx.frames), told by the
+ * response's Content-Type; its events reach Lua alike. The transfer's callbacks feed it;
+ * each event it queues marks its operation ready and counts in the operation's backlog
+ * (an answer that discards its events queues none). */
 #ifndef SBX_ANSWER_H
 #define SBX_ANSWER_H
 #include <stddef.h>
+#include <stdint.h>
 #include "buf.h"
 #include "evqueue.h"
+#include "frames.h"
 #include "outdec.h"
 #include "scheduler.h"
 #include "sse.h"
@@ -19,15 +23,21 @@ struct sbx_answer {
     struct sbx_sched *sched;
     struct sbx_sched_node *node;  /* the operation's: its readiness and backlog */
     struct sbx_sse parser;
+    struct sbx_frames frames;
     struct sbx_outdec out;
     struct sbx_buf body;
-    int sse;                      /* an event stream is wanted */
-    int streaming;                /* the response is one (2xx, text/event-stream) */
+    int sse;                      /* a process stream is wanted */
+    int streaming;                /* the response is one (2xx): SBX_STREAM_SSE or _FRAMES */
+    int discard;                  /* no event is wanted: none is queued */
+    int ended;                    /* the stream's end event came */
+    int64_t offset;               /* the id of the last complete output event; -1: none */
     char *failure;                /* why the transfer was stopped from a callback */
 };
 
-/* sse: parse an event-stream response; collect: keep the output bytes (out.output[]);
- * chunks: queue output events (always, when not collecting). */
+enum { SBX_STREAM_NONE, SBX_STREAM_SSE, SBX_STREAM_FRAMES };
+
+/* sse: parse a process stream (SSE or frames); collect: keep the output bytes
+ * (out.output[]); chunks: queue output events (always, when not collecting). */
 void sbx_answer_init(struct sbx_answer *A, struct sbx_sched *S, struct sbx_sched_node *node,
                      int sse, int collect, int chunks);
 void sbx_answer_free(struct sbx_answer *A);
@@ -42,6 +52,9 @@ void sbx_answer_done(struct sbx_answer *A, long status);
 void sbx_answer_error(struct sbx_answer *A, const char *why, int code, int busy);
 /* Stops the transfer at its next callback, for this reason (the first one given stays). */
 void sbx_answer_fail(struct sbx_answer *A, const char *why);
+/* From now on output events are queued (chunks) or not; the bytes collected so far are
+ * not queued again. */
+void sbx_answer_chunks(struct sbx_answer *A, int chunks);
 /* The oldest queued event, taken out of the queue and the backlog; NULL when none. */
 struct sbx_event *sbx_answer_pop(struct sbx_answer *A);
 

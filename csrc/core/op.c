@@ -1,4 +1,5 @@
 #include "op.h"
+#include "reqcopy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,7 @@ static int configure(struct sbx_op *op, const struct sbx_request *req, struct sb
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers->slist);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    if (req->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     if (req->unix_socket) no_proxy_nor_tls(e);
     long recv_buffer = req->sse ? SBX_STREAM_RECV_BUFFER : SBX_CALL_RECV_BUFFER;
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, recv_buffer);
@@ -154,6 +156,7 @@ static void start_waiting(struct sbx_sched_node *n)
     if (mc == CURLM_OK) return;
     op->done = 1;
     sbx_answer_error(&op->answer, curl_multi_strerror(mc), 0, 0);
+    if (op->detached) sbx_op_destroy(op);
 }
 
 /* The scheduler's call: a paused stream may go on (curl may pause it again at once). */
@@ -213,6 +216,7 @@ static void finish(struct sbx_transfer *t, CURLcode result)
     }
     release_easy(op, result == CURLE_OK);
     op->done = 1;
+    if (op->detached) sbx_op_destroy(op);
 }
 
 static void destroy_resource(struct sbx_resource *r)
@@ -264,6 +268,37 @@ struct sbx_op *sbx_op_start(struct sbx_client *C, const struct sbx_request *req,
     return NULL;
 }
 
+int sbx_op_start_detached(struct sbx_client *C, struct sbx_reqcopy *rc)
+{
+    struct sbx_start_error err;
+    rc->req.timeout_ms = SBX_DETACHED_TIMEOUT_MS;
+    struct sbx_op *op = sbx_op_start(C, &rc->req, &err);
+    if (!op) {
+        sbx_reqcopy_free(rc);
+        return -1;
+    }
+    op->own = rc;
+    op->detached = 1;
+    op->answer.discard = 1; /* before any callback: they run in the loop's next run */
+    return 0;
+}
+
+void sbx_op_kill_on_close(struct sbx_op *op, struct sbx_reqcopy *kill)
+{
+    sbx_reqcopy_free(op->kill);
+    op->kill = kill;
+}
+
+void sbx_op_close(struct sbx_op *op)
+{
+    struct sbx_reqcopy *kill = op->kill;
+    op->kill = NULL;
+    if (kill && op->answer.ended) sbx_reqcopy_free(kill), kill = NULL;
+    struct sbx_client *C = op->client;
+    sbx_op_destroy(op);
+    if (kill) sbx_op_start_detached(C, kill);
+}
+
 void sbx_op_cancel(struct sbx_op *op)
 {
     release_easy(op, 1);
@@ -278,6 +313,8 @@ void sbx_op_destroy(struct sbx_op *op)
     if (op->owner) *op->owner = NULL;
     sbx_answer_free(&op->answer);
     if (op->headers) sbx_headers_put(op->headers);
+    sbx_reqcopy_free(op->kill);
+    sbx_reqcopy_free(op->own);
     free(op);
 }
 
@@ -304,15 +341,26 @@ double sbx_op_idle(const struct sbx_op *op)
     return (double)(uv_hrtime() - op->last_rx) / 1e9;
 }
 
-const struct sbx_buf *sbx_op_output(const struct sbx_op *op, int channel)
+const struct sbx_buf *sbx_op_output(const struct sbx_op *op, int channel, size_t *complete)
 {
+    *complete = sbx_outdec_complete(&op->answer.out, channel);
     return &op->answer.out.output[channel];
+}
+
+int64_t sbx_op_offset(const struct sbx_op *op)
+{
+    return op->answer.offset;
+}
+
+void sbx_op_chunks(struct sbx_op *op, int chunks)
+{
+    sbx_answer_chunks(&op->answer, chunks);
 }
 
 int sbx_op_release_output(struct sbx_op *op, int channel)
 {
-    struct sbx_outdec *D = &op->answer.out;
-    if (sbx_outdec_detach(D, channel, &op->answer.events) != 0) return -1;
-    sbx_graveyard_bury(&op->client->graveyard, &D->output[channel]);
+    struct sbx_buf gone;
+    if (sbx_outdec_detach(&op->answer.out, channel, &op->answer.events, &gone) != 0) return -1;
+    sbx_graveyard_bury(&op->client->graveyard, &gone);
     return 0;
 }

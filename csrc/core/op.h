@@ -21,6 +21,7 @@ struct sbx_request {
     int sse;                 /* parse an event-stream response */
     int collect;             /* keep stdout/stderr bytes (sbx_op_output) */
     int chunks;              /* queue stdout/stderr events (when collecting) */
+    long timeout_ms;         /* the whole transfer's bound; 0: none */
 };
 
 /* Why a request could not start. */
@@ -28,6 +29,8 @@ struct sbx_start_error {
     int invalid;             /* the request itself is bad: curl refused one of its values */
     char message[256];
 };
+
+struct sbx_reqcopy;
 
 struct sbx_op {
     struct sbx_client *client;
@@ -41,12 +44,28 @@ struct sbx_op {
     uint64_t last_rx;               /* uv_hrtime() of the last bytes received (or of the start) */
     char errbuf[CURL_ERROR_SIZE];
     void **owner;                   /* the binding's pointer to this op, cleared on destroy */
+    struct sbx_reqcopy *kill;       /* started detached when the op is closed (NULL: none) */
+    struct sbx_reqcopy *own;        /* a detached op's request, which it sends from here */
+    int detached;                   /* nobody waits for it: it destroys itself at its end */
 };
+
+/* How long a detached request may take before the client gives up on it. */
+#define SBX_DETACHED_TIMEOUT_MS 30000L
 
 /* Starts a request: it is handed to curl now, or at a later step when this one has
  * started its share. NULL when it cannot start, with the reason in err. */
 struct sbx_op *sbx_op_start(struct sbx_client *C, const struct sbx_request *req,
                             struct sbx_start_error *err);
+/* Starts a request nobody waits for (it takes over rc): its answer is discarded, and it
+ * frees itself when its transfer ends, after SBX_DETACHED_TIMEOUT_MS at most, or at the
+ * client's end. -1 when it cannot start (rc is freed then too). */
+int sbx_op_start_detached(struct sbx_client *C, struct sbx_reqcopy *rc);
+/* The request started detached when the op is closed (sbx_op_close), taken over; NULL
+ * for none. The one set before is freed. */
+void sbx_op_kill_on_close(struct sbx_op *op, struct sbx_reqcopy *kill);
+/* The owner lets the op go: its kill request, if it has one and the stream has not
+ * reached its end event, starts detached; then the op is destroyed. */
+void sbx_op_close(struct sbx_op *op);
 /* Aborts the transfer; no more events after it. Idempotent. */
 void sbx_op_cancel(struct sbx_op *op);
 /* Cancels and frees the operation; clears *owner. */
@@ -60,11 +79,18 @@ size_t sbx_op_queued(const struct sbx_op *op);
 size_t sbx_op_backlog(const struct sbx_op *op);
 /* Seconds since bytes last arrived (since the start when none did). */
 double sbx_op_idle(const struct sbx_op *op);
-/* The bytes collected on a channel (0: stdout, 1: stderr) so far. */
-const struct sbx_buf *sbx_op_output(const struct sbx_op *op, int channel);
-/* Lets the channel's collected bytes go (the caller has copied them): queued events that
- * refer to them get copies of their own first. 0, or -1 when out of memory (then the bytes
- * stay, and a later call hands them over again). */
+/* The bytes collected on a channel (0: stdout, 1: stderr) so far; *complete says how
+ * many of them belong to complete output events (those of an event still under way, or
+ * cut off, come after). */
+const struct sbx_buf *sbx_op_output(const struct sbx_op *op, int channel, size_t *complete);
+/* The id of the last complete output event (the offset a resume starts from), or -1. */
+int64_t sbx_op_offset(const struct sbx_op *op);
+/* From now on output events are queued, or not (bytes collected already are not). */
+void sbx_op_chunks(struct sbx_op *op, int chunks);
+/* Lets the channel's complete collected bytes go (the caller has copied them): queued
+ * events that refer to them get copies of their own first; the bytes of an event under
+ * way stay. 0, or -1 when out of memory (then the bytes stay, and a later call hands them
+ * over again). */
 int sbx_op_release_output(struct sbx_op *op, int channel);
 
 #endif

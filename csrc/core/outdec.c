@@ -28,7 +28,6 @@ void sbx_outdec_free(struct sbx_outdec *D)
     sbx_buf_free(&D->output[0]);
     sbx_buf_free(&D->output[1]);
     sbx_buf_free(&D->own);
-    sbx_buf_free(&D->head);
 }
 
 static int failed(struct sbx_outdec *D, const char *why)
@@ -37,15 +36,20 @@ static int failed(struct sbx_outdec *D, const char *why)
     return -1;
 }
 
-int sbx_outdec_begin(struct sbx_outdec *D, const char *type)
+void sbx_outdec_begin_channel(struct sbx_outdec *D, int channel)
 {
-    int channel = sbx_outdec_channel(type);
-    if (channel < 0) return 0;
     D->into = D->collect ? &D->output[channel] : &D->own;
     D->at = D->into->len;
     D->ncarry = 0;
     D->ended = 0;
     D->decoding = 1;
+}
+
+int sbx_outdec_begin(struct sbx_outdec *D, const char *type)
+{
+    int channel = sbx_outdec_channel(type);
+    if (channel < 0) return 0;
+    sbx_outdec_begin_channel(D, channel);
     return 1;
 }
 
@@ -83,6 +87,11 @@ int sbx_outdec_data(struct sbx_outdec *D, const char *s, size_t n)
     return 0;
 }
 
+int sbx_outdec_raw(struct sbx_outdec *D, const char *s, size_t n)
+{
+    return sbx_buf_append(D->into, s, n) ? failed(D, NO_MEMORY) : 0;
+}
+
 int sbx_outdec_end(struct sbx_outdec *D)
 {
     D->decoding = 0;
@@ -94,8 +103,6 @@ int sbx_outdec_take(struct sbx_outdec *D, struct sbx_event *ev)
     struct sbx_buf *b = D->into;
     if (b == &D->own) {
         ev->data = sbx_buf_take(b, &ev->len);
-    } else if (D->head.len) { /* its first bytes were handed over: it keeps a copy */
-        if (sbx_buf_append(&D->head, b->data, b->len) == 0) ev->data = sbx_buf_take(&D->head, &ev->len);
     } else {
         ev->ref = b;
         ev->ref_off = D->at;
@@ -119,18 +126,28 @@ static int copy_out(struct sbx_event *ev)
     return 0;
 }
 
-int sbx_outdec_detach(struct sbx_outdec *D, int channel, struct sbx_evqueue *q)
+size_t sbx_outdec_complete(const struct sbx_outdec *D, int channel)
 {
     const struct sbx_buf *b = &D->output[channel];
+    return D->decoding && D->into == b ? D->at : b->len;
+}
+
+int sbx_outdec_detach(struct sbx_outdec *D, int channel, struct sbx_evqueue *q,
+                      struct sbx_buf *gone)
+{
+    struct sbx_buf *b = &D->output[channel];
+    struct sbx_buf rest = {.mappable = 1};
+    size_t complete = sbx_outdec_complete(D, channel);
+    if (complete < b->len && sbx_buf_append(&rest, b->data + complete, b->len - complete) != 0)
+        return failed(D, NO_MEMORY);
     struct sbx_list *link;
     sbx_list_each(link, &q->events) {
         struct sbx_event *ev = sbx_list_entry(link, struct sbx_event, link);
-        if (ev->ref == b && copy_out(ev) != 0) return failed(D, NO_MEMORY);
+        if (ev->ref == b && copy_out(ev) != 0) return sbx_buf_free(&rest), failed(D, NO_MEMORY);
     }
-    if (D->chunks && D->decoding && D->into == b) { /* half decoded: the rest starts the next buffer */
-        if (b->len > D->at && sbx_buf_append(&D->head, b->data + D->at, b->len - D->at) != 0)
-            return failed(D, NO_MEMORY);
-        D->at = 0;
-    }
+    sbx_buf_move(b, gone);
+    sbx_buf_move(&rest, b);
+    b->mappable = 1;
+    if (D->decoding && D->into == b) D->at = 0; /* the event under way starts the buffer */
     return 0;
 }

@@ -13,9 +13,17 @@
  *        {type="done", status=, body=}              terminal: completed ("" body for SSE)
  *        {type="error", message=, code=, busy=}     terminal: transport failure (busy:
  *                                                   the listen queue was full; nothing sent)
- *   op:output("stdout"|"stderr") --> the bytes collected so far (collect=true), handed
- *        over (nil, message when out of memory); with chunks=false the output events
- *        themselves are not queued
+ *   op:output("stdout"|"stderr") --> the bytes of the complete output events collected so
+ *        far (collect=true), handed over (nil, message when out of memory); with
+ *        chunks=false the output events themselves are not queued
+ *   op:offset() --> the id of the last complete output event (an integer: the offset a
+ *        resume starts from), or nil when none came
+ *   op:chunks(bool) --> from now on output events are queued (or not); bytes collected
+ *        already are not queued again
+ *   op:kill_on_close(req | nil) --> req: a table as core.request takes (method, url,
+ *        unix_socket, headers, body). When the op is closed or collected while it is set
+ *        and the stream has not reached its end event, that request starts detached:
+ *        nobody waits for it, its answer is dropped, the client frees it at its end.
  *   op:idle() --> seconds since bytes last arrived (keep-alive comments count)
  *   op:backlog() --> bytes the op holds for Lua; 0 when closed
  *   op:done(), op:cancel(), op:close() (also __close, __gc)
@@ -25,6 +33,7 @@
 #include "l_op.h"
 #include "op.h"
 #include "protocol.h"
+#include "reqcopy.h"
 
 struct l_op {
     struct sbx_op *op;
@@ -108,12 +117,31 @@ static int op_output(lua_State *L)
     static const char *const CHANNELS[] = {SBX_EV_STDOUT, SBX_EV_STDERR, NULL};
     struct sbx_op *op = check_open(L);
     int channel = luaL_checkoption(L, 2, NULL, CHANNELS);
-    const struct sbx_buf *b = sbx_op_output(op, channel);
-    lua_pushlstring(L, b->data ? b->data : "", b->len);
+    size_t complete;
+    const struct sbx_buf *b = sbx_op_output(op, channel, &complete);
+    lua_pushlstring(L, b->data ? b->data : "", complete);
     if (sbx_op_release_output(op, channel) == 0) return 1;
     lua_pushnil(L);
     lua_pushliteral(L, "out of memory");
     return 2;
+}
+
+/* op:offset() -> the id of the last complete output event, or nil. */
+static int op_offset(lua_State *L)
+{
+    int64_t offset = sbx_op_offset(check_open(L));
+    if (offset < 0) lua_pushnil(L);
+    else lua_pushinteger(L, (lua_Integer)offset);
+    return 1;
+}
+
+/* op:chunks(bool): output events are queued from now on, or not. */
+static int op_chunks(lua_State *L)
+{
+    struct sbx_op *op = check_open(L);
+    luaL_checktype(L, 2, LUA_TBOOLEAN);
+    sbx_op_chunks(op, lua_toboolean(L, 2));
+    return 0;
 }
 
 /* op:idle() -> seconds since the last bytes arrived (since the start when none did);
@@ -158,7 +186,7 @@ static int op_close(lua_State *L)
     lua_pushlightuserdata(L, &op->node);
     lua_pushnil(L);
     lua_rawset(L, -3);
-    sbx_op_destroy(op);
+    sbx_op_close(op);
     return 0;
 }
 
@@ -170,48 +198,57 @@ static int op_tostring(lua_State *L)
     return 1;
 }
 
-static const char *opt_string(lua_State *L, const char *field)
+static const char *opt_string(lua_State *L, int arg, const char *field)
 {
-    lua_getfield(L, 1, field);
-    luaL_argexpected(L, lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING, 1, field);
+    lua_getfield(L, arg, field);
+    luaL_argexpected(L, lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING, arg, field);
     return lua_tostring(L, -1);
 }
 
-static const char *string_field(lua_State *L, const char *field, size_t *len)
+static const char *string_field(lua_State *L, int arg, const char *field)
 {
-    lua_getfield(L, 1, field);
-    luaL_argexpected(L, lua_type(L, -1) == LUA_TSTRING, 1, field);
-    return lua_tolstring(L, -1, len);
+    lua_getfield(L, arg, field);
+    luaL_argexpected(L, lua_type(L, -1) == LUA_TSTRING, arg, field);
+    return lua_tostring(L, -1);
 }
 
 /* The request's header lines, in a userdata left on the stack (the strings stay alive in
  * the headers table, which the request table keeps). */
-static const char **header_lines(lua_State *L, size_t *n)
+static const char **header_lines(lua_State *L, int arg, size_t *n)
 {
-    lua_getfield(L, 1, "headers");
-    luaL_argexpected(L, lua_isnil(L, -1) || lua_istable(L, -1), 1, "'headers' array");
+    lua_getfield(L, arg, "headers");
+    luaL_argexpected(L, lua_isnil(L, -1) || lua_istable(L, -1), arg, "'headers' array");
     *n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
     const char **lines = lua_newuserdatauv(L, (*n + 1) * sizeof *lines, 0);
     for (size_t i = 0; i < *n; i++) {
         lua_rawgeti(L, -2, (lua_Integer)i + 1);
-        luaL_argexpected(L, lua_type(L, -1) == LUA_TSTRING, 1, "'headers' of strings");
+        luaL_argexpected(L, lua_type(L, -1) == LUA_TSTRING, arg, "'headers' of strings");
         lines[i] = lua_tostring(L, -1);
         lua_pop(L, 1);
     }
     return lines;
 }
 
+/* Reads where a request table at index `arg` (the stack's top) goes: method, url,
+ * unix_socket, headers and body. Its strings stay owned by the table; the body (or nil)
+ * is left at index arg + 1. */
+static void read_target(lua_State *L, int arg, struct sbx_request *req)
+{
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_settop(L, arg);
+    req->body = opt_string(L, arg, "body");     /* index arg + 1 */
+    req->body_len = req->body ? lua_rawlen(L, arg + 1) : 0;
+    req->method = string_field(L, arg, "method");
+    req->url = string_field(L, arg, "url");
+    req->unix_socket = opt_string(L, arg, "unix_socket");
+    req->headers = header_lines(L, arg, &req->nheaders);
+}
+
 /* Reads the request table at index 1 into req; its strings stay owned by the table, and
  * the body (or nil) is left at index 2. */
 static void read_request(lua_State *L, struct sbx_request *req)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    req->body = opt_string(L, "body");         /* index 2 */
-    req->body_len = req->body ? lua_rawlen(L, 2) : 0;
-    req->method = string_field(L, "method", NULL);
-    req->url = string_field(L, "url", NULL);
-    req->unix_socket = opt_string(L, "unix_socket");
+    read_target(L, 1, req);
     lua_getfield(L, 1, "raw_body");
     req->raw_body = lua_toboolean(L, -1);
     lua_getfield(L, 1, "sse");
@@ -220,7 +257,23 @@ static void read_request(lua_State *L, struct sbx_request *req)
     req->collect = lua_toboolean(L, -1);
     lua_getfield(L, 1, "chunks");
     req->chunks = lua_isnil(L, -1) || lua_toboolean(L, -1);
-    req->headers = header_lines(L, &req->nheaders);
+}
+
+/* op:kill_on_close(req | nil): the request started detached should the op be closed
+ * before its stream's end, or none. */
+static int op_kill_on_close(lua_State *L)
+{
+    struct sbx_op *op = check_open(L);
+    if (lua_isnoneornil(L, 2)) {
+        sbx_op_kill_on_close(op, NULL);
+        return 0;
+    }
+    struct sbx_request req = {0};
+    read_target(L, 2, &req);
+    struct sbx_reqcopy *kill = sbx_reqcopy_new(&req);
+    if (!kill) return luaL_error(L, "out of memory");
+    sbx_op_kill_on_close(op, kill);
+    return 0;
 }
 
 /* core.request{...} -> op, or nil, message, kind. A request that cannot start is a
@@ -254,7 +307,8 @@ static int l_request(lua_State *L)
 }
 
 static const luaL_Reg OP_METHODS[] = {
-    {"poll", op_poll}, {"output", op_output}, {"idle", op_idle}, {"done", op_done},
+    {"poll", op_poll}, {"output", op_output}, {"offset", op_offset}, {"chunks", op_chunks},
+    {"kill_on_close", op_kill_on_close}, {"idle", op_idle}, {"done", op_done},
     {"backlog", op_backlog}, {"cancel", op_cancel}, {"close", op_close}, {NULL, NULL}};
 
 static const struct sbxl_class OP_CLASS = {
