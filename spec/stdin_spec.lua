@@ -302,3 +302,17 @@ for _, transport in ipairs { "tcp", "unix" } do
     end)
   end)
 end
+
+describe("sbxd stopping while a write waits", function()
+  it("exits, forgetting the write's answer", function()
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local s = start(server, box.id, "sleep 100")
+    local w = post_stdin(server, box.id, s.pid, ("q"):rep(MiB))
+    helper.sleep(0.1)
+    server.stop()
+    assert.is_true(helper.eventually(function() return not helper.alive(server.pid) end, 10))
+    w:close()
+    s.sock:close()
+  end)
+end)
