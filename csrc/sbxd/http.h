@@ -10,6 +10,7 @@ enum sbxd_method { SBXD_GET = 1, SBXD_POST, SBXD_DELETE, SBXD_PUT, SBXD_PATCH, S
 /* lws per-connection memory: no uv handles in here (lws frees it on its own schedule).
  * It lives for one request: lws frees it when the transaction completes. */
 struct sbxd_sse;
+struct sbxd_later;
 
 struct sbxd_conn {
     enum sbxd_method method;
@@ -21,6 +22,7 @@ struct sbxd_conn {
     char *body;
     size_t body_len;
     struct sbxd_sse *stream;       /* set while this connection streams a process */
+    struct sbxd_later *later;      /* set while its answer waits (later.h) */
     /* While lws leaves the connection to sbxd (connwatch.h): */
     int watched;                   /* in the watch's set */
     unsigned watching;             /* the SBXD_WATCH_ events asked for */
@@ -68,6 +70,8 @@ void sbxd_head_limits(struct lws_context_creation_info *info);
 int sbxd_head_refused(struct lws *wsi, struct sbxd_err *err);
 /* Routes a complete request. Returns the value the lws callback must return. */
 int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c);
+/* The route of `path` takes its body as raw bytes (a process's stdin), not JSON. */
+int sbxd_route_raw_body(const char *path);
 /* Starts the SSE response for a process and attaches the connection as its reader. lws
  * reads no more of the connection until the response is over, and sbxd writes it
  * itself; the request's header table and body are freed. */

@@ -66,7 +66,7 @@ static void close_child_ends(struct pipes *ps)
     }
 }
 
-/* A command with no stdin bytes reads /dev/null, opened once by sbxd_launch_init: the
+/* A foreground command with no stdin bytes reads /dev/null, opened once by sbxd_launch_init: the
  * same immediate EOF as an empty pipe, without a pipe to make and close on every run. */
 static int devnull = -1;
 
@@ -382,7 +382,7 @@ static int launch(struct sbxd_sandbox *box, const struct sbxd_start_req *req, ch
     out->pid = 0;
     if (!dir)
         sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
-    else if (open_pipes(&ps, req->stdin_len > 0) != 0)
+    else if (open_pipes(&ps, req->stdin_len > 0 || req->background) != 0)
         pipes_error(errno, err);
     else if (who->u)
         rc = send_to_init(box, dir, argv, envp, who->u, &ps, &out->seq, err);

@@ -13,7 +13,7 @@ struct sbxd_spawned {
                              answered (then seq is the start's number) */
     uint32_t seq;
     int in, out, err;     /* our ends of its stdio pipes (close-on-exec); in is -1 when
-                             the command had no stdin bytes (it reads /dev/null) */
+                             a foreground command had no stdin bytes (it reads /dev/null) */
 };
 
 /* Once, after sbxd has set up its own signal handling: what each command must undo.

@@ -15,6 +15,7 @@
 #include "cgroup.h"
 #include "initchan.h"
 #include "launch.h"
+#include "stdin.h"
 
 static void free_handle(uv_handle_t *h) { free(h); }
 
@@ -28,44 +29,6 @@ static void mark_exited(struct sbxd_proc *p, int status);
 static void drain_if_reading(struct sbxd_proc *p);
 static void start_refused(struct sbxd_proc *p, const struct sbxd_err *refusal);
 static void still_speaking(struct sbxd_proc *p);
-
-/* ---- stdin: written once, then closed; owns its bytes, independent of the process. */
-
-struct stdin_write {
-    uv_pipe_t pipe;
-    uv_write_t req;
-    size_t len;
-    unsigned char data[];
-};
-
-static void on_stdin_written(uv_write_t *req, int status)
-{
-    (void)status; /* EPIPE: the command did not read it all; that is its business */
-    struct stdin_write *w = req->data;
-    uv_close((uv_handle_t *)&w->pipe, free_handle);
-}
-
-static void feed_stdin(struct sbxd_server *srv, int fd, const unsigned char *data, size_t len)
-{
-    if (fd < 0) return; /* no stdin bytes: the command reads /dev/null */
-    struct stdin_write *w = len ? malloc(sizeof *w + len) : NULL;
-    if (!w || uv_pipe_init(&srv->loop, &w->pipe, 0) != 0) {
-        free(w);
-        close(fd);
-        return;
-    }
-    if (uv_pipe_open(&w->pipe, fd) != 0) {
-        close(fd);
-        uv_close((uv_handle_t *)&w->pipe, free_handle);
-        return;
-    }
-    memcpy(w->data, data, len);
-    w->len = len;
-    w->req.data = w;
-    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
-    if (uv_write(&w->req, (uv_stream_t *)&w->pipe, &buf, 1, on_stdin_written) != 0)
-        uv_close((uv_handle_t *)&w->pipe, free_handle);
-}
 
 /* ---- output pipes */
 
@@ -227,6 +190,7 @@ static void proc_free(struct sbxd_proc *p)
     close_handle(p->err);
     close_handle(p->timer);
     close_handle(p->idle);
+    sbxd_stdin_end(&p->in, 0);
     sbxd_outlog_free(&p->log);
     free(p);
 }
@@ -297,6 +261,15 @@ struct sbxd_proc *sbxd_proc_find_pid(struct sbxd_sandbox *box, pid_t pid)
     return pid > 0 ? find_live(box->srv, box, pid, 0) : NULL;
 }
 
+struct sbxd_proc *sbxd_proc_find_known(struct sbxd_sandbox *box, pid_t pid)
+{
+    struct sbxd_proc *found = sbxd_proc_find_pid(box, pid);
+    struct sbx_list *n;
+    for (n = box->srv->procs.prev; !found && n != &box->srv->procs; n = n->prev)
+        if (PROC_OF(n)->box == box && PROC_OF(n)->pid == pid) found = PROC_OF(n);
+    return found;
+}
+
 /* The sandbox died with it: killed by SIGKILL, like everything in it; or it never
  * started (`failure` says why), or was killed before the command did. */
 static void died_with_sandbox(struct sbxd_proc *p, const char *failure)
@@ -340,6 +313,7 @@ static void mark_exited(struct sbxd_proc *p, int status)
     /* The group may hold stragglers (a backgrounded child): they go with it. (In a
      * sandbox the init does this.) */
     if (p->host) kill(-p->pid, SIGKILL);
+    sbxd_stdin_end(&p->in, 1);
     if (p->timer) uv_timer_stop(p->timer);
     if (p->idle) uv_timer_stop(p->idle);
 }
@@ -408,6 +382,7 @@ static struct sbxd_proc *proc_new(struct sbxd_sandbox *box, const struct sbxd_sp
     p->host = sp->pid > 0;
     p->seq = sp->seq;
     p->oom_before = box->cg ? sbxd_cgroup_oom_kills(box->cg) : -1;
+    sbxd_stdin_init(&p->in);
     sbx_list_push_back(&srv->procs, &p->link);
     return p;
 }
@@ -470,6 +445,7 @@ static void start_refused(struct sbxd_proc *p, const struct sbxd_err *refusal)
     struct sbxd_err err = *refusal;
     p->exited = 1;
     p->srv->running--;
+    sbxd_stdin_end(&p->in, 1);
     close_handle(p->out), close_handle(p->err);
     p->out = p->err = NULL;
     if (p->reader) p->reader->ops->on_start_failed(p->reader, &err); /* detaches: frees p */
@@ -503,7 +479,8 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
         return NULL;
     }
     box->srv->running++;
-    feed_stdin(box->srv, sp.in, req->stdin_data, req->stdin_len);
+    if (req->background) sbxd_stdin_open(&p->in, &srv->loop, sp.in, req->stdin_data, req->stdin_len);
+    else sbxd_stdin_feed(&srv->loop, sp.in, req->stdin_data, req->stdin_len);
     if (read_pipe(p, &p->out, sp.out) != 0 || read_pipe(p, &p->err, sp.err) != 0)
         sbxd_proc_kill(p, "pipe failure");
     p->timeout = req->timeout;

@@ -9,6 +9,7 @@
 #include "outlog.h"
 #include "request.h"
 #include "sbxd.h"
+#include "stdin.h"
 
 #define SBXD_LOG_HIGH (256u * 1024u)   /* stop reading the pipes above this backlog */
 #define SBXD_LOG_LOW  (64u * 1024u)    /* and start again below this */
@@ -62,6 +63,7 @@ struct sbxd_proc {
     struct sbxd_reader *reader;        /* NULL when none is attached */
     int backlogged;                    /* reads paused: the log is above SBXD_LOG_HIGH */
     int held;                          /* reads paused by the reader */
+    struct sbxd_stdin in;              /* a background command's open stdin (stdin.h) */
 };
 
 /* Starts the command of `req` in `box`. NULL with err set when refused or failed. */
@@ -80,6 +82,9 @@ void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason);
 /* Reaps every exited child (SIGCHLD): the processes of isolation none, and sandboxes'
  * bwraps (whose ends the init's channel reports). */
 void sbxd_proc_reap(struct sbxd_server *srv);
+/* The running process `pid` of `box`, else the latest one that has exited and is still
+ * held (its reader has not finished with it); NULL when neither. */
+struct sbxd_proc *sbxd_proc_find_known(struct sbxd_sandbox *box, pid_t pid);
 /* What a sandbox's init said about a command: it runs as `pid`; it did not start; it
  * exited with a wait status. */
 struct sbxd_proc *sbxd_proc_find_start(struct sbxd_sandbox *box, uint32_t seq);

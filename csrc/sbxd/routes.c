@@ -1,7 +1,9 @@
 /* The routes of docs/PROTOCOL.md: path and method to a handler. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include "http.h"
+#include "later.h"
 #include "protocol.h"
 #include "request.h"
 
@@ -117,15 +119,92 @@ static int signal_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd
     return sbxd_reply(wsi, 200, json_pack("{s:b}", "killed", sbxd_proc_signal_pid(box, pid, sig)));
 }
 
-/* "/processes/{pid}/signal": the pid, or 0 when the rest is not that. */
-static pid_t signal_route(const char *rest)
+/* The process a stdin call is for: a paused sandbox is resumed first (as for any command
+ * call); 404 for no process of this sandbox by that pid, 409 for one that has exited. */
+static struct sbxd_proc *stdin_target(struct sbxd_sandbox *box, pid_t pid, struct sbxd_err *err)
 {
-    const char *prefix = "/processes/";
-    if (strncmp(rest, prefix, strlen(prefix)) != 0) return 0;
+    if (sbxd_sandbox_resume(box, err)) return NULL;
+    struct sbxd_proc *p = sbxd_proc_find_known(box, pid);
+    if (!p) sbxd_fail(err, 404, SBX_ERR_NOT_FOUND, "no process %d in sandbox '%s'", (int)pid, box->id);
+    else if (p->exited) sbxd_fail(err, 409, SBX_ERR_CONFLICT, "process %d has exited", (int)pid);
+    return p && !p->exited ? p : NULL;
+}
+
+/* POST /sandboxes/{id}/processes/{pid}/stdin: the body's bytes, as they are, into the
+ * process's stdin; answered {"written": N} once they are all in the pipe. */
+static int write_stdin(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid)
+{
+    struct sbxd_err err;
+    struct sbxd_proc *p = stdin_target(box, pid, &err);
+    if (!p) return sbxd_reply_error(wsi, &err);
+    struct sbxd_later *l = sbxd_later_new(wsi);
+    if (!l) return reply_fail(wsi, 500, SBX_ERR_SANDBOX, "out of memory");
+    if (sbxd_stdin_write(&p->in, c->body, c->body_len, &l->waiter, &err)) {
+        sbxd_later_drop(l);
+        return sbxd_reply_error(wsi, &err);
+    }
+    c->body = NULL; /* the write has it */
+    return sbxd_later_wait(l, c);
+}
+
+/* DELETE /sandboxes/{id}/processes/{pid}/stdin: {"closed": true} once the writes before
+ * it are in the pipe and it is closed; {"closed": false} when it was closed already. */
+static int close_stdin(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid)
+{
+    struct sbxd_err err;
+    struct sbxd_proc *p = stdin_target(box, pid, &err);
+    if (!p) return sbxd_reply_error(wsi, &err);
+    struct sbxd_later *l = sbxd_later_new(wsi);
+    if (!l) return reply_fail(wsi, 500, SBX_ERR_SANDBOX, "out of memory");
+    int found = sbxd_stdin_close(&p->in, &l->waiter, &err);
+    if (found == SBXD_STDIN_CLOSE_WAITS) return sbxd_later_wait(l, c);
+    sbxd_later_drop(l);
+    if (found < 0) return sbxd_reply_error(wsi, &err);
+    return sbxd_reply(wsi, 200, json_pack("{s:b}", "closed", found == SBXD_STDIN_CLOSED));
+}
+
+typedef int (*process_handler)(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid);
+
+/* The routes under /sandboxes/{id}/processes/{pid}/: an action and a method each. */
+static const struct {
+    const char *action;
+    enum sbxd_method method;
+    process_handler handle;
+} PROCESS_ROUTES[] = {
+    {"signal", SBXD_POST, signal_process},
+    {"stdin", SBXD_POST, write_stdin},
+    {"stdin", SBXD_DELETE, close_stdin},
+};
+#define N_PROCESS_ROUTES (sizeof PROCESS_ROUTES / sizeof *PROCESS_ROUTES)
+
+/* "/processes/{pid}/{action}": the pid and where the action begins in `rest`; 0 when the
+ * rest is not of that shape. */
+static pid_t process_path(const char *rest, const char **action)
+{
+    const char *prefix = "/processes/", *digits = rest + strlen(prefix);
+    if (strncmp(rest, prefix, strlen(prefix)) != 0 || !isdigit((unsigned char)*digits)) return 0;
     char *end;
-    long pid = strtol(rest + strlen(prefix), &end, 10);
-    if (end == rest + strlen(prefix) || strcmp(end, "/signal") != 0 || pid <= 0 || pid > 4194304) return 0;
+    long pid = strtol(digits, &end, 10);
+    if (*end != '/' || !end[1] || strchr(end + 1, '/') || pid <= 0 || pid > 4194304) return 0;
+    *action = end + 1;
     return (pid_t)pid;
+}
+
+/* Whether `action` names a route under a process, of any method. */
+static int known_action(const char *action)
+{
+    for (size_t i = 0; i < N_PROCESS_ROUTES; i++)
+        if (!strcmp(PROCESS_ROUTES[i].action, action)) return 1;
+    return 0;
+}
+
+/* The handler of `action` for the request's method; NULL when it has none (405). */
+static process_handler process_handler_for(const char *action, enum sbxd_method method)
+{
+    for (size_t i = 0; i < N_PROCESS_ROUTES; i++)
+        if (!strcmp(PROCESS_ROUTES[i].action, action) && PROCESS_ROUTES[i].method == method)
+            return PROCESS_ROUTES[i].handle;
+    return NULL;
 }
 
 /* /sandboxes/{id}[/rest]: splits the id and the rest ("" when none). */
@@ -145,9 +224,10 @@ static int split_sandbox_path(const char *path, char *id, size_t idlen, const ch
 static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c,
                          const char *id, const char *rest)
 {
-    pid_t pid = signal_route(rest);
+    const char *action = NULL;
+    pid_t pid = process_path(rest, &action);
     int known = !strcmp(rest, "") || !strcmp(rest, "/timeout") || !strcmp(rest, "/processes") ||
-                !strcmp(rest, "/pause") || !strcmp(rest, "/resume") || pid > 0;
+                !strcmp(rest, "/pause") || !strcmp(rest, "/resume") || (pid > 0 && known_action(action));
     if (!known) return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
     struct sbxd_sandbox *box = sbxd_sandbox_find(srv, id);
     if (!box) {
@@ -166,8 +246,17 @@ static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_c
     if (!strcmp(rest, "/processes") && c->method == SBXD_POST) return start_process(wsi, box, c);
     if (!strcmp(rest, "/processes") && c->method == SBXD_GET)
         return sbxd_reply(wsi, 200, json_pack("{s:o}", "processes", sbxd_proc_list(box)));
-    if (pid > 0 && c->method == SBXD_POST) return signal_process(wsi, box, c, pid);
+    process_handler handle = pid > 0 ? process_handler_for(action, c->method) : NULL;
+    if (handle) return handle(wsi, box, c, pid);
     return reply_fail(wsi, 405, SBX_ERR_INVALID, "method not allowed");
+}
+
+int sbxd_route_raw_body(const char *path)
+{
+    char id[64];
+    const char *rest, *action;
+    return split_sandbox_path(path, id, sizeof id, &rest) == 0 && process_path(rest, &action) > 0 &&
+           !strcmp(action, "stdin");
 }
 
 int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "http.h"
 #include "connwatch.h"
+#include "later.h"
 #include "protocol.h"
 
 /* The request's method, as the routes know it and as the client wrote it. */
@@ -109,6 +110,19 @@ static int is_head_again(const struct sbxd_conn *c, const unsigned char *in, siz
     return 1;
 }
 
+/* A raw body (a process's stdin) may begin with anything: it is the head again only when
+ * it matches the head's request line as far as both go, "METHOD PATH" then a space or a
+ * query (lws takes methods in upper case only). A body that is itself a beginning of
+ * that line cannot be told from it, and is refused the same way (docs/PROTOCOL.md). */
+static int is_raw_head_again(const struct sbxd_conn *c, const unsigned char *in, size_t len)
+{
+    char line[sizeof c->path + 16];
+    int n = snprintf(line, sizeof line, "%s %s", c->method_name, c->path);
+    if (n <= 0 || (size_t)n >= sizeof line) return 0;
+    size_t same = len < (size_t)n ? len : (size_t)n;
+    return memcmp(in, line, same) == 0 && (len == same || in[n] == ' ' || in[n] == '?');
+}
+
 /* Such a request is answered (unless it was already) and the connection closed, before
  * lws goes on reading its buffer. */
 static int refuse_pipelined(struct lws *wsi, struct sbxd_conn *c)
@@ -127,7 +141,8 @@ static int on_body(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c
 {
     if (!c->body_started && len) {
         c->body_started = 1;
-        if (is_head_again(c, in, len)) return refuse_pipelined(wsi, c);
+        int raw = c->authorized && sbxd_route_raw_body(c->path);
+        if (raw ? is_raw_head_again(c, in, len) : is_head_again(c, in, len)) return refuse_pipelined(wsi, c);
     }
     if (!c->authorized) return 0; /* refused: what came with the head is dropped */
     if (c->too_big || c->body_len + len > srv->max_body) {
@@ -154,7 +169,8 @@ static int on_body_complete(struct lws *wsi, struct sbxd_server *srv, struct sbx
 
 /* A refused request's client has its answer once it closes its side, and a stream's
  * client that hung up is gone: lws closes the connection now (on_closed ends the watch
- * and kills the command). */
+ * and kills the command). A client whose answer waits is gone when it hung up (its
+ * answer then goes nowhere). */
 void sbxd_conn_event(struct lws *wsi, unsigned events)
 {
     struct sbxd_conn *c = lws_wsi_user(wsi);
@@ -162,6 +178,8 @@ void sbxd_conn_event(struct lws *wsi, unsigned events)
     if (c->stream && !(events & SBXD_WATCH_GONE)) {
         rc = events & SBXD_WATCH_HALF_CLOSE ? sbxd_sse_half_closed(wsi, c) : 0;
         if (rc == 0 && (events & SBXD_WATCH_OUT)) rc = sbxd_sse_writable(wsi, c);
+    } else if (c->later) {
+        rc = sbxd_later_event(wsi, c, events);
     }
     if (rc < 0) lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
@@ -173,6 +191,8 @@ static int on_closed(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn 
      * the connections that streamed them: their streams forgot them then. */
     if (c->stream) sbxd_sse_close(c->stream);
     c->stream = NULL;
+    if (c->later) sbxd_later_forget(c->later);
+    c->later = NULL;
     reset_conn(c);
     return 0;
 }
