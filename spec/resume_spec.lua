@@ -99,8 +99,10 @@ describe("a run whose stream is cut", function()
 
   it("resumes at 100 random cuts and returns every byte once (collected)", function()
     local url, state = cutting_proxy(port, 100, 1000000)
-    local via = sbx.connect(box.id, { url = url, api_key = server.key })
-    local r = drive(function() return via.commands:run("cat /tmp/random") end, 120)
+    local r = drive(function()
+      local via = sbx.connect(box.id, { url = url, api_key = server.key })
+      return via.commands:run("cat /tmp/random")
+    end, 120)
     close_all(state)
     assert.are.equal(100, state.cuts)
     assert.are.equal(64 * 1024 * 1024, #r.stdout)
@@ -110,9 +112,9 @@ describe("a run whose stream is cut", function()
 
   it("resumes at 100 random cuts and hands the callback every byte once", function()
     local url, state = cutting_proxy(port, 100, 1000000)
-    local via = sbx.connect(box.id, { url = url, api_key = server.key })
     local chunks = {}
     local r = drive(function()
+      local via = sbx.connect(box.id, { url = url, api_key = server.key })
       return via.commands:run("cat /tmp/random", { on_stdout = function(c) chunks[#chunks + 1] = c end })
     end, 120)
     close_all(state)
@@ -125,9 +127,11 @@ describe("a run whose stream is cut", function()
 
   it("raises SandboxError when the stream cannot be resumed within the request timeout", function()
     local url, state = cutting_proxy(port, 1, 5000)
-    local via = sbx.connect(box.id, { url = url, api_key = server.key, request_timeout = 1 })
     -- the cut, then the proxy goes: every attach is refused
-    local t = sbx.go(function() return via.commands:run("cat /tmp/random") end)
+    local t = sbx.go(function()
+      local via = sbx.connect(box.id, { url = url, api_key = server.key, request_timeout = 1 })
+      return via.commands:run("cat /tmp/random")
+    end)
     local deadline = sbx.now() + 10
     while state.cuts == 0 and sbx.now() < deadline do
       sbx.step(0.001)
