@@ -142,8 +142,13 @@ end
 -- Sends a stdin write on its own connection; returns the connection.
 local function post_stdin(server, box_id, pid, bytes)
   local c = connect(server)
-  send_request(c, server, "POST", stdin_path(box_id, pid), bytes, { "Content-Type: application/octet-stream" })
+  send_request(c, server, "POST", stdin_path(box_id, pid), bytes,
+    { "Content-Type: application/octet-stream" })
   return c
+end
+
+local function kill(server, box_id, pid)
+  assert.are.equal(200, (call(server, "POST", ("/sandboxes/%s/processes/%d/signal"):format(box_id, pid), "")))
 end
 
 local function write_stdin(server, box_id, stream, bytes)
@@ -217,8 +222,7 @@ describe("stdin of a background process", function()
     local s = start(ctx.server, ctx.box.id, "sleep 100")
     local w = post_stdin(ctx.server, ctx.box.id, s.pid, ("y"):rep(MiB)) -- past the pipe's capacity
     assert.is_nil(answer_of(w, s, 0.5), "the write was answered though nothing reads it")
-    local status = call(ctx.server, "POST", ("/sandboxes/%s/processes/%d/signal"):format(ctx.box.id, s.pid), "")
-    assert.are.equal(200, status)
+    kill(ctx.server, ctx.box.id, s.pid)
     local st, doc = answer_of(w, s)
     w:close()
     assert.are.equal(409, st)
@@ -233,7 +237,7 @@ describe("stdin of a background process", function()
     local status, doc = write_stdin(ctx.server, ctx.box.id, s, ("z"):rep(5 * MiB))
     assert.are.equal(429, status)
     assert.are.equal("SandboxError", doc.error.kind)
-    call(ctx.server, "POST", ("/sandboxes/%s/processes/%d/signal"):format(ctx.box.id, s.pid), "")
+    kill(ctx.server, ctx.box.id, s.pid)
     assert.are.equal(409, (answer_of(w, s)))
     w:close()
     s:finish()
@@ -241,13 +245,14 @@ describe("stdin of a background process", function()
 
   it("answers the stdin routes' errors in JSON", function()
     local box = ctx.box.id
-    local s = start(ctx.server, box, "cat")
+    local s = start(ctx.server, box, "cat; sleep 100") -- runs on once its stdin is closed
     local other = sbx.create(ctx.opts)
     local function kind(status, doc) return { status, doc.error and doc.error.kind } end
+    local function post(path) return kind(call(ctx.server, "POST", path, "x")) end
     -- a pid of another sandbox is unknown here
-    assert.are.same({ 404, "NotFoundError" }, kind(call(ctx.server, "POST", stdin_path(other.id, s.pid), "x")))
+    assert.are.same({ 404, "NotFoundError" }, post(stdin_path(other.id, s.pid)))
     assert.are.same({ 404, "NotFoundError" }, kind(call(ctx.server, "POST", stdin_path(box, 4000000), "x")))
-    assert.are.same({ 404, "NotFoundError" }, kind(call(ctx.server, "POST", stdin_path("sbx_nope", s.pid), "x")))
+    assert.are.same({ 404, "NotFoundError" }, post(stdin_path("sbx_nope", s.pid)))
     assert.are.same({ 404, "NotFoundError" },
       kind(call(ctx.server, "POST", ("/sandboxes/%s/processes/%d/nope"):format(box, s.pid), "x")))
     assert.are.same({ 405, "InvalidArgumentError" }, kind(call(ctx.server, "GET", stdin_path(box, s.pid))))
@@ -255,6 +260,7 @@ describe("stdin of a background process", function()
     assert.are.same({ 200, { closed = true } }, { call(ctx.server, "DELETE", stdin_path(box, s.pid)) })
     assert.are.same({ 200, { closed = false } }, { call(ctx.server, "DELETE", stdin_path(box, s.pid)) })
     assert.are.same({ 409, "ConflictError" }, kind(call(ctx.server, "POST", stdin_path(box, s.pid), "x")))
+    kill(ctx.server, box, s.pid)
     s:finish()
     -- a foreground command's stdin is not open
     local fg = start(ctx.server, box, "sleep 100", { foreground = true })
@@ -284,7 +290,8 @@ for _, transport in ipairs { "tcp", "unix" } do
       helper.sleep(0.1)
       w:close()
       assert.are.same({ 200, { written = 3 } }, { write_stdin(ctx.server, ctx.box.id, s, "end") })
-      assert.are.same({ 200, { closed = true } }, { call(ctx.server, "DELETE", stdin_path(ctx.box.id, s.pid)) })
+      local closed = { call(ctx.server, "DELETE", stdin_path(ctx.box.id, s.pid)) }
+      assert.are.same({ 200, { closed = true } }, closed)
       assert.are.equal(0, s:finish().exit_code)
       assert.are.equal(("q"):rep(MiB) .. "end", s:output())
       assert.are.equal(200, (call(ctx.server, "GET", "/sandboxes/" .. ctx.box.id)))
@@ -295,7 +302,7 @@ for _, transport in ipairs { "tcp", "unix" } do
       local w = post_stdin(ctx.server, ctx.box.id, s.pid, ("q"):rep(MiB))
       helper.sleep(0.1)
       w:close()
-      call(ctx.server, "POST", ("/sandboxes/%s/processes/%d/signal"):format(ctx.box.id, s.pid), "")
+      kill(ctx.server, ctx.box.id, s.pid)
       s:finish()
       assert.are.equal(200, (call(ctx.server, "GET", "/sandboxes/" .. ctx.box.id)))
       assert.is_true(helper.alive(ctx.server.pid))

@@ -29,11 +29,12 @@ static void test_start(void)
     struct sbxd_start_req r;
     struct sbxd_err err;
     const char *ok = "{\"cmd\":\"echo\",\"cwd\":\"/tmp\",\"env\":{\"A\":\"1\",\"B\":\"\"},\"user\":\"u\","
-                     "\"timeout\":1.5,\"stdin\":\"YQBi\"}";
+                     "\"timeout\":1.5,\"stdin\":\"YQBi\",\"background\":true}";
     CHECK(sbxd_parse_start(ok, strlen(ok), &r, &err) == 0, "%s", err.message);
     CHECK(!strcmp(r.cmd, "echo") && !strcmp(r.cwd, "/tmp") && !strcmp(r.user, "u"),
           "strings");
     CHECK(r.timeout == 1.5 && r.stdin_len == 3 && !memcmp(r.stdin_data, "a\0b", 3), "timeout, stdin");
+    CHECK(r.background, "background");
     sbxd_start_req_free(&r);
     start_refused("{}", "cmd");
     start_refused("{\"cmd\":\"\"}", "cmd");
@@ -52,6 +53,7 @@ static void test_start(void)
     start_refused("{\"cmd\":\"x\",\"stdin\":\"%%%\"}", "stdin");
     start_refused("{\"cmd\":\"x\",\"stdin\":3}", "stdin");
     start_refused("{\"cmd\":\"x\",\"bogus\":3}", "bogus");
+    start_refused("{\"cmd\":\"x\",\"background\":1}", "background");
     start_refused("{\"cmd\":\"a\\u0000b\"}", "malformed");
     start_refused("{\"cmd\":\"x\",\"cmd\":\"y\"}", "malformed");
     start_refused("[\"cmd\"]", "object");
