@@ -3,63 +3,59 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *copy_bytes(const char *s, size_t n, int *failed)
+/* The copy is one allocation: the struct, the header lines' array, then every string,
+ * each with its NUL. A foreground command in flight holds its kill request all along,
+ * so its cost is one block, not one per string. */
+
+static size_t string_size(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+static size_t copy_size(const struct sbx_request *req)
+{
+    size_t n = sizeof(struct sbx_reqcopy) + (req->nheaders + 1) * sizeof(char *);
+    n += string_size(req->method) + string_size(req->url) + string_size(req->unix_socket);
+    for (size_t i = 0; i < req->nheaders; i++) n += string_size(req->headers[i]);
+    return n + (req->body ? req->body_len + 1 : 0);
+}
+
+/* Copies n bytes of s (and a NUL) at *at, which moves past them; NULL stays NULL. */
+static char *put_bytes(char **at, const char *s, size_t n)
 {
     if (!s) return NULL;
-    char *d = malloc(n + 1);
-    if (!d) {
-        *failed = 1;
-        return NULL;
-    }
+    char *d = *at;
     memcpy(d, s, n);
     d[n] = '\0';
+    *at += n + 1;
     return d;
 }
 
-static char *copy_string(const char *s, int *failed)
+static char *put_string(char **at, const char *s)
 {
-    return s ? copy_bytes(s, strlen(s), failed) : NULL;
-}
-
-static char **copy_lines(const char *const *lines, size_t n, int *failed)
-{
-    char **d = calloc(n + 1, sizeof *d);
-    if (!d) {
-        *failed = 1;
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) d[i] = copy_string(lines[i], failed);
-    return d;
+    return s ? put_bytes(at, s, strlen(s)) : NULL;
 }
 
 struct sbx_reqcopy *sbx_reqcopy_new(const struct sbx_request *req)
 {
-    struct sbx_reqcopy *rc = calloc(1, sizeof *rc);
+    struct sbx_reqcopy *rc = calloc(1, copy_size(req));
     if (!rc) return NULL;
-    int failed = 0;
+    rc->lines = (char **)(rc + 1);
+    char *at = (char *)(rc->lines + req->nheaders + 1);
     struct sbx_request *r = &rc->req;
-    r->method = copy_string(req->method, &failed);
-    r->url = copy_string(req->url, &failed);
-    r->unix_socket = copy_string(req->unix_socket, &failed);
-    rc->lines = copy_lines(req->headers, req->nheaders, &failed);
+    r->method = put_string(&at, req->method);
+    r->url = put_string(&at, req->url);
+    r->unix_socket = put_string(&at, req->unix_socket);
+    for (size_t i = 0; i < req->nheaders; i++) rc->lines[i] = put_string(&at, req->headers[i]);
     r->headers = (const char *const *)rc->lines;
     r->nheaders = req->nheaders;
-    rc->body = copy_bytes(req->body, req->body_len, &failed);
+    rc->body = put_bytes(&at, req->body, req->body_len);
     r->body = rc->body;
     r->body_len = req->body ? req->body_len : 0;
-    if (!failed) return rc;
-    sbx_reqcopy_free(rc);
-    return NULL;
+    return rc;
 }
 
 void sbx_reqcopy_free(struct sbx_reqcopy *rc)
 {
-    if (!rc) return;
-    free((char *)rc->req.method);
-    free((char *)rc->req.url);
-    free((char *)rc->req.unix_socket);
-    for (size_t i = 0; rc->lines && i < rc->req.nheaders; i++) free(rc->lines[i]);
-    free(rc->lines);
-    free(rc->body);
     free(rc);
 }

@@ -45,7 +45,7 @@ end
 -- stream (and keeps sbx.loop() going) until the process ends or the handle disconnects.
 function Handle.new(commands, s, pid)
   local h = setmetatable({ commands = commands, stream = s, pid = pid }, Handle)
-  if s.chunks and s.op then h.task = wait.go(follow_in_task, h) end
+  if s:wants_chunks() and s.op then h.task = wait.go(follow_in_task, h) end
   return h
 end
 

@@ -38,18 +38,22 @@ local COLLECT_AND_CHUNKS = { collect = true, chunks = true }
 --- A stream of `commands`' sandbox. opts: the run's options (callbacks, lines, timeout);
 -- how: { foreground = bool, request_timeout = seconds }.
 local function new(commands, opts, how)
-  local s = setmetatable({
+  -- a command in flight keeps this table: at most 16 fields keep it at its smallest
+  return setmetatable({
     commands = commands, client = commands.box.client, opts = opts,
-    foreground = how.foreground, request_timeout = how.request_timeout,
-    offset = 0, out = { {}, {} },
+    foreground = how.foreground, request_timeout = how.request_timeout, offset = 0,
   }, Stream)
-  s.chunks = s:wants_chunks()
-  return s
 end
 
+--- Whether output chunks are wanted as events: callbacks, the run's or a wait's.
 function Stream:wants_chunks()
   local o, x = self.opts, self.extra
   return (o.on_stdout or o.on_stderr or (x and (x.on_stdout or x.on_stderr))) ~= nil
+end
+
+--- What the core is asked to do with the stream's requests.
+function Stream:core_options()
+  return self:wants_chunks() and COLLECT_AND_CHUNKS or COLLECT
 end
 
 --- Starts a command (`body`: the start request's JSON): its stream follows from the start.
@@ -57,7 +61,7 @@ function Stream.start(commands, body, opts, how)
   local s = new(commands, opts, how)
   s.body = body
   s.resends = s.client:resends(wait.deadline(s.request_timeout))
-  s.op = s.client:open_url("POST", commands.start_url, body, s.chunks and COLLECT_AND_CHUNKS or COLLECT)
+  s.op = s.client:open_url("POST", commands.start_url, body, s:core_options())
   s.deadline = wait.deadline(s.request_timeout)
   return s
 end
@@ -88,8 +92,9 @@ function Stream:take_output()
     local bytes, err = op:output(CHANNEL_NAME[ch])
     if not bytes then errors.raise("SandboxError", "cannot take the command's output: " .. err) end
     if #bytes > 0 then
-      local parts = self.out[ch]
-      parts[#parts + 1] = bytes
+      -- self[1] and self[2]: the parts of stdout and stderr, made when the first comes
+      local parts = self[ch]
+      if parts then parts[#parts + 1] = bytes else self[ch] = { bytes } end
     end
   end
 end
@@ -97,13 +102,14 @@ end
 --- The output collected so far on channel 1 (stdout) or 2 (stderr).
 function Stream:collected(ch)
   if self.op then self:take_output() end
-  local parts = self.out[ch]
+  local parts = self[ch]
+  if not parts then return "" end
   if #parts > 1 then
     local whole = table.concat(parts)
-    self.out[ch] = { whole }
+    self[ch] = { whole }
     return whole
   end
-  return parts[1] or ""
+  return parts[1]
 end
 
 --- The CommandResult once the end event came.
@@ -274,7 +280,8 @@ function Stream:on_core_event(ev)
   if t == "event" then
     self:on_event(ev)
   elseif t == "head" then
-    self.resends, self.answered = nil, true -- a server answered: never sent again
+    self.resends = nil -- a server answered: the request is never sent again
+    if self.resuming then self.answered = true end
     if ev.status == 200 then
       if not is_stream(ev.content_type) then
         errors.raise("SandboxError", ("sbxd answered with %s, not an output stream"):format(
@@ -300,48 +307,55 @@ function Stream:on_core_event(ev)
   return nil
 end
 
---- Waits for events of the current request: an array, or nil with "silence" when sbxd
--- said nothing for too long, or "timeout" when the deadline passed.
-function Stream:next_events(max)
-  local op = self.op
-  while true do
-    local evs, left = op:poll(max, BATCH_BYTES)
-    if left > 0 then wait.relinquish() end
-    if #evs > 0 then return evs end
-    local wake_at, silence = self.deadline, self.silence
-    local quiet_until = silence and core.now() + silence - op:idle()
-    if quiet_until and (not wake_at or quiet_until < wake_at) then wake_at = quiet_until end
-    if not wait.wait(op, wake_at) then
-      if silence and op:idle() >= silence then return nil, "silence" end
-      if self.deadline and core.now() >= self.deadline then return nil, "timeout" end
-    end
+--- Why nothing came before the wake-up: "silence" when sbxd said nothing for too long,
+-- "timeout" when the deadline passed, nil when neither (a spurious wake-up).
+function Stream:quiet_why(op)
+  local silence = self.silence
+  if silence and op:idle() >= silence then return "silence" end
+  if self.deadline and core.now() >= self.deadline then return "timeout" end
+  return nil
+end
+
+--- What a stream that went quiet does: "cut" to attach again, "end" when its end event
+-- had come; or it raises.
+function Stream:on_quiet(why)
+  if why == "silence" then
+    local reason = ("sbxd sent nothing for %g s: it is stopped or gone"):format(self.silence)
+    if not self.pid then errors.raise("SandboxError", reason) end
+    self.cut_reason = reason
+    return "cut"
   end
+  if self.ended then return "end" end
+  if self.resuming and not self.answered then
+    self.cut_reason = "sbxd did not answer the attach"
+    return "cut"
+  end
+  self:timed_out()
 end
 
 --- Takes the current request's events until its response is over or, with
 -- `until_start`, the start event came. Returns "end", "start", "cut" or "resend".
+-- The waiting is inline, not a function of its own: a command in flight waits here, and
+-- every frame between its task's function and the yield is kept (a CallInfo and stack
+-- room each) for as long as it runs.
 function Stream:drive(until_start)
+  local op, max = self.op, until_start and 1 or BATCH
   while true do
-    local evs, why = self:next_events(until_start and 1 or BATCH)
-    if why == "silence" then
-      if not self.pid then
-        errors.raise("SandboxError",
-          ("sbxd sent nothing for %g s: it is stopped or gone"):format(self.silence))
-      end
-      self.cut_reason = ("sbxd sent nothing for %g s: it is stopped or gone"):format(self.silence)
-      return "cut"
-    elseif why == "timeout" then
-      if self.ended then return "end" end
-      if self.resuming and not self.answered then
-        self.cut_reason = "sbxd did not answer the attach"
-        return "cut"
-      end
-      self:timed_out()
-    end
+    local evs, left = op:poll(max, BATCH_BYTES)
+    if left > 0 then wait.relinquish() end
     for _, ev in ipairs(evs) do
       local how = self:on_core_event(ev)
       if how then return how end
       if until_start and self.pid then return "start" end
+    end
+    if #evs == 0 then
+      local wake_at, silence = self.deadline, self.silence
+      local quiet_until = silence and core.now() + silence - op:idle()
+      if quiet_until and (not wake_at or quiet_until < wake_at) then wake_at = quiet_until end
+      if not wait.wait(op, wake_at) then
+        local why = self:quiet_why(op)
+        if why then return self:on_quiet(why) end
+      end
     end
   end
 end
@@ -389,7 +403,7 @@ function Stream:reattach()
   local path = ("/processes/%d/events?offset=%d"):format(self.pid, self.offset)
   if self.serial then path = path .. "&serial=" .. self.serial end
   self.op = self.client:open_url("GET", self.client:url_of(self.commands.box:path(path)), nil,
-    self.chunks and COLLECT_AND_CHUNKS or COLLECT)
+    self:core_options())
   self.answered = nil
   -- an attach after a cut has what is left of the cut's window; a first one, the
   -- request timeout
@@ -410,8 +424,7 @@ function Stream:follow(until_start)
       return
     elseif how == "resend" then
       self:close()
-      self.op = self.client:open_url("POST", self.commands.start_url, self.body,
-        self.chunks and COLLECT_AND_CHUNKS or COLLECT)
+      self.op = self.client:open_url("POST", self.commands.start_url, self.body, self:core_options())
     else
       self:on_cut()
     end
@@ -452,7 +465,6 @@ end
 function Stream:add_callbacks(on_stdout, on_stderr)
   if not (on_stdout or on_stderr) then return end
   self.extra = { on_stdout = on_stdout, on_stderr = on_stderr }
-  self.chunks = true
   if self.op then self.op:chunks(true) end
 end
 
