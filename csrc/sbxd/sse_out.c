@@ -75,26 +75,31 @@ static int add_head(struct sbxd_sse *s, struct batch *b)
         lws_finalize_http_header(wsi, &pos, end))
         return -1;
     b->pos = pos;
-    char event[96]; /* keepalive: how long the client may hear nothing while sbxd lives */
-    int n = snprintf(event, sizeof event, "event: " SBX_EV_START "\ndata: {\"pid\":%d,\"keepalive\":%g}\n\n",
-                     (int)p->pid, p->srv->keepalive);
+    char event[160]; /* keepalive: how long the client may hear nothing while sbxd lives */
+    int n = snprintf(event, sizeof event,
+                     "event: " SBX_EV_START "\ndata: {\"pid\":%d,\"keepalive\":%g,\"serial\":%" PRIu64
+                     ",\"from\":%" PRIu64 "}\n\n",
+                     (int)p->pid, p->srv->keepalive, p->serial, s->reader.cur.pos);
     if (n < 0 || (size_t)n >= sizeof event) return -1;
     add_text(b, event, (size_t)n);
     s->head_due = 0;
+    sbxd_proc_start_sent(s->proc);
     return 0;
 }
 
 /* Appends the next output event when it fits whole; 0 when it does not (or none is
  * left). The base64 is written straight into the batch. */
-static int add_output(struct sbxd_proc *p, struct batch *b)
+static int add_output(struct sbxd_sse *s, struct batch *b)
 {
+    struct sbxd_proc *p = s->proc;
+    struct sbxd_cursor *cur = &s->reader.cur;
     enum sbxd_channel ch;
     const unsigned char *bytes;
-    size_t n = sbxd_outlog_peek(&p->log, RAW_CHUNK, &ch, &bytes);
+    size_t n = sbxd_outlog_read(&p->log, cur, RAW_CHUNK, &ch, &bytes);
     if (n == 0) return 0;
     char head[64];
     int hl = snprintf(head, sizeof head, "event: %s\nid: %" PRIu64 "\ndata: ",
-                      ch == SBXD_STDOUT ? SBX_EV_STDOUT : SBX_EV_STDERR, p->log.taken + n);
+                      ch == SBXD_STDOUT ? SBX_EV_STDOUT : SBX_EV_STDERR, cur->pos + n);
     size_t len = (size_t)hl + b64_encoded_len(n) + 2;
     if (room(b) < len + CHUNK_FRAME + SBXD_END_ROOM) return 0;
     b->pos += sprintf((char *)b->pos, "%zx\r\n", len);
@@ -103,7 +108,7 @@ static int add_output(struct sbxd_proc *p, struct batch *b)
     b->pos += b64_encode(bytes, n, (char *)b->pos);
     memcpy(b->pos, "\n\n\r\n", 4);
     b->pos += 4;
-    sbxd_outlog_take(&p->log, n);
+    sbxd_outlog_advance(cur, n);
     sbxd_proc_drained(p);
     return 1;
 }
@@ -148,8 +153,8 @@ static int fill_batch(struct sbxd_sse *s, struct batch *b)
     struct sbxd_proc *p = s->proc;
     if (!sbxd_proc_started_yet(p)) return 0; /* its output waits for its start event */
     if (s->head_due && add_head(s, b)) return -1;
-    while (p->log.pending && add_output(p, b)) {}
-    if (sbxd_proc_finished(p)) add_end(s, b);
+    while (sbxd_proc_unread(p, &s->reader) && add_output(s, b)) {}
+    if (sbxd_proc_finished_for(p, &s->reader)) add_end(s, b);
     else if (b->pos == b->start && s->keepalive_due) add_text(b, ": keep-alive\n\n", 14);
     s->keepalive_due = 0;
     return 0;
@@ -160,8 +165,8 @@ static int has_news(const struct sbxd_sse *s)
 {
     const struct sbxd_proc *p = s->proc;
     if (!sbxd_proc_started_yet(p)) return 0;
-    return (s->head_due && s->head_released) || p->log.pending || sbxd_proc_finished(p) ||
-           s->keepalive_due;
+    return (s->head_due && s->head_released) || sbxd_proc_unread(p, &s->reader) ||
+           sbxd_proc_finished_for(p, &s->reader) || s->keepalive_due;
 }
 
 /* What this stream waits for from the watch: writability while a write is wanted, the
@@ -368,34 +373,33 @@ static void stream_free(struct sbxd_sse *s)
  * lws stops reading the connection: input that came after the request (a pipelined
  * request, a stray CRLF) waits in lws, or in the socket, until the response is over;
  * lws would otherwise take it for more of the request being answered and dispatch that
- * request again. On failure nothing is attached to p: the caller detaches it. */
-int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
+ * request again. On failure p is left as it would be without this reader. */
+int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p, uint64_t offset)
 {
     struct sbxd_sse *s = calloc(1, sizeof *s);
-    if (!s) return -1;
+    if (!s) return sbxd_proc_unattended(p), -1;
     s->reader.ops = &SSE_READER;
     s->srv = p->srv;
     s->wsi = wsi;
     s->proc = p;
     s->head_due = 1;
-    if (start_ticker(s)) return stream_free(s), -1;
+    if (start_ticker(s)) return stream_free(s), sbxd_proc_unattended(p), -1;
     c->stream = s;
-    sbxd_proc_attach(p, &s->reader);
+    sbxd_proc_attach(p, &s->reader, offset);
     lws_rx_flow_control(wsi, 0);
     lws_http_headers_detach(wsi);
     free(c->body);
     c->body = NULL;
     c->body_len = 0;
     if (!has_news(s) || want_write(s) == 0) return 0;
-    sbxd_proc_attach(p, NULL);
     c->stream = NULL;
-    stream_free(s);
+    sbxd_sse_close(s);
     return -1;
 }
 
 void sbxd_sse_close(struct sbxd_sse *s)
 {
-    if (s->proc) sbxd_proc_detach(s->proc);
+    if (s->proc) sbxd_proc_detach(s->proc, &s->reader);
     stream_free(s);
 }
 
