@@ -21,6 +21,13 @@ static int read_attach(struct lws *wsi, struct sbxd_attach_req *req, struct sbxd
     return sbxd_attach_last_event_id(req, frag, n > 0 ? (size_t)n : 0, err);
 }
 
+int sbxd_accepts_frames(struct lws *wsi)
+{
+    char accept[SBXD_FIELD_MAX + 2];
+    int n = lws_hdr_copy(wsi, accept, sizeof accept, WSI_TOKEN_HTTP_ACCEPT);
+    return n > 0 && sbxd_wants_frames(accept, (size_t)n);
+}
+
 int sbxd_attach(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid)
 {
     struct sbxd_attach_req req;
@@ -38,5 +45,5 @@ int sbxd_attach(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, 
         return sbxd_reply_error(wsi, &err);
     }
     if (sbxd_sandbox_resume(box, &err)) return sbxd_reply_error(wsi, &err);
-    return sbxd_sse_begin(wsi, c, p, req.offset) == 0 ? 0 : -1;
+    return sbxd_sse_begin(wsi, c, p, req.offset, sbxd_accepts_frames(wsi)) == 0 ? 0 : -1;
 }

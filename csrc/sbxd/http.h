@@ -68,11 +68,13 @@ void sbxd_head_limits(struct lws_context_creation_info *info);
 int sbxd_head_refused(struct lws *wsi, struct sbxd_err *err);
 /* Routes a complete request. Returns the value the lws callback must return. */
 int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c);
-/* Starts the SSE response for a process and attaches the connection as its reader, from
- * `offset`. lws reads no more of the connection until the response is over, and sbxd
+/* Starts the response for a process, SSE or binary frames, and attaches the connection
+ * as its reader, from `offset`. lws reads no more of the connection until the response is over, and sbxd
  * writes it itself; the request's header table and body are freed. -1 when it cannot:
  * the connection is to close, and p goes on as it would without this reader. */
-int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p, uint64_t offset);
+int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p, uint64_t offset, int frames);
+/* Whether the request's Accept asks for binary frames (attach.c). */
+int sbxd_accepts_frames(struct lws *wsi);
 /* GET /sandboxes/{id}/processes/{pid}/events (attach.c). Returns the value the lws
  * callback must return. */
 int sbxd_attach(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid);

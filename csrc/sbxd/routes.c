@@ -101,7 +101,7 @@ static int start_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_
     struct sbxd_proc *p = sbxd_proc_start(box, &req, &err);
     sbxd_start_req_free(&req);
     if (!p) return sbxd_reply_error(wsi, &err);
-    return sbxd_sse_begin(wsi, c, p, 0) == 0 ? 0 : -1;
+    return sbxd_sse_begin(wsi, c, p, 0, sbxd_accepts_frames(wsi)) == 0 ? 0 : -1;
 }
 
 /* POST /sandboxes/{id}/processes/{pid}/signal: {"killed": whether it was running}. A
