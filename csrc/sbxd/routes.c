@@ -103,9 +103,7 @@ static int start_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_
     struct sbxd_proc *p = sbxd_proc_start(box, &req, &err);
     sbxd_start_req_free(&req);
     if (!p) return sbxd_reply_error(wsi, &err);
-    if (sbxd_sse_begin(wsi, c, p) == 0) return 0;
-    sbxd_proc_detach(p);
-    return -1;
+    return sbxd_sse_begin(wsi, c, p, 0, sbxd_accepts_frames(wsi)) == 0 ? 0 : -1;
 }
 
 /* POST /sandboxes/{id}/processes/{pid}/signal: {"killed": whether it was running}. A
@@ -124,7 +122,7 @@ static int signal_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd
 static struct sbxd_proc *stdin_target(struct sbxd_sandbox *box, pid_t pid, struct sbxd_err *err)
 {
     if (sbxd_sandbox_resume(box, err)) return NULL;
-    struct sbxd_proc *p = sbxd_proc_find_known(box, pid);
+    struct sbxd_proc *p = sbxd_proc_find_attach(box, pid);
     if (!p) sbxd_fail(err, 404, SBX_ERR_NOT_FOUND, "no process %d in sandbox '%s'", (int)pid, box->id);
     else if (p->exited) sbxd_fail(err, 409, SBX_ERR_CONFLICT, "process %d has exited", (int)pid);
     return p && !p->exited ? p : NULL;
@@ -174,6 +172,7 @@ static const struct {
     {"signal", SBXD_POST, signal_process},
     {"stdin", SBXD_POST, write_stdin},
     {"stdin", SBXD_DELETE, close_stdin},
+    {"events", SBXD_GET, sbxd_attach},
 };
 #define N_PROCESS_ROUTES (sizeof PROCESS_ROUTES / sizeof *PROCESS_ROUTES)
 
