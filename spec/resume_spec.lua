@@ -143,3 +143,39 @@ describe("a run whose stream is cut", function()
     assert.matches("could not be resumed", err.message)
   end)
 end)
+
+describe("a run whose reader goes on purpose", function()
+  -- sbxd holds a foreground command whose reader went away for --resume-grace (10 s
+  -- here, the default); these go well within it, because the client kills the command
+  -- itself as its stream closes.
+  local ctx = helper.sandbox_per_block(setup, teardown)
+
+  local function running(pattern)
+    return helper.eventually(function()
+      sbx.step(0.01)
+      return helper.sh("pgrep -f '" .. pattern .. "' || true") ~= ""
+    end, 5)
+  end
+
+  local function gone_within(pattern, seconds)
+    return helper.eventually(function()
+      sbx.step(0.01)
+      return helper.sh("pgrep -f '" .. pattern .. "' || true") == ""
+    end, seconds)
+  end
+
+  it("kills the command at once when its task is cancelled", function()
+    local t = sbx.go(function() return ctx.box.commands:run("sleep 60.7101") end)
+    assert.is_true(running("[s]leep 60.7101"))
+    t:cancel()
+    assert.are.equal("CancelledError", helper.error_of(t.wait, t).kind)
+    assert.is_true(gone_within("[s]leep 60.7101", 3), "the command outlived its cancel")
+  end)
+
+  it("kills the command at once when a callback raises", function()
+    local err = helper.error_of(ctx.box.commands.run, ctx.box.commands, "echo x; sleep 60.7102",
+      { on_stdout = function() error({ mine = true }) end })
+    assert.is_true(type(err) == "table" and err.mine, tostring(err))
+    assert.is_true(gone_within("[s]leep 60.7102", 3), "the command outlived its callback's error")
+  end)
+end)

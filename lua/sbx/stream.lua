@@ -38,11 +38,16 @@ local COLLECT_AND_CHUNKS = { collect = true, chunks = true }
 --- A stream of `commands`' sandbox. opts: the run's options (callbacks, lines, timeout);
 -- how: { foreground = bool, request_timeout = seconds }.
 local function new(commands, opts, how)
-  -- a command in flight keeps this table: at most 16 fields keep it at its smallest
+  -- A command in flight keeps this table all along: it holds what it needs then (at most
+  -- 8 fields keep it at its smallest); `offset` (0 until a cut), `body` and `resends`
+  -- (until the head) and the rest come and go.
   return setmetatable({
-    commands = commands, client = commands.box.client, opts = opts,
-    foreground = how.foreground, request_timeout = how.request_timeout, offset = 0,
+    commands = commands, opts = opts, foreground = how.foreground, request_timeout = how.request_timeout,
   }, Stream)
+end
+
+function Stream:client()
+  return self.commands.box.client
 end
 
 --- Whether output chunks are wanted as events: callbacks, the run's or a wait's.
@@ -60,8 +65,9 @@ end
 function Stream.start(commands, body, opts, how)
   local s = new(commands, opts, how)
   s.body = body
-  s.resends = s.client:resends(wait.deadline(s.request_timeout))
-  s.op = s.client:open_url("POST", commands.start_url, body, s:core_options())
+  local client = commands.box.client
+  s.resends = client:resends(wait.deadline(s.request_timeout))
+  s.op = client:open_url("POST", commands.start_url, body, s:core_options())
   s.deadline = wait.deadline(s.request_timeout)
   return s
 end
@@ -193,10 +199,10 @@ end
 --- The request that kills the command: set on a foreground command's stream once its pid
 -- is known, cleared at its end.
 function Stream:kill_request()
-  local box, client = self.commands.box, self.client
+  local box, client = self.commands.box, self:client()
   return {
     method = "POST", url = client:url_of(box:path("/processes/" .. self.pid .. "/signal")),
-    unix_socket = client.socket, headers = client:headers("application/json"),
+    unix_socket = client.socket, headers = client:auth_headers(),
     body = '{"signal":"SIGKILL"}',
   }
 end
@@ -211,15 +217,15 @@ function Stream:on_start(data)
   local keepalive = tonumber(doc.keepalive)
   if keepalive and keepalive > 0 then self.silence = 3 * keepalive + 1 end
   local from = transport.int(doc.from) or 0
-  if from > self.offset then
+  if from > (self.offset or 0) then
     -- sbxd's log no longer holds the bytes from where this stream stood: a background
     -- process's oldest output goes when nobody reads it; a foreground one's never should
     if self.foreground then
-      local lost = from - self.offset
+      local lost = from - (self.offset or 0)
       errors.raise("SandboxError",
         ("%d bytes of the command's output were lost (sbxd's log kept them no longer)"):format(lost))
     end
-    self.lost = (self.lost or 0) + from - self.offset
+    self.lost = (self.lost or 0) + from - (self.offset or 0)
     self.offset = from
   end
   if self.foreground then self.op:kill_on_close(self:kill_request()) end
@@ -280,7 +286,7 @@ function Stream:on_core_event(ev)
   if t == "event" then
     self:on_event(ev)
   elseif t == "head" then
-    self.resends = nil -- a server answered: the request is never sent again
+    self.resends, self.body = nil, nil -- a server answered: the request is never sent again
     if self.resuming then self.answered = true end
     if ev.status == 200 then
       if not is_stream(ev.content_type) then
@@ -299,8 +305,8 @@ function Stream:on_core_event(ev)
     return "cut"
   elseif t == "error" then
     if self.ended then return "end" end
-    if self.resends and self.client:may_resend(ev, self.resends) then return "resend" end
-    if not self.pid or NOT_A_CUT[ev.code] then transport.raise_transport(ev, self.client) end
+    if self.resends and self:client():may_resend(ev, self.resends) then return "resend" end
+    if not self.pid or NOT_A_CUT[ev.code] then transport.raise_transport(ev, self:client()) end
     self.cut_reason = ev.message
     return "cut"
   end
@@ -379,7 +385,7 @@ end
 function Stream:on_cut()
   local op = self.op
   local at = op:offset()
-  if at and at > self.offset then
+  if at and at > (self.offset or 0) then
     self.offset = at
     self.cut_at = nil -- it made progress: this cut has a window of its own
   end
@@ -400,10 +406,10 @@ end
 
 --- Attaches to the process from the stream's offset.
 function Stream:reattach()
-  local path = ("/processes/%d/events?offset=%d"):format(self.pid, self.offset)
+  local path = ("/processes/%d/events?offset=%d"):format(self.pid, (self.offset or 0))
   if self.serial then path = path .. "&serial=" .. self.serial end
-  self.op = self.client:open_url("GET", self.client:url_of(self.commands.box:path(path)), nil,
-    self:core_options())
+  local client = self:client()
+  self.op = client:open_url("GET", client:url_of(self.commands.box:path(path)), nil, self:core_options())
   self.answered = nil
   -- an attach after a cut has what is left of the cut's window; a first one, the
   -- request timeout
@@ -424,7 +430,7 @@ function Stream:follow(until_start)
       return
     elseif how == "resend" then
       self:close()
-      self.op = self.client:open_url("POST", self.commands.start_url, self.body, self:core_options())
+      self.op = self:client():open_url("POST", self.commands.start_url, self.body, self:core_options())
     else
       self:on_cut()
     end
@@ -437,7 +443,7 @@ function Stream:detach()
   local op = self.op
   if not op then return end
   local at = op:offset()
-  if at and at > self.offset then self.offset = at end
+  if at and at > (self.offset or 0) then self.offset = at end
   op:kill_on_close(nil)
   self:take_output()
   self:close()

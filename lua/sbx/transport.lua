@@ -39,6 +39,15 @@ function Client:headers(accept)
   return h
 end
 
+--- The request headers without an Accept (a call whose answer is not read): made once.
+function Client:auth_headers()
+  local made = self.made_headers[false]
+  if made then return made end
+  made = self.api_key and { "Authorization: Bearer " .. self.api_key } or {}
+  self.made_headers[false] = made
+  return made
+end
+
 --- The URL of a path on this server.
 function Client:url_of(path)
   return self.base .. path
