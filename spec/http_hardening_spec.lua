@@ -321,7 +321,11 @@ describe("a client that reads slowly", function()
 end)
 
 describe("a client that goes away mid-stream", function()
+  -- It is killed once --resume-grace (short here) passes without another reader.
   local function check_killed(opts, tag, close)
+    opts.args = opts.args or {}
+    table.insert(opts.args, "--resume-grace")
+    table.insert(opts.args, "0.3")
     local server = helper.sbxd(opts)
     local box = sbx.create { url = server.url, api_key = server.key }
     local c = connect(server)

@@ -81,7 +81,8 @@ describe("an operation", function()
   local server, box
 
   setup(function()
-    server = helper.sbxd()
+    -- A reader that goes leaves its command --resume-grace to come back: a short one.
+    server = helper.sbxd { args = { "--resume-grace", "0.3" } }
     box = sbx.create { url = server.url, api_key = server.key }
   end)
   teardown(function()

@@ -137,7 +137,8 @@ describe("sbxd", function()
     end
     op:close()
     assert.are.equal(200, seen.head and seen.head.status)
-    assert.matches('^{"pid":%d+,"keepalive":%d+}$', seen.start and seen.start.data or "none")
+    assert.matches('^{"pid":%d+,"keepalive":%d+,"serial":%d+,"from":0}$',
+      seen.start and seen.start.data or "none")
     assert.is_nil(seen["end"])
     assert.is_nil(seen.done)
   end)

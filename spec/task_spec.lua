@@ -5,10 +5,11 @@ local helper = require "helper"
 local testing = require "sbx.testing"
 
 describe("tasks", function()
+  -- A reader that goes leaves its command --resume-grace to come back: a short one here.
   local server, box
 
   setup(function()
-    server = helper.sbxd()
+    server = helper.sbxd { args = { "--resume-grace", "0.3" } }
     box = sbx.create { url = server.url, api_key = server.key }
   end)
 
@@ -182,10 +183,11 @@ describe("tasks", function()
 end)
 
 describe("streaming callbacks", function()
+  -- A reader that goes leaves its command --resume-grace to come back: a short one here.
   local server, box
 
   setup(function()
-    server = helper.sbxd()
+    server = helper.sbxd { args = { "--resume-grace", "0.3" } }
     box = sbx.create { url = server.url, api_key = server.key }
   end)
 

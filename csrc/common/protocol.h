@@ -26,6 +26,25 @@
 /* A sandbox's process bound without create{pids}: one fork bomb stays in its sandbox. */
 #define SBX_DEFAULT_PIDS          1024
 
+/* Output logs: one process's bound (--max-log), all of them together (--max-logs), how
+ * long a foreground process waits for a reader to come back (--resume-grace), and how
+ * many exited background processes a sandbox keeps. */
+#define SBX_DEFAULT_MAX_LOG       (16ull * 1024 * 1024)
+#define SBX_DEFAULT_MAX_LOGS      (512ull * 1024 * 1024)
+#define SBX_DEFAULT_RESUME_GRACE  10.0
+#define SBX_MAX_KEPT_BACKGROUND   256
+
+/* Binary frames (Accept: application/vnd.sbx.frames): type u8, length u32 big-endian,
+ * payload. An output frame's payload is its offset after (u64 big-endian) and at most
+ * SBX_FRAME_DATA_MAX bytes. */
+#define SBX_FRAMES_TYPE "application/vnd.sbx.frames"
+#define SBX_FRAME_STDOUT 1
+#define SBX_FRAME_STDERR 2
+#define SBX_FRAME_START 3
+#define SBX_FRAME_END 4
+#define SBX_FRAME_KEEPALIVE 5
+#define SBX_FRAME_DATA_MAX (1024u * 1024u)
+
 /* Timeouts, in seconds: a command's or a request's 0 means none; a sandbox's lifetime is
  * > 0. A finite timeout longer than this is armed as this long (about 31 million years):
  * a libuv timer's due time is a uint64_t of milliseconds on the loop's clock, and 1e18 ms

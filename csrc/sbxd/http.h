@@ -68,13 +68,18 @@ void sbxd_head_limits(struct lws_context_creation_info *info);
 int sbxd_head_refused(struct lws *wsi, struct sbxd_err *err);
 /* Routes a complete request. Returns the value the lws callback must return. */
 int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c);
-/* Starts the SSE response for a process and attaches the connection as its reader. lws
- * reads no more of the connection until the response is over, and sbxd writes it
- * itself; the request's header table and body are freed. */
-int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p);
+/* Starts the response for a process, SSE or binary frames, and attaches the connection
+ * as its reader, from `offset`. lws reads no more of the connection until the response is over, and sbxd
+ * writes it itself; the request's header table and body are freed. -1 when it cannot:
+ * the connection is to close, and p goes on as it would without this reader. */
+int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p, uint64_t offset, int frames);
+/* Whether the request's Accept asks for binary frames (attach.c). */
+int sbxd_accepts_frames(struct lws *wsi);
+/* GET /sandboxes/{id}/processes/{pid}/events (attach.c). Returns the value the lws
+ * callback must return. */
+int sbxd_attach(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid);
 /* The connection's transaction is over (the response ended, or the connection closed):
- * the stream detaches from its process, which is killed unless it has exited, and is
- * freed. */
+ * the stream detaches from its process and is freed. */
 void sbxd_sse_close(struct sbxd_sse *s);
 /* An event of the watch on a connection lws leaves to sbxd (SBXD_WATCH_ bits): server.c. */
 void sbxd_conn_event(struct lws *wsi, unsigned events);

@@ -49,6 +49,9 @@ static const char USAGE[] =
     "  --max-procs N      most processes started and not yet reaped; more get 429 (default 10000)\n"
     "  --default-pids N   most processes a sandbox may have without create{pids} (default 1024)\n"
     "  --warm N           sandboxes started ahead for creates with the defaults (default 1; 0: none)\n"
+    "  --max-log BYTES    output a process's log keeps for attach (default 16777216)\n"
+    "  --max-logs BYTES   output all logs together keep (default 536870912)\n"
+    "  --resume-grace SECS how long a cut foreground command waits for a reader (default 10)\n"
     "  --parent-fd N      exit, killing every command, when fd N reaches EOF\n"
     "  --ready-fd N       write 'ready ADDR...' to fd N once listening, then close it\n"
     "  --quiet            no log output\n"
@@ -87,6 +90,15 @@ static int parse_count(const char *s, const char *what)
     long n = strtol(s, &end, 10);
     if (*s == '\0' || *end != '\0' || errno || n <= 0 || n > INT_MAX) usage_error(what);
     return (int)n;
+}
+
+/* A number of seconds >= 0. */
+static double parse_seconds0(const char *s, const char *what)
+{
+    char *end;
+    double d = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(d >= 0) || !isfinite(d)) usage_error(what);
+    return d;
 }
 
 /* 0 to 64. */
@@ -130,7 +142,8 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         {"ready-fd", 1, 0, 'f'}, {"quiet", 0, 0, 'q'},    {"version", 0, 0, 'v'},
         {"help", 0, 0, 'h'},     {"max-sandboxes", 1, 0, 'S'}, {"max-procs", 1, 0, 'P'},
         {"isolation", 1, 0, 'I'}, {"bwrap", 1, 0, 'B'}, {"init", 1, 0, 'N'}, {"default-pids", 1, 0, 'D'},
-        {"warm", 1, 0, 'W'},
+        {"warm", 1, 0, 'W'},     {"max-log", 1, 0, 'L'}, {"max-logs", 1, 0, 'A'},
+        {"resume-grace", 1, 0, 'G'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", LONG, NULL)) != -1) {
@@ -146,6 +159,9 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         case 'P': srv->max_procs = parse_count(optarg, "--max-procs must be a positive integer"); break;
         case 'D': srv->default_pids = parse_count(optarg, "--default-pids must be a positive integer"); break;
         case 'W': srv->warm_target = parse_count0(optarg, "--warm must be a whole number from 0 to 64"); break;
+        case 'L': srv->max_log = (uint64_t)parse_number(optarg, "--max-log must be a positive number"); break;
+        case 'A': srv->max_logs = (uint64_t)parse_number(optarg, "--max-logs must be a positive number"); break;
+        case 'G': srv->resume_grace = parse_seconds0(optarg, "--resume-grace must be a number >= 0"); break;
         case 'q': srv->quiet = 1; break;
         case 'I':
             if (strcmp(optarg, "bwrap") && strcmp(optarg, "none")) usage_error("--isolation is bwrap or none");
@@ -387,6 +403,10 @@ int main(int argc, char **argv)
     srv.max_sandboxes = SBX_DEFAULT_MAX_SANDBOXES;
     sbx_list_init(&srv.boxes);
     sbx_list_init(&srv.procs);
+    sbx_list_init(&srv.kept);
+    srv.max_log = SBX_DEFAULT_MAX_LOG;
+    srv.max_logs = SBX_DEFAULT_MAX_LOGS;
+    srv.resume_grace = SBX_DEFAULT_RESUME_GRACE;
     sbx_list_init(&srv.corpses);
     sbx_list_init(&srv.warm);
     srv.warm_target = 1;

@@ -28,6 +28,8 @@ static void mark_exited(struct sbxd_proc *p, int status);
 static void drain_if_reading(struct sbxd_proc *p);
 static void start_refused(struct sbxd_proc *p, const struct sbxd_err *refusal);
 static void still_speaking(struct sbxd_proc *p);
+static void keep_log(struct sbxd_proc *p, enum sbxd_channel ch, const void *bytes, size_t n);
+static void reading_changed(struct sbxd_proc *p);
 
 /* ---- stdin: written once, then closed; owns its bytes, independent of the process. */
 
@@ -78,10 +80,11 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(p->srv->readbuf, sizeof p->srv->readbuf);
 }
 
-/* The pipes are read unless the backlog or the reader holds them. */
+/* The pipes are read unless a reader's backlog, a pause or the wait for a reader holds
+ * them. */
 static int is_reading(const struct sbxd_proc *p)
 {
-    return !p->backlogged && !p->held;
+    return !p->backlogged && !p->held && !p->awaiting;
 }
 
 /* Starts or stops the reads when a hold came or went. */
@@ -121,16 +124,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct sbxd_proc *p = s->data;
     if (n > 0) {
-        enum sbxd_channel ch = (uv_pipe_t *)s == p->out ? SBXD_STDOUT : SBXD_STDERR;
-        /* With no reader left the command is being killed: drain, keep nothing. */
-        if (p->reader && sbxd_outlog_append(&p->log, ch, buf->base, (size_t)n) != 0)
-            sbxd_proc_kill(p, "out of memory");
+        keep_log(p, (uv_pipe_t *)s == p->out ? SBXD_STDOUT : SBXD_STDERR, buf->base, (size_t)n);
         still_speaking(p);
-        if (p->log.pending > SBXD_LOG_HIGH && !p->backlogged) {
-            int was = is_reading(p);
-            p->backlogged = 1;
-            apply_reading(p, was);
-        }
+        reading_changed(p);
     } else if (n < 0) {
         if ((uv_pipe_t *)s == p->out) p->out = NULL;
         else p->err = NULL;
@@ -156,13 +152,111 @@ static int read_pipe(struct sbxd_proc *p, uv_pipe_t **slot, int fd)
     return uv_read_start((uv_stream_t *)h, on_alloc, on_read);
 }
 
+/* ---- the log and its readers */
+
+#define READER_OF(node) sbx_list_entry(node, struct sbxd_reader, link)
+
+uint64_t sbxd_proc_unread(const struct sbxd_proc *p, const struct sbxd_reader *r)
+{
+    return p->log.end - r->cur.pos;
+}
+
+/* The first byte some reader still needs: nothing from there on is dropped. */
+static uint64_t log_floor(const struct sbxd_proc *p)
+{
+    uint64_t floor = UINT64_MAX;
+    struct sbx_list *n;
+    sbx_list_each(n, &p->readers) if (READER_OF(n)->cur.pos < floor) floor = READER_OF(n)->cur.pos;
+    return floor;
+}
+
+/* The backlog marks: SBXD_LOG_HIGH and SBXD_LOG_LOW, or less under a smaller --max-log,
+ * so that a reader's backlog fits the log. */
+static uint64_t high_mark(const struct sbxd_server *srv)
+{
+    uint64_t half = srv->max_log / 2;
+    return half < SBXD_LOG_HIGH ? (half ? half : 1) : SBXD_LOG_HIGH;
+}
+
+static uint64_t low_mark(const struct sbxd_server *srv)
+{
+    return high_mark(srv) / 4;
+}
+
+/* Drops the oldest bytes of p's log that no reader needs, down to `keep`. */
+static void trim_log(struct sbxd_proc *p, uint64_t keep)
+{
+    p->srv->log_bytes -= sbxd_outlog_trim(&p->log, keep, log_floor(p));
+}
+
+static void release(struct sbxd_proc *p);
+
+/* The logs' bound (--max-logs): kept processes nobody reads go first, oldest first, then
+ * the oldest bytes of background processes nobody reads. What readers still need stays
+ * (their backlogs are bounded by the high mark). `self` is the appender: not released. */
+static void evict(struct sbxd_server *srv, struct sbxd_proc *self)
+{
+    struct sbx_list *n, *next;
+    sbx_list_each_safe(n, next, &srv->kept) {
+        if (srv->log_bytes <= srv->max_logs) return;
+        struct sbxd_proc *p = sbx_list_entry(n, struct sbxd_proc, link);
+        if (p != self && sbx_list_empty(&p->readers) && !p->notifying) release(p);
+    }
+    while (srv->log_bytes > srv->max_logs) {
+        struct sbxd_proc *oldest = NULL;
+        sbx_list_each(n, &srv->procs) {
+            struct sbxd_proc *p = sbx_list_entry(n, struct sbxd_proc, link);
+            if (p->background && sbx_list_empty(&p->readers) && sbxd_outlog_held(&p->log) &&
+                (!oldest || sbxd_outlog_oldest(&p->log) < sbxd_outlog_oldest(&oldest->log)))
+                oldest = p;
+        }
+        if (!oldest) return;
+        uint64_t over = srv->log_bytes - srv->max_logs, run = sbxd_outlog_first_run(&oldest->log);
+        trim_log(oldest, sbxd_outlog_held(&oldest->log) - (over < run ? over : run));
+    }
+}
+
+/* Output read from a pipe goes into the log, which keeps within its bounds. */
+static void keep_log(struct sbxd_proc *p, enum sbxd_channel ch, const void *bytes, size_t n)
+{
+    struct sbxd_server *srv = p->srv;
+    if (sbxd_outlog_append(&p->log, ch, bytes, n, ++srv->log_stamp) != 0) {
+        sbxd_proc_kill(p, "out of memory");
+        return;
+    }
+    srv->log_bytes += n;
+    if (sbxd_outlog_held(&p->log) > srv->max_log) trim_log(p, srv->max_log);
+    if (srv->log_bytes > srv->max_logs) evict(srv, p);
+}
+
+/* The largest backlog of its readers. */
+static uint64_t max_unread(const struct sbxd_proc *p)
+{
+    uint64_t most = 0;
+    struct sbx_list *n;
+    sbx_list_each(n, &p->readers) {
+        uint64_t u = sbxd_proc_unread(p, READER_OF(n));
+        if (u > most) most = u;
+    }
+    return most;
+}
+
+/* The reads stop once a reader is behind by more than the high mark, and go on once every
+ * reader is within the low one. */
+static void reading_changed(struct sbxd_proc *p)
+{
+    uint64_t most = max_unread(p);
+    int backlogged = p->backlogged ? most > low_mark(p->srv) : most > high_mark(p->srv);
+    if (backlogged == p->backlogged) return;
+    int was = is_reading(p);
+    p->backlogged = backlogged;
+    apply_reading(p, was);
+}
+
 void sbxd_proc_drained(struct sbxd_proc *p)
 {
     still_speaking(p); /* a slow reader's backlog is no silence of the command's */
-    if (!p->backlogged || p->log.pending > SBXD_LOG_LOW) return;
-    int was = is_reading(p);
-    p->backlogged = 0;
-    apply_reading(p, was);
+    if (p->backlogged) reading_changed(p);
 }
 
 /* ---- timers */
@@ -187,7 +281,7 @@ static uv_timer_t *start_timer(struct sbxd_proc *p, uv_timer_cb cb, uint64_t fir
 static void on_idle(uv_timer_t *t)
 {
     struct sbxd_proc *p = t->data;
-    if (p->log.pending > 0 || !is_reading(p))
+    if (max_unread(p) > 0 || !is_reading(p))
         uv_timer_start(t, on_idle, sbxd_timeout_ms(p->idle_timeout), 0);
     else
         sbxd_proc_kill(p, "timeout");
@@ -214,30 +308,119 @@ int sbxd_proc_done(const struct sbxd_proc *p)
     return p->exited && !p->out && !p->err;
 }
 
-int sbxd_proc_finished(const struct sbxd_proc *p)
+int sbxd_proc_finished_for(const struct sbxd_proc *p, const struct sbxd_reader *r)
 {
-    return sbxd_proc_done(p) && p->log.pending == 0;
+    return sbxd_proc_done(p) && r->cur.pos == p->log.end;
+}
+
+static void free_handle_of(uv_timer_t **t)
+{
+    close_handle(*t);
+    *t = NULL;
 }
 
 static void proc_free(struct sbxd_proc *p)
 {
     sbx_list_remove(&p->link);
+    if (p->exited && p->background && p->box) p->box->kept_background--;
+    p->srv->log_bytes -= sbxd_outlog_held(&p->log);
     free(p->what);
     close_handle(p->out);
     close_handle(p->err);
     close_handle(p->timer);
     close_handle(p->idle);
+    free_handle_of(&p->grace);
     sbxd_outlog_free(&p->log);
     free(p);
 }
 
-/* Something changed: tell the reader, or free a process nobody will read. Either may
- * free p: a caller does not touch it afterwards. */
+/* A kept process goes: its pid is unknown to attach from now on. */
+static void release(struct sbxd_proc *p)
+{
+    proc_free(p);
+}
+
+/* The grace timer: started for `seconds`, or stopped (seconds < 0). */
+static void on_grace(uv_timer_t *t);
+
+static void set_grace(struct sbxd_proc *p, double seconds)
+{
+    if (seconds < 0) {
+        if (p->grace) uv_timer_stop(p->grace);
+        return;
+    }
+    if (!p->grace && !(p->grace = malloc(sizeof *p->grace))) return;
+    uv_timer_init(&p->srv->loop, p->grace);
+    p->grace->data = p;
+    uv_timer_start(p->grace, on_grace, seconds > 0 ? sbxd_timeout_ms(seconds) : 0, 0);
+}
+
+/* No reader is attached. A finished process is kept for a later attach, or released;
+ * a running foreground one whose pid someone knows waits for a reader, its pipes held;
+ * one whose pid nobody knows is killed; a background one reads on. May free p. */
+static void settle(struct sbxd_proc *p)
+{
+    int was = is_reading(p);
+    p->backlogged = 0;
+    if (sbxd_proc_done(p)) {
+        if (!p->box || p->orphan) proc_free(p);
+        else if (!p->background) set_grace(p, p->srv->resume_grace);
+        return;
+    }
+    if (!p->background && !p->start_sent) {
+        p->orphan = 1;
+        sbxd_proc_kill(p, "reader gone");
+    } else if (!p->background) {
+        p->awaiting = 1; /* an exited one's pipes too: what they hold is its output */
+        set_grace(p, p->srv->resume_grace);
+    }
+    apply_reading(p, was);
+    if (!was && is_reading(p) && p->exited) progress(p); /* its pipes were read to the end */
+}
+
+/* The wait for a reader is over: a running command is killed, and its pipes are read to
+ * their end; a finished process is released. */
+static void on_grace(uv_timer_t *t)
+{
+    struct sbxd_proc *p = t->data;
+    if (sbxd_proc_done(p)) {
+        release(p);
+        return;
+    }
+    sbxd_proc_kill(p, "reader gone");
+    int was = is_reading(p);
+    p->awaiting = 0;
+    apply_reading(p, was);
+    if (!was && is_reading(p) && p->exited) progress(p);
+}
+
+/* Settles a finished process that no reader reads. */
+static void settle_if_done(struct sbxd_proc *p)
+{
+    if (sbxd_proc_done(p) && !p->notifying) settle(p);
+}
+
+/* Something changed: tell the readers, or settle a process nobody reads. Either may free
+ * p: a caller does not touch it afterwards. A reader that detaches while told leaves
+ * the settling to the end of the round. */
 static void progress(struct sbxd_proc *p)
 {
-    if (p->reader && sbxd_proc_done(p)) p->reader->ops->on_exited(p->reader);
-    else if (p->reader) p->reader->ops->on_output(p->reader);
-    else if (sbxd_proc_done(p)) proc_free(p);
+    if (sbx_list_empty(&p->readers)) {
+        settle_if_done(p);
+        return;
+    }
+    int done = sbxd_proc_done(p);
+    struct sbx_list *n, *next;
+    p->notifying++;
+    sbx_list_each_safe(n, next, &p->readers) {
+        struct sbxd_reader *r = READER_OF(n);
+        if (done) r->ops->on_exited(r);
+        else r->ops->on_output(r);
+    }
+    if (--p->notifying == 0 && p->settle_due) {
+        p->settle_due = 0;
+        if (sbx_list_empty(&p->readers)) settle(p);
+    }
 }
 
 /* A signal to the command's process group: sbxd's own child, or through the init. */
@@ -254,21 +437,36 @@ void sbxd_proc_kill(struct sbxd_proc *p, const char *reason)
     if (p->pid) signal_group(p, SIGKILL); /* else at its start */
 }
 
-void sbxd_proc_attach(struct sbxd_proc *p, struct sbxd_reader *r)
+void sbxd_proc_attach(struct sbxd_proc *p, struct sbxd_reader *r, uint64_t offset)
 {
-    p->reader = r;
+    sbxd_outlog_seek(&p->log, &r->cur, offset);
+    sbx_list_push_back(&p->readers, &r->link);
+    set_grace(p, -1);
+    int was = is_reading(p);
+    p->awaiting = 0;
+    apply_reading(p, was);
+    reading_changed(p);
 }
 
-void sbxd_proc_detach(struct sbxd_proc *p)
+void sbxd_proc_detach(struct sbxd_proc *p, struct sbxd_reader *r)
 {
-    p->reader = NULL;
-    sbxd_outlog_free(&p->log);
-    sbxd_proc_kill(p, "reader gone");
-    /* keep draining the pipes to their EOF */
-    int was = is_reading(p);
-    p->backlogged = p->held = 0;
-    apply_reading(p, was);
-    progress(p);
+    sbx_list_remove(&r->link);
+    if (!sbx_list_empty(&p->readers)) {
+        reading_changed(p);
+        return;
+    }
+    if (p->notifying) p->settle_due = 1;
+    else settle(p);
+}
+
+void sbxd_proc_unattended(struct sbxd_proc *p)
+{
+    if (sbx_list_empty(&p->readers) && !p->notifying) settle(p);
+}
+
+void sbxd_proc_start_sent(struct sbxd_proc *p)
+{
+    p->start_sent = 1;
 }
 
 #define PROC_OF(node) sbx_list_entry(node, struct sbxd_proc, link)
@@ -297,6 +495,18 @@ struct sbxd_proc *sbxd_proc_find_pid(struct sbxd_sandbox *box, pid_t pid)
     return pid > 0 ? find_live(box->srv, box, pid, 0) : NULL;
 }
 
+struct sbxd_proc *sbxd_proc_find_attach(struct sbxd_sandbox *box, pid_t pid)
+{
+    struct sbxd_proc *p = sbxd_proc_find_pid(box, pid);
+    if (p || pid <= 0) return p;
+    struct sbx_list *n;
+    for (n = box->srv->kept.prev; n != &box->srv->kept; n = n->prev) {
+        p = PROC_OF(n);
+        if (p->box == box && p->pid == pid && !p->orphan) return p;
+    }
+    return NULL;
+}
+
 /* The sandbox died with it: killed by SIGKILL, like everything in it; or it never
  * started (`failure` says why), or was killed before the command did. */
 static void died_with_sandbox(struct sbxd_proc *p, const char *failure)
@@ -311,16 +521,26 @@ static void died_with_sandbox(struct sbxd_proc *p, const char *failure)
     start_refused(p, &err);
 }
 
+/* The sandbox is gone: so are its kept processes, once no reader reads them. */
+static void release_kept(struct sbxd_sandbox *box)
+{
+    struct sbx_list *n, *next;
+    sbx_list_each_safe(n, next, &box->srv->kept) {
+        struct sbxd_proc *p = PROC_OF(n);
+        if (p->box != box) continue;
+        p->box = NULL;
+        if (sbx_list_empty(&p->readers) && !p->notifying) proc_free(p);
+    }
+}
+
 void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason)
 {
     struct sbx_list *n, *next;
+    release_kept(box);
     for (n = box->srv->procs.next; n != &box->srv->procs; n = next) {
         next = n->next;
         struct sbxd_proc *p = PROC_OF(n);
-        if (p->box != box || p->exited) {
-            if (p->box == box) p->box = NULL;
-            continue;
-        }
+        if (p->box != box) continue;
         if (!p->reason) p->reason = reason;
         if (p->host) {
             sbxd_proc_kill(p, reason);
@@ -332,11 +552,28 @@ void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason)
     }
 }
 
+/* A sandbox keeps at most SBX_MAX_KEPT_BACKGROUND exited background processes: the
+ * oldest that no reader reads go. */
+static void keep_background(struct sbxd_sandbox *box)
+{
+    box->kept_background++;
+    struct sbx_list *n, *next;
+    sbx_list_each_safe(n, next, &box->srv->kept) {
+        if (box->kept_background <= SBX_MAX_KEPT_BACKGROUND) return;
+        struct sbxd_proc *p = PROC_OF(n);
+        if (p->box == box && p->background && sbx_list_empty(&p->readers) && !p->notifying) release(p);
+    }
+}
+
+/* It leaves the running processes for the kept ones. */
 static void mark_exited(struct sbxd_proc *p, int status)
 {
     p->exited = 1;
     p->srv->running--;
     p->status = status;
+    sbx_list_remove(&p->link);
+    sbx_list_push_back(&p->srv->kept, &p->link);
+    if (p->background && p->box) keep_background(p->box);
     /* The group may hold stragglers (a backgrounded child): they go with it. (In a
      * sandbox the init does this.) */
     if (p->host) kill(-p->pid, SIGKILL);
@@ -354,18 +591,27 @@ void sbxd_proc_reap(struct sbxd_server *srv)
     }
 }
 
+static void free_list(struct sbx_list *list)
+{
+    while (!sbx_list_empty(list)) {
+        struct sbxd_proc *p = PROC_OF(list->next);
+        if (!p->exited && p->host) waitpid(p->pid, NULL, 0);
+        while (!sbx_list_empty(&p->readers)) {
+            struct sbxd_reader *r = READER_OF(p->readers.next);
+            sbx_list_remove(&r->link);
+            r->ops->on_gone(r);
+        }
+        proc_free(p);
+    }
+}
+
 void sbxd_proc_free_all(struct sbxd_server *srv)
 {
     struct sbx_list *n;
     sbx_list_each(n, &srv->procs)
         if (!PROC_OF(n)->exited && PROC_OF(n)->host) kill(-PROC_OF(n)->pid, SIGKILL);
-    while (!sbx_list_empty(&srv->procs)) {
-        struct sbxd_proc *p = PROC_OF(srv->procs.next);
-        if (!p->exited && p->host) waitpid(p->pid, NULL, 0);
-        if (p->reader) p->reader->ops->on_gone(p->reader);
-        p->reader = NULL;
-        proc_free(p);
-    }
+    free_list(&srv->procs);
+    free_list(&srv->kept);
 }
 
 /* What the list shows of it: cmd (its first SBX_LIST_CMD_MAX bytes: a running command
@@ -407,6 +653,9 @@ static struct sbxd_proc *proc_new(struct sbxd_sandbox *box, const struct sbxd_sp
     p->pid = sp->pid;
     p->host = sp->pid > 0;
     p->seq = sp->seq;
+    p->serial = ++srv->next_serial;
+    p->background = req->background;
+    sbx_list_init(&p->readers);
     p->oom_before = box->cg ? sbxd_cgroup_oom_kills(box->cg) : -1;
     sbx_list_push_back(&srv->procs, &p->link);
     return p;
@@ -435,7 +684,7 @@ static void drain(struct sbxd_proc *p, uv_pipe_t **slot, enum sbxd_channel ch)
     uv_fileno((uv_handle_t *)h, &fd);
     ssize_t n;
     while (fd >= 0 && (n = read(fd, p->srv->readbuf, sizeof p->srv->readbuf)) > 0)
-        if (p->reader && sbxd_outlog_append(&p->log, ch, p->srv->readbuf, (size_t)n) != 0) break;
+        keep_log(p, ch, p->srv->readbuf, (size_t)n);
     *slot = NULL;
     close_handle(h);
 }
@@ -469,10 +718,12 @@ static void start_refused(struct sbxd_proc *p, const struct sbxd_err *refusal)
 {
     struct sbxd_err err = *refusal;
     p->exited = 1;
+    p->orphan = 1;
     p->srv->running--;
     close_handle(p->out), close_handle(p->err);
     p->out = p->err = NULL;
-    if (p->reader) p->reader->ops->on_start_failed(p->reader, &err); /* detaches: frees p */
+    struct sbxd_reader *r = sbx_list_empty(&p->readers) ? NULL : READER_OF(p->readers.next);
+    if (r) r->ops->on_start_failed(r, &err); /* its only reader, the starter: detaches, frees p */
     else proc_free(p);
 }
 

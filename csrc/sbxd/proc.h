@@ -1,9 +1,16 @@
 /* Processes: `/bin/sh -c CMD` in its own session, stdio on pipes read through libuv,
  * reaped on SIGCHLD, killed as a whole process group. A process owns its pipes, its
  * output (the log), its exit and its timeout; it knows nothing of how its output is
- * sent. Whoever reads it attaches as its reader (struct sbxd_reader): the process tells
- * the reader when output is ready and when it has finished, and the reader takes bytes
- * from the log; a backlog the reader does not take pauses the pipe reads. */
+ * sent. Whoever reads it attaches as a reader (struct sbxd_reader), several at once,
+ * each from an offset of its own: the process tells its readers when output is ready and
+ * when it has finished, and each reads the log through its cursor; a reader behind by
+ * more than the high mark pauses the pipe reads.
+ *
+ * Without a reader, a background process's pipes are read on (the log drops its oldest
+ * bytes past its bound); a foreground one whose start was sent waits --resume-grace for
+ * a reader, its pipes held, then is killed. An exited process is kept for attach: a
+ * foreground one until --resume-grace after its last reader went, a background one until
+ * its sandbox goes, the logs' bound needs the room, or its sandbox keeps too many. */
 #ifndef SBXD_PROC_H
 #define SBXD_PROC_H
 #include "outlog.h"
@@ -30,9 +37,11 @@ struct sbxd_reader_ops {
     void (*on_start_failed)(struct sbxd_reader *r, const struct sbxd_err *err);
 };
 
-/* Embedded in the reader's own struct; today a process has at most one. */
+/* Embedded in the reader's own struct. */
 struct sbxd_reader {
     const struct sbxd_reader_ops *ops;
+    struct sbx_list link;              /* in its process's readers */
+    struct sbxd_cursor cur;            /* the next byte it sends */
 };
 
 struct sbxd_proc {
@@ -58,10 +67,18 @@ struct sbxd_proc {
     uint64_t idle_left;
     int idle_held;
     long oom_before;                   /* its sandbox's OOM kills at its start (-1: none counted) */
+    uint64_t serial;                   /* sbxd's own number for it, never reused */
+    int background;                    /* start{background}: lives on without a reader */
+    int start_sent;                    /* a reader sent its start: someone knows its pid */
+    int orphan;                        /* killed before anyone knew its pid: nobody attaches */
     struct sbxd_outlog log;
-    struct sbxd_reader *reader;        /* NULL when none is attached */
-    int backlogged;                    /* reads paused: the log is above SBXD_LOG_HIGH */
-    int held;                          /* reads paused by the reader */
+    struct sbx_list readers;           /* struct sbxd_reader.link */
+    int notifying;                     /* telling its readers: a detach leaves p be */
+    int settle_due;                    /* a detach meanwhile left it without a reader */
+    int backlogged;                    /* reads paused: a reader is above the high mark */
+    int held;                          /* reads paused (sbxd_proc_pause) */
+    int awaiting;                      /* reads paused: a foreground process waits for a reader */
+    uv_timer_t *grace;                 /* --resume-grace: waiting for a reader, or release */
 };
 
 /* Starts the command of `req` in `box`. NULL with err set when refused or failed. */
@@ -69,11 +86,24 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
                                   struct sbxd_err *err);
 /* Kills the process group with SIGKILL; `reason` goes to the end event. */
 void sbxd_proc_kill(struct sbxd_proc *p, const char *reason);
-/* Makes `r` the process's reader; output appended from now on is kept for it. */
-void sbxd_proc_attach(struct sbxd_proc *p, struct sbxd_reader *r);
-/* The reader went away (or none came): kill the command and free it once it is reaped.
- * p is not to be used afterwards. */
-void sbxd_proc_detach(struct sbxd_proc *p);
+/* Makes `r` a reader of the process, from `offset` (at most the log's end; the log's
+ * first offset when it no longer holds that one). */
+void sbxd_proc_attach(struct sbxd_proc *p, struct sbxd_reader *r, uint64_t offset);
+/* The reader went away. A foreground command left without a reader waits for another,
+ * or is killed at once when its start was never sent; an exited one is kept or released
+ * (see above). p is not to be used afterwards. */
+void sbxd_proc_detach(struct sbxd_proc *p, struct sbxd_reader *r);
+/* A reader meant for the process could not attach: it goes on as it would without. */
+void sbxd_proc_unattended(struct sbxd_proc *p);
+/* A reader sent the process's start: its pid is known. */
+void sbxd_proc_start_sent(struct sbxd_proc *p);
+/* Bytes the reader has not sent yet. */
+uint64_t sbxd_proc_unread(const struct sbxd_proc *p, const struct sbxd_reader *r);
+/* The command has exited, both pipes are at EOF and the reader has sent the whole log. */
+int sbxd_proc_finished_for(const struct sbxd_proc *p, const struct sbxd_reader *r);
+/* The process of `box` to attach to by `pid`: the running one, else the latest kept one;
+ * NULL when there is none. */
+struct sbxd_proc *sbxd_proc_find_attach(struct sbxd_sandbox *box, pid_t pid);
 /* The sandbox is going: kills each of its processes (with `reason`, or NULL) and leaves
  * them without a sandbox. */
 void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason);
@@ -89,11 +119,9 @@ void sbxd_proc_start_failed(struct sbxd_proc *p, int step, int err);
 void sbxd_proc_exited(struct sbxd_proc *p, int status);
 /* The process has its pid: its start event can go. */
 int sbxd_proc_started_yet(const struct sbxd_proc *p);
-/* The command has exited, both pipes are at EOF and the log is drained. */
-int sbxd_proc_finished(const struct sbxd_proc *p);
 /* The command has exited and both pipes are at EOF (the log may still hold bytes). */
 int sbxd_proc_done(const struct sbxd_proc *p);
-/* The reader took bytes from the log: reads resume when the backlog fell low enough. */
+/* A reader moved its cursor on: reads resume when every backlog fell low enough. */
 void sbxd_proc_drained(struct sbxd_proc *p);
 /* The reader stops the pipe reads, and lets them go again (unless the backlog holds); a
  * resume of a command that has exited meanwhile reads its pipes to the end and tells the

@@ -189,7 +189,7 @@ int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
                      struct sbxd_err *err)
 {
     static const char *const FIELDS[] = {"cmd", "cwd", "env", "user", "timeout", "idle_timeout", "stdin", "tag",
-                                         NULL};
+                                         "background", NULL};
     memset(out, 0, sizeof *out);
     if (!(out->root = parse_object(body, len, 0, err))) return -1;
     json_t *r = out->root, *v;
@@ -213,6 +213,10 @@ int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
     if ((v = json_object_get(r, "idle_timeout")) && seconds(v, "idle_timeout", 1, &out->idle_timeout, err))
         goto fail;
     if ((v = json_object_get(r, "stdin")) && decode_stdin(v, out, err)) goto fail;
+    if ((v = json_object_get(r, "background"))) {
+        if (!json_is_boolean(v)) { bad(err, "'%s' must be a boolean", "background"); goto fail; }
+        out->background = json_is_true(v);
+    }
     return 0;
 fail:
     sbxd_start_req_free(out);

@@ -21,6 +21,7 @@ struct sbxd_start_req {
     double idle_timeout;                  /* 0: none; else reset by every chunk of output */
     unsigned char *stdin_data;            /* malloc'd, NULL when absent */
     size_t stdin_len;
+    int background;                       /* lives on without a reader */
 };
 
 int sbxd_parse_create(const char *body, size_t len, struct sbxd_create_req *out,

@@ -101,9 +101,7 @@ static int start_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_
     struct sbxd_proc *p = sbxd_proc_start(box, &req, &err);
     sbxd_start_req_free(&req);
     if (!p) return sbxd_reply_error(wsi, &err);
-    if (sbxd_sse_begin(wsi, c, p) == 0) return 0;
-    sbxd_proc_detach(p);
-    return -1;
+    return sbxd_sse_begin(wsi, c, p, 0, sbxd_accepts_frames(wsi)) == 0 ? 0 : -1;
 }
 
 /* POST /sandboxes/{id}/processes/{pid}/signal: {"killed": whether it was running}. A
@@ -117,15 +115,21 @@ static int signal_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd
     return sbxd_reply(wsi, 200, json_pack("{s:b}", "killed", sbxd_proc_signal_pid(box, pid, sig)));
 }
 
-/* "/processes/{pid}/signal": the pid, or 0 when the rest is not that. */
-static pid_t signal_route(const char *rest)
+/* "/processes/{pid}/ACTION" ("/signal", "/events"): the pid, or 0 when the rest is not
+ * that. */
+static pid_t process_route(const char *rest, const char *action)
 {
     const char *prefix = "/processes/";
     if (strncmp(rest, prefix, strlen(prefix)) != 0) return 0;
     char *end;
     long pid = strtol(rest + strlen(prefix), &end, 10);
-    if (end == rest + strlen(prefix) || strcmp(end, "/signal") != 0 || pid <= 0 || pid > 4194304) return 0;
+    if (end == rest + strlen(prefix) || strcmp(end, action) != 0 || pid <= 0 || pid > 4194304) return 0;
     return (pid_t)pid;
+}
+
+static pid_t signal_route(const char *rest)
+{
+    return process_route(rest, "/signal");
 }
 
 /* /sandboxes/{id}[/rest]: splits the id and the rest ("" when none). */
@@ -145,9 +149,9 @@ static int split_sandbox_path(const char *path, char *id, size_t idlen, const ch
 static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c,
                          const char *id, const char *rest)
 {
-    pid_t pid = signal_route(rest);
+    pid_t pid = signal_route(rest), events = process_route(rest, "/events");
     int known = !strcmp(rest, "") || !strcmp(rest, "/timeout") || !strcmp(rest, "/processes") ||
-                !strcmp(rest, "/pause") || !strcmp(rest, "/resume") || pid > 0;
+                !strcmp(rest, "/pause") || !strcmp(rest, "/resume") || pid > 0 || events > 0;
     if (!known) return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
     struct sbxd_sandbox *box = sbxd_sandbox_find(srv, id);
     if (!box) {
@@ -167,6 +171,7 @@ static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_c
     if (!strcmp(rest, "/processes") && c->method == SBXD_GET)
         return sbxd_reply(wsi, 200, json_pack("{s:o}", "processes", sbxd_proc_list(box)));
     if (pid > 0 && c->method == SBXD_POST) return signal_process(wsi, box, c, pid);
+    if (events > 0 && c->method == SBXD_GET) return sbxd_attach(wsi, box, c, events);
     return reply_fail(wsi, 405, SBX_ERR_INVALID, "method not allowed");
 }
 

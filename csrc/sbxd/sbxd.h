@@ -43,6 +43,7 @@ struct sbxd_sandbox {
     int single_uid;            /* its users are sbxd's one uid (sbxd is not root) */
     int paused;                /* its processes are stopped, its timers held */
     int warm;                  /* started ahead, in srv->warm, nobody's yet */
+    int kept_background;       /* its exited background processes kept (proc.c) */
     long pids;                 /* the most processes it may have (create{pids} or the default) */
     struct sbxd_cgroup *cg;    /* its cgroups; NULL where sbxd has none writable */
     double lifetime_left;      /* paused: seconds its lifetime had left */
@@ -61,7 +62,13 @@ struct sbxd_server {
     uv_timer_t refill;         /* starts warm ones after a create's answer */
     int refill_ready;
     int nboxes, max_sandboxes; /* alive, and the most sbxd keeps (--max-sandboxes) */
-    struct sbx_list procs;     /* every process not yet reaped and released */
+    struct sbx_list procs;     /* every process not yet reaped */
+    struct sbx_list kept;      /* exited processes kept for attach, oldest exit first */
+    uint64_t next_serial;      /* the serial the next process gets (never 0) */
+    uint64_t log_stamp;        /* counts appends to every log: orders their oldest bytes */
+    uint64_t log_bytes;        /* held by every log together */
+    uint64_t max_log, max_logs;/* per process (--max-log), all together (--max-logs) */
+    double resume_grace;       /* --resume-grace seconds */
     int running;               /* commands started and not yet exited (reaped) */
     int max_procs;             /* the most `running` may be (--max-procs) */
     long default_pids;         /* a sandbox's process bound without create{pids} (--default-pids) */

@@ -1,5 +1,5 @@
-/* The SSE side of a process: start, output chunks as base64 with their offsets, keep-
- * alive comments, end. Each event is one HTTP chunk; one write carries as many as fit,
+/* The stream of a process, and its SSE format: start, output chunks as base64 with their
+ * offsets, keep-alive comments, end (frames_out.c has the binary one). Each event is one HTTP chunk; one write carries as many as fit,
  * so a short command's whole answer (head, start, output, end) is one write and wakes
  * the client once. While the stream runs lws leaves the connection to sbxd
  * (connwatch.h): sbxd writes when the watch says the socket can take more, except the
@@ -14,40 +14,14 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include "base64.h"
-#include "http.h"
 #include "connwatch.h"
 #include "protocol.h"
+#include "stream.h"
 
 #define RAW_CHUNK 49152u                 /* base64 of it is 64 KiB */
-#define CHUNK_FRAME 16u                  /* a chunk's size line and closing CRLF, at most */
+#define CHUNK_FRAME STREAM_CHUNK_LINE
 #define BATCH_ROOM SBXD_WRITE_MAX        /* see http.h: output never takes the end's room */
 #define SBXD_HEAD_HOLD_MS 2u             /* longest wait of a stream's head for company */
-
-/* One stream: the reader of one process, writing it on one connection. It lives from
- * sbxd_sse_begin until the connection's transaction ends (sbxd_sse_close). */
-struct sbxd_sse {
-    struct sbxd_reader reader;         /* attached to proc while proc is set */
-    struct sbxd_server *srv;
-    struct lws *wsi;
-    struct sbxd_proc *proc;            /* NULL once freed at shutdown */
-    uv_timer_t *ticker;                /* head hold, then keep-alives */
-    int end_sent, wrote_since_tick, keepalive_due;
-    int head_due, head_released;       /* response head not sent yet; its hold is over */
-    int write_wanted;                  /* a write is asked of the watch */
-    int half_closed;                   /* the client shut down its sending side */
-    unsigned char *unsent;             /* the rest of a write the socket did not take */
-    size_t unsent_len;
-};
-
-/* What one write sends, built in place after lws's headroom. */
-struct batch {
-    unsigned char *start, *pos, *end;
-};
-
-static size_t room(const struct batch *b)
-{
-    return (size_t)(b->end - b->pos);
-}
 
 /* Appends a whole event (or comment) as one chunk. */
 static void add_text(struct batch *b, const char *text, size_t len)
@@ -60,14 +34,15 @@ static void add_text(struct batch *b, const char *text, size_t len)
 
 /* The response head and the start event. The stream is chunked, not close-delimited,
  * so the connection outlives the command and the client's next request reuses it. */
-static int add_head(struct sbxd_sse *s, struct batch *b)
+int sbxd_stream_add_head(struct sbxd_sse *s, struct batch *b)
 {
     struct lws *wsi = s->wsi;
     const struct sbxd_proc *p = s->proc;
+    const char *type = s->frames ? SBX_FRAMES_TYPE : "text/event-stream";
     unsigned char *pos = b->pos, *end = b->pos + SBXD_HEAD_ROOM;
     if (lws_add_http_header_status(wsi, HTTP_STATUS_OK, &pos, end) ||
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                     (const unsigned char *)"text/event-stream", 17, &pos, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (const unsigned char *)type,
+                                     (int)strlen(type), &pos, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)"no-cache", 8, &pos, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
@@ -75,43 +50,52 @@ static int add_head(struct sbxd_sse *s, struct batch *b)
         lws_finalize_http_header(wsi, &pos, end))
         return -1;
     b->pos = pos;
-    char event[96]; /* keepalive: how long the client may hear nothing while sbxd lives */
-    int n = snprintf(event, sizeof event, "event: " SBX_EV_START "\ndata: {\"pid\":%d,\"keepalive\":%g}\n\n",
-                     (int)p->pid, p->srv->keepalive);
-    if (n < 0 || (size_t)n >= sizeof event) return -1;
-    add_text(b, event, (size_t)n);
+    char data[128]; /* keepalive: how long the client may hear nothing while sbxd lives */
+    int n = snprintf(data, sizeof data, "{\"pid\":%d,\"keepalive\":%g,\"serial\":%" PRIu64 ",\"from\":%" PRIu64 "}",
+                     (int)p->pid, p->srv->keepalive, p->serial, s->reader.cur.pos);
+    if (n < 0 || (size_t)n >= sizeof data) return -1;
+    if (s->frames) {
+        sbxd_frames_add(b, SBX_FRAME_START, data, (size_t)n);
+    } else {
+        char event[192];
+        int len = snprintf(event, sizeof event, "event: " SBX_EV_START "\ndata: %s\n\n", data);
+        add_text(b, event, (size_t)len);
+    }
     s->head_due = 0;
+    sbxd_proc_start_sent(s->proc);
     return 0;
 }
 
 /* Appends the next output event when it fits whole; 0 when it does not (or none is
  * left). The base64 is written straight into the batch. */
-static int add_output(struct sbxd_proc *p, struct batch *b)
+static int add_output(struct sbxd_sse *s, struct batch *b)
 {
+    struct sbxd_proc *p = s->proc;
+    struct sbxd_cursor *cur = &s->reader.cur;
     enum sbxd_channel ch;
     const unsigned char *bytes;
-    size_t n = sbxd_outlog_peek(&p->log, RAW_CHUNK, &ch, &bytes);
+    size_t n = sbxd_outlog_read(&p->log, cur, RAW_CHUNK, &ch, &bytes);
     if (n == 0) return 0;
     char head[64];
     int hl = snprintf(head, sizeof head, "event: %s\nid: %" PRIu64 "\ndata: ",
-                      ch == SBXD_STDOUT ? SBX_EV_STDOUT : SBX_EV_STDERR, p->log.taken + n);
+                      ch == SBXD_STDOUT ? SBX_EV_STDOUT : SBX_EV_STDERR, cur->pos + n);
     size_t len = (size_t)hl + b64_encoded_len(n) + 2;
-    if (room(b) < len + CHUNK_FRAME + SBXD_END_ROOM) return 0;
+    if (batch_room(b) < len + CHUNK_FRAME + SBXD_END_ROOM) return 0;
     b->pos += sprintf((char *)b->pos, "%zx\r\n", len);
     memcpy(b->pos, head, (size_t)hl);
     b->pos += hl;
     b->pos += b64_encode(bytes, n, (char *)b->pos);
     memcpy(b->pos, "\n\n\r\n", 4);
     b->pos += 4;
-    sbxd_outlog_take(&p->log, n);
+    sbxd_outlog_advance(cur, n);
     sbxd_proc_drained(p);
     return 1;
 }
 
-#define END_EVENT_MAX 160u
+#define END_DATA_MAX 128u
 
-/* The end event's text; the reasons are sbxd's own short words, so it always fits. */
-static size_t format_end(const struct sbxd_proc *p, char out[END_EVENT_MAX])
+/* The end's data; the reasons are sbxd's own short words, so it always fits. */
+static size_t format_end(const struct sbxd_proc *p, char out[END_DATA_MAX])
 {
     int st = p->status, n;
     if (WIFSIGNALED(st)) {
@@ -120,26 +104,37 @@ static size_t format_end(const struct sbxd_proc *p, char out[END_EVENT_MAX])
         char name[32];
         snprintf(name, sizeof name, "SIG%s", abbrev ? abbrev : "UNKNOWN");
         if (p->reason)
-            n = snprintf(out, END_EVENT_MAX, "event: " SBX_EV_END "\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"%s\"}\n\n",
-                         128 + sig, name, p->reason);
+            n = snprintf(out, END_DATA_MAX, "{\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"%s\"}", 128 + sig,
+                         name, p->reason);
         else
-            n = snprintf(out, END_EVENT_MAX, "event: " SBX_EV_END "\ndata: {\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"signal: %s\"}\n\n",
+            n = snprintf(out, END_DATA_MAX, "{\"exit_code\":%d,\"signal\":\"%s\",\"error\":\"signal: %s\"}",
                          128 + sig, name, name);
     } else {
-        n = snprintf(out, END_EVENT_MAX, "event: " SBX_EV_END "\ndata: {\"exit_code\":%d,\"signal\":null,\"error\":null}\n\n",
-                     WEXITSTATUS(st));
+        n = snprintf(out, END_DATA_MAX, "{\"exit_code\":%d,\"signal\":null,\"error\":null}", WEXITSTATUS(st));
     }
-    return n > 0 && (size_t)n < END_EVENT_MAX ? (size_t)n : 0;
+    return n > 0 && (size_t)n < END_DATA_MAX ? (size_t)n : 0;
 }
 
 /* The end event, then the terminating chunk: the response is over. */
-static void add_end(struct sbxd_sse *s, struct batch *b)
+void sbxd_stream_add_end(struct sbxd_sse *s, struct batch *b)
 {
-    char event[END_EVENT_MAX];
-    add_text(b, event, format_end(s->proc, event));
+    char data[END_DATA_MAX], event[END_DATA_MAX + 32];
+    size_t n = format_end(s->proc, data);
+    if (s->frames) {
+        sbxd_frames_add(b, SBX_FRAME_END, data, n);
+    } else {
+        int len = snprintf(event, sizeof event, "event: " SBX_EV_END "\ndata: %.*s\n\n", (int)n, data);
+        add_text(b, event, (size_t)len);
+    }
     memcpy(b->pos, "0\r\n\r\n", 5);
     b->pos += 5;
     s->end_sent = 1;
+}
+
+void sbxd_stream_add_keepalive(struct sbxd_sse *s, struct batch *b)
+{
+    if (s->frames) sbxd_frames_add(b, SBX_FRAME_KEEPALIVE, "", 0);
+    else add_text(b, ": keep-alive\n\n", 14);
 }
 
 /* Fills a batch with everything due that fits, in stream order. */
@@ -147,21 +142,21 @@ static int fill_batch(struct sbxd_sse *s, struct batch *b)
 {
     struct sbxd_proc *p = s->proc;
     if (!sbxd_proc_started_yet(p)) return 0; /* its output waits for its start event */
-    if (s->head_due && add_head(s, b)) return -1;
-    while (p->log.pending && add_output(p, b)) {}
-    if (sbxd_proc_finished(p)) add_end(s, b);
-    else if (b->pos == b->start && s->keepalive_due) add_text(b, ": keep-alive\n\n", 14);
+    if (s->head_due && sbxd_stream_add_head(s, b)) return -1;
+    while (sbxd_proc_unread(p, &s->reader) && add_output(s, b)) {}
+    if (sbxd_proc_finished_for(p, &s->reader)) sbxd_stream_add_end(s, b);
+    else if (b->pos == b->start && s->keepalive_due) sbxd_stream_add_keepalive(s, b);
     s->keepalive_due = 0;
     return 0;
 }
 
 /* More to send now: the head once its hold is over, output, the end, a keep-alive. */
-static int has_news(const struct sbxd_sse *s)
+int sbxd_stream_has_news(const struct sbxd_sse *s)
 {
     const struct sbxd_proc *p = s->proc;
     if (!sbxd_proc_started_yet(p)) return 0;
-    return (s->head_due && s->head_released) || p->log.pending || sbxd_proc_finished(p) ||
-           s->keepalive_due;
+    return (s->head_due && s->head_released) || sbxd_proc_unread(p, &s->reader) ||
+           sbxd_proc_finished_for(p, &s->reader) || s->keepalive_due;
 }
 
 /* What this stream waits for from the watch: writability while a write is wanted, the
@@ -185,7 +180,7 @@ static int watch(struct sbxd_sse *s)
  * transaction completes, which frees c and p (DROP_PROTOCOL detaches p), and lws reads
  * the connection again: pipelined requests first, parsed afresh. Returns -1 when the
  * connection must close instead, 1 when it goes on. */
-static int end_response(struct sbxd_sse *s)
+int sbxd_stream_end_response(struct sbxd_sse *s)
 {
     struct lws *wsi = s->wsi;
     struct sbxd_conn *c = lws_wsi_user(wsi);
@@ -225,7 +220,7 @@ static int send_unsent(struct sbxd_sse *s)
 }
 
 /* Asks for one write once the socket can take it (a repeated ask before it is a no-op). */
-static int want_write(struct sbxd_sse *s)
+int sbxd_stream_want_write(struct sbxd_sse *s)
 {
     if (s->write_wanted) return 0;
     s->write_wanted = 1;
@@ -238,18 +233,19 @@ static int want_write(struct sbxd_sse *s)
 static int write_batch(struct sbxd_sse *s)
 {
     static unsigned char buf[BATCH_ROOM];
+    if (s->frames) return sbxd_frames_write(s, buf, sizeof buf);
     if (s->unsent && send_unsent(s)) return -1;
-    if (s->unsent) return want_write(s);
-    if (s->end_sent) return end_response(s);
+    if (s->unsent) return sbxd_stream_want_write(s);
+    if (s->end_sent) return sbxd_stream_end_response(s);
     struct batch b = {buf, buf, buf + BATCH_ROOM};
     if (fill_batch(s, &b)) return -1;
     size_t n = (size_t)(b.pos - b.start);
     if (n == 0) return 0;
     if (send_or_keep(s, b.start, n)) return -1;
     s->wrote_since_tick = 1;
-    if (s->unsent) return want_write(s);
-    if (s->end_sent) return end_response(s);
-    return has_news(s) ? want_write(s) : 0;
+    if (s->unsent) return sbxd_stream_want_write(s);
+    if (s->end_sent) return sbxd_stream_end_response(s);
+    return sbxd_stream_has_news(s) ? sbxd_stream_want_write(s) : 0;
 }
 
 /* The connection closes now, killing the command (sbxd_sse_close detaches it); the close
@@ -268,7 +264,7 @@ static void news(struct sbxd_sse *s)
         close_stream(s->wsi);
         return;
     }
-    if (!has_news(s)) return;
+    if (!sbxd_stream_has_news(s)) return;
     /* Once the command has exited and its pipes are at EOF, everything it will ever say
      * is here: it goes out now rather than a loop turn later, unless an earlier write is
      * still waiting for the socket (order requires waiting with it). */
@@ -276,7 +272,7 @@ static void news(struct sbxd_sse *s)
         if (write_batch(s) < 0) close_stream(s->wsi);
         return;
     }
-    if (want_write(s)) close_stream(s->wsi);
+    if (sbxd_stream_want_write(s)) close_stream(s->wsi);
 }
 
 static struct sbxd_sse *stream_of(struct sbxd_reader *r)
@@ -327,7 +323,7 @@ static void on_start_failed(struct sbxd_reader *r, const struct sbxd_err *err)
     memcpy(pos, body, (size_t)blen);
     pos += blen;
     if (send_or_keep(s, buf, (size_t)(pos - buf))) close_stream(wsi);
-    else if (s->unsent ? want_write(s) : end_response(s) < 0) close_stream(wsi);
+    else if (s->unsent ? sbxd_stream_want_write(s) : sbxd_stream_end_response(s) < 0) close_stream(wsi);
 }
 
 static const struct sbxd_reader_ops SSE_READER = {on_proc_news, on_proc_news, on_proc_gone, on_start_failed};
@@ -368,34 +364,34 @@ static void stream_free(struct sbxd_sse *s)
  * lws stops reading the connection: input that came after the request (a pipelined
  * request, a stray CRLF) waits in lws, or in the socket, until the response is over;
  * lws would otherwise take it for more of the request being answered and dispatch that
- * request again. On failure nothing is attached to p: the caller detaches it. */
-int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
+ * request again. On failure p is left as it would be without this reader. */
+int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p, uint64_t offset, int frames)
 {
     struct sbxd_sse *s = calloc(1, sizeof *s);
-    if (!s) return -1;
+    if (!s) return sbxd_proc_unattended(p), -1;
     s->reader.ops = &SSE_READER;
     s->srv = p->srv;
     s->wsi = wsi;
     s->proc = p;
     s->head_due = 1;
-    if (start_ticker(s)) return stream_free(s), -1;
+    s->frames = frames;
+    if (start_ticker(s)) return stream_free(s), sbxd_proc_unattended(p), -1;
     c->stream = s;
-    sbxd_proc_attach(p, &s->reader);
+    sbxd_proc_attach(p, &s->reader, offset);
     lws_rx_flow_control(wsi, 0);
     lws_http_headers_detach(wsi);
     free(c->body);
     c->body = NULL;
     c->body_len = 0;
-    if (!has_news(s) || want_write(s) == 0) return 0;
-    sbxd_proc_attach(p, NULL);
+    if (!sbxd_stream_has_news(s) || sbxd_stream_want_write(s) == 0) return 0;
     c->stream = NULL;
-    stream_free(s);
+    sbxd_sse_close(s);
     return -1;
 }
 
 void sbxd_sse_close(struct sbxd_sse *s)
 {
-    if (s->proc) sbxd_proc_detach(s->proc);
+    if (s->proc) sbxd_proc_detach(s->proc, &s->reader);
     stream_free(s);
 }
 
@@ -418,5 +414,5 @@ int sbxd_sse_half_closed(struct lws *wsi, struct sbxd_conn *c)
     struct sbxd_sse *s = c->stream;
     s->half_closed = 1;
     s->keepalive_due = 1;
-    return s->write_wanted ? watch(s) : want_write(s);
+    return s->write_wanted ? watch(s) : sbxd_stream_want_write(s);
 }

@@ -1,7 +1,9 @@
 /* The process layer on its own: commands started through it on a plain libuv loop, read
- * by a reader of the test's own, with no HTTP anywhere (this test links no
- * libwebsockets). Checks the bytes of each channel, the exit code, and that a paused
- * reader, or a backlog it does not take, stops the pipe reads. */
+ * by readers of the test's own, with no HTTP anywhere (this test links no
+ * libwebsockets). Checks the bytes of each channel, the exit code, that a paused
+ * reader, or a backlog it does not take, stops the pipe reads, that a second reader reads
+ * from an offset of its own, and that a background process without a reader reads on
+ * within its log's bound. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -9,6 +11,7 @@
 #include "../../csrc/sbxd/launch.h"
 #include "../../csrc/sbxd/proc.h"
 #include "check.h"
+#include "protocol.h"
 
 struct test_reader {
     struct sbxd_reader reader;     /* first: the process hands this back */
@@ -24,14 +27,14 @@ static void take_all(struct test_reader *t)
     enum sbxd_channel ch;
     const unsigned char *bytes;
     size_t n;
-    while ((n = sbxd_outlog_peek(&t->proc->log, 65536, &ch, &bytes)) > 0) {
+    while ((n = sbxd_outlog_read(&t->proc->log, &t->reader.cur, 65536, &ch, &bytes)) > 0) {
         char *dst = ch == SBXD_STDOUT ? t->out : t->err;
         size_t *len = ch == SBXD_STDOUT ? &t->out_len : &t->err_len;
         size_t cap = ch == SBXD_STDOUT ? sizeof t->out : sizeof t->err;
         size_t keep = *len + n <= cap ? n : cap - *len;
         memcpy(dst + *len, bytes, keep);
         *len += keep;
-        sbxd_outlog_take(&t->proc->log, n);
+        sbxd_outlog_advance(&t->reader.cur, n);
         sbxd_proc_drained(t->proc);
     }
 }
@@ -49,12 +52,12 @@ static void on_exited(struct sbxd_reader *r)
     struct test_reader *t = (struct test_reader *)r;
     if (!t->take) return;
     take_all(t);
-    if (!sbxd_proc_finished(t->proc)) return;
+    if (!sbxd_proc_finished_for(t->proc, &t->reader)) return;
     t->finished = 1;
     t->exit_status = t->proc->status;
     struct sbxd_proc *p = t->proc;
     t->proc = NULL;
-    sbxd_proc_detach(p); /* frees it: it has exited and its pipes are closed */
+    sbxd_proc_detach(p, &t->reader); /* kept for --resume-grace (0 here), then freed */
 }
 
 static void on_gone(struct sbxd_reader *r)
@@ -80,16 +83,33 @@ static void on_reap(uv_timer_t *t)
     sbxd_proc_reap(t->data);
 }
 
-/* Starts `cmd` with t as its reader. */
-static void start(struct test_reader *t, const char *cmd)
+/* Starts `cmd`, in the background or with t as its reader. */
+static struct sbxd_proc *start_as(struct test_reader *t, const char *cmd, int background)
 {
     memset(t, 0, sizeof *t);
     t->reader.ops = &TEST_OPS;
-    struct sbxd_start_req req = {.cmd = cmd};
+    struct sbxd_start_req req = {.cmd = cmd, .background = background};
     struct sbxd_err err = {0};
-    t->proc = sbxd_proc_start(&box, &req, &err);
-    CHECK(t->proc != NULL, "%s: %d %s", cmd, err.status, err.message);
-    if (t->proc) sbxd_proc_attach(t->proc, &t->reader);
+    struct sbxd_proc *p = sbxd_proc_start(&box, &req, &err);
+    CHECK(p != NULL, "%s: %d %s", cmd, err.status, err.message);
+    if (p && !background) sbxd_proc_attach(t->proc = p, &t->reader, 0);
+    return p;
+}
+
+static void start(struct test_reader *t, const char *cmd)
+{
+    start_as(t, cmd, 0);
+}
+
+/* Attaches t to p from `offset`, taking what comes. */
+static void attach(struct test_reader *t, struct sbxd_proc *p, uint64_t offset)
+{
+    memset(t, 0, sizeof *t);
+    t->reader.ops = &TEST_OPS;
+    t->take = 1;
+    sbxd_proc_attach(t->proc = p, &t->reader, offset);
+    take_all(t);
+    if (sbxd_proc_done(p)) on_exited(&t->reader); /* a finished one tells no more news */
 }
 
 /* Runs the loop until *flag is set or `ms` have passed. */
@@ -111,7 +131,8 @@ static void test_output_and_exit(void)
           (int)tr.out_len, tr.out);
     CHECK(tr.err_len == 4 && memcmp(tr.err, "oops", 4) == 0, "stderr: %.*s", (int)tr.err_len, tr.err);
     CHECK(WIFEXITED(tr.exit_status) && WEXITSTATUS(tr.exit_status) == 3, "status %d", tr.exit_status);
-    CHECK(sbx_list_empty(&srv.procs), "the process is freed once detached");
+    run_until(NULL, 20);
+    CHECK(sbx_list_empty(&srv.kept), "and freed after --resume-grace (0)");
 }
 
 /* A paused reader: the pipes are not read, whatever the command wrote waits in them. */
@@ -136,7 +157,7 @@ static void test_backlog(void)
 {
     start(&tr, "head -c 1000000 /dev/zero");
     run_until(NULL, 500);
-    size_t held = tr.proc->log.pending;
+    size_t held = sbxd_proc_unread(tr.proc, &tr.reader);
     CHECK(held > SBXD_LOG_HIGH && held <= SBXD_LOG_HIGH + sizeof srv.readbuf,
           "the backlog stops at its mark: %zu bytes", held);
     CHECK(tr.proc->backlogged && tr.proc->out != NULL, "reads paused, stdout open");
@@ -147,6 +168,47 @@ static void test_backlog(void)
     CHECK(WIFEXITED(tr.exit_status) && WEXITSTATUS(tr.exit_status) == 0, "status %d", tr.exit_status);
 }
 
+static struct test_reader second;
+
+/* A second reader from an offset of its own gets exactly the bytes from there, while the
+ * first one reads everything; both see the end. */
+static void test_second_reader(void)
+{
+    start(&tr, "printf 0123456789; sleep 0.2; printf abc >&2");
+    tr.take = 1;
+    run_until(NULL, 100);
+    CHECK(tr.out_len == 10, "the first reader has the first bytes: %zu", tr.out_len);
+    attach(&second, tr.proc, 4);
+    CHECK(second.out_len == 6 && memcmp(second.out, "456789", 6) == 0, "from 4: %.*s", (int)second.out_len,
+          second.out);
+    run_until(&second.finished, 10000);
+    run_until(&tr.finished, 10000);
+    CHECK(tr.finished && second.finished, "both saw the end");
+    CHECK(second.err_len == 3 && memcmp(second.err, "abc", 3) == 0, "and what came later: %.*s",
+          (int)second.err_len, second.err);
+    CHECK(tr.out_len == 10 && tr.err_len == 3, "the first one has all of it");
+}
+
+/* A background process without a reader is read on; its log keeps the last --max-log
+ * bytes, and a reader attaching from 0 starts where the log is whole. */
+static void test_background_bound(void)
+{
+    srv.max_log = 100000;
+    struct sbxd_proc *p = start_as(&tr, "head -c 1000000 /dev/zero; printf end", 1);
+    run_until(NULL, 100);
+    while (p->out || !p->exited) run_until(NULL, 20);
+    CHECK(sbxd_outlog_held(&p->log) == 100000 && p->log.end == 1000003, "the bound holds: %llu of %llu",
+          (unsigned long long)sbxd_outlog_held(&p->log), (unsigned long long)p->log.end);
+    CHECK(srv.log_bytes == 100000, "all logs hold %llu", (unsigned long long)srv.log_bytes);
+    attach(&second, p, 0);
+    CHECK(second.reader.cur.pos == 1000003 && second.out_len == 100000, "read from %llu",
+          (unsigned long long)(1000003 - second.out_len));
+    CHECK(memcmp(second.out + 99997, "end", 3) == 0, "the tail is whole");
+    run_until(&second.finished, 1000);
+    CHECK(second.finished, "and ends");
+    srv.max_log = SBX_DEFAULT_MAX_LOG;
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sbxd-test-proc-XXXXXX";
@@ -154,7 +216,10 @@ int main(void)
     uv_loop_init(&srv.loop);
     srv.max_procs = 10;
     sbx_list_init(&srv.procs);
+    sbx_list_init(&srv.kept);
     sbx_list_init(&srv.boxes);
+    srv.max_log = SBX_DEFAULT_MAX_LOG;
+    srv.max_logs = SBX_DEFAULT_MAX_LOGS;
     srv.keepalive = 15;
     box.srv = &srv;
     box.dir = dir;
@@ -168,6 +233,8 @@ int main(void)
     test_output_and_exit();
     test_pause();
     test_backlog();
+    test_second_reader();
+    test_background_bound();
 
     sbxd_proc_free_all(&srv);
     uv_close((uv_handle_t *)&reaper, NULL);
