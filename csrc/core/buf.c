@@ -24,7 +24,6 @@ static int grow_mapped(struct sbx_buf *b, size_t cap)
         if (b->data) memcpy(d, b->data, b->len + 1);
         free(b->data);
     }
-    if (cap >= SBX_BUF_HUGE_MIN) madvise(d, cap, MADV_HUGEPAGE);
     b->data = d;
     b->cap = cap;
     b->mapped = 1;

@@ -15,10 +15,6 @@ struct sbx_buf {
  * in, a few per chunk of output, instead of a heap move copying (and faulting in) the
  * whole buffer at once. */
 #define SBX_BUF_MAP_MIN (64u * 1024u)
-/* A mapping past this size asks for transparent huge pages, where the system grants them
- * on request: a gigabyte of output then costs hundreds of page faults, not a quarter of
- * a million (at most one huge page's worth of it is touched ahead of its bytes). */
-#define SBX_BUF_HUGE_MIN (4u * 1024u * 1024u)
 
 /* Appends n bytes; returns 0, or -1 when out of memory (the buffer is unchanged). */
 int sbx_buf_append(struct sbx_buf *b, const void *p, size_t n);
