@@ -27,7 +27,11 @@ struct sbx_client {
     struct sbx_graveyard graveyard;
     struct sbx_header_lists headers;
     struct sbx_list resources;
+    int bulk_streams;               /* streams in flight with a bulk receive buffer */
 };
+
+/* Streams in flight that get a bulk receive buffer at once, at most (op.c). */
+#define SBX_BULK_STREAMS 2
 
 /* 0, or -1 when libuv or curl could not be set up (nothing to destroy then). */
 int sbx_client_init(struct sbx_client *C);
@@ -35,7 +39,10 @@ int sbx_client_init(struct sbx_client *C);
 void sbx_client_destroy(struct sbx_client *C);
 /* One step: frees a deferred buffer, starts waiting requests and resumes paused streams,
  * then runs the loop once. timeout 0: never blocks; < 0: blocks until something happens;
- * > 0: blocks at most that long. A step with work already waiting does not block. */
+ * > 0: blocks at most that long. A step with work already waiting does not block. A step
+ * that blocks until something happens takes more stream bytes (scheduler.h): its caller
+ * has nothing else to do (a call in the main chunk, sbx.loop()); one with a timeout may
+ * be a host's frame, and keeps the frame's budget. */
 void sbx_client_step(struct sbx_client *C, double timeout);
 /* Milliseconds until a step has work for sure (0 when the next one has some already), or
  * -1 when only new work can wake the client. */

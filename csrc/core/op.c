@@ -99,14 +99,36 @@ static void no_proxy_nor_tls(CURL *e)
     curl_easy_setopt(e, CURLOPT_PROXY_CAPATH, NULL);
 }
 
-/* curl's receive buffer: allocated whole when a transfer starts, held until it ends. An
- * event stream lasts as long as its command and mostly waits: at curl's default size its
- * buffer would be most of what a command in flight costs the client, so it has curl's
- * smallest. A stream with much output then takes more reads for it (bulk output arrives
- * at a lower rate); thousands of waiting commands cost a fraction of the memory. A JSON
- * call is short: curl's default. */
+/* curl's receive buffer: allocated whole when a transfer starts, held until it ends (curl
+ * 7.88 can neither grow it nor shrink it meanwhile). An event stream lasts as long as its
+ * command and mostly waits: at curl's default size its buffer would be most of what a
+ * command in flight costs the client, so it has curl's smallest. A stream with much
+ * output then takes a read, and a look at the socket, for every KiB: bulk output costs
+ * the client about twice the CPU. So the first SBX_BULK_STREAMS streams in flight get a
+ * bulk buffer (a client running a few commands at a time runs all of them with one),
+ * and the rest the smallest: thousands of waiting commands cost a fraction of the
+ * memory, plus those few buffers. A JSON call is short: curl's default. */
 #define SBX_STREAM_RECV_BUFFER 1024L
+#define SBX_BULK_RECV_BUFFER   (32L * 1024L)
 #define SBX_CALL_RECV_BUFFER   ((long)CURL_MAX_WRITE_SIZE)
+
+/* The receive buffer for a request; a stream takes a bulk one while one is free. */
+static long receive_buffer(struct sbx_op *op, const struct sbx_request *req)
+{
+    if (!req->sse) return SBX_CALL_RECV_BUFFER;
+    if (op->client->bulk_streams >= SBX_BULK_STREAMS) return SBX_STREAM_RECV_BUFFER;
+    op->client->bulk_streams++;
+    op->bulk = 1;
+    return SBX_BULK_RECV_BUFFER;
+}
+
+/* The transfer is over (or will never start): its bulk buffer, if it had one, is free. */
+static void release_bulk(struct sbx_op *op)
+{
+    if (!op->bulk) return;
+    op->bulk = 0;
+    op->client->bulk_streams--;
+}
 
 static int configure(struct sbx_op *op, const struct sbx_request *req, struct sbx_start_error *err)
 {
@@ -125,8 +147,7 @@ static int configure(struct sbx_op *op, const struct sbx_request *req, struct sb
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     if (req->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     if (req->unix_socket) no_proxy_nor_tls(e);
-    long recv_buffer = req->sse ? SBX_STREAM_RECV_BUFFER : SBX_CALL_RECV_BUFFER;
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, recv_buffer);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer(op, req));
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -148,24 +169,11 @@ static CURLMcode attach(struct sbx_op *op)
     return mc;
 }
 
-/* The scheduler's call: a waiting request's turn came. */
-static void start_waiting(struct sbx_sched_node *n)
-{
-    struct sbx_op *op = op_of_node(n);
-    CURLMcode mc = attach(op);
-    if (mc == CURLM_OK) return;
-    op->done = 1;
-    sbx_answer_error(&op->answer, curl_multi_strerror(mc), 0, 0);
-    if (op->detached) sbx_op_destroy(op);
-}
-
 /* The scheduler's call: a paused stream may go on (curl may pause it again at once). */
 static void resume_paused(struct sbx_sched_node *n)
 {
     curl_easy_pause(op_of_node(n)->transfer.easy, CURLPAUSE_CONT);
 }
-
-static const struct sbx_sched_class OP_CLASS = {.start = start_waiting, .resume = resume_paused};
 
 /* Takes the easy handle back from curl, and out of the scheduler's queues, for the pool
  * (`reuse`) or to be freed. A handle whose transfer failed is not reused: curl keeps its
@@ -174,6 +182,7 @@ static const struct sbx_sched_class OP_CLASS = {.start = start_waiting, .resume 
 static void release_easy(struct sbx_op *op, int reuse)
 {
     sbx_sched_unqueue(&op->client->sched, &op->node);
+    release_bulk(op);
     if (!op->transfer.easy) return;
     if (op->added) sbx_multi_remove(&op->client->multi, &op->transfer);
     op->added = 0;
@@ -181,6 +190,20 @@ static void release_easy(struct sbx_op *op, int reuse)
     else curl_easy_cleanup(op->transfer.easy);
     op->transfer.easy = NULL;
 }
+
+/* The scheduler's call: a waiting request's turn came. */
+static void start_waiting(struct sbx_sched_node *n)
+{
+    struct sbx_op *op = op_of_node(n);
+    CURLMcode mc = attach(op);
+    if (mc == CURLM_OK) return;
+    op->done = 1;
+    sbx_answer_error(&op->answer, curl_multi_strerror(mc), 0, 0);
+    release_easy(op, 0); /* curl would not take it: not pooled */
+    if (op->detached) sbx_op_destroy(op);
+}
+
+static const struct sbx_sched_class OP_CLASS = {.start = start_waiting, .resume = resume_paused};
 
 /* Why the transfer failed, in words: curl's text for a failed connect names "localhost
  * port 80" when the socket is a unix one; the system's reason is what holds there, and

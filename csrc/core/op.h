@@ -47,6 +47,7 @@ struct sbx_op {
     struct sbx_reqcopy *kill;       /* started detached when the op is closed (NULL: none) */
     struct sbx_reqcopy *own;        /* a detached op's request, which it sends from here */
     int detached;                   /* nobody waits for it: it destroys itself at its end */
+    int bulk;                       /* its transfer holds one of the client's bulk buffers */
 };
 
 /* How long a detached request may take before the client gives up on it. */

@@ -14,6 +14,7 @@ void sbx_sched_init(struct sbx_sched *S, struct sbx_loop *loop)
     sbx_list_init(&S->waiting);
     S->nready = 0;
     S->step_bytes = 0;
+    S->step_budget = SBX_STEP_BUDGET;
     S->fresh = 0;
 }
 
@@ -33,7 +34,7 @@ static void resume_paused(struct sbx_sched *S)
 {
     const struct sbx_list *last = sbx_list_last(&S->paused);
     struct sbx_list *first;
-    while (S->step_bytes < SBX_STEP_BUDGET && (first = sbx_list_first(&S->paused))) {
+    while (S->step_bytes < S->step_budget && (first = sbx_list_first(&S->paused))) {
         int was_last = first == last;
         sbx_list_remove(first);
         struct sbx_sched_node *n = NODE_OF(first, paused);
@@ -43,9 +44,10 @@ static void resume_paused(struct sbx_sched *S)
     }
 }
 
-void sbx_sched_begin_step(struct sbx_sched *S)
+void sbx_sched_begin_step(struct sbx_sched *S, size_t budget)
 {
     S->step_bytes = 0;
+    S->step_budget = budget;
     start_waiting(S);
     resume_paused(S);
 }
@@ -81,7 +83,7 @@ void sbx_sched_wait(struct sbx_sched *S, struct sbx_sched_node *n)
 
 int sbx_sched_may_take(const struct sbx_sched *S, const struct sbx_sched_node *n)
 {
-    return S->step_bytes < SBX_STEP_BUDGET && n->backlog < SBX_QUEUE_MAX;
+    return S->step_bytes < S->step_budget && n->backlog < SBX_QUEUE_MAX;
 }
 
 void sbx_sched_took(struct sbx_sched *S, size_t bytes)

@@ -12,8 +12,12 @@
 /* One step takes at most this many stream bytes from all streams together, and a stream
  * holds at most SBX_QUEUE_MAX bytes of events Lua has not drained: past either, the
  * stream pauses, and paused streams resume at the start of a later step. So one step's
- * work stays short under a flood of output. */
+ * work stays short under a flood of output. A step that blocks until something happens
+ * (its caller has nothing else to do: a call in the main chunk, sbx.loop()) is no host's
+ * frame: it takes up to SBX_BLOCKING_STEP_BUDGET, so that a bulky stream costs fewer
+ * steps. */
 #define SBX_STEP_BUDGET (32u * 1024u)
+#define SBX_BLOCKING_STEP_BUDGET (1024u * 1024u)
 #define SBX_QUEUE_MAX   (256u * 1024u)
 /* New requests one step hands to curl at most: each costs a connection lookup or a
  * connect and the request's send, so a burst waits its turn instead of stalling a frame
@@ -44,14 +48,16 @@ struct sbx_sched {
     struct sbx_list ready, paused, waiting;
     size_t nready;
     size_t step_bytes;         /* stream bytes taken in this step */
+    size_t step_budget;        /* of this step: SBX_STEP_BUDGET or SBX_BLOCKING_STEP_BUDGET */
     int fresh;                 /* requests handed to curl since the step began */
 };
 
 void sbx_sched_init(struct sbx_sched *S, struct sbx_loop *loop);
 
-/* The start of a step: waiting requests go to curl (up to SBX_STARTS_PER_STEP), then
- * paused streams resume, oldest first, while the budget lasts. */
-void sbx_sched_begin_step(struct sbx_sched *S);
+/* The start of a step that takes at most `budget` stream bytes: waiting requests go to
+ * curl (up to SBX_STARTS_PER_STEP), then paused streams resume, oldest first, while the
+ * budget lasts. */
+void sbx_sched_begin_step(struct sbx_sched *S, size_t budget);
 /* The end of a step: curl took up the requests handed to it. */
 void sbx_sched_end_step(struct sbx_sched *S);
 /* Whether the next step has work that no descriptor announces: a request waits its turn,

@@ -1,4 +1,5 @@
---- HTTP to sbxd: one Client per (url, key); JSON calls and SSE streams over the core.
+--- HTTP to sbxd: one Client per (url, key); JSON calls and process streams (frames or
+-- SSE) over the core.
 local core = require "sbx.core"
 local cjson = require "cjson"
 local errors = require "sbx.errors"
@@ -59,6 +60,10 @@ function Client:open(method, path, body, sse)
   return self:open_url(method, self:url_of(path), body and cjson.encode(body) or nil, sse)
 end
 
+-- What a process stream accepts: binary frames (raw output bytes, no base64) from an sbxd
+-- that speaks them, SSE from one that does not; the core reads either (docs/PROTOCOL.md).
+local STREAM_ACCEPT = "application/vnd.sbx.frames, text/event-stream"
+
 -- What core.request reads, filled anew for every request (the core copies what it
 -- keeps): a command in flight leaves no table of its start behind.
 local REQUEST = {}
@@ -69,7 +74,7 @@ local REQUEST = {}
 function Client:open_url(method, url, json, sse, raw)
   local req = REQUEST
   req.method, req.url, req.unix_socket, req.body, req.raw_body = method, url, self.socket, json, raw
-  req.headers = self:headers(sse and "text/event-stream" or "application/json")
+  req.headers = self:headers(sse and STREAM_ACCEPT or "application/json")
   req.sse, req.collect, req.chunks = sse ~= nil, sse and sse.collect, sse and sse.chunks
   local op, message, kind = core.request(req)
   req.url, req.body = nil, nil -- a large body lives as long as its op, not longer
