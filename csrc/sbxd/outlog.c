@@ -21,6 +21,29 @@ int sbxd_outlog_append(struct sbxd_outlog *log, enum sbxd_channel ch, const void
     return 0;
 }
 
+struct sbxd_record *sbxd_outlog_reserve(size_t cap)
+{
+    return malloc(sizeof(struct sbxd_record) + cap);
+}
+
+void sbxd_outlog_commit(struct sbxd_outlog *log, struct sbxd_record *r, size_t cap, enum sbxd_channel ch,
+                        size_t n, uint64_t stamp)
+{
+    if (n < cap / 2) {
+        struct sbxd_record *smaller = realloc(r, sizeof *r + n);
+        if (smaller) r = smaller;
+    }
+    r->next = NULL;
+    r->offset = log->end;
+    r->stamp = stamp;
+    r->channel = ch;
+    r->len = n;
+    if (log->tail) log->tail->next = r;
+    else log->head = r;
+    log->tail = r;
+    log->end += n;
+}
+
 static uint64_t record_end(const struct sbxd_record *r)
 {
     return r->offset + r->len;

@@ -42,6 +42,12 @@ static inline uint64_t sbxd_outlog_held(const struct sbxd_outlog *log)
 
 int sbxd_outlog_append(struct sbxd_outlog *log, enum sbxd_channel ch, const void *p, size_t n,
                        uint64_t stamp);
+/* A record with room for `cap` bytes, to read into before it joins a log (no copy). */
+struct sbxd_record *sbxd_outlog_reserve(size_t cap);
+/* Appends a reserved record holding n (> 0) bytes; it belongs to the log from now on,
+ * shrunk to its bytes when they are much fewer than its room. */
+void sbxd_outlog_commit(struct sbxd_outlog *log, struct sbxd_record *r, size_t cap, enum sbxd_channel ch,
+                        size_t n, uint64_t stamp);
 /* Drops the oldest bytes until at most `keep` are held, never one at or after `floor`.
  * Returns how many were dropped. */
 uint64_t sbxd_outlog_trim(struct sbxd_outlog *log, uint64_t keep, uint64_t floor);

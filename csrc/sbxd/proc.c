@@ -30,17 +30,47 @@ static void drain_if_reading(struct sbxd_proc *p);
 static void start_refused(struct sbxd_proc *p, const struct sbxd_err *refusal);
 static void still_speaking(struct sbxd_proc *p);
 static void keep_log(struct sbxd_proc *p, enum sbxd_channel ch, const void *bytes, size_t n);
+static void keep_record(struct sbxd_proc *p, enum sbxd_channel ch, struct sbxd_record *r, size_t n);
 static void reading_changed(struct sbxd_proc *p);
 
 /* ---- output pipes */
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
+/* Reads land in the server's buffer and are copied into the log; a heavy writer's (one
+ * whose reads fill that buffer) land in a record of their own, which joins the log as it
+ * is, from a pipe grown to as much (where the kernel lets sbxd): fewer, larger reads
+ * and no copy. A read that fills little of it makes the process an ordinary one again. */
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     (void)hint;
     struct sbxd_proc *p = h->data;
-    *buf = uv_buf_init(p->srv->readbuf, sizeof p->srv->readbuf);
+    if (p->heavy && !p->spare) p->spare = sbxd_outlog_reserve(SBXD_HEAVY_READ);
+    if (p->heavy && p->spare) *buf = uv_buf_init((char *)p->spare->data, SBXD_HEAVY_READ);
+    else *buf = uv_buf_init(p->srv->readbuf, sizeof p->srv->readbuf);
+}
+
+static void grow_pipe(uv_stream_t *s)
+{
+    int fd = -1;
+    if (uv_fileno((uv_handle_t *)s, &fd) == 0) fcntl(fd, F_SETPIPE_SZ, (int)SBXD_HEAVY_READ); /* best effort */
+}
+
+/* A read's bytes into the log: copied from the server's buffer, or the spare record. */
+static void log_read(struct sbxd_proc *p, uv_stream_t *s, enum sbxd_channel ch, const uv_buf_t *buf, size_t n)
+{
+    if (buf->base == p->srv->readbuf) {
+        keep_log(p, ch, buf->base, n);
+        if (n == sizeof p->srv->readbuf) {
+            p->heavy = 1;
+            grow_pipe(s);
+        }
+        return;
+    }
+    struct sbxd_record *r = p->spare;
+    p->spare = NULL;
+    if (n < SBXD_HEAVY_READ / 16) p->heavy = 0;
+    keep_record(p, ch, r, n);
 }
 
 /* The pipes are read unless a reader's backlog, a pause or the wait for a reader holds
@@ -87,7 +117,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct sbxd_proc *p = s->data;
     if (n > 0) {
-        keep_log(p, (uv_pipe_t *)s == p->out ? SBXD_STDOUT : SBXD_STDERR, buf->base, (size_t)n);
+        log_read(p, s, (uv_pipe_t *)s == p->out ? SBXD_STDOUT : SBXD_STDERR, buf, (size_t)n);
         still_speaking(p);
         reading_changed(p);
     } else if (n < 0) {
@@ -179,17 +209,26 @@ static void evict(struct sbxd_server *srv, struct sbxd_proc *self)
     }
 }
 
-/* Output read from a pipe goes into the log, which keeps within its bounds. */
-static void keep_log(struct sbxd_proc *p, enum sbxd_channel ch, const void *bytes, size_t n)
+/* The log grew by n bytes: it keeps within its bounds. */
+static void kept(struct sbxd_proc *p, size_t n)
 {
     struct sbxd_server *srv = p->srv;
-    if (sbxd_outlog_append(&p->log, ch, bytes, n, ++srv->log_stamp) != 0) {
-        sbxd_proc_kill(p, "out of memory");
-        return;
-    }
     srv->log_bytes += n;
     if (sbxd_outlog_held(&p->log) > srv->max_log) trim_log(p, srv->max_log);
     if (srv->log_bytes > srv->max_logs) evict(srv, p);
+}
+
+/* Output read from a pipe goes into the log. */
+static void keep_log(struct sbxd_proc *p, enum sbxd_channel ch, const void *bytes, size_t n)
+{
+    if (sbxd_outlog_append(&p->log, ch, bytes, n, ++p->srv->log_stamp) != 0) sbxd_proc_kill(p, "out of memory");
+    else kept(p, n);
+}
+
+static void keep_record(struct sbxd_proc *p, enum sbxd_channel ch, struct sbxd_record *r, size_t n)
+{
+    sbxd_outlog_commit(&p->log, r, SBXD_HEAVY_READ, ch, n, ++p->srv->log_stamp);
+    kept(p, n);
 }
 
 /* The largest backlog of its readers. */
@@ -294,6 +333,7 @@ static void proc_free(struct sbxd_proc *p)
     close_handle(p->idle);
     sbxd_stdin_end(&p->in, 0);
     free_handle_of(&p->grace);
+    free(p->spare);
     sbxd_outlog_free(&p->log);
     free(p);
 }

@@ -20,6 +20,7 @@
 
 #define SBXD_LOG_HIGH (256u * 1024u)   /* stop reading the pipes above this backlog */
 #define SBXD_LOG_LOW  (64u * 1024u)    /* and start again below this */
+#define SBXD_HEAVY_READ (1024u * 1024u)/* a heavy writer's pipe size and read size */
 
 struct sbxd_reader;
 
@@ -80,6 +81,8 @@ struct sbxd_proc {
     int held;                          /* reads paused (sbxd_proc_pause) */
     int awaiting;                      /* reads paused: a foreground process waits for a reader */
     uv_timer_t *grace;                 /* --resume-grace: waiting for a reader, or release */
+    int heavy;                         /* its reads fill the read buffer: they go to `spare` */
+    struct sbxd_record *spare;         /* a record of SBXD_HEAVY_READ bytes the next read fills */
     struct sbxd_stdin in;              /* a background command's open stdin (stdin.h) */
 };
 
