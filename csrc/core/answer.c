@@ -226,6 +226,9 @@ void sbx_answer_done(struct sbx_answer *A, long status)
 
 void sbx_answer_error(struct sbx_answer *A, const char *why, int code, int busy)
 {
+    /* A cut frames stream keeps the bytes of the frame it was in: frames can be large, and
+     * a connection that breaks before every one of them ends would never make progress. */
+    if (A->streaming == SBX_STREAM_FRAMES && !A->failure) sbx_frames_cut(&A->frames);
     struct sbx_event *ev = sbx_event_new(SBX_EV_ERROR, A->failure ? A->failure : why, NULL);
     if (ev) ev->code = code, ev->busy = busy && !A->failure;
     push_last(A, ev);

@@ -93,6 +93,15 @@ static int end_frame(struct sbx_frames *F)
     return rc ? failed(F, STOPPED) : 0;
 }
 
+int sbx_frames_cut(struct sbx_frames *F)
+{
+    if (F->error || !is_output(F->type) || F->nhead < F->need) return 0;
+    if (F->length - SBX_FRAME_OFFSET_SIZE == F->left) return 0; /* none of its bytes came */
+    int rc = F->fns->output_end(F->ud, F->type - SBX_FRAME_STDOUT, F->offset - F->left);
+    next_frame(F);
+    return rc ? failed(F, STOPPED) : 0;
+}
+
 /* Head bytes; returns how many of the n it used, or (size_t)-1 when the head is bad. */
 static size_t take_head(struct sbx_frames *F, const char *s, size_t n)
 {

@@ -54,6 +54,11 @@ void sbx_frames_free(struct sbx_frames *F);
 /* Returns 0, or -1 when the stream is malformed, memory ran out or a callback stopped it
  * (F->error says which); every later call then fails too. */
 int sbx_frames_feed(struct sbx_frames *F, const char *bytes, size_t n);
+/* The stream was cut: an output frame it was in the middle of ends with the bytes that
+ * came of it, as a frame of its own whose offset_after is where they stop (the bytes of
+ * a frame are consecutive from offset_after - length): nothing received is lost, and a
+ * resume from there is exact. 0, or -1 as sbx_frames_feed. */
+int sbx_frames_cut(struct sbx_frames *F);
 /* Whether the stream stopped between frames (a cut there loses no part of a frame). */
 int sbx_frames_between(const struct sbx_frames *F);
 

@@ -349,6 +349,46 @@ static void test_cut_mid_event(int frames)
     sbx_buf_free(&b);
 }
 
+/* A frames stream cut by the transport in the middle of an output frame: the bytes that
+ * came of it count, with the offset where they stop, as collected bytes and as a chunk;
+ * the offset always equals the bytes collected, so a resume from it is exact. */
+static void test_transport_cut_keeps_partial_frame(void)
+{
+    struct sbx_buf b = {0};
+    output(&b, 0, 3, "abc", 3);
+    output(&b, 1, 5, "EE", 2);
+    output(&b, 0, 9, "defg", 4);
+    for (size_t cut = 0; cut < b.len; cut++) {
+        struct fixture f;
+        fixture_init(&f, 1, 1);
+        sbx_answer_head(&f.A, 200, "application/vnd.sbx.frames");
+        CHECK(sbx_answer_body(&f.A, b.data, cut) == 0, "cut %zu", cut);
+        sbx_answer_error(&f.A, "cut", 18, 0);
+        int64_t off = f.A.offset;
+        size_t out0 = sbx_outdec_complete(&f.A.out, 0), out1 = sbx_outdec_complete(&f.A.out, 1);
+        CHECK((off < 0 && out0 + out1 == 0) || (int64_t)(out0 + out1) == off,
+              "cut %zu: offset %lld, %zu + %zu bytes", cut, (long long)off, out0, out1);
+        CHECK(memcmp(f.A.out.output[0].data ? f.A.out.output[0].data : "", "abcdefg", out0) == 0,
+              "cut %zu: stdout", cut);
+        /* every byte collected was handed over as a chunk too, the error last */
+        char *got = drain(&f);
+        size_t len = strlen(got);
+        CHECK(len >= 6 && strcmp(got + len - 6, "other;") == 0, "cut %zu: the error event last: %s", cut, got);
+        free(got);
+        fixture_free(&f);
+    }
+    /* the last frame's head and two of its four bytes: offset 7, "abcde" + "EE" */
+    struct fixture f;
+    fixture_init(&f, 1, 0);
+    sbx_answer_head(&f.A, 200, "application/vnd.sbx.frames");
+    CHECK(sbx_answer_body(&f.A, b.data, b.len - 2) == 0, "all but two bytes");
+    sbx_answer_error(&f.A, "cut", 18, 0);
+    CHECK(f.A.offset == 7, "offset %lld where the bytes stop", (long long)f.A.offset);
+    CHECK(sbx_outdec_complete(&f.A.out, 0) == 5, "stdout abcde");
+    fixture_free(&f);
+    sbx_buf_free(&b);
+}
+
 /* Chunks switched on mid-stream: the events from then on are queued, with references
  * into the collected output; switched off, none are. */
 static void test_chunks_toggle(void)
@@ -384,5 +424,6 @@ int main(void)
     test_cut_mid_event(1);
     test_cut_mid_event(0);
     test_chunks_toggle();
+    test_transport_cut_keeps_partial_frame();
     return check_report();
 }
