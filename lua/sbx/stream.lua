@@ -88,7 +88,24 @@ function Stream:close()
   if op then op:close() end
 end
 
-Stream.__close = Stream.close
+--- A foreground stream left before its end (an error, a cancel) whose start event came
+-- but was not handled yet: its pid is learnt from the queued events, so that closing the
+-- request kills the command at once rather than after sbxd's resume grace.
+function Stream:abandon()
+  local op = self.op
+  if op and self.foreground and not self.ended and not self.pid then
+    for _, ev in ipairs(op:poll()) do
+      if ev.type == "event" and ev.event == EVENT.START then
+        local ok, doc = pcall(cjson.decode, ev.data)
+        self.pid = ok and type(doc) == "table" and transport.int(doc.pid) or nil
+        if self.pid then op:kill_on_close(self:kill_request()) end
+      end
+    end
+  end
+  self:close()
+end
+
+Stream.__close = Stream.abandon
 
 --- Moves what the current request collected into the stream's own parts.
 function Stream:take_output()
