@@ -38,10 +38,10 @@ describe("a process stream's op", function()
 
   local function pid_of(seen) return math.tointeger(cjson.decode(find(seen, "start").data).pid) end
 
-  --- The signal request that kills a process of the box.
-  local function kill_request(pid)
-    return { method = "POST", url = url("/processes/" .. pid .. "/signal"), headers = { auth() },
-      body = '{"signal":"SIGKILL"}' }
+  --- The template of the signal request that kills a process of the box.
+  local function kill_template()
+    return core.request_template { method = "POST", url = url("/processes/"), url_tail = "/signal",
+      headers = { auth() }, body = '{"signal":"SIGKILL"}' }
   end
 
   it("says the offset of the last complete output event, nil before any", function()
@@ -89,7 +89,10 @@ describe("a process stream's op", function()
     local target, pid = victim()
     local op = start("sleep 30")
     step_until(op, function(s) return find(s, "start") end)
-    op:kill_on_close(kill_request(pid))
+    local template = kill_template()
+    op:kill_on_close(template, pid)
+    template:close() -- the op keeps its own reference
+    collectgarbage()
     op:close()
     assert.are.equal(137, end_of(target).exit_code)
   end)
@@ -99,7 +102,7 @@ describe("a process stream's op", function()
     do
       local op = start("sleep 30")
       step_until(op, function(s) return find(s, "start") end)
-      op:kill_on_close(kill_request(pid))
+      op:kill_on_close(kill_template(), pid)
     end
     collectgarbage()
     collectgarbage()
@@ -110,12 +113,13 @@ describe("a process stream's op", function()
     local target, pid = victim()
     local cleared = start("sleep 30")
     step_until(cleared, function(s) return find(s, "start") end)
-    cleared:kill_on_close(kill_request(pid))
+    local template = kill_template()
+    cleared:kill_on_close(template, pid)
     cleared:kill_on_close(nil)
     cleared:close()
     local ended = start("true")
     step_until(ended, function(s) return find(s, "end") end)
-    ended:kill_on_close(kill_request(pid))
+    ended:kill_on_close(template, pid)
     ended:close()
     -- a request of this client after the two closes is answered after any they started
     local t0 = core.now()
@@ -126,11 +130,17 @@ describe("a process stream's op", function()
     target:close()
   end)
 
-  it("refuses a kill request without a method or url", function()
+  it("refuses a template without a method or url, and a kill without a template and pid", function()
+    assert.has_error(function() core.request_template { url = "http://x" } end)
+    assert.has_error(function() core.request_template { method = "POST" } end)
     local op = start("true")
-    assert.has_error(function() op:kill_on_close { url = "http://x" } end)
-    assert.has_error(function() op:kill_on_close { method = "POST" } end)
+    local template = kill_template()
+    assert.has_error(function() op:kill_on_close { method = "POST", url = "http://x" } end)
     assert.has_error(function() op:kill_on_close(42) end)
+    assert.has_error(function() op:kill_on_close(template) end)
+    assert.has_error(function() op:kill_on_close(template, "x") end)
+    template:close()
+    assert.has_error(function() op:kill_on_close(template, 1) end)
     op:close()
   end)
 end)

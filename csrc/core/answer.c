@@ -138,9 +138,24 @@ void sbx_answer_init(struct sbx_answer *A, struct sbx_sched *S, struct sbx_sched
     A->sse = sse;
     A->offset = -1;
     sbx_outdec_init(&A->out, collect, chunks || !collect);
-    sbx_sse_init(&A->parser, on_sse_event, A, SBX_MAX_EVENT);
-    sbx_sse_set_sink(&A->parser, wants_data, take_data);
-    sbx_frames_init(&A->frames, &FRAME_FNS, A);
+}
+
+/* The response's decoder: a command in flight keeps one, of its stream's kind. */
+static void init_decoder(struct sbx_answer *A)
+{
+    if (A->streaming == SBX_STREAM_SSE) {
+        sbx_sse_init(&A->decoder.sse, on_sse_event, A, SBX_MAX_EVENT);
+        sbx_sse_set_sink(&A->decoder.sse, wants_data, take_data);
+    } else if (A->streaming == SBX_STREAM_FRAMES) {
+        sbx_frames_init(&A->decoder.frames, &FRAME_FNS, A);
+    }
+}
+
+static void free_decoder(struct sbx_answer *A)
+{
+    if (A->streaming == SBX_STREAM_SSE) sbx_sse_free(&A->decoder.sse);
+    else if (A->streaming == SBX_STREAM_FRAMES) sbx_frames_free(&A->decoder.frames);
+    A->streaming = SBX_STREAM_NONE;
 }
 
 void sbx_answer_chunks(struct sbx_answer *A, int chunks)
@@ -152,8 +167,7 @@ void sbx_answer_free(struct sbx_answer *A)
 {
     A->node->backlog = 0;
     sbx_evqueue_clear(&A->events);
-    sbx_sse_free(&A->parser);
-    sbx_frames_free(&A->frames);
+    free_decoder(A);
     sbx_outdec_free(&A->out);
     sbx_buf_free(&A->body);
     free(A->failure);
@@ -180,7 +194,9 @@ static int stream_kind(const struct sbx_answer *A, long status, const char *cont
 
 void sbx_answer_head(struct sbx_answer *A, long status, const char *content_type)
 {
+    free_decoder(A);
     A->streaming = stream_kind(A, status, content_type);
+    init_decoder(A);
     struct sbx_event *ev = sbx_event_new(SBX_EV_HEAD, content_type ? content_type : "", NULL);
     if (!ev) return (void)fail(A, NO_MEMORY);
     ev->status = status;
@@ -190,13 +206,13 @@ void sbx_answer_head(struct sbx_answer *A, long status, const char *content_type
 int sbx_answer_body(struct sbx_answer *A, const char *bytes, size_t n)
 {
     if (A->streaming == SBX_STREAM_FRAMES) {
-        if (sbx_frames_feed(&A->frames, bytes, n) != 0 && !A->failure) {
+        if (sbx_frames_feed(&A->decoder.frames, bytes, n) != 0 && !A->failure) {
             char why[128];
-            snprintf(why, sizeof why, "the frames stream is malformed: %s", A->frames.error);
+            snprintf(why, sizeof why, "the frames stream is malformed: %s", A->decoder.frames.error);
             fail(A, why);
         }
     } else if (A->streaming) {
-        if (sbx_sse_feed(&A->parser, bytes, n) != 0)
+        if (sbx_sse_feed(&A->decoder.sse, bytes, n) != 0)
             fail(A, "the event stream is malformed or over its limits");
     } else if (A->body.len + n > SBX_MAX_BODY) {
         fail(A, "the response body is over the limit");
@@ -228,7 +244,7 @@ void sbx_answer_error(struct sbx_answer *A, const char *why, int code, int busy)
 {
     /* A cut frames stream keeps the bytes of the frame it was in: frames can be large, and
      * a connection that breaks before every one of them ends would never make progress. */
-    if (A->streaming == SBX_STREAM_FRAMES && !A->failure) sbx_frames_cut(&A->frames);
+    if (A->streaming == SBX_STREAM_FRAMES && !A->failure) sbx_frames_cut(&A->decoder.frames);
     struct sbx_event *ev = sbx_event_new(SBX_EV_ERROR, A->failure ? A->failure : why, NULL);
     if (ev) ev->code = code, ev->busy = busy && !A->failure;
     push_last(A, ev);

@@ -22,8 +22,10 @@ struct sbx_answer {
     struct sbx_evqueue events;
     struct sbx_sched *sched;
     struct sbx_sched_node *node;  /* the operation's: its readiness and backlog */
-    struct sbx_sse parser;
-    struct sbx_frames frames;
+    union {                       /* the decoder of `streaming`'s kind, made at the head */
+        struct sbx_sse sse;
+        struct sbx_frames frames;
+    } decoder;
     struct sbx_outdec out;
     struct sbx_buf body;
     int sse;                      /* a process stream is wanted */

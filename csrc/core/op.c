@@ -306,17 +306,18 @@ int sbx_op_start_detached(struct sbx_client *C, struct sbx_reqcopy *rc)
     return 0;
 }
 
-void sbx_op_kill_on_close(struct sbx_op *op, struct sbx_reqcopy *kill)
+void sbx_op_kill_on_close(struct sbx_op *op, struct sbx_reqcopy *kill, int64_t pid)
 {
+    if (kill) sbx_reqcopy_hold(kill);
     sbx_reqcopy_free(op->kill);
     op->kill = kill;
+    op->kill_pid = pid;
 }
 
 void sbx_op_close(struct sbx_op *op)
 {
-    struct sbx_reqcopy *kill = op->kill;
-    op->kill = NULL;
-    if (kill && op->answer.ended) sbx_reqcopy_free(kill), kill = NULL;
+    struct sbx_reqcopy *kill = NULL;
+    if (op->kill && !op->answer.ended) kill = sbx_reqcopy_for(op->kill, op->kill_pid);
     struct sbx_client *C = op->client;
     sbx_op_destroy(op);
     if (kill) sbx_op_start_detached(C, kill);

@@ -44,7 +44,9 @@ struct sbx_op {
     uint64_t last_rx;               /* uv_hrtime() of the last bytes received (or of the start) */
     char errbuf[CURL_ERROR_SIZE];
     void **owner;                   /* the binding's pointer to this op, cleared on destroy */
-    struct sbx_reqcopy *kill;       /* started detached when the op is closed (NULL: none) */
+    struct sbx_reqcopy *kill;       /* a reference to the template of the request started
+                                     * detached when the op is closed (NULL: none) */
+    int64_t kill_pid;               /* the pid that goes into its url */
     struct sbx_reqcopy *own;        /* a detached op's request, which it sends from here */
     int detached;                   /* nobody waits for it: it destroys itself at its end */
     int bulk;                       /* its transfer holds one of the client's bulk buffers */
@@ -61,9 +63,10 @@ struct sbx_op *sbx_op_start(struct sbx_client *C, const struct sbx_request *req,
  * frees itself when its transfer ends, after SBX_DETACHED_TIMEOUT_MS at most, or at the
  * client's end. -1 when it cannot start (rc is freed then too). */
 int sbx_op_start_detached(struct sbx_client *C, struct sbx_reqcopy *rc);
-/* The request started detached when the op is closed (sbx_op_close), taken over; NULL
- * for none. The one set before is freed. */
-void sbx_op_kill_on_close(struct sbx_op *op, struct sbx_reqcopy *kill);
+/* The request started detached when the op is closed (sbx_op_close): template kill's
+ * (sbx_reqcopy_for) with pid in its url; the op holds a reference of its own. NULL for
+ * none. The one set before is let go. */
+void sbx_op_kill_on_close(struct sbx_op *op, struct sbx_reqcopy *kill, int64_t pid);
 /* The owner lets the op go: its kill request, if it has one and the stream has not
  * reached its end event, starts detached; then the op is destroyed. */
 void sbx_op_close(struct sbx_op *op);

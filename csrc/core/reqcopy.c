@@ -1,5 +1,7 @@
 #include "reqcopy.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,10 +14,11 @@ static size_t string_size(const char *s)
     return s ? strlen(s) + 1 : 0;
 }
 
-static size_t copy_size(const struct sbx_request *req)
+static size_t copy_size(const struct sbx_request *req, const char *url_tail)
 {
     size_t n = sizeof(struct sbx_reqcopy) + (req->nheaders + 1) * sizeof(char *);
     n += string_size(req->method) + string_size(req->url) + string_size(req->unix_socket);
+    n += string_size(url_tail);
     for (size_t i = 0; i < req->nheaders; i++) n += string_size(req->headers[i]);
     return n + (req->body ? req->body_len + 1 : 0);
 }
@@ -36,10 +39,11 @@ static char *put_string(char **at, const char *s)
     return s ? put_bytes(at, s, strlen(s)) : NULL;
 }
 
-struct sbx_reqcopy *sbx_reqcopy_new(const struct sbx_request *req)
+struct sbx_reqcopy *sbx_reqcopy_new(const struct sbx_request *req, const char *url_tail)
 {
-    struct sbx_reqcopy *rc = calloc(1, copy_size(req));
+    struct sbx_reqcopy *rc = calloc(1, copy_size(req, url_tail));
     if (!rc) return NULL;
+    rc->refs = 1;
     rc->lines = (char **)(rc + 1);
     char *at = (char *)(rc->lines + req->nheaders + 1);
     struct sbx_request *r = &rc->req;
@@ -52,10 +56,32 @@ struct sbx_reqcopy *sbx_reqcopy_new(const struct sbx_request *req)
     rc->body = put_bytes(&at, req->body, req->body_len);
     r->body = rc->body;
     r->body_len = req->body ? req->body_len : 0;
+    rc->url_tail = put_string(&at, url_tail);
+    return rc;
+}
+
+struct sbx_reqcopy *sbx_reqcopy_for(const struct sbx_reqcopy *t, int64_t pid)
+{
+    const char *tail = t->url_tail ? t->url_tail : "";
+    int n = snprintf(NULL, 0, "%s%" PRId64 "%s", t->req.url, pid, tail);
+    if (n < 0) return NULL;
+    char *url = malloc((size_t)n + 1);
+    if (!url) return NULL;
+    snprintf(url, (size_t)n + 1, "%s%" PRId64 "%s", t->req.url, pid, tail);
+    struct sbx_request req = t->req;
+    req.url = url;
+    struct sbx_reqcopy *rc = sbx_reqcopy_new(&req, NULL);
+    free(url);
+    return rc;
+}
+
+struct sbx_reqcopy *sbx_reqcopy_hold(struct sbx_reqcopy *rc)
+{
+    rc->refs++;
     return rc;
 }
 
 void sbx_reqcopy_free(struct sbx_reqcopy *rc)
 {
-    free(rc);
+    if (rc && --rc->refs == 0) free(rc);
 }

@@ -20,10 +20,13 @@
  *        resume starts from), or nil when none came
  *   op:chunks(bool) --> from now on output events are queued (or not); bytes collected
  *        already are not queued again
- *   op:kill_on_close(req | nil) --> req: a table as core.request takes (method, url,
- *        unix_socket, headers, body). When the op is closed or collected while it is set
- *        and the stream has not reached its end event, that request starts detached:
- *        nobody waits for it, its answer is dropped, the client frees it at its end.
+ *   core.request_template{method=, url=, unix_socket=, headers=, body=, url_tail=}
+ *        --> a template: the request whose url is url, a pid, then url_tail (close,
+ *        __close, __gc let it go; operations that hold it keep it)
+ *   op:kill_on_close(template, pid | nil) --> when the op is closed or collected while
+ *        it is set and the stream has not reached its end event, the template's request
+ *        for pid starts detached: nobody waits for it, its answer is dropped, the client
+ *        frees it at its end. Operations share the template (a pid each).
  *   op:idle() --> seconds since bytes last arrived (keep-alive comments count)
  *   op:backlog() --> bytes the op holds for Lua; 0 when closed
  *   op:done(), op:cancel(), op:close() (also __close, __gc)
@@ -259,20 +262,55 @@ static void read_request(lua_State *L, struct sbx_request *req)
     req->chunks = lua_isnil(L, -1) || lua_toboolean(L, -1);
 }
 
-/* op:kill_on_close(req | nil): the request started detached should the op be closed
- * before its stream's end, or none. */
+/* The "sbx.template" userdata: a reference to a request template, NULL once closed. */
+struct l_template {
+    struct sbx_reqcopy *rc;
+};
+
+/* core.request_template{method=, url=, unix_socket=, headers=, body=, url_tail=}: a
+ * request whose url is url, a pid, then url_tail; operations share it. */
+static int l_request_template(lua_State *L)
+{
+    struct sbx_request req = {0};
+    read_target(L, 1, &req);
+    const char *tail = opt_string(L, 1, "url_tail");
+    struct l_template *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->rc = NULL;
+    luaL_setmetatable(L, SBXL_TEMPLATE_MT);
+    u->rc = sbx_reqcopy_new(&req, tail);
+    if (!u->rc) return luaL_error(L, "out of memory");
+    return 1;
+}
+
+static int template_close(lua_State *L)
+{
+    struct l_template *u = luaL_checkudata(L, 1, SBXL_TEMPLATE_MT);
+    sbx_reqcopy_free(u->rc);
+    u->rc = NULL;
+    return 0;
+}
+
+static int template_tostring(lua_State *L)
+{
+    struct l_template *u = luaL_checkudata(L, 1, SBXL_TEMPLATE_MT);
+    if (u->rc) lua_pushfstring(L, "sbx.template (%s)", u->rc->req.url);
+    else lua_pushliteral(L, "sbx.template (closed)");
+    return 1;
+}
+
+/* op:kill_on_close(template, pid | nil): the request started detached should the op be
+ * closed before its stream's end, or none. */
 static int op_kill_on_close(lua_State *L)
 {
     struct sbx_op *op = check_open(L);
     if (lua_isnoneornil(L, 2)) {
-        sbx_op_kill_on_close(op, NULL);
+        sbx_op_kill_on_close(op, NULL, 0);
         return 0;
     }
-    struct sbx_request req = {0};
-    read_target(L, 2, &req);
-    struct sbx_reqcopy *kill = sbx_reqcopy_new(&req);
-    if (!kill) return luaL_error(L, "out of memory");
-    sbx_op_kill_on_close(op, kill);
+    struct l_template *t = luaL_checkudata(L, 2, SBXL_TEMPLATE_MT);
+    lua_Integer pid = luaL_checkinteger(L, 3);
+    if (!t->rc) return luaL_argerror(L, 2, "a closed sbx.template");
+    sbx_op_kill_on_close(op, t->rc, (int64_t)pid);
     return 0;
 }
 
@@ -314,10 +352,17 @@ static const luaL_Reg OP_METHODS[] = {
 static const struct sbxl_class OP_CLASS = {
     .name = SBXL_OP_MT, .close = op_close, .tostring = op_tostring, .methods = OP_METHODS};
 
-static const luaL_Reg FUNCS[] = {{"request", l_request}, {NULL, NULL}};
+static const luaL_Reg TEMPLATE_METHODS[] = {{"close", template_close}, {NULL, NULL}};
+
+static const struct sbxl_class TEMPLATE_CLASS = {.name = SBXL_TEMPLATE_MT, .close = template_close,
+    .tostring = template_tostring, .methods = TEMPLATE_METHODS};
+
+static const luaL_Reg FUNCS[] = {
+    {"request", l_request}, {"request_template", l_request_template}, {NULL, NULL}};
 
 void sbxl_open_op(lua_State *L, const struct sbxl_module *m)
 {
     sbxl_newclass(L, m, &OP_CLASS);
+    sbxl_newclass(L, NULL, &TEMPLATE_CLASS);
     sbxl_setfuncs(L, m, FUNCS);
 }

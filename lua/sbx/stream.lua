@@ -98,7 +98,7 @@ function Stream:abandon()
       if ev.type == "event" and ev.event == EVENT.START then
         local ok, doc = pcall(cjson.decode, ev.data)
         self.pid = ok and type(doc) == "table" and transport.int(doc.pid) or nil
-        if self.pid then op:kill_on_close(self:kill_request()) end
+        if self.pid then self:kill_on_close() end
       end
     end
   end
@@ -213,15 +213,21 @@ local function decode(data, what)
   errors.raise("SandboxError", ("sbxd sent a malformed %s event: %s"):format(what, data:sub(1, 100)))
 end
 
---- The request that kills the command: set on a foreground command's stream once its pid
--- is known, cleared at its end.
-function Stream:kill_request()
-  local box, client = self.commands.box, self:client()
-  return {
-    method = "POST", url = client:url_of(box:path("/processes/" .. self.pid .. "/signal")),
-    unix_socket = client.socket, headers = client:auth_headers(),
-    body = '{"signal":"SIGKILL"}',
-  }
+--- Makes the stream's request close kill the command (sbxd would otherwise keep it for a
+-- resume): set on a foreground command's stream once its pid is known, cleared at its
+-- end. Every command of a sandbox shares one template of that request.
+function Stream:kill_on_close()
+  local commands = self.commands
+  local template = commands.kill_template
+  if not template then
+    local client = self:client()
+    template = core.request_template {
+      method = "POST", url = client:url_of(commands.box:path("/processes/")), url_tail = "/signal",
+      unix_socket = client.socket, headers = client:auth_headers(), body = '{"signal":"SIGKILL"}',
+    }
+    commands.kill_template = template
+  end
+  self.op:kill_on_close(template, self.pid)
 end
 
 function Stream:on_start(data)
@@ -245,7 +251,7 @@ function Stream:on_start(data)
     self.lost = (self.lost or 0) + from - (self.offset or 0)
     self.offset = from
   end
-  if self.foreground then self.op:kill_on_close(self:kill_request()) end
+  if self.foreground then self:kill_on_close() end
 end
 
 function Stream:on_end(data)
