@@ -152,6 +152,7 @@ bench: deps all $(B)/bench/spawn_baseline
 	$(LUA_ENV) $(LUA) bench/concurrency.lua
 	$(LUA_ENV) $(LUA) bench/sandbox_start.lua
 	$(LUA_ENV) $(LUA) bench/stream_throughput.lua
+	$(LUA_ENV) $(LUA) bench/replay.lua
 
 FUZZ_TIME ?= 60
 FUZZ_TARGETS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
