@@ -1,13 +1,8 @@
--- sbx inside a cqueues controller: sbx's loop is a pollable object (pollfd, events,
--- timeout), so a cqueues coroutine can wait on it next to the host's own coroutines.
+-- sbx inside a cqueues controller: the module table itself is a pollable object
+-- (sbx:pollfd(), sbx:events(), sbx:timeout()), so a cqueues coroutine waits on it with
+-- cqueues.poll(sbx), next to the host's own coroutines.
 local cqueues = require "cqueues"
 local sbx = require "sbx"
-
-local pollable = {
-  pollfd = function() return sbx.pollfd() end,
-  events = function() return sbx.events() end,
-  timeout = function() return sbx.timeout() end,
-}
 
 local box = sbx.create()
 local results, ticks = {}, 0
@@ -17,7 +12,7 @@ end
 
 local cq = cqueues.new()
 cq:wrap(function()                  -- drives sbx
-  while sbx.step(0) > 0 do cqueues.poll(pollable) end
+  while sbx.step(0) > 0 do cqueues.poll(sbx) end
 end)
 cq:wrap(function()                  -- the host's own work, interleaved
   while #results < 10 do
