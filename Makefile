@@ -20,7 +20,7 @@ LIBS_SBXD = $(shell pkg-config --libs libuv libwebsockets jansson 2>/dev/null)
 LIBS_LUA  = $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null)
 
 # Debian packages the build, the tests, the examples and the demo need.
-DEB_PKGS = build-essential pkg-config clang lua5.4 liblua5.4-dev lua-cjson lua-busted \
+DEB_PKGS = build-essential pkg-config clang lua5.4 liblua5.4-dev lua-cjson lua-busted lua-ldoc \
 	lua-check luarocks libcurl4-openssl-dev libuv1-dev libwebsockets-dev \
 	libwebsockets-evlib-uv libjansson-dev bubblewrap procps lua-cqueues lua-luv \
 	lua-socket iproute2 curl strace
@@ -39,7 +39,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LUA_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(B)/?.so;;" SBX_SBXD="$(CURDIR)/$(B)/sbxd"
 BUSTED  = $(LUA) /usr/bin/busted
 
-.PHONY: all deps test check demo bench fuzz install uninstall clean unit specs examples \
+.PHONY: all deps test check demo bench fuzz install uninstall clean unit specs examples docs \
 	lint rockspec-test check-build
 
 all: $(B)/sbx/core.so $(B)/sbx/testing.so $(B)/sbxd
@@ -114,7 +114,11 @@ lint:
 rockspec-test: all
 	LUA=$(LUA) bash spec/rockspec_test.sh
 
-test: deps all unit specs examples lint rockspec-test
+# The generated reference (LDoc) of the public modules' doc comments: build/docs.
+docs: deps
+	cd docs && ldoc . > /dev/null
+
+test: deps all unit specs examples lint rockspec-test docs
 
 # Everything again under AddressSanitizer + UBSan: the unit tests, and every spec with the
 # sanitizer runtimes preloaded into lua5.4 (which is not built with them) and an
