@@ -119,6 +119,20 @@ describe("commands:run", function()
     os.remove(tmp)
   end)
 
+  it("collects each run's output exactly when runs follow one another", function()
+    -- the client keeps the memory a large output was collected in for the next one:
+    -- a smaller output after a larger one, and a larger after, are exactly their own
+    for _, n in ipairs { 3 * 1048576, 2 * 1048576 + 7, 5 * 1048576 } do
+      local byte = string.char(65 + n % 26)
+      local r = box.commands:run(("head -c %d /dev/zero | tr '\\0' '%s'"):format(n, byte))
+      assert.are.equal(n, #r.stdout)
+      assert.are.equal(string.rep(byte, n), r.stdout)
+      r = nil -- luacheck: ignore
+      collectgarbage()
+      sbx.step(0) -- the buffer given back at a step
+    end
+  end)
+
   it("keeps many small writes of both streams exact, however sbxd groups them", function()
     -- sbxd sends as many events a write as fit (the end's room kept free): pieces of
     -- both streams in a row fill its writes to the edge in every way.

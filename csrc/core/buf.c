@@ -10,6 +10,28 @@ static size_t page_round(size_t n)
     return (n + page - 1) / page * page;
 }
 
+/* A mapping of at least cap bytes for a buffer that has none yet: the spare, grown when
+ * it is smaller, else a new one. NULL when out of memory; *got is its size. */
+static char *new_mapping(struct sbx_spare *spare, size_t cap, size_t *got)
+{
+    if (spare && spare->data) {
+        char *d = spare->data;
+        size_t have = spare->cap;
+        spare->data = NULL;
+        spare->cap = 0;
+        if (have < cap) {
+            char *grown = mremap(d, have, cap, MREMAP_MAYMOVE);
+            if (grown == MAP_FAILED) munmap(d, have);
+            else return *got = cap, grown;
+        } else {
+            return *got = have, d;
+        }
+    }
+    char *d = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (d == MAP_FAILED) return NULL;
+    return *got = cap, d;
+}
+
 /* Grows a mappable buffer to cap bytes as a mapping of its own. */
 static int grow_mapped(struct sbx_buf *b, size_t cap)
 {
@@ -19,8 +41,7 @@ static int grow_mapped(struct sbx_buf *b, size_t cap)
         d = mremap(b->data, b->cap, cap, MREMAP_MAYMOVE);
         if (d == MAP_FAILED) return -1;
     } else {
-        d = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (d == MAP_FAILED) return -1;
+        if (!(d = new_mapping(b->spare, cap, &cap))) return -1;
         if (b->data) memcpy(d, b->data, b->len + 1);
         free(b->data);
     }
@@ -28,6 +49,24 @@ static int grow_mapped(struct sbx_buf *b, size_t cap)
     b->cap = cap;
     b->mapped = 1;
     return 0;
+}
+
+void sbx_spare_keep(struct sbx_spare *s, struct sbx_buf *b)
+{
+    sbx_spare_drop(s);
+    madvise(b->data, b->cap, MADV_FREE);
+    s->data = b->data;
+    s->cap = b->cap;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->mapped = 0;
+}
+
+void sbx_spare_drop(struct sbx_spare *s)
+{
+    if (s->data) munmap(s->data, s->cap);
+    s->data = NULL;
+    s->cap = 0;
 }
 
 int sbx_buf_reserve(struct sbx_buf *b, size_t n)
@@ -87,6 +126,7 @@ char *sbx_buf_take(struct sbx_buf *b, size_t *len)
 void sbx_buf_move(struct sbx_buf *b, struct sbx_buf *to)
 {
     *to = *b;
+    to->spare = NULL;
     b->data = NULL;
     b->len = b->cap = 0;
     b->mapped = 0;

@@ -32,9 +32,10 @@ void sbx_client_destroy(struct sbx_client *C)
 
 void sbx_client_step(struct sbx_client *C, double timeout)
 {
-    sbx_graveyard_free_one(&C->graveyard);
+    uint64_t now = uv_hrtime();
+    sbx_graveyard_free_one(&C->graveyard, now);
     if (timeout != 0) /* the loop may sleep: nothing to spread over */
-        sbx_graveyard_free_all(&C->graveyard);
+        sbx_graveyard_free_buried(&C->graveyard, now);
     sbx_sched_begin_step(&C->sched, timeout < 0 ? SBX_BLOCKING_STEP_BUDGET : SBX_STEP_BUDGET);
     /* No blocking when a resumed stream already brought events, or when streams and
      * requests still wait their turn: they go on at the next step, not after some

@@ -259,6 +259,7 @@ static struct sbx_op *new_op(struct sbx_client *C, const struct sbx_request *req
     op->node.cls = &OP_CLASS;
     op->last_rx = uv_hrtime();
     sbx_answer_init(&op->answer, &C->sched, &op->node, req->sse, req->collect, req->chunks);
+    sbx_outdec_spare(&op->answer.out, &C->graveyard.spare);
     op->transfer.easy = sbx_easypool_get(&C->pool);
     return op;
 }

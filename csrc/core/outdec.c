@@ -23,6 +23,11 @@ void sbx_outdec_init(struct sbx_outdec *D, int collect, int chunks)
     D->output[0].mappable = D->output[1].mappable = 1;
 }
 
+void sbx_outdec_spare(struct sbx_outdec *D, struct sbx_spare *spare)
+{
+    D->output[0].spare = D->output[1].spare = spare;
+}
+
 void sbx_outdec_free(struct sbx_outdec *D)
 {
     sbx_buf_free(&D->output[0]);
@@ -136,7 +141,8 @@ int sbx_outdec_detach(struct sbx_outdec *D, int channel, struct sbx_evqueue *q,
                       struct sbx_buf *gone)
 {
     struct sbx_buf *b = &D->output[channel];
-    struct sbx_buf rest = {.mappable = 1};
+    struct sbx_spare *spare = b->spare;
+    struct sbx_buf rest = {.mappable = 1, .spare = spare};
     size_t complete = sbx_outdec_complete(D, channel);
     if (complete < b->len && sbx_buf_append(&rest, b->data + complete, b->len - complete) != 0)
         return failed(D, NO_MEMORY);
@@ -148,6 +154,7 @@ int sbx_outdec_detach(struct sbx_outdec *D, int channel, struct sbx_evqueue *q,
     sbx_buf_move(b, gone);
     sbx_buf_move(&rest, b);
     b->mappable = 1;
+    b->spare = spare;
     if (D->decoding && D->into == b) D->at = 0; /* the event under way starts the buffer */
     return 0;
 }

@@ -30,6 +30,8 @@ struct sbx_outdec {
 int sbx_outdec_channel(const char *type);
 
 void sbx_outdec_init(struct sbx_outdec *D, int collect, int chunks);
+/* The mapping the collected output may grow into first (the client's spare), or NULL. */
+void sbx_outdec_spare(struct sbx_outdec *D, struct sbx_spare *spare);
 void sbx_outdec_free(struct sbx_outdec *D);
 /* An event of `type` begins its data: 1 when it is an output event, whose data then goes
  * to sbx_outdec_data, else 0. */

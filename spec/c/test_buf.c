@@ -62,9 +62,47 @@ static void test_take_and_move(void)
     sbx_buf_free(&to);
 }
 
+/* A buffer let go as the spare: the next mappable buffer grows into its very mapping
+ * (larger or smaller than it needs), with its own bytes exact; a spare held is unmapped
+ * when another is kept. */
+static void test_spare_reused(void)
+{
+    const size_t big = 2 * 1024 * 1024 + 5, small = 100 * 1024;
+    struct sbx_spare spare = {0};
+    struct sbx_buf first = {.mappable = 1, .spare = &spare};
+    CHECK(fill(&first, big, 7001) == 0, "append");
+    char *mapping = first.data;
+    size_t cap = first.cap;
+    sbx_spare_keep(&spare, &first);
+    CHECK(spare.data == mapping && spare.cap == cap, "the spare is the mapping");
+    CHECK(!first.data && !first.mapped && first.len == 0, "the buffer let go is empty");
+
+    struct sbx_buf next = {.mappable = 1, .spare = &spare};
+    CHECK(fill(&next, small, 7001) == 0, "append");
+    CHECK(next.data == mapping && next.cap == cap, "a smaller buffer takes the whole spare");
+    CHECK(!spare.data, "the spare is taken");
+    CHECK(next.len == small && holds_pattern(next.data, small), "its own bytes exact");
+    sbx_spare_keep(&spare, &next);
+
+    struct sbx_buf larger = {.mappable = 1, .spare = &spare};
+    CHECK(fill(&larger, 3 * big, 7001) == 0, "append");
+    CHECK(larger.mapped && larger.cap >= 3 * big, "a larger buffer grows the spare");
+    CHECK(holds_pattern(larger.data, 3 * big), "every byte in place");
+    sbx_spare_keep(&spare, &larger);
+    struct sbx_buf other = {.mappable = 1};
+    CHECK(fill(&other, big, 7001) == 0, "append");
+    char *other_mapping = other.data;
+    sbx_spare_keep(&spare, &other); /* the one held before is unmapped */
+    CHECK(spare.data == other_mapping, "the last kept is the spare");
+    sbx_spare_drop(&spare);
+    CHECK(!spare.data && spare.cap == 0, "dropped");
+    sbx_spare_drop(&spare);
+}
+
 int main(void)
 {
     test_mapped_growth();
+    test_spare_reused();
     test_plain_stays_heap();
     test_take_and_move();
     return check_report();
