@@ -114,9 +114,11 @@ lint:
 rockspec-test: all
 	LUA=$(LUA) bash spec/rockspec_test.sh
 
-# The generated reference (LDoc) of the public modules' doc comments: build/docs.
+# The generated reference (LDoc) of the public modules' doc comments: build/docs. Any line
+# LDoc prints beyond its two progress lines is a warning, and fails the target.
 docs: deps
-	cd docs && ldoc . > /dev/null
+	@out=$$(cd docs && ldoc . 2>&1 | grep -v -e '^reading configuration from' -e '^output written to'); \
+	  if [ -n "$$out" ]; then echo "$$out"; echo "docs: LDoc warned"; exit 1; fi; echo "docs: build/docs"
 
 test: deps all unit specs examples lint rockspec-test docs
 
