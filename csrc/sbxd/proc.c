@@ -353,9 +353,13 @@ static void set_grace(struct sbxd_proc *p, double seconds)
         if (p->grace) uv_timer_stop(p->grace);
         return;
     }
-    if (!p->grace && !(p->grace = malloc(sizeof *p->grace))) return;
-    uv_timer_init(&p->srv->loop, p->grace);
-    p->grace->data = p;
+    if (!p->grace) {
+        /* initialized once: a handle initialized again would be in the loop's queue
+         * twice, and an active timer in its heap twice */
+        if (!(p->grace = malloc(sizeof *p->grace))) return;
+        uv_timer_init(&p->srv->loop, p->grace);
+        p->grace->data = p;
+    }
     uv_timer_start(p->grace, on_grace, seconds > 0 ? sbxd_timeout_ms(seconds) : 0, 0);
 }
 

@@ -210,6 +210,51 @@ static void test_background_bound(void)
     srv.max_log = SBX_DEFAULT_MAX_LOG;
 }
 
+static void count_handle(uv_handle_t *h, void *n)
+{
+    (void)h;
+    ++*(int *)n;
+}
+
+/* The loop's handles, walked: a handle initialized twice is in its queue twice (and once
+ * freed, the walk reads freed memory: the sanitizer run reports it). */
+static int loop_handles(void)
+{
+    int n = 0;
+    uv_walk(&srv.loop, count_handle, &n);
+    return n;
+}
+
+/* Whether p is on the list (compared as a pointer: p may be freed). */
+static int listed(struct sbx_list *list, const struct sbxd_proc *p)
+{
+    struct sbx_list *n;
+    sbx_list_each(n, list) {
+        if (sbx_list_entry(n, struct sbxd_proc, link) == p) return 1;
+    }
+    return 0;
+}
+
+/* A foreground process whose reader went: its resume grace runs out, it is killed, its
+ * pipes read to their end, and its grace starts over for its release, on the same timer;
+ * once released, the loop holds the handles it held before it started. */
+static void test_grace_restarted(void)
+{
+    srv.resume_grace = 0.05;
+    int before = loop_handles();
+    struct sbxd_proc *p = start_as(&tr, "sleep 30", 0);
+    sbxd_proc_start_sent(p);
+    sbxd_proc_detach(p, &tr.reader);
+    CHECK(p->grace && uv_is_active((uv_handle_t *)p->grace), "the grace runs");
+    for (int i = 0; i < 500 && listed(&srv.procs, p); i++) run_until(NULL, 10);
+    CHECK(!listed(&srv.procs, p) && listed(&srv.kept, p), "killed when its grace ran out");
+    for (int i = 0; i < 500 && listed(&srv.kept, p); i++) run_until(NULL, 10);
+    CHECK(!listed(&srv.kept, p), "released a grace after its end");
+    run_until(NULL, 20); /* the closed handles freed */
+    CHECK(loop_handles() == before, "the loop's handles: %d, %d before", loop_handles(), before);
+    srv.resume_grace = 0;
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sbxd-test-proc-XXXXXX";
@@ -236,6 +281,7 @@ int main(void)
     test_backlog();
     test_second_reader();
     test_background_bound();
+    test_grace_restarted();
 
     sbxd_proc_free_all(&srv);
     uv_close((uv_handle_t *)&reaper, NULL);
