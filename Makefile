@@ -21,7 +21,7 @@ LIBS_LUA  = $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null)
 
 # Debian packages the build, the tests, the examples and the demo need.
 DEB_PKGS = build-essential pkg-config clang lua5.4 liblua5.4-dev lua-cjson lua-busted lua-ldoc \
-	lua-check luarocks libcurl4-openssl-dev libuv1-dev libwebsockets-dev \
+	lua-check lua-argparse luarocks libcurl4-openssl-dev libuv1-dev libwebsockets-dev \
 	libwebsockets-evlib-uv libjansson-dev bubblewrap procps lua-cqueues lua-luv \
 	lua-socket iproute2 curl strace
 
@@ -109,7 +109,7 @@ examples: all
 	@for f in examples/*.lua; do echo "== $$f"; $(LUA_ENV) $(LUA) $$f > /dev/null || exit 1; done
 
 lint:
-	@if command -v luacheck >/dev/null; then luacheck --no-color -q lua spec examples bench; fi
+	@if command -v luacheck >/dev/null; then luacheck --no-color -q lua spec examples bench bin/sbx; fi
 
 rockspec-test: all
 	LUA=$(LUA) bash spec/rockspec_test.sh
@@ -181,9 +181,12 @@ install: all
 	ln -sf $(LIBDIR)/sbx/sbxd $(DESTDIR)$(BINDIR)/sbxd
 	install -m 755 $(B)/sbx-init $(DESTDIR)$(LIBDIR)/sbx/sbx-init
 	ln -sf $(LIBDIR)/sbx/sbx-init $(DESTDIR)$(BINDIR)/sbx-init
+	sed 's|^local LUADIR, LIBDIR = nil, nil$$|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|' bin/sbx > $(DESTDIR)$(BINDIR)/sbx
+	chmod 755 $(DESTDIR)$(BINDIR)/sbx
 
 uninstall:
-	rm -rf $(DESTDIR)$(LUADIR)/sbx $(DESTDIR)$(LIBDIR)/sbx $(DESTDIR)$(BINDIR)/sbxd $(DESTDIR)$(BINDIR)/sbx-init
+	rm -rf $(DESTDIR)$(LUADIR)/sbx $(DESTDIR)$(LIBDIR)/sbx $(DESTDIR)$(BINDIR)/sbxd $(DESTDIR)$(BINDIR)/sbx-init \
+	  $(DESTDIR)$(BINDIR)/sbx
 
 clean:
 	rm -rf build build-asan
