@@ -52,10 +52,11 @@ local function key_value(what)
   end
 end
 
-local function number_of(what)
+--- A number ("a number of seconds", "a number of CPUs": `kind` names it).
+local function number_of(what, kind)
   return function(s)
     local n = tonumber(s)
-    if not n then return nil, ("%s expects a number of seconds, got '%s'"):format(what, s) end
+    if not n then return nil, ("%s expects %s, got '%s'"):format(what, kind, s) end
     return n
   end
 end
@@ -333,6 +334,10 @@ function actions.daemon(a)
   local d, line = core.spawn_daemon(embedded.find_sbxd(), args, 10, { SBXD_API_KEY = key })
   if not d then errors.raise("SandboxError", "cannot start sbxd: " .. tostring(line)) end
   local addr = line:match("^ready (%S+)")
+  if not addr then
+    d:stop(5)
+    errors.raise("SandboxError", "sbxd's ready line is not understood: " .. line)
+  end
   local url = addr:match("^unix:") and addr or "http://" .. addr
   io.stdout:write(("export SBX_URL=%s SBX_API_KEY=%s\n"):format(shell_word(url), key))
   io.stdout:flush()
@@ -393,7 +398,7 @@ local function build_parser()
   local c = command(p, "create", "Create a sandbox and print its id.",
     "Create a sandbox and print its id. It lives until `sbx kill` or its lifetime ends.")
   c:option("--timeout", "Lifetime in seconds (default 300); paused time does not count.")
-    :argname("<S>"):convert(number_of("--timeout"))
+    :argname("<S>"):convert(number_of("--timeout", "a number of seconds"))
   env_option(c, "A variable of every command's environment (repeatable).")
   c:flag("--network", "Let its processes reach the network.")
   c:option("--metadata", "A metadata entry, shown by `ls` and `info` (repeatable).")
@@ -401,7 +406,7 @@ local function build_parser()
   c:option("--memory", "Memory limit in MiB."):argname("<MB>"):convert(count_of("--memory"))
   c:option("--pids", "Most processes and threads at once."):argname("<N>"):convert(count_of("--pids"))
   c:option("--cpus", "CPU time, in CPUs (0.5: half of one)."):argname("<N>")
-    :convert(number_of("--cpus"))
+    :convert(number_of("--cpus", "a number of CPUs"))
 
   c = command(p, "ls", "List the sandboxes.",
     "List the sandboxes: id, state, start and expiry (UTC), metadata.")
@@ -435,7 +440,7 @@ kills it. A paused sandbox is resumed.]])
   c:option("--user", "The user to run as (default: user)."):argname("<U>")
   c:option("--timeout", "IDLE timeout in seconds: the command is killed once it has "
     .. "printed nothing for that long (default: none).")
-    :argname("<S>"):convert(number_of("--timeout"))
+    :argname("<S>"):convert(number_of("--timeout", "a number of seconds"))
   c:flag("-i --stdin", "Read this program's stdin to its end and give it to the command.")
 
   c = command(p, "ps", "List the running commands of a sandbox.",
@@ -454,7 +459,7 @@ and left running. A paused sandbox is resumed.]])
   c:flag("-f --follow", "Follow the output until the command ends.")
   c:option("--idle", "Without -f: the pause that ends the output of a running command.")
     :argname("<S>"):default(tostring(LOGS_IDLE))
-    :convert(number_of("--idle"))
+    :convert(number_of("--idle", "a number of seconds"))
 
   c = command(p, "daemon", "Run a standalone sbxd in the foreground.", [[
 Run a standalone sbxd (the one installed beside the module, or $SBX_SBXD) with a fresh
