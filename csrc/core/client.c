@@ -44,6 +44,7 @@ void sbx_client_step(struct sbx_client *C, double timeout)
     if (C->sched.nready || sbx_sched_pending(&C->sched)) timeout = 0;
     sbx_loop_run(&C->loop, timeout);
     sbx_sched_end_step(&C->sched);
+    sbx_wsctx_settle(&C->ws);
 }
 
 /* libuv answers 0 for a loop with nothing to do: an idle client says -1, so that a host

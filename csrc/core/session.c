@@ -72,6 +72,7 @@ static void let_go_of_wsi(struct sbx_session *s)
     lws_set_wsi_user(s->wsi, NULL);
     s->wsi = NULL;
     s->holds--;
+    sbx_wsctx_disconnected(&s->client->ws);
 }
 
 /* Ends everything at once and frees what is left when the loop lets it. */
@@ -248,6 +249,7 @@ static int open_connection(struct sbx_session *s, const char *address, const cha
     }
     s->wsi = wsi;
     s->holds++;
+    sbx_wsctx_connected(&s->client->ws);
     return 0;
 }
 
@@ -541,6 +543,7 @@ static void on_wsi_destroy(struct sbx_session *s, struct lws *wsi)
     if (s->wsi != wsi) return; /* one that failed inside lws_client_connect_via_info */
     s->wsi = NULL;
     s->holds--;
+    sbx_wsctx_disconnected(&s->client->ws);
     s->state = SBX_SESSION_IDLE;
     s->paused = 0;
     sbx_sched_unqueue(&s->client->sched, &s->node);
