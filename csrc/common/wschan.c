@@ -9,10 +9,23 @@ int sbx_ws_too_big(size_t len)
     return len > SBX_WS_MSG_MAX;
 }
 
+void sbx_ws_set_reason(char out[SBX_WS_REASON_MAX + 1], const char *reason)
+{
+    size_t n = strnlen(reason, SBX_WS_REASON_MAX + 1);
+    if (n > SBX_WS_REASON_MAX) {
+        n = SBX_WS_REASON_MAX;
+        /* reason[n] is the first byte left out: if it continues a character, that
+         * character's first bytes go too */
+        while (n > 0 && ((unsigned char)reason[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(out, reason, n);
+    out[n] = '\0';
+}
+
 int sbx_ws_refuse(struct sbx_ws_msg *m, int code, const char *reason)
 {
     m->close_code = code;
-    snprintf(m->reason, sizeof m->reason, "%s", reason);
+    sbx_ws_set_reason(m->reason, reason);
     return code;
 }
 

@@ -62,8 +62,12 @@ int sbx_ws_classify(struct sbx_ws_msg *m, const void *data, size_t len, int is_t
  * collects fragments closes with SBX_WS_TOO_BIG as soon as this holds. */
 int sbx_ws_too_big(size_t len);
 
-/* Writes the close code and reason of a failed classification into m (reason truncated
- * to SBX_WS_REASON_MAX bytes). Returns code. For callers that refuse a message whose
+/* Copies a close frame's reason into out: at most SBX_WS_REASON_MAX bytes, cut before a
+ * UTF-8 character that would not fit whole (a close reason is UTF-8 text). */
+void sbx_ws_set_reason(char out[SBX_WS_REASON_MAX + 1], const char *reason);
+
+/* Writes the close code and reason of a failed classification into m (the reason as
+ * sbx_ws_set_reason cuts it). Returns code. For callers that refuse a message whose
  * channel is acceptable but whose payload is not (bad JSON, an unknown control key). */
 int sbx_ws_refuse(struct sbx_ws_msg *m, int code, const char *reason);
 

@@ -65,6 +65,16 @@ static void test_refusals(void)
     long_reason[sizeof long_reason - 1] = '\0';
     CHECK(sbx_ws_refuse(&m, SBX_WS_POLICY, long_reason) == SBX_WS_POLICY &&
           strlen(m.reason) == SBX_WS_REASON_MAX, "reason truncated");
+    /* "é" is two bytes: one that would end at byte 124 is left out whole */
+    char accented[200];
+    memset(accented, 'a', 122);
+    strcpy(accented + 122, "\xc3\xa9 and more");
+    char out[SBX_WS_REASON_MAX + 1];
+    sbx_ws_set_reason(out, accented);
+    CHECK(strlen(out) == 122, "cut before the character: %zu", strlen(out));
+    accented[121] = '\0';
+    sbx_ws_set_reason(out, accented);
+    CHECK(strcmp(out, accented) == 0, "a short reason is kept");
 }
 
 int main(void)
