@@ -8,8 +8,7 @@
 
 #define LAST_EVENT_ID "last-event-id:" /* as lws stores a header it does not know */
 
-/* The query's parameters and Last-Event-ID. */
-static int read_attach(struct lws *wsi, struct sbxd_attach_req *req, struct sbxd_err *err)
+int sbxd_attach_query(struct lws *wsi, struct sbxd_attach_req *req, struct sbxd_err *err)
 {
     static char frag[SBXD_URI_MAX + 2];
     sbxd_attach_init(req);
@@ -28,22 +27,32 @@ int sbxd_accepts_frames(struct lws *wsi)
     return n > 0 && sbxd_wants_frames(accept, (size_t)n);
 }
 
-int sbxd_attach(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid)
+struct sbxd_proc *sbxd_attach_find(struct lws *wsi, struct sbxd_sandbox *box, pid_t pid, uint64_t *offset,
+                                   struct sbxd_err *err)
 {
     struct sbxd_attach_req req;
-    struct sbxd_err err;
-    if (read_attach(wsi, &req, &err)) return sbxd_reply_error(wsi, &err);
+    if (sbxd_attach_query(wsi, &req, err)) return NULL;
     struct sbxd_proc *p = sbxd_proc_find_attach(box, pid);
     if (!p || (req.has_serial && req.serial != p->serial)) {
-        sbxd_fail(&err, 404, SBX_ERR_NOT_FOUND, "no process %d%s in sandbox '%s'", (int)pid,
+        sbxd_fail(err, 404, SBX_ERR_NOT_FOUND, "no process %d%s in sandbox '%s'", (int)pid,
                   p ? " of that serial" : "", box->id);
-        return sbxd_reply_error(wsi, &err);
+        return NULL;
     }
     if (req.offset > p->log.end) {
-        sbxd_fail(&err, 400, SBX_ERR_INVALID, "offset %" PRIu64 " is past the end of the output (%" PRIu64 ")",
+        sbxd_fail(err, 400, SBX_ERR_INVALID, "offset %" PRIu64 " is past the end of the output (%" PRIu64 ")",
                   req.offset, p->log.end);
-        return sbxd_reply_error(wsi, &err);
+        return NULL;
     }
-    if (sbxd_sandbox_resume(box, &err)) return sbxd_reply_error(wsi, &err);
-    return sbxd_sse_begin(wsi, c, p, req.offset, sbxd_accepts_frames(wsi)) == 0 ? 0 : -1;
+    if (sbxd_sandbox_resume(box, err)) return NULL;
+    *offset = req.offset;
+    return p;
+}
+
+int sbxd_attach(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid)
+{
+    struct sbxd_err err;
+    uint64_t offset;
+    struct sbxd_proc *p = sbxd_attach_find(wsi, box, pid, &offset, &err);
+    if (!p) return sbxd_reply_error(wsi, &err);
+    return sbxd_sse_begin(wsi, c, p, offset, sbxd_accepts_frames(wsi)) == 0 ? 0 : -1;
 }

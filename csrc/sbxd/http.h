@@ -77,8 +77,29 @@ int sbxd_route_raw_body(const char *path);
  * writes it itself; the request's header table and body are freed. -1 when it cannot:
  * the connection is to close, and p goes on as it would without this reader. */
 int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p, uint64_t offset, int frames);
+/* A process's end, as its stream's end event carries it: {"exit_code", "signal",
+ * "error"} (sse_out.c). Its length; the reasons are sbxd's own short words, so it always
+ * fits. */
+#define SBXD_END_DATA_MAX 128u
+size_t sbxd_end_data(const struct sbxd_proc *p, char out[SBXD_END_DATA_MAX]);
 /* Whether the request's Accept asks for binary frames (attach.c). */
 int sbxd_accepts_frames(struct lws *wsi);
+struct sbxd_attach_req;
+/* An attach's query (offset, serial) and Last-Event-ID (attach.c); -1 with err set. */
+int sbxd_attach_query(struct lws *wsi, struct sbxd_attach_req *req, struct sbxd_err *err);
+/* The process an attach is for, and its offset, with a paused sandbox resumed; NULL
+ * with err set (404, 400) when there is none. */
+struct sbxd_proc *sbxd_attach_find(struct lws *wsi, struct sbxd_sandbox *box, pid_t pid, uint64_t *offset,
+                                   struct sbxd_err *err);
+/* The WebSocket routes (routes.c): /sandboxes/{id}/processes/ws (*pid 0) and
+ * /sandboxes/{id}/processes/{pid}/ws. 1 with the id and pid set, else 0. */
+int sbxd_route_ws(const char *path, char *id, size_t idlen, pid_t *pid);
+/* Before lws upgrades a request (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, ws_upgrade.c): the
+ * checks of every route, then the WebSocket's own. Returns what that callback returns: 0
+ * to upgrade, 1 when refused with an answer written, -1 to hang up. */
+int sbxd_ws_confirm_upgrade(struct lws *wsi, struct sbxd_server *srv, const char *upgrade);
+/* The sbx.v1 protocol's lws callback (ws_session.c). */
+int sbxd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 /* GET /sandboxes/{id}/processes/{pid}/events (attach.c). Returns the value the lws
  * callback must return. */
 int sbxd_attach(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid);

@@ -167,7 +167,7 @@ static int send_or_queue(struct sbxd_initchan *ch, const struct pending *q)
 }
 
 int sbxd_initchan_start(struct sbxd_initchan *ch, const char *cwd, char *const argv[], char *const envp[],
-                        unsigned uid, unsigned gid, unsigned flags, const int *fds, size_t nfds, uint32_t *seq)
+                        const struct sbxd_initchan_who *who, const int *fds, size_t nfds, uint32_t *seq)
 {
     if (ch->over) return errno = EPIPE, -1;
     struct sbx_init_start m;
@@ -178,9 +178,11 @@ int sbxd_initchan_start(struct sbxd_initchan *ch, const char *cwd, char *const a
     for (size_t i = 0; i < nfds && i < 3; i++) all[i + 1] = fds[i];
     m.type = SBX_INIT_START;
     m.seq = *seq = ++ch->next_seq;
-    m.uid = uid;
-    m.gid = gid;
-    m.flags = flags;
+    m.uid = who->uid;
+    m.gid = who->gid;
+    m.flags = who->flags;
+    m.rows = who->rows;
+    m.cols = who->cols;
     struct pending q = {.is_start = 1, .start = m, .nfds = nfds + 1};
     memcpy(q.fds, all, sizeof all);
     int rc = send_or_queue(ch, &q);

@@ -21,11 +21,19 @@ struct sbxd_initchan *sbxd_initchan_open(uv_loop_t *loop, int fd, sbxd_initchan_
 /* Stops reading and closes the descriptor; the struct is freed by the loop. */
 void sbxd_initchan_close(struct sbxd_initchan *ch);
 
+/* Who runs a command and on what: its uid and gid in the sandbox, SBX_START_ flags, and
+ * with SBX_START_PTY the terminal's size. */
+struct sbxd_initchan_who {
+    unsigned uid, gid, flags;
+    uint16_t rows, cols;
+};
+
 /* Sends a command: `fds` are stdin (with SBX_START_STDIN), stdout and stderr, the child's
- * ends, which the caller still closes. *seq is the number the answer will carry. -1 with
- * errno set when it could not be sent (the channel is full or gone, no memory, ...). */
+ * ends, which the caller still closes (none with SBX_START_PTY). *seq is the number the
+ * answer will carry. -1 with errno set when it could not be sent (the channel is full or
+ * gone, no memory, ...). */
 int sbxd_initchan_start(struct sbxd_initchan *ch, const char *cwd, char *const argv[], char *const envp[],
-                        unsigned uid, unsigned gid, unsigned flags, const int *fds, size_t nfds, uint32_t *seq);
+                        const struct sbxd_initchan_who *who, const int *fds, size_t nfds, uint32_t *seq);
 /* A signal to the process group of the command `pid` (in the sandbox). */
 int sbxd_initchan_signal(struct sbxd_initchan *ch, pid_t pid, int sig);
 /* Every process but the init stopped or continued (SBX_INIT_STOP_ALL, CONT_ALL). */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "protocol.h"
@@ -13,6 +14,7 @@
 #include "initproto.h"
 #include "launch.h"
 #include "cpusched.h"
+#include "pty.h"
 #include "users.h"
 
 /* PATH, HOME, LANG, then the sandbox's env, then the command's: later ones win. */
@@ -45,8 +47,11 @@ static void free_env(char **envp)
     free(envp);
 }
 
+/* A command's stdio: pipes, each [0] the read end, [1] the write end; or on the host a
+ * pty (tty set), whose slave is the child's ends and master ours: in[1] and out[0]. */
 struct pipes {
     int in[2], out[2], err[2];
+    int tty;
 };
 
 static void close_pipes(struct pipes *ps)
@@ -73,12 +78,42 @@ static int devnull = -1;
 static int open_pipes(struct pipes *ps, int want_stdin)
 {
     memset(ps, -1, sizeof *ps);
+    ps->tty = 0;
     if ((want_stdin || devnull < 0) && pipe2(ps->in, O_CLOEXEC)) return -1;
     if (pipe2(ps->out, O_CLOEXEC) || pipe2(ps->err, O_CLOEXEC)) {
         close_pipes(ps);
         return -1;
     }
     return 0;
+}
+
+/* A pty on the host: the slave three times over for the child (each end is closed once),
+ * the master twice for sbxd (stdin's writes and output's reads are two libuv handles). */
+static int open_host_pty(struct pipes *ps, const struct sbxd_start_req *req)
+{
+    int master, slave;
+    memset(ps, -1, sizeof *ps);
+    if (sbxd_pty_open(req->rows, req->cols, &master, &slave) != 0) return -1;
+    ps->tty = 1;
+    ps->in[0] = slave;
+    ps->out[0] = master;
+    ps->out[1] = fcntl(slave, F_DUPFD_CLOEXEC, 3);
+    ps->err[1] = fcntl(slave, F_DUPFD_CLOEXEC, 3);
+    ps->in[1] = fcntl(master, F_DUPFD_CLOEXEC, 3);
+    if (ps->out[1] >= 0 && ps->err[1] >= 0 && ps->in[1] >= 0) return 0;
+    int e = errno;
+    close_pipes(ps);
+    errno = e;
+    return -1;
+}
+
+/* The command's stdio: pipes (stdin's when it gets bytes or stays open), a pty on the
+ * host, or, for a sandbox's pty, nothing: its init opens the pty inside. */
+static int open_stdio(struct pipes *ps, const struct sbxd_start_req *req, int in_sandbox)
+{
+    if (req->pty && in_sandbox) return memset(ps, -1, sizeof *ps), ps->tty = 0, 0;
+    if (req->pty) return open_host_pty(ps, req);
+    return open_pipes(ps, req->stdin_len > 0 || req->background || req->interactive);
 }
 
 /* The descriptor the command reads as stdin. */
@@ -135,7 +170,7 @@ static int close_inherited(int keep)
 static int child_setup(const struct pipes *ps, const char *cwd, int keep_fd)
 {
     if (setsid() < 0 || dup2(stdin_source(ps), 0) < 0 || dup2(ps->out[1], 1) < 0 || dup2(ps->err[1], 2) < 0 ||
-        close_inherited(keep_fd) < 0)
+        close_inherited(keep_fd) < 0 || (ps->tty && ioctl(0, TIOCSCTTY, 0) < 0))
         return STEP_SETUP;
     if (chdir(cwd) < 0) return STEP_CWD;
     return 0;
@@ -343,16 +378,21 @@ static int start(struct sbxd_sandbox *box, const struct sbxd_start_req *req, con
 
 /* Hands the command to the sandbox's init: it answers later (STARTED or FAILED with this
  * start's seq). The pipes' far ends go with the message; ours stay. */
-static int send_to_init(struct sbxd_sandbox *box, const char *dir, char *const argv[], char **envp,
-                        const struct sbxd_user *u, struct pipes *ps, uint32_t *seq, struct sbxd_err *err)
+static int send_to_init(struct sbxd_sandbox *box, const struct sbxd_start_req *req, const char *dir,
+                        char *const argv[], char **envp, const struct sbxd_user *u, struct pipes *ps,
+                        uint32_t *seq, struct sbxd_err *err)
 {
     int fds[3];
     size_t n = 0;
-    unsigned flags = ps->in[0] >= 0 ? SBX_START_STDIN : 0;
-    if (flags) fds[n++] = ps->in[0];
-    fds[n++] = ps->out[1];
-    fds[n++] = ps->err[1];
-    int rc = sbxd_initchan_start(box->chan, dir, argv, envp, u->uid, u->gid, flags, fds, n, seq);
+    struct sbxd_initchan_who who = {u->uid, u->gid, ps->in[0] >= 0 ? SBX_START_STDIN : 0, 0, 0};
+    if (req->pty) {
+        who = (struct sbxd_initchan_who){u->uid, u->gid, SBX_START_PTY, (uint16_t)req->rows, (uint16_t)req->cols};
+    } else {
+        if (ps->in[0] >= 0) fds[n++] = ps->in[0];
+        fds[n++] = ps->out[1];
+        fds[n++] = ps->err[1];
+    }
+    int rc = sbxd_initchan_start(box->chan, dir, argv, envp, &who, fds, n, seq);
     close_child_ends(ps);
     if (rc == 0) return 0;
     int e = errno;
@@ -382,10 +422,10 @@ static int launch(struct sbxd_sandbox *box, const struct sbxd_start_req *req, ch
     out->pid = 0;
     if (!dir)
         sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
-    else if (open_pipes(&ps, req->stdin_len > 0 || req->background) != 0)
+    else if (open_stdio(&ps, req, who->u != NULL) != 0)
         pipes_error(errno, err);
     else if (who->u)
-        rc = send_to_init(box, dir, argv, envp, who->u, &ps, &out->seq, err);
+        rc = send_to_init(box, req, dir, argv, envp, who->u, &ps, &out->seq, err);
     else
         rc = start(box, req, dir, argv, envp, &ps, who->pw, &out->pid, err);
     if (rc == 0) {

@@ -13,7 +13,10 @@ struct sbxd_spawned {
                              answered (then seq is the start's number) */
     uint32_t seq;
     int in, out, err;     /* our ends of its stdio pipes (close-on-exec); in is -1 when
-                             a foreground command had no stdin bytes (it reads /dev/null) */
+                             a foreground command had no stdin bytes (it reads /dev/null).
+                             With a pty: on the host in and out are the master (two
+                             descriptors) and err is -1; in a sandbox all three are -1,
+                             the master comes with the init's answer */
 };
 
 /* Once, after sbxd has set up its own signal handling: what each command must undo.

@@ -44,7 +44,7 @@ static const char USAGE[] =
     "  --bwrap PATH       the bubblewrap program (default: bwrap on PATH)\n"
     "  --init PATH        the in-sandbox init (default: sbx-init beside sbxd)\n"
     "  --max-body BYTES   largest request body accepted (default 16777216)\n"
-    "  --keepalive SECS   SSE keep-alive comment interval (default 15)\n"
+    "  --keepalive SECS   keep-alive interval of streams and WebSocket pings (default 15)\n"
     "  --max-sandboxes N  most sandboxes alive at once; more get 429 (default 1000)\n"
     "  --max-procs N      most processes started and not yet reaped; more get 429 (default 10000)\n"
     "  --default-pids N   most processes a sandbox may have without create{pids} (default 1024)\n"
@@ -318,6 +318,24 @@ static void raise_fd_limit(struct rlimit *started)
     setrlimit(RLIMIT_NOFILE, &lim);
 }
 
+/* WebSocket keep-alive, lws' own: a ping after `keepalive` seconds without a pong (or
+ * another message: ws_in.c), a hang-up after 3 keep-alives and 1 s. lws counts whole
+ * seconds: a shorter interval is rounded up. */
+static uint16_t whole_seconds(double seconds, unsigned most)
+{
+    if (!(seconds < most)) return (uint16_t)most;
+    unsigned n = (unsigned)seconds;
+    return (uint16_t)(n < seconds ? n + 1 : n);
+}
+
+static const lws_retry_bo_t *ws_keepalive(double keepalive)
+{
+    static lws_retry_bo_t policy;
+    policy.secs_since_valid_ping = whole_seconds(keepalive, 65534);
+    policy.secs_since_valid_hangup = whole_seconds(3 * keepalive + 1, 65535);
+    return &policy;
+}
+
 /* The lws context, and its one vhost: without a listener of its own, it takes the
  * connections sbxd accepts (accept.c). */
 static struct lws_vhost *start_lws(struct sbxd_server *srv)
@@ -339,6 +357,7 @@ static struct lws_vhost *start_lws(struct sbxd_server *srv)
     if (!srv->lws || sbxd_connwatch_open(srv, sbxd_conn_event) != 0) return NULL;
     struct lws_context_creation_info vi;
     memset(&vi, 0, sizeof vi);
+    vi.retry_and_idle_policy = ws_keepalive(srv->keepalive);
     vi.protocols = sbxd_protocols;
     vi.options = LWS_SERVER_OPTION_LIBUV;
     vi.vhost_name = "sbxd";

@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 #include "proc.h"
+#include "pty.h"
 #include "protocol.h"
 #include "cgroup.h"
 #include "initchan.h"
@@ -334,6 +336,7 @@ static void proc_free(struct sbxd_proc *p)
     sbxd_stdin_end(&p->in, 0);
     free_handle_of(&p->grace);
     free(p->spare);
+    free(p->pty_in);
     sbxd_outlog_free(&p->log);
     free(p);
 }
@@ -745,6 +748,44 @@ void sbxd_proc_start_failed(struct sbxd_proc *p, int step, int e)
     start_refused(p, &err);
 }
 
+/* A foreground command's stdin gets its bytes then EOF; a background or interactive
+ * one's stays open. A sandbox's pty has no descriptor yet: its bytes wait for the master.
+ * -1 when out of memory. */
+static int open_stdin(struct sbxd_proc *p, const struct sbxd_start_req *req, int fd)
+{
+    uv_loop_t *loop = &p->srv->loop;
+    if (!req->background && !req->interactive) {
+        sbxd_stdin_feed(loop, fd, req->stdin_data, req->stdin_len);
+        return 0;
+    }
+    if (fd >= 0 || !req->pty) {
+        sbxd_stdin_open(&p->in, loop, fd, req->stdin_data, req->stdin_len);
+        return 0;
+    }
+    if (!req->stdin_len) return 0;
+    if (!(p->pty_in = malloc(req->stdin_len))) return -1;
+    memcpy(p->pty_in, req->stdin_data, req->stdin_len);
+    p->pty_in_len = req->stdin_len;
+    return 0;
+}
+
+void sbxd_proc_take_pty(struct sbxd_proc *p, int fd)
+{
+    if (!p->pty || p->out || p->exited) {
+        if (fd >= 0) close(fd);
+        return;
+    }
+    int in = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+    if (in >= 0) sbxd_stdin_open(&p->in, &p->srv->loop, in, p->pty_in, p->pty_in_len);
+    free(p->pty_in);
+    p->pty_in = NULL;
+    p->pty_in_len = 0;
+    if (fd < 0 || in < 0 || read_pipe(p, &p->out, fd) != 0) {
+        if (fd >= 0 && in < 0) close(fd);
+        sbxd_proc_kill(p, "pipe failure");
+    }
+}
+
 struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_start_req *req,
                                   struct sbxd_err *err)
 {
@@ -765,9 +806,9 @@ struct sbxd_proc *sbxd_proc_start(struct sbxd_sandbox *box, const struct sbxd_st
         return NULL;
     }
     box->srv->running++;
-    if (req->background) sbxd_stdin_open(&p->in, &srv->loop, sp.in, req->stdin_data, req->stdin_len);
-    else sbxd_stdin_feed(&srv->loop, sp.in, req->stdin_data, req->stdin_len);
-    if (read_pipe(p, &p->out, sp.out) != 0 || read_pipe(p, &p->err, sp.err) != 0)
+    p->pty = req->pty;
+    if (open_stdin(p, req, sp.in) != 0 || (sp.out >= 0 && read_pipe(p, &p->out, sp.out) != 0) ||
+        (sp.err >= 0 && read_pipe(p, &p->err, sp.err) != 0))
         sbxd_proc_kill(p, "pipe failure");
     p->timeout = req->timeout;
     p->idle_timeout = req->idle_timeout;
@@ -815,11 +856,39 @@ json_t *sbxd_proc_list(struct sbxd_sandbox *box)
     return list;
 }
 
+int sbxd_proc_signal(struct sbxd_proc *p, int sig)
+{
+    if (p->exited) return 0;
+    if (sig == SIGKILL) sbxd_proc_kill(p, NULL);
+    else if (p->pid) signal_group(p, sig);
+    else return 0;
+    return 1;
+}
+
 int sbxd_proc_signal_pid(struct sbxd_sandbox *box, pid_t pid, int sig)
 {
     struct sbxd_proc *p = sbxd_proc_find_pid(box, pid);
-    if (!p) return 0;
-    if (sig == SIGKILL) sbxd_proc_kill(p, NULL);
-    else signal_group(p, sig);
-    return 1;
+    return p ? sbxd_proc_signal(p, sig) : 0;
+}
+
+/* The pty master's descriptor while its output is read; -1 otherwise. */
+static int pty_master(const struct sbxd_proc *p)
+{
+    int fd = -1;
+    if (!p->pty || !p->out || uv_fileno((const uv_handle_t *)p->out, &fd) != 0) return -1;
+    return fd;
+}
+
+int sbxd_proc_resize(struct sbxd_proc *p, unsigned rows, unsigned cols)
+{
+    int fd = pty_master(p);
+    return fd >= 0 ? sbxd_pty_resize(fd, rows, cols) : -1;
+}
+
+unsigned char sbxd_proc_eof_char(const struct sbxd_proc *p)
+{
+    struct termios t;
+    int fd = pty_master(p);
+    if (fd >= 0 && tcgetattr(fd, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE) return t.c_cc[VEOF];
+    return 4; /* ^D, the default */
 }

@@ -83,7 +83,11 @@ struct sbxd_proc {
     uv_timer_t *grace;                 /* --resume-grace: waiting for a reader, or release */
     int heavy;                         /* its reads fill the read buffer: they go to `spare` */
     struct sbxd_record *spare;         /* a record of SBXD_HEAVY_READ bytes the next read fills */
-    struct sbxd_stdin in;              /* a background command's open stdin (stdin.h) */
+    struct sbxd_stdin in;              /* a background or interactive command's open stdin */
+    int pty;                           /* runs on a pty: `out` reads its master, `in` writes it */
+    unsigned char *pty_in;             /* the start's stdin bytes, until a sandbox's pty master
+                                          comes with the init's answer */
+    size_t pty_in_len;
 };
 
 /* Starts the command of `req` in `box`. NULL with err set when refused or failed. */
@@ -120,6 +124,9 @@ void sbxd_proc_reap(struct sbxd_server *srv);
 struct sbxd_proc *sbxd_proc_find_start(struct sbxd_sandbox *box, uint32_t seq);
 struct sbxd_proc *sbxd_proc_find_pid(struct sbxd_sandbox *box, pid_t pid);
 void sbxd_proc_started(struct sbxd_proc *p, pid_t pid);
+/* The pty master that came with the init's STARTED (fd, taken; -1 when none came): the
+ * process's output is read from it and its stdin written to it. Before sbxd_proc_started. */
+void sbxd_proc_take_pty(struct sbxd_proc *p, int fd);
 void sbxd_proc_start_failed(struct sbxd_proc *p, int step, int err);
 void sbxd_proc_exited(struct sbxd_proc *p, int status);
 /* The process has its pid: its start event can go. */
@@ -142,6 +149,14 @@ json_t *sbxd_proc_list(struct sbxd_sandbox *box);
 /* Sends `sig` to the process group of the running process `pid` of `box`: 1 when sent,
  * 0 when there is no such running process. */
 int sbxd_proc_signal_pid(struct sbxd_sandbox *box, pid_t pid, int sig);
+/* Sends `sig` to the process group of a running process (SIGKILL: sbxd_proc_kill). A
+ * signal other than SIGKILL before the process has its pid goes nowhere. 1 when sent. */
+int sbxd_proc_signal(struct sbxd_proc *p, int sig);
+/* A pty's new size (TIOCSWINSZ on its master): 0, or -1 without a pty or once its output
+ * is over. */
+int sbxd_proc_resize(struct sbxd_proc *p, unsigned rows, unsigned cols);
+/* The byte that ends input on the process's terminal (its VEOF, ^D by default). */
+unsigned char sbxd_proc_eof_char(const struct sbxd_proc *p);
 /* Server shutdown: kill and free everything. */
 void sbxd_proc_free_all(struct sbxd_server *srv);
 

@@ -185,13 +185,37 @@ static int decode_stdin(json_t *v, struct sbxd_start_req *out, struct sbxd_err *
     return 0;
 }
 
+int sbxd_parse_winsize(json_t *v, const char *field, unsigned *cols, unsigned *rows, struct sbxd_err *err)
+{
+    static const char *const FIELDS[] = {"cols", "rows", NULL};
+    long c, r;
+    if (!json_is_object(v)) return bad(err, "'%s' must be an object {\"cols\": C, \"rows\": R}", field);
+    if (only_fields(v, FIELDS, err)) return -1;
+    json_t *jc = json_object_get(v, "cols"), *jr = json_object_get(v, "rows");
+    if (!jc || !jr) return bad(err, "'%s' needs both cols and rows", field);
+    if (whole(jc, "cols", 65535, &c, err) || whole(jr, "rows", 65535, &r, err)) return -1;
+    *cols = (unsigned)c;
+    *rows = (unsigned)r;
+    return 0;
+}
+
 int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
                      struct sbxd_err *err)
 {
+    json_t *root = parse_object(body, len, 0, err);
+    if (!root) return memset(out, 0, sizeof *out), -1;
+    int rc = sbxd_parse_start_object(root, out, err);
+    json_decref(root);
+    return rc;
+}
+
+int sbxd_parse_start_object(json_t *obj, struct sbxd_start_req *out, struct sbxd_err *err)
+{
     static const char *const FIELDS[] = {"cmd", "cwd", "env", "user", "timeout", "idle_timeout", "stdin", "tag",
-                                         "background", NULL};
+                                         "background", "pty", NULL};
     memset(out, 0, sizeof *out);
-    if (!(out->root = parse_object(body, len, 0, err))) return -1;
+    if (!json_is_object(obj)) return bad(err, "the start must be a JSON object%s", "");
+    out->root = json_incref(obj);
     json_t *r = out->root, *v;
     int failed = 0;
     if (only_fields(r, FIELDS, err)) goto fail;
@@ -216,6 +240,10 @@ int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
     if ((v = json_object_get(r, "background"))) {
         if (!json_is_boolean(v)) { bad(err, "'%s' must be a boolean", "background"); goto fail; }
         out->background = json_is_true(v);
+    }
+    if ((v = json_object_get(r, "pty"))) {
+        if (sbxd_parse_winsize(v, "pty", &out->cols, &out->rows, err)) goto fail;
+        out->pty = 1;
     }
     return 0;
 fail:

@@ -22,6 +22,9 @@ struct sbxd_start_req {
     unsigned char *stdin_data;            /* malloc'd, NULL when absent */
     size_t stdin_len;
     int background;                       /* lives on without a reader; its stdin stays open */
+    int interactive;                      /* a WebSocket session's: its stdin stays open */
+    int pty;                              /* pty{cols, rows}: runs on a terminal */
+    unsigned cols, rows;                  /* the pty's size, 1..65535 */
 };
 
 int sbxd_parse_create(const char *body, size_t len, struct sbxd_create_req *out,
@@ -29,7 +32,13 @@ int sbxd_parse_create(const char *body, size_t len, struct sbxd_create_req *out,
 void sbxd_create_req_free(struct sbxd_create_req *r);
 int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
                      struct sbxd_err *err);
+/* The same from a JSON object already parsed (a WebSocket session's start message, which
+ * holds a reference to it). */
+int sbxd_parse_start_object(json_t *obj, struct sbxd_start_req *out, struct sbxd_err *err);
 void sbxd_start_req_free(struct sbxd_start_req *r);
+/* A terminal size, {"cols": C, "rows": R}, each a whole number 1..65535 (`field` names it
+ * in a refusal). */
+int sbxd_parse_winsize(json_t *v, const char *field, unsigned *cols, unsigned *rows, struct sbxd_err *err);
 /* What a string of `len` bytes takes of execve's argument space: its bytes, its NUL and
  * its pointer (the kernel counts them so; see SBX_MAX_EXEC_TOTAL). */
 size_t sbxd_exec_cost(size_t len);

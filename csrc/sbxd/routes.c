@@ -6,6 +6,7 @@
 #include "later.h"
 #include "protocol.h"
 #include "request.h"
+#include "wschan.h"
 
 static int reply_fail(struct lws *wsi, int status, const char *kind, const char *message)
 {
@@ -96,6 +97,11 @@ static int start_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_
     struct sbxd_start_req req;
     struct sbxd_err err;
     if (sbxd_parse_start(c->body, c->body_len, &req, &err)) return sbxd_reply_error(wsi, &err);
+    if (req.pty) {
+        sbxd_start_req_free(&req);
+        return reply_fail(wsi, 400, SBX_ERR_INVALID,
+                          "'pty' is for interactive sessions: GET /sandboxes/{id}/processes/ws (WebSocket)");
+    }
     if (sbxd_sandbox_resume(box, &err)) {
         sbxd_start_req_free(&req);
         return sbxd_reply_error(wsi, &err);
@@ -250,6 +256,17 @@ static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_c
     return reply_fail(wsi, 405, SBX_ERR_INVALID, "method not allowed");
 }
 
+int sbxd_route_ws(const char *path, char *id, size_t idlen, pid_t *pid)
+{
+    const char *rest, *action;
+    if (split_sandbox_path(path, id, idlen, &rest) != 0) return 0;
+    if (!strcmp(rest, "/processes/ws")) return *pid = 0, 1;
+    pid_t p = process_path(rest, &action);
+    if (p <= 0 || strcmp(action, "ws") != 0) return 0;
+    *pid = p;
+    return 1;
+}
+
 int sbxd_route_raw_body(const char *path)
 {
     char id[64];
@@ -270,6 +287,10 @@ int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c)
     }
     char id[64];
     const char *rest;
+    pid_t pid;
+    if (sbxd_route_ws(c->path, id, sizeof id, &pid))
+        return reply_fail(wsi, 400, SBX_ERR_INVALID,
+                          "this route is a WebSocket: a GET with Upgrade: websocket and subprotocol " SBX_WS_PROTOCOL);
     if (split_sandbox_path(c->path, id, sizeof id, &rest) == 0)
         return route_sandbox(wsi, srv, c, id, rest);
     return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");

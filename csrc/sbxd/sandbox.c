@@ -89,14 +89,15 @@ static void on_init_message(void *ctx, const struct sbx_init_reply *m, int fd)
         on_init_lost(box);
         return;
     }
-    if (fd >= 0) close(fd); /* a pty master: no command asks for one yet */
-    struct sbxd_proc *p;
+    struct sbxd_proc *p = m->type == SBX_INIT_STARTED ? sbxd_proc_find_start(box, m->seq) : NULL;
+    if (p) sbxd_proc_take_pty(p, fd); /* a pty master, when the start asked for one */
+    else if (fd >= 0) close(fd);
     switch (m->type) {
     case SBX_INIT_READY:
         on_ready(box);
         break;
     case SBX_INIT_STARTED:
-        if ((p = sbxd_proc_find_start(box, m->seq))) sbxd_proc_started(p, m->pid);
+        if (p) sbxd_proc_started(p, m->pid);
         break;
     case SBX_INIT_FAILED:
         if ((p = sbxd_proc_find_start(box, m->seq))) sbxd_proc_start_failed(p, m->step, m->err);

@@ -8,6 +8,7 @@
 #include "connwatch.h"
 #include "later.h"
 #include "protocol.h"
+#include "ws.h"
 
 /* The request's method, as the routes know it and as the client wrote it. */
 static enum sbxd_method method_of(struct lws *wsi, const char **name)
@@ -209,6 +210,9 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return on_body(wsi, srv, c, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return on_body_complete(wsi, srv, c);
+    /* A request to upgrade comes here instead of LWS_CALLBACK_HTTP (c may be NULL). */
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return sbxd_ws_confirm_upgrade(wsi, srv, in);
     /* lws frees the per-connection memory after either: at the end of a kept-alive
      * transaction (DROP_PROTOCOL), or when the connection closes. */
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
@@ -219,7 +223,10 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     }
 }
 
+/* HTTP first: lws binds every request to it. The WebSocket sessions' (ws.h) takes
+ * messages in pieces of up to 64 KiB. */
 const struct lws_protocols sbxd_protocols[] = {
     {"http", http_callback, sizeof(struct sbxd_conn), 0, 0, NULL, SBXD_WRITE_MAX},
+    {SBX_WS_PROTOCOL, sbxd_ws_callback, sizeof(struct sbxd_ws_pss), 65536, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };

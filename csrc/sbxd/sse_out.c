@@ -92,10 +92,9 @@ static int add_output(struct sbxd_sse *s, struct batch *b)
     return 1;
 }
 
-#define END_DATA_MAX 128u
+#define END_DATA_MAX SBXD_END_DATA_MAX
 
-/* The end's data; the reasons are sbxd's own short words, so it always fits. */
-static size_t format_end(const struct sbxd_proc *p, char out[END_DATA_MAX])
+size_t sbxd_end_data(const struct sbxd_proc *p, char out[SBXD_END_DATA_MAX])
 {
     int st = p->status, n;
     if (WIFSIGNALED(st)) {
@@ -119,7 +118,7 @@ static size_t format_end(const struct sbxd_proc *p, char out[END_DATA_MAX])
 void sbxd_stream_add_end(struct sbxd_sse *s, struct batch *b)
 {
     char data[END_DATA_MAX], event[END_DATA_MAX + 32];
-    size_t n = format_end(s->proc, data);
+    size_t n = sbxd_end_data(s->proc, data);
     if (s->frames) {
         sbxd_frames_add(b, SBX_FRAME_END, data, n);
     } else {

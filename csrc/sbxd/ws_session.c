@@ -1,0 +1,168 @@
+/* The sbx.v1 protocol's lws callback and a connection's session: it is made when the
+ * WebSocket is established and freed when it closes; in between it is the reader of its
+ * process (proc.h). A session that goes without having sent the end is a reader gone:
+ * its process waits --resume-grace for another, as for a cut SSE stream. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "protocol.h"
+#include "ws.h"
+
+static struct sbxd_ws *session_of(struct sbxd_reader *r)
+{
+    return (struct sbxd_ws *)((char *)r - offsetof(struct sbxd_ws, reader));
+}
+
+void sbxd_ws_want_write(struct sbxd_ws *s)
+{
+    if (sbxd_ws_has_news(s)) lws_callback_on_writable(s->wsi);
+}
+
+/* The keep-alive's interval, in microseconds. */
+static lws_usec_t keepalive_us(const struct sbxd_ws *s)
+{
+    return (lws_usec_t)(s->srv->keepalive * LWS_US_PER_SEC);
+}
+
+void sbxd_ws_update_rx(struct sbxd_ws *s)
+{
+    int pause = s->close_code ? !s->close_sent
+                              : (s->proc && s->start_due) || s->stdin_pending > SBX_WS_STDIN_PENDING_MAX;
+    if (pause == s->rx_paused) return;
+    s->rx_paused = pause;
+    lws_rx_flow_control(s->wsi, !pause);
+    /* While sbxd does not read, the client's pongs wait unread: its silence is sbxd's
+     * doing, not a cut. The timer vouches for it (LWS_CALLBACK_TIMER). */
+    if (!s->close_code) lws_set_timer_usecs(s->wsi, pause ? keepalive_us(s) : LWS_SET_TIMER_USEC_CANCEL);
+}
+
+void sbxd_ws_close(struct sbxd_ws *s, int code, const char *reason)
+{
+    if (s->close_code) return; /* the first close stands */
+    s->close_code = code;
+    sbx_ws_set_reason(s->close_reason, reason);
+    sbxd_ws_update_rx(s);
+    lws_callback_on_writable(s->wsi);
+}
+
+void sbxd_ws_fail(struct sbxd_ws *s, const struct sbxd_err *err)
+{
+    json_t *doc = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "kind", err->kind, "message",
+                            err->message);
+    if (!s->error && !s->close_code) s->error = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    sbxd_ws_close(s, err->status >= 500 ? SBX_WS_SERVER_ERROR : SBX_WS_POLICY, err->message);
+}
+
+void sbxd_ws_attach(struct sbxd_ws *s, struct sbxd_proc *p, uint64_t offset)
+{
+    s->proc = p;
+    s->start_due = 1;
+    sbxd_proc_attach(p, &s->reader, offset);
+    sbxd_ws_update_rx(s);
+    sbxd_ws_want_write(s);
+}
+
+static void on_news(struct sbxd_reader *r)
+{
+    sbxd_ws_want_write(session_of(r));
+}
+
+/* At shutdown: the process is freed before lws closes the connection. */
+static void on_gone(struct sbxd_reader *r)
+{
+    struct sbxd_ws *s = session_of(r);
+    s->proc = NULL;
+    sbxd_ws_close(s, SBX_WS_GOING_AWAY, "sbxd is shutting down");
+}
+
+/* The command did not start: the session says why and closes. It was the process's only
+ * reader; its detach frees the process. */
+static void on_start_failed(struct sbxd_reader *r, const struct sbxd_err *err)
+{
+    struct sbxd_ws *s = session_of(r);
+    struct sbxd_proc *p = s->proc;
+    s->proc = NULL;
+    sbxd_proc_detach(p, r);
+    sbxd_ws_fail(s, err);
+}
+
+static const struct sbxd_reader_ops WS_READER = {on_news, on_news, on_gone, on_start_failed};
+
+/* The request was checked before the upgrade (ws_upgrade.c) and nothing ran since: its
+ * target is found again, as it was then. */
+static int establish(struct lws *wsi, struct sbxd_ws_pss *pss)
+{
+    struct sbxd_ws *s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    s->reader.ops = &WS_READER;
+    s->srv = lws_context_user(lws_get_context(wsi));
+    s->wsi = wsi;
+    sbx_list_init(&s->stdin_ops);
+    pss->s = s;
+    struct sbxd_ws_target t;
+    struct sbxd_err err;
+    if (sbxd_ws_target(wsi, s->srv, &t, &err) != 0) {
+        sbxd_ws_fail(s, &err);
+    } else if (t.proc) {
+        sbxd_ws_attach(s, t.proc, t.offset);
+    } else {
+        s->awaiting_start = 1;
+        snprintf(s->box_id, sizeof s->box_id, "%s", t.box->id);
+    }
+    return 0;
+}
+
+static void session_free(struct sbxd_ws *s)
+{
+    if (s->proc) sbxd_proc_detach(s->proc, &s->reader);
+    sbxd_ws_forget_stdin(s);
+    free(s->msg);
+    free(s->error);
+    free(s);
+}
+
+/* The timer: the close begins (lws sends its frame: ws_out.c); or, while reads are
+ * paused, each keep-alive interval counts as an answer from the client. */
+static int on_timer(struct sbxd_ws *s)
+{
+    if (s->close_sent) return -1;
+    if (!s->rx_paused || s->close_code) return 0;
+    lws_validity_confirmed(s->wsi);
+    lws_set_timer_usecs(s->wsi, keepalive_us(s));
+    return 0;
+}
+
+/* The client closes first: lws answers, and nothing more is sent. */
+static int peer_closed(struct sbxd_ws *s)
+{
+    s->close_code = SBX_WS_NORMAL;
+    s->close_sent = 1;
+    return 0;
+}
+
+int sbxd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    struct sbxd_ws_pss *pss = user;
+    struct sbxd_ws *s = pss ? pss->s : NULL;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        return pss ? establish(wsi, pss) : -1;
+    case LWS_CALLBACK_RECEIVE:
+        if (s) sbxd_ws_receive(s, in, len);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return s ? sbxd_ws_writable(s) : -1;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return s ? peer_closed(s) : 0;
+    case LWS_CALLBACK_TIMER:
+        return s ? on_timer(s) : 0;
+    case LWS_CALLBACK_CLOSED:
+        if (s) session_free(s);
+        if (pss) pss->s = NULL;
+        return 0;
+    default:
+        return 0;
+    }
+}
