@@ -3,6 +3,7 @@
 -- stdout and stderr and its exit code are what is checked.
 local sbx = require "sbx"
 local core = require "sbx.core"
+local cjson = require "cjson"
 local helper = require "helper"
 
 local SBX = "bin/sbx"
@@ -80,6 +81,16 @@ local function spawn_cli(args, vars)
     helper.sh("rm -rf " .. q(d))
   end
   return job
+end
+
+--- Runs sbx on a terminal of its own, COLS x ROWS, doing `steps` (spec/pty_run.py):
+-- { output =, status = (exit code, or -N for signal N), attrs = { initial =, final =, ... } }.
+local function on_terminal(cols, rows, steps, args, vars)
+  local json = helper.sh(("python3 spec/pty_run.py %d %d %s %s"):format(cols, rows,
+    q(cjson.encode(steps)), q("exec " .. command_line(args, vars))))
+  local r = cjson.decode(json)
+  r.output = helper.b64decode(r.output)
+  return r
 end
 
 local ISO = "%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ"
@@ -211,6 +222,66 @@ describe("sbx, the command line", function()
     end)
   end)
 
+  describe("spawn", function()
+    it("gives its stdin to the command and exits with the command's code", function()
+      local box = new_box()
+      assert.are.same({ "a\0b\n", "err\n", 5 },
+        { run_cli({ "spawn", box.id, "--", "cat; echo err >&2; exit 5" }, env, "a\0b\n") })
+    end)
+
+    it("-t without a terminal runs the command on an 80x24 pty", function()
+      local box = new_box()
+      local out, err, code = run_cli({ "spawn", "-t", box.id, "--", "tty; stty size" }, env)
+      assert.are.same({ "", 0 }, { err, code })
+      assert.is_truthy(out:match("^/dev/pts/%d+\r\n24 80\r\n$"), out)
+    end)
+
+    it("-t on a terminal: raw while the command runs, keys and resizes reach it, restored after", function()
+      local box = new_box()
+      local r = on_terminal(100, 30, {
+        { expect = "ready" }, { attrs = "during" }, { send = "hi\r" }, { expect = "got:hi" },
+        { resize = { 120, 40 } }, { send = "\r" }, { expect = "40 120" },
+      }, { "spawn", "-t", box.id, "--",
+        'stty size; echo ready; read line; echo "got:$line"; read x; stty size' }, env)
+      -- the command's own terminal echoes what it reads; sbx's adds nothing (raw)
+      assert.are.equal("30 100\r\nready\r\nhi\r\ngot:hi\r\n\r\n40 120\r\n", r.output)
+      assert.are.equal(0, r.status)
+      assert.is_false(r.attrs.during.icanon or r.attrs.during.echo or r.attrs.during.isig)
+      assert.is_true(r.attrs.initial.icanon and r.attrs.initial.echo and r.attrs.initial.isig)
+      assert.are.same(r.attrs.initial, r.attrs.final)
+    end)
+
+    it("-t: ^C is a key for the command", function()
+      local box = new_box()
+      local r = on_terminal(80, 24, { { expect = "ready" }, { send = "\3" }, { expect = "got%-int" } },
+        { "spawn", "-t", box.id, "--", "trap 'echo got-int; exit 7' INT; echo ready; sleep 60 & wait" }, env)
+      assert.are.equal(7, r.status)
+      assert.is_truthy(r.output:find("got-int", 1, true), r.output)
+      assert.are.same(r.attrs.initial, r.attrs.final)
+    end)
+
+    it("-t: the terminal is restored when sbx is ended by SIGTERM, SIGHUP or SIGINT", function()
+      local box = new_box()
+      for sig, status in pairs { SIGTERM = -15, SIGHUP = -1, SIGINT = 130 } do
+        local r = on_terminal(80, 24, { { expect = "ready" }, { attrs = "during" }, { signal = sig } },
+          { "spawn", "-t", box.id, "--", "echo ready; sleep 60" }, env)
+        assert.are.equal(status, r.status, sig)
+        assert.is_false(r.attrs.during.icanon, sig)
+        assert.are.same(r.attrs.initial, r.attrs.final, sig)
+      end
+    end)
+
+    it("without -t, ^C kills the command and exits 130", function()
+      local box = new_box()
+      local job = spawn_cli({ "spawn", box.id, "--", "echo started; sleep 60" }, env)
+      finally(job.cleanup)
+      assert.is_true(helper.eventually(function() return job.out() == "started\n" end, 10), job.err())
+      helper.sh("kill -INT " .. job.pid)
+      assert.are.equal(130, job.rc())
+      assert.is_true(helper.eventually(function() return #box.commands:list() == 0 end, 5))
+    end)
+  end)
+
   describe("ps and logs", function()
     it("ps lists the running commands", function()
       local box = new_box()
@@ -288,7 +359,7 @@ describe("sbx, the command line", function()
     it("an unknown sandbox is a NotFoundError and exit 1", function()
       local id = "sbx_0000000000000000"
       for _, args in ipairs { { "info", id }, { "kill", id }, { "pause", id }, { "resume", id },
-        { "ps", id }, { "logs", id, "1" }, { "run", id, "--", "true" } } do
+        { "ps", id }, { "logs", id, "1" }, { "run", id, "--", "true" }, { "spawn", id, "--", "true" } } do
         assert.are.same({ "", ("sbx: NotFoundError: no sandbox '%s'\n"):format(id), 1 },
           { run_cli(args, env) }, args[1])
       end
@@ -302,7 +373,8 @@ describe("sbx, the command line", function()
 
     it("without SBX_URL, every command but daemon says how to start one and exits 2", function()
       for _, args in ipairs { { "create" }, { "ls" }, { "info", "x" }, { "kill", "x" },
-        { "pause", "x" }, { "resume", "x" }, { "run", "x", "true" }, { "ps", "x" },
+        { "pause", "x" }, { "resume", "x" }, { "run", "x", "true" }, { "spawn", "x", "true" },
+        { "ps", "x" },
         { "logs", "x", "1" } } do
         local out, err, code = run_cli(args)
         assert.are.same({ "", 2 }, { out, code }, args[1])
@@ -336,8 +408,8 @@ describe("sbx, the command line", function()
       local out, err, code = run_cli({ "--help" })
       assert.are.same({ "", 0 }, { err, code })
       assert.are.equal("Usage: sbx ", out:sub(1, 11))
-      for _, name in ipairs { "create", "ls", "info", "kill", "pause", "resume", "run", "ps", "logs",
-        "daemon" } do
+      for _, name in ipairs { "create", "ls", "info", "kill", "pause", "resume", "run", "spawn", "ps",
+        "logs", "daemon" } do
         assert.is_truthy(out:find("\n   " .. name .. " ", 1, true), name)
         local cout, cerr, ccode = run_cli({ name, "--help" })
         assert.are.same({ "", 0 }, { cerr, ccode }, name)

@@ -18,6 +18,8 @@ local CANCEL_WAIT = 2
 -- `sbx logs` without -f on a running process: it stops once no output came for LOGS_IDLE
 -- seconds, or for LOGS_FIRST_WAIT before the first (the attach's own round trip).
 local LOGS_IDLE, LOGS_FIRST_WAIT = 0.3, 2
+-- `sbx spawn`: the most bytes of stdin read at once.
+local STDIN_CHUNK = 64 * 1024
 
 local DAEMON_HINT = [[
 sbx: SBX_URL is not set: sbx needs a running sbxd (one it started itself would end with
@@ -249,6 +251,72 @@ function actions.run(a)
   return EXIT_INTERRUPTED
 end
 
+--- The size of the terminal on stdin, else on stdout: cols, rows; 80, 24 without one.
+local function terminal_size(core)
+  local cols, rows = core.tty_size(0)
+  if not cols then cols, rows = core.tty_size(1) end
+  return cols or 80, rows or 24
+end
+
+--- Gives the session what comes on stdin, until its end or the process's: EOF becomes
+-- the session's (with a pty, the terminal's EOF character). Returns whether stdin is
+-- still open. A write to a process that has exited ends the input.
+local function forward_stdin(core, s)
+  local data = core.read_fd(0, STDIN_CHUNK)
+  local ok, err = pcall(function()
+    if data and data ~= "" then s.stdin:write(data) else s.stdin:close() end
+  end)
+  if not ok and not errors.is(err, "ConflictError") then error(err, 0) end
+  return ok and data ~= nil and data ~= ""
+end
+
+--- Steps sbx and the session until `t` (the session's wait) ends, waiting on stdin and
+-- sbx's descriptor at once; a resize of the raw terminal `raw` resizes the pty.
+local function run_session(core, s, t, raw)
+  local stdin_open = true
+  while t:status() == "running" do
+    local fds = { sbx.pollfd() }
+    if stdin_open then fds[2] = 0 end
+    local wait_for = sbx.timeout()
+    if not wait_for or wait_for > TICK then wait_for = TICK end
+    local ready = core.wait_readable(fds, wait_for)
+    -- a resize first: typed after it, input that came with it is meant for the new size
+    if raw and raw:resized() then s:resize(terminal_size(core)) end
+    if stdin_open and (ready[1] == 0 or ready[2] == 0) then stdin_open = forward_stdin(core, s) end
+    sbx.step(0)
+  end
+end
+
+function actions.spawn(a)
+  local core = require "sbx.core"
+  local box = sbx.connect(a.id)
+  local pty
+  if a.tty then
+    local cols, rows = terminal_size(core)
+    pty = { cols = cols, rows = rows }
+  end
+  -- raw only when stdin is a terminal, from before the command's first output; restored
+  -- however this function is left (and by the signals that would end sbx first)
+  local raw <close> = a.tty and core.tty_raw(0) or nil
+  local s <close> = box.commands:spawn(table.concat(a.cmd, " "), {
+    cwd = a.cwd, env = to_map(a.env), user = a.user, timeout = a.timeout, pty = pty,
+    on_stdout = writer(io.stdout, "stdout"), on_stderr = writer(io.stderr, "stderr"),
+  })
+  local t = sbx.go(s.wait, s)
+  local ok, err = pcall(run_session, core, s, t, raw)
+  if raw then raw:restore() end
+  if not ok then
+    if not is_interrupt(err) then error(err, 0) end
+    -- the session's close kills the process in the background, and sbx exits at once
+    pcall(box.commands.kill, box.commands, s.pid)
+    return EXIT_INTERRUPTED
+  end
+  local done, result = pcall(t.wait, t)
+  if done then return result.exit_code end
+  if errors.is(result, "CommandExitError") then return result.result.exit_code end
+  error(result, 0)
+end
+
 function actions.ps(a)
   local rows = {}
   for _, p in ipairs(sbx.connect(a.id).commands:list()) do
@@ -358,7 +426,7 @@ end
 
 -- The commands that wait in their own way (drive, or a loop of their own); the others run
 -- in drive.
-local SELF_DRIVEN = { run = true, logs = true, daemon = true }
+local SELF_DRIVEN = { run = true, logs = true, daemon = true, spawn = true }
 
 -- The parser ---------------------------------------------------------------------------
 
@@ -442,6 +510,22 @@ kills it. A paused sandbox is resumed.]])
     .. "printed nothing for that long (default: none).")
     :argname("<S>"):convert(number_of("--timeout", "a number of seconds"))
   c:flag("-i --stdin", "Read this program's stdin to its end and give it to the command.")
+
+  c = command(p, "spawn", "Run an interactive command in a sandbox.", [[
+Run a command in a sandbox in an interactive session: this program's stdin goes to
+it as it comes (its end: the command's EOF), its stdout and stderr come back as they
+come, and sbx exits with its exit code. With -t the command runs on a terminal (a pty
+of the size of yours) and, when stdin is a terminal, yours is put in raw mode (keys, ^C
+included, go to the command; resizes follow) and restored when sbx ends. Without -t,
+^C kills the command. The words of CMD are joined as for `run`.]])
+  id_argument(c)
+  c:argument("cmd", "The command (put -- before it when it has options)."):args("+")
+  c:flag("-t --tty", "Run the command on a terminal; put yours in raw mode.")
+  c:option("--cwd", "Working directory (default: the sandbox's home)."):argname("<D>")
+  env_option(c, "A variable of the command's environment (repeatable).")
+  c:option("--user", "The user to run as (default: user)."):argname("<U>")
+  c:option("--timeout", "Total time limit in seconds (default: none).")
+    :argname("<S>"):convert(number_of("--timeout", "a number of seconds"))
 
   c = command(p, "ps", "List the running commands of a sandbox.",
     "List the running commands of a sandbox: pid (inside it), tag, start (UTC), command. "
