@@ -319,6 +319,7 @@ int sbx_session_connect(struct sbx_session *s, const char *path, const char **wh
     s->peer_code = 0;
     s->peer_reason[0] = '\0';
     s->paused = 0;
+    s->close_begun = 0;
     return start_connect(s, why);
 }
 
@@ -484,6 +485,19 @@ static int on_receive(struct sbx_session *s, struct lws *wsi, const void *in, si
     return 0;
 }
 
+/* The close frame 1000 goes out through lws' close, begun from the connection's timer
+ * (LWS_CALLBACK_TIMER): one begun by this callback failing would be dropped unsent (the
+ * connection is closed a second time at once). */
+static int begin_close(struct sbx_session *s, struct lws *wsi)
+{
+    static const char BYE[] = "closed by the client";
+    if (s->close_begun) return 0;
+    s->close_begun = 1;
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)BYE, sizeof BYE - 1);
+    lws_set_timer_usecs(wsi, 1);
+    return 0;
+}
+
 /* One message per WRITEABLE: a due ping first, then control, then stdin; a session that
  * is closing closes once its control messages are out. */
 static int on_writeable(struct sbx_session *s, struct lws *wsi)
@@ -496,11 +510,7 @@ static int on_writeable(struct sbx_session *s, struct lws *wsi)
         return 0;
     }
     struct sbx_wsmsg *m = sbx_wstx_next(&s->tx);
-    if (s->closing && (!m || m->kind != SBX_WSMSG_CONTROL)) {
-        static const char BYE[] = "closed by the client";
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)BYE, sizeof BYE - 1);
-        return -1;
-    }
+    if (s->closing && (!m || m->kind != SBX_WSMSG_CONTROL)) return begin_close(s, wsi);
     if (!m) return 0;
     if (lws_write(wsi, m->bytes, m->len, LWS_WRITE_BINARY) < (int)m->len) return -1;
     int progress = m->kind == SBX_WSMSG_STDIN;
@@ -569,7 +579,8 @@ static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
                         void *in, size_t len)
 {
     struct sbx_session *s = user;
-    if (!s) return reason == LWS_CALLBACK_CLIENT_WRITEABLE ? -1 : 0; /* let go of */
+    if (!s) /* let go of: it closes */
+        return reason == LWS_CALLBACK_CLIENT_WRITEABLE || reason == LWS_CALLBACK_TIMER ? -1 : 0;
     switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: return append_auth(s, wsi, in, len);
     case LWS_CALLBACK_CLIENT_ESTABLISHED: on_established(s); return 0;
@@ -580,6 +591,7 @@ static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: on_connection_error(s, wsi, in, len); return 0;
     case LWS_CALLBACK_CLIENT_CLOSED: on_closed(s); return 0;
     case LWS_CALLBACK_WSI_DESTROY: on_wsi_destroy(s, wsi); return 0;
+    case LWS_CALLBACK_TIMER: return s->close_begun ? -1 : 0;
     default: return 0;
     }
 }
