@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                         void *in, size_t len);
@@ -239,12 +242,11 @@ static int open_connection(struct sbx_session *s, const char *address, const cha
     s->reported = 0;
     s->state = SBX_SESSION_CONNECTING;
     sbx_wsrx_reset(&s->rx);
-    errno = 0;
     struct lws *wsi = lws_client_connect_via_info(&i);
     if (!wsi) {
         /* lws reports a failure inside the call by its result only */
         s->state = SBX_SESSION_IDLE;
-        *why = errno ? strerror(errno) : "the connection could not be made";
+        *why = "the connection could not be made";
         return -1;
     }
     s->wsi = wsi;
@@ -253,8 +255,28 @@ static int open_connection(struct sbx_session *s, const char *address, const cha
     return 0;
 }
 
+/* Whether a unix socket takes connections: 0, or the errno of a refused connect. A
+ * connect that fails at once (no listener: ECONNREFUSED, ENOENT) fails inside
+ * lws_client_connect_via_info, and lws 4.1 then leaks its uv handle for the socket; so a
+ * connection that may well find sbxd gone (an attach after a cut) is tried here first. */
+static int unix_socket_refuses(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) return ENAMETOOLONG;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 || errno == EAGAIN ? 0 : errno;
+    close(fd);
+    return rc;
+}
+
 static int connect_address(struct sbx_session *s, const char **why)
 {
+    if (s->unix_socket && s->wrote) {
+        int refused = unix_socket_refuses(s->unix_socket);
+        if (refused) return *why = strerror(refused), -1;
+    }
     if (s->unix_socket) {
         size_t n = strlen(s->unix_socket);
         char *plus = malloc(n + 2);
