@@ -23,7 +23,7 @@ LIBS_LUA  = $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null)
 DEB_PKGS = build-essential pkg-config clang lua5.4 liblua5.4-dev lua-cjson lua-busted lua-ldoc \
 	lua-check lua-argparse luarocks libcurl4-openssl-dev libuv1-dev libwebsockets-dev \
 	libwebsockets-evlib-uv libjansson-dev bubblewrap procps lua-cqueues lua-luv \
-	lua-socket iproute2 curl strace
+	lua-socket iproute2 curl strace websocketd
 
 COMMON_SRC = $(wildcard csrc/common/*.c)
 TESTING_SRC = csrc/lua/testing.c
@@ -152,13 +152,19 @@ $(B)/bench/spawn_baseline: bench/spawn_baseline.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ $<
 
-bench: deps all $(B)/bench/spawn_baseline
+# The baseline of bench/spawn_rtt.lua: a minimal lws client on a libuv loop.
+$(B)/bench/ws_baseline: bench/ws_baseline.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ $< $(shell pkg-config --libs libwebsockets libuv 2>/dev/null)
+
+bench: deps all $(B)/bench/spawn_baseline $(B)/bench/ws_baseline
 	$(LUA_ENV) $(LUA) bench/run_latency.lua
 	$(LUA_ENV) $(LUA) bench/step_budget.lua
 	$(LUA_ENV) $(LUA) bench/concurrency.lua
 	$(LUA_ENV) $(LUA) bench/sandbox_start.lua
 	$(LUA_ENV) $(LUA) bench/stream_throughput.lua
 	$(LUA_ENV) $(LUA) bench/replay.lua
+	$(LUA_ENV) $(LUA) bench/spawn_rtt.lua
 
 FUZZ_TIME ?= 60
 FUZZ_TARGETS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))

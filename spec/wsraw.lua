@@ -106,9 +106,9 @@ local function mask(data, key)
   return table.concat(out)
 end
 
---- Sends one frame: opcode, payload, fin (default true). opts.length overrides the
--- length field (a lie about the size).
-function M:frame(opcode, payload, fin, length)
+--- One frame's bytes: opcode, payload, fin (default true), masked with a random key.
+-- `length` overrides the length field (a lie about the size).
+function M.encode(opcode, payload, fin, length)
   payload = payload or ""
   local len = length or #payload
   local head = string.char((fin == false and 0 or 0x80) | opcode)
@@ -120,7 +120,12 @@ function M:frame(opcode, payload, fin, length)
     head = head .. string.char(0x80 | 127) .. string.pack(">I8", len)
   end
   local key = random_bytes(4)
-  return self.sock:send(head .. key .. mask(payload, key))
+  return head .. key .. mask(payload, key)
+end
+
+--- Sends one frame (as M.encode makes it).
+function M:frame(opcode, payload, fin, length)
+  return self.sock:send(M.encode(opcode, payload, fin, length))
 end
 
 --- Sends a binary message: a channel byte, then the payload.

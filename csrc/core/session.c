@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                         void *in, size_t len);
@@ -239,12 +242,11 @@ static int open_connection(struct sbx_session *s, const char *address, const cha
     s->reported = 0;
     s->state = SBX_SESSION_CONNECTING;
     sbx_wsrx_reset(&s->rx);
-    errno = 0;
     struct lws *wsi = lws_client_connect_via_info(&i);
     if (!wsi) {
         /* lws reports a failure inside the call by its result only */
         s->state = SBX_SESSION_IDLE;
-        *why = errno ? strerror(errno) : "the connection could not be made";
+        *why = "the connection could not be made";
         return -1;
     }
     s->wsi = wsi;
@@ -253,8 +255,28 @@ static int open_connection(struct sbx_session *s, const char *address, const cha
     return 0;
 }
 
+/* Whether a unix socket takes connections: 0, or the errno of a refused connect. A
+ * connect that fails at once (no listener: ECONNREFUSED, ENOENT) fails inside
+ * lws_client_connect_via_info, and lws 4.1 then leaks its uv handle for the socket; so a
+ * connection that may well find sbxd gone (an attach after a cut) is tried here first. */
+static int unix_socket_refuses(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) return ENAMETOOLONG;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 || errno == EAGAIN ? 0 : errno;
+    close(fd);
+    return rc;
+}
+
 static int connect_address(struct sbx_session *s, const char **why)
 {
+    if (s->unix_socket && s->wrote) {
+        int refused = unix_socket_refuses(s->unix_socket);
+        if (refused) return *why = strerror(refused), -1;
+    }
     if (s->unix_socket) {
         size_t n = strlen(s->unix_socket);
         char *plus = malloc(n + 2);
@@ -319,6 +341,7 @@ int sbx_session_connect(struct sbx_session *s, const char *path, const char **wh
     s->peer_code = 0;
     s->peer_reason[0] = '\0';
     s->paused = 0;
+    s->close_begun = 0;
     return start_connect(s, why);
 }
 
@@ -484,6 +507,19 @@ static int on_receive(struct sbx_session *s, struct lws *wsi, const void *in, si
     return 0;
 }
 
+/* The close frame 1000 goes out through lws' close, begun from the connection's timer
+ * (LWS_CALLBACK_TIMER): one begun by this callback failing would be dropped unsent (the
+ * connection is closed a second time at once). */
+static int begin_close(struct sbx_session *s, struct lws *wsi)
+{
+    static const char BYE[] = "closed by the client";
+    if (s->close_begun) return 0;
+    s->close_begun = 1;
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)BYE, sizeof BYE - 1);
+    lws_set_timer_usecs(wsi, 1);
+    return 0;
+}
+
 /* One message per WRITEABLE: a due ping first, then control, then stdin; a session that
  * is closing closes once its control messages are out. */
 static int on_writeable(struct sbx_session *s, struct lws *wsi)
@@ -496,11 +532,7 @@ static int on_writeable(struct sbx_session *s, struct lws *wsi)
         return 0;
     }
     struct sbx_wsmsg *m = sbx_wstx_next(&s->tx);
-    if (s->closing && (!m || m->kind != SBX_WSMSG_CONTROL)) {
-        static const char BYE[] = "closed by the client";
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)BYE, sizeof BYE - 1);
-        return -1;
-    }
+    if (s->closing && (!m || m->kind != SBX_WSMSG_CONTROL)) return begin_close(s, wsi);
     if (!m) return 0;
     if (lws_write(wsi, m->bytes, m->len, LWS_WRITE_BINARY) < (int)m->len) return -1;
     int progress = m->kind == SBX_WSMSG_STDIN;
@@ -569,7 +601,8 @@ static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
                         void *in, size_t len)
 {
     struct sbx_session *s = user;
-    if (!s) return reason == LWS_CALLBACK_CLIENT_WRITEABLE ? -1 : 0; /* let go of */
+    if (!s) /* let go of: it closes */
+        return reason == LWS_CALLBACK_CLIENT_WRITEABLE || reason == LWS_CALLBACK_TIMER ? -1 : 0;
     switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: return append_auth(s, wsi, in, len);
     case LWS_CALLBACK_CLIENT_ESTABLISHED: on_established(s); return 0;
@@ -580,6 +613,7 @@ static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: on_connection_error(s, wsi, in, len); return 0;
     case LWS_CALLBACK_CLIENT_CLOSED: on_closed(s); return 0;
     case LWS_CALLBACK_WSI_DESTROY: on_wsi_destroy(s, wsi); return 0;
+    case LWS_CALLBACK_TIMER: return s->close_begun ? -1 : 0;
     default: return 0;
     }
 }

@@ -88,6 +88,7 @@ struct sbx_session {
                                      * may run a process for it */
     int finished;                   /* Lua saw the end status: nothing to kill */
     int closing;                    /* close once the control messages are written */
+    int close_begun;                /* the close frame is on its way */
     int ping_due;
     double keepalive;               /* seconds; 0: unknown yet */
     uint64_t last_rx, last_ping, close_by;  /* uv_hrtime() */

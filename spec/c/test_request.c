@@ -139,9 +139,38 @@ static void test_timeout(void)
     CHECK(sbxd_parse_timeout("{\"timeout\":1,\"x\":1}", 19, &t, &err) == -1, "unknown field");
 }
 
+/* pty{cols, rows}: whole numbers 1..65535, both, nothing else; the same for a resize. */
+static void test_pty(void)
+{
+    struct sbxd_start_req r;
+    struct sbxd_err err;
+    const char *ok = "{\"cmd\":\"x\",\"pty\":{\"cols\":80,\"rows\":65535}}";
+    CHECK(sbxd_parse_start(ok, strlen(ok), &r, &err) == 0, "%s", err.message);
+    CHECK(r.pty && r.cols == 80 && r.rows == 65535, "pty %d %u %u", r.pty, r.cols, r.rows);
+    sbxd_start_req_free(&r);
+    const char *none = "{\"cmd\":\"x\"}";
+    CHECK(sbxd_parse_start(none, strlen(none), &r, &err) == 0 && !r.pty, "no pty");
+    sbxd_start_req_free(&r);
+    start_refused("{\"cmd\":\"x\",\"pty\":true}", "'pty' must be an object");
+    start_refused("{\"cmd\":\"x\",\"pty\":{\"cols\":80}}", "both cols and rows");
+    start_refused("{\"cmd\":\"x\",\"pty\":{\"cols\":0,\"rows\":24}}", "'cols'");
+    start_refused("{\"cmd\":\"x\",\"pty\":{\"cols\":80,\"rows\":65536}}", "'rows'");
+    start_refused("{\"cmd\":\"x\",\"pty\":{\"cols\":80.5,\"rows\":24}}", "'cols'");
+    start_refused("{\"cmd\":\"x\",\"pty\":{\"cols\":80,\"rows\":24,\"x\":1}}", "unknown field 'x'");
+    unsigned cols, rows;
+    json_t *v = json_pack("{s:i, s:i}", "cols", 132, "rows", 43);
+    CHECK(sbxd_parse_winsize(v, "resize", &cols, &rows, &err) == 0 && cols == 132 && rows == 43, "resize");
+    json_decref(v);
+    v = json_pack("[i]", 1);
+    CHECK(sbxd_parse_winsize(v, "resize", &cols, &rows, &err) == -1 && strstr(err.message, "'resize'"),
+          "%s", err.message);
+    json_decref(v);
+}
+
 int main(void)
 {
     test_start();
+    test_pty();
     test_create();
     test_timeout();
     test_exec_bounds();
