@@ -21,9 +21,9 @@ LIBS_LUA  = $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null)
 
 # Debian packages the build, the tests, the examples and the demo need.
 DEB_PKGS = build-essential pkg-config clang lua5.4 liblua5.4-dev lua-cjson lua-busted lua-ldoc \
-	lua-check luarocks libcurl4-openssl-dev libuv1-dev libwebsockets-dev \
+	lua-check lua-argparse luarocks libcurl4-openssl-dev libuv1-dev libwebsockets-dev \
 	libwebsockets-evlib-uv libjansson-dev bubblewrap procps lua-cqueues lua-luv \
-	lua-socket iproute2 curl strace
+	lua-socket iproute2 curl strace websocketd
 
 COMMON_SRC = $(wildcard csrc/common/*.c)
 TESTING_SRC = csrc/lua/testing.c
@@ -109,7 +109,7 @@ examples: all
 	@for f in examples/*.lua; do echo "== $$f"; $(LUA_ENV) $(LUA) $$f > /dev/null || exit 1; done
 
 lint:
-	@if command -v luacheck >/dev/null; then luacheck --no-color -q lua spec examples bench; fi
+	@if command -v luacheck >/dev/null; then luacheck --no-color -q lua spec examples bench bin/sbx; fi
 
 rockspec-test: all
 	LUA=$(LUA) bash spec/rockspec_test.sh
@@ -152,13 +152,19 @@ $(B)/bench/spawn_baseline: bench/spawn_baseline.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ $<
 
-bench: deps all $(B)/bench/spawn_baseline
+# The baseline of bench/spawn_rtt.lua: a minimal lws client on a libuv loop.
+$(B)/bench/ws_baseline: bench/ws_baseline.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ $< $(shell pkg-config --libs libwebsockets libuv 2>/dev/null)
+
+bench: deps all $(B)/bench/spawn_baseline $(B)/bench/ws_baseline
 	$(LUA_ENV) $(LUA) bench/run_latency.lua
 	$(LUA_ENV) $(LUA) bench/step_budget.lua
 	$(LUA_ENV) $(LUA) bench/concurrency.lua
 	$(LUA_ENV) $(LUA) bench/sandbox_start.lua
 	$(LUA_ENV) $(LUA) bench/stream_throughput.lua
 	$(LUA_ENV) $(LUA) bench/replay.lua
+	$(LUA_ENV) $(LUA) bench/spawn_rtt.lua
 
 FUZZ_TIME ?= 60
 FUZZ_TARGETS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
@@ -181,9 +187,12 @@ install: all
 	ln -sf $(LIBDIR)/sbx/sbxd $(DESTDIR)$(BINDIR)/sbxd
 	install -m 755 $(B)/sbx-init $(DESTDIR)$(LIBDIR)/sbx/sbx-init
 	ln -sf $(LIBDIR)/sbx/sbx-init $(DESTDIR)$(BINDIR)/sbx-init
+	sed 's|^local LUADIR, LIBDIR = nil, nil$$|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|' bin/sbx > $(DESTDIR)$(BINDIR)/sbx
+	chmod 755 $(DESTDIR)$(BINDIR)/sbx
 
 uninstall:
-	rm -rf $(DESTDIR)$(LUADIR)/sbx $(DESTDIR)$(LIBDIR)/sbx $(DESTDIR)$(BINDIR)/sbxd $(DESTDIR)$(BINDIR)/sbx-init
+	rm -rf $(DESTDIR)$(LUADIR)/sbx $(DESTDIR)$(LIBDIR)/sbx $(DESTDIR)$(BINDIR)/sbxd $(DESTDIR)$(BINDIR)/sbx-init \
+	  $(DESTDIR)$(BINDIR)/sbx
 
 clean:
 	rm -rf build build-asan

@@ -9,17 +9,19 @@ description = {
   detailed = [[
 sbx runs shell commands inside sandboxes owned by sbxd, its daemon, which is built and
 installed beside the module, with sbx-init (the first process in each sandbox) beside
-sbxd. With no url, the module starts a private sbxd per process.
-Needs lua-cjson at run time and, to build, libcurl, libuv, libwebsockets (with its libuv
-event library) and jansson development files. Offline, with lua-cjson from the system's
-packages (Debian: lua-cjson), install with --deps-mode none: luarocks then does not look
-for it in its own trees.
+sbxd. With no url, the module starts a private sbxd per process. The `sbx` command (a
+command line for sandboxes and their commands) is installed in the tree's bin.
+Needs lua-cjson and argparse at run time and, to build, libcurl, libuv, libwebsockets
+(with its libuv event library) and jansson development files. Offline, with lua-cjson and
+argparse from the system's packages (Debian: lua-cjson, lua-argparse), install with
+--deps-mode none: luarocks then does not look for them in its own trees.
 ]],
   license = "MIT",
 }
 dependencies = {
   "lua >= 5.4",
   "lua-cjson >= 2.1",
+  "argparse >= 0.7",
 }
 -- libcurl is found by the Makefile through pkg-config: Debian keeps its header under a
 -- multiarch include directory that this check does not search.

@@ -10,6 +10,7 @@ int sbx_client_init(struct sbx_client *C)
         sbx_loop_close(&C->loop);
         return -1;
     }
+    sbx_wsctx_init(&C->ws, &C->loop.uv);
     sbx_sched_init(&C->sched, &C->loop);
     sbx_graveyard_init(&C->graveyard);
     sbx_header_lists_init(&C->headers);
@@ -25,6 +26,7 @@ void sbx_client_destroy(struct sbx_client *C)
         struct sbx_resource *r = sbx_list_entry(first, struct sbx_resource, link);
         r->destroy(r); /* unlinks it */
     }
+    sbx_wsctx_destroy(&C->ws);
     sbx_easypool_free(&C->pool);
     sbx_multi_close(&C->multi);
     sbx_loop_close(&C->loop);
@@ -43,6 +45,7 @@ void sbx_client_step(struct sbx_client *C, double timeout)
     if (C->sched.nready || sbx_sched_pending(&C->sched)) timeout = 0;
     sbx_loop_run(&C->loop, timeout);
     sbx_sched_end_step(&C->sched);
+    sbx_wsctx_settle(&C->ws);
 }
 
 /* libuv answers 0 for a loop with nothing to do: an idle client says -1, so that a host

@@ -1,7 +1,7 @@
 /* The client core of one Lua state, the layers put together: the uv loop at the bottom,
- * curl's multi handle on it, the step's scheduler, pooled easy handles, buffers waiting
- * to be freed, the header lists its requests share, and the list of every live
- * operation, closed with it. */
+ * curl's multi handle and the lws context of interactive sessions on it, the step's
+ * scheduler, pooled easy handles, buffers waiting to be freed, the header lists its
+ * requests share, and the list of every live operation and session, closed with it. */
 #ifndef SBX_CLIENT_H
 #define SBX_CLIENT_H
 #include "easypool.h"
@@ -11,6 +11,7 @@
 #include "loop.h"
 #include "multi.h"
 #include "scheduler.h"
+#include "wsctx.h"
 
 /* What the client closes at its end: every live operation links one, with the function
  * that destroys it. */
@@ -22,6 +23,7 @@ struct sbx_resource {
 struct sbx_client {
     struct sbx_loop loop;
     struct sbx_multi multi;
+    struct sbx_wsctx ws;
     struct sbx_sched sched;
     struct sbx_easypool pool;
     struct sbx_graveyard graveyard;
@@ -35,7 +37,8 @@ struct sbx_client {
 
 /* 0, or -1 when libuv or curl could not be set up (nothing to destroy then). */
 int sbx_client_init(struct sbx_client *C);
-/* Destroys every live operation, closes every handle, closes the uv loop. */
+/* Destroys every live operation and session, the lws context, closes every handle,
+ * closes the uv loop. */
 void sbx_client_destroy(struct sbx_client *C);
 /* One step: frees a deferred buffer, starts waiting requests and resumes paused streams,
  * then runs the loop once. timeout 0: never blocks; < 0: blocks until something happens;

@@ -16,6 +16,7 @@
 #define SBXL_OP_MT     "sbx.op"
 #define SBXL_DAEMON_MT "sbx.daemon"
 #define SBXL_TEMPLATE_MT "sbx.template"
+#define SBXL_SESSION_MT "sbx.session"
 #define SBXL_NUPVALUES 2
 
 /* The "sbx.loop" userdata: a pointer to the malloc'd client core, NULL once closed. */

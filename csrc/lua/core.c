@@ -1,6 +1,7 @@
 /* luaopen_sbx_core: the C core of sbx, one client core (libuv loop, curl multi) per Lua
  * state. Each userdata class has its own file: l_loop.c (the loop, and step, ready,
- * pollfd, timeout), l_op.c (request and its operations), l_daemon.c (spawn_daemon).
+ * pollfd, timeout), l_op.c (request and its operations), l_session.c (interactive
+ * sessions), l_daemon.c (spawn_daemon), l_tty.c (the command line's terminal).
  * Here: the module table, and small functions of no class:
  *
  *   core.now()               monotonic seconds
@@ -20,6 +21,8 @@
 #include "l_daemon.h"
 #include "l_loop.h"
 #include "l_op.h"
+#include "l_session.h"
+#include "l_tty.h"
 #include "protocol.h"
 
 static int l_now(lua_State *L)
@@ -115,7 +118,9 @@ int luaopen_sbx_core(lua_State *L)
     m.anchors = lua_gettop(L);
     sbxl_open_loop(L, &m);
     sbxl_open_op(L, &m);
+    sbxl_open_session(L, &m);
     sbxl_open_daemon(L, &m);
+    sbxl_open_tty(L, &m);
     sbxl_setfuncs(L, &m, FUNCS);
     lua_settop(L, m.table);
     set_constants(L);

@@ -56,6 +56,7 @@ local RULES = {
   map = function(v)
     if not is_string_map(v) then return "must be a table of string keys to string values" end
   end,
+  table = function(v) if type(v) ~= "table" then return "must be a table" end end,
 }
 
 --- Checks one value against a rule name; `what` names it in the message.

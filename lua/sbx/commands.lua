@@ -2,7 +2,9 @@
 local core = require "sbx.core"
 local cjson = require "cjson"
 local check = require "sbx.check"
+local errors = require "sbx.errors"
 local Handle = require "sbx.handle"
+local Session = require "sbx.session"
 local Stream = require "sbx.stream"
 local transport = require "sbx.transport"
 
@@ -15,6 +17,12 @@ local RUN_OPTIONS = {
   request_timeout = "duration", stdin = "string",
   on_stdout = "function", on_stderr = "function", lines = "boolean", tag = "string",
   background = "boolean",
+}
+
+local SPAWN_OPTIONS = {
+  cwd = "string", env = "env", user = "string", timeout = "duration",
+  request_timeout = "duration", on_stdout = "function", on_stderr = "function", tag = "string",
+  pty = "table",
 }
 
 function Commands.new(box)
@@ -73,6 +81,35 @@ function Commands:run(cmd, opts)
   local result = s:result()
   Stream.raise_if_cut_short(result, opts)
   return result
+end
+
+local function check_pty(pty)
+  if pty == nil then return nil end
+  local out = {}
+  for k, v in pairs(pty) do
+    if k ~= "cols" and k ~= "rows" then
+      errors.raise("InvalidArgumentError", ("spawn: unknown pty option %s"):format(tostring(k)))
+    end
+    if math.type(v) ~= "integer" or v < 1 or v > 65535 then
+      errors.raise("InvalidArgumentError", ("spawn: pty.%s must be an integer 1..65535"):format(k))
+    end
+    out[k] = v
+  end
+  out.cols, out.rows = out.cols or 80, out.rows or 24
+  return out
+end
+
+--- Starts `cmd` with /bin/sh -c in an interactive session (sbx/session.lua): returns the
+-- session once the process started. `timeout` is a total limit, off by default.
+function Commands:spawn(cmd, opts)
+  check_commands("spawn", self)
+  check.value("spawn", "cmd", cmd, "nonempty")
+  opts = check.options("spawn", opts, SPAWN_OPTIONS)
+  local timeout = (opts.timeout or 0) > 0 and opts.timeout or nil
+  local start = { cmd = cmd, cwd = opts.cwd, env = opts.env, user = opts.user, tag = opts.tag,
+    timeout = timeout, pty = check_pty(opts.pty) }
+  local request_timeout = opts.request_timeout or self.box.request_timeout
+  return Session.spawn(self, start, opts, { request_timeout = request_timeout })
 end
 
 --- The explicit streaming entry point: the same call as run.

@@ -18,7 +18,10 @@ M.STEP_BUDGET = 0.0005 -- seconds one step spends on I/O and tasks before it yie
 local WAIT = {}            -- what a task yields to the scheduler when it waits
 local tasks = {}           -- coroutine -> task, for live tasks
 local waiting = {}         -- task -> true while it waits (on an op, a task, or a deadline)
-local on_op = {}           -- op -> the task waiting on it
+local on_op = {}           -- op -> the task waiting on it, or a set of them when several do
+-- op -> the function that takes its events when it has some and no task waits on it (a
+-- session with callbacks): weak keys, so that it keeps no op alive
+local pumps = setmetatable({}, { __mode = "k" })
 local runnable = {}        -- queue of { task, why }
 local live = 0
 local failed_unseen = {}   -- tasks that failed and nobody has waited for, in order
@@ -45,11 +48,32 @@ end
 
 function Task.__tostring(t) return "sbx.Task (" .. t.state .. ")" end
 
+local function add_waiter(op, t)
+  local w = on_op[op]
+  if w == nil or w == t then
+    on_op[op] = t
+  elseif getmetatable(w) == Task then
+    on_op[op] = { [w] = true, [t] = true }
+  else
+    w[t] = true
+  end
+end
+
+local function remove_waiter(op, t)
+  local w = on_op[op]
+  if w == t then
+    on_op[op] = nil
+  elseif w and getmetatable(w) ~= Task then
+    w[t] = nil
+    if next(w) == nil then on_op[op] = nil end
+  end
+end
+
 local function schedule(t, why)
   if not waiting[t] then return end
   waiting[t] = nil
   local op = t.op
-  if op then on_op[op] = nil end
+  if op then remove_waiter(op, t) end
   if t.awaited then t.awaited.waiters[t] = nil end -- made when t began to wait for it
   if t.deadline_entry then live_deadlines = live_deadlines - 1 end
   t.op, t.awaited, t.deadline_entry = nil, nil, nil
@@ -130,8 +154,16 @@ local function dispatch(mine, started)
   local woke = false
   for _, op in ipairs(core.ready()) do
     if op == mine then woke = true end
-    local t = on_op[op]
-    if t then schedule(t, "ready") end
+    local w = on_op[op]
+    if w and getmetatable(w) == Task then
+      schedule(w, "ready")
+    elseif w then
+      local all = {}
+      for t in pairs(w) do all[#all + 1] = t end
+      for _, t in ipairs(all) do schedule(t, "ready") end
+    elseif pumps[op] then
+      M.go(pumps[op], op)
+    end
   end
   local now = core.now()
   local e = nearest_deadline()
@@ -204,7 +236,7 @@ function M.wait(op, deadline)
     if t.cancelled then error(cancelled_error(), 0) end
     t.op = op
     if deadline then add_deadline(t, deadline) end
-    on_op[op] = t
+    add_waiter(op, t)
     -- park(t), inline: a task waits here for as long as its I/O is in flight, and each
     -- frame under the yield is kept all that time.
     waiting[t] = true
@@ -220,6 +252,21 @@ function M.wait(op, deadline)
     end
     if turn(timeout, op) then return true end
   end
+end
+
+--- From now on, when `op` has events and no task waits on it, a task runs fn(op) (once
+-- per step at most); nil stops it.
+function M.pump(op, fn)
+  pumps[op] = fn
+end
+
+--- The current task (if any) owns `obj`: cancelling the task closes it (obj:close()).
+-- The task holds it weakly: an object dropped is still collected.
+function M.adopt(obj)
+  local t = current_task()
+  if not t then return end
+  t.owned = t.owned or setmetatable({}, { __mode = "k" })
+  t.owned[obj] = true
 end
 
 --- Waits `seconds`: inside a task it yields; elsewhere it blocks, running the scheduler.
@@ -295,6 +342,8 @@ function Task:cancel()
   check_task("cancel", self)
   if self.state ~= "running" or self.cancelled then return end
   self.cancelled = true
+  -- what the task owns (its sessions) closes now, whatever the task does with the error
+  for obj in pairs(self.owned or NO_WAITERS) do obj:close() end
   schedule(self, "cancel")
 end
 

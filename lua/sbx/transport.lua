@@ -54,6 +54,28 @@ function Client:url_of(path)
   return self.base .. path
 end
 
+--- Where an interactive session connects (core.session's fields but the path): the
+-- unix socket, or the address and port of the base URL (a name is resolved by the core),
+-- with the Host and Authorization headers. Made once.
+function Client:ws_target()
+  local t = self.target
+  if t then return t end
+  t = { authorization = self.api_key and "Bearer " .. self.api_key or nil }
+  if self.socket then
+    t.unix_socket, t.host = self.socket, "localhost"
+  else
+    local scheme, hostport = self.base:match("^(https?)://([^/]+)$")
+    if scheme == "https" then
+      errors.raise("InvalidArgumentError", "spawn: sessions over https are not supported")
+    end
+    local host, port = hostport:match("^%[(.+)%]:?(%d*)$")
+    if not host then host, port = hostport:match("^([^:]+):?(%d*)$") end
+    t.address, t.port, t.host = host, tonumber(port) or 80, hostport
+  end
+  self.target = t
+  return t
+end
+
 --- Starts a request; body is a Lua table sent as JSON, or nil. sse: nil for a JSON
 -- call, else a table of stream options for the core (collect, chunks).
 function Client:open(method, path, body, sse)

@@ -1,0 +1,305 @@
+-- Interactive sessions: box.commands:spawn over WebSocket (sbx.v1) against a real sbxd.
+-- Exact bytes both ways, pty sessions, signals, every way a session ends, and the
+-- lifetimes of a session that is closed, goes out of scope or is collected.
+local sbx = require "sbx"
+local helper = require "helper"
+local testing = require "sbx.testing"
+local task = require "sbx.task"
+
+--- Whether pid runs in the sandbox (commands:list()).
+local function listed(box, pid)
+  for _, p in ipairs(box.commands:list()) do
+    if p.pid == pid then return true end
+  end
+  return false
+end
+
+--- Steps until s.stdout (or s.stderr) holds `pattern`, at most `seconds`.
+local function read_until(s, pattern, seconds, field)
+  field = field or "stdout"
+  local ok = helper.eventually(function()
+    sbx.step(0.01)
+    return s[field]:find(pattern) ~= nil
+  end, seconds or 5)
+  assert(ok, ("%s never showed %q: %q"):format(field, pattern, s[field]))
+end
+
+--- A string of n pseudo-random bytes (every byte value).
+local function bytes(n, seed)
+  local out, x = {}, seed or 7
+  for i = 1, n do
+    x = (x * 1103515245 + 12345) & 0x7fffffff
+    out[i] = string.char(x >> 16 & 255)
+  end
+  return table.concat(out)
+end
+
+describe("spawn", function()
+  local ctx = helper.sandbox_per_block(setup, teardown, { tcp = false })
+
+  it("carries stdin and stdout exactly through cat, NUL bytes included; exit 0", function()
+    local s <close> = ctx.box.commands:spawn("cat")
+    assert.is_true(math.type(s.pid) == "integer" and s.pid > 1)
+    s.stdin:write("a\0b")
+    s.stdin:close()
+    local r = s:wait()
+    assert.are.equal("a\0b", r.stdout)
+    assert.are.equal("", r.stderr)
+    assert.are.equal(0, r.exit_code)
+    assert.are.equal(s.pid, r.pid)
+    assert.are.equal("a\0b", s.stdout)
+  end)
+
+  it("carries 8 MiB through cat in 64 KiB writes, exact", function()
+    local s <close> = ctx.box.commands:spawn("cat")
+    local chunk = bytes(64 * 1024)
+    for i = 1, 128 do s.stdin:write(chunk:sub(i) .. chunk:sub(1, i - 1)) end
+    s.stdin:close()
+    local r = s:wait()
+    assert.are.equal(8 * 1024 * 1024, #r.stdout)
+    for i = 1, 128, 17 do
+      local at = (i - 1) * 64 * 1024
+      assert.are.equal(chunk:sub(i) .. chunk:sub(1, i - 1), r.stdout:sub(at + 1, at + 64 * 1024))
+    end
+  end)
+
+  it("keeps stderr apart and reports a non-zero exit as CommandExitError", function()
+    local s <close> = ctx.box.commands:spawn("echo out; echo err >&2; exit 3")
+    local err = helper.error_of(s.wait, s)
+    assert.are.equal("CommandExitError", err and err.kind, tostring(err))
+    assert.are.equal(3, err.result.exit_code)
+    assert.are.equal("out\n", err.result.stdout)
+    assert.are.equal("err\n", err.result.stderr)
+  end)
+
+  it("drives sh -i line by line without a pty", function()
+    local s <close> = ctx.box.commands:spawn("sh -i")
+    for i = 1, 3 do
+      s.stdin:write(("echo answer-%d-$((%d * 7))\n"):format(i, i))
+      read_until(s, ("answer%%-%d%%-%d\n"):format(i, i * 7))
+    end
+    s.stdin:write("exit 0\n")
+    assert.are.equal(0, s:wait().exit_code)
+  end)
+
+  it("drives sh -i line by line on a pty", function()
+    local s <close> = ctx.box.commands:spawn("sh -i", { pty = { cols = 80, rows = 24 } })
+    for i = 1, 3 do
+      s.stdin:write(("echo answer-%d-$((%d * 7))\n"):format(i, i))
+      read_until(s, ("answer%%-%d%%-%d\r\n"):format(i, i * 7))
+    end
+    assert.are.equal("", s.stderr, "a pty session's output is all on stdout")
+    s.stdin:write("exit 0\n")
+    assert.are.equal(0, s:wait().exit_code)
+  end)
+
+  it("runs on a terminal of its own: tty, stty size and resize", function()
+    local s <close> = ctx.box.commands:spawn("tty; stty size; read line; stty size",
+      { pty = { cols = 100, rows = 30 } })
+    read_until(s, "30 100\r\n")
+    assert.matches("^/dev/pts/%d+\r\n", s.stdout)
+    s:resize(132, 43)
+    s.stdin:write("go\n")
+    local r = s:wait()
+    assert.matches("43 132\r\n$", r.stdout)
+  end)
+
+  it("interrupts sleep with ^C on a pty", function()
+    -- once "ready" shows, the shell runs on the terminal: ^C reaches its process group
+    local s <close> = ctx.box.commands:spawn("echo ready; sleep 100; echo after", { pty = {} })
+    read_until(s, "ready")
+    s.stdin:write("\3")
+    local err = helper.error_of(s.wait, s)
+    assert.are.equal("CommandExitError", err and err.kind, tostring(err))
+    assert.are.equal(130, err.result.exit_code)
+    assert.is_nil(err.result.stdout:find("after"))
+  end)
+
+  it("refuses resize without a pty, and bad sizes", function()
+    local s <close> = ctx.box.commands:spawn("cat")
+    assert.are.equal("InvalidArgumentError", helper.error_of(s.resize, s, 80, 24).kind)
+    local p <close> = ctx.box.commands:spawn("cat", { pty = {} })
+    assert.are.equal("InvalidArgumentError", helper.error_of(p.resize, p, 0, 24).kind)
+    assert.are.equal("InvalidArgumentError", helper.error_of(p.resize, p, 80, 65536).kind)
+    assert.are.equal("InvalidArgumentError",
+      helper.error_of(ctx.box.commands.spawn, ctx.box.commands, "cat", { pty = { cols = 1.5 } }).kind)
+  end)
+
+  it("kill sends SIGTERM by default, a name, or a number; the result reports it", function()
+    for _, case in ipairs { { nil, "SIGTERM", 143 }, { "SIGINT", "SIGINT", 130 }, { 9, "SIGKILL", 137 } } do
+      -- the signal goes once the shell has exec'd sleep: a shell about to start a command
+      -- may lose a SIGINT (dash does, now and then)
+      local s <close> = ctx.box.commands:spawn("echo ready; exec sleep 100")
+      read_until(s, "ready")
+      assert.is_true(s:kill(case[1]))
+      local err = helper.error_of(s.wait, s)
+      assert.are.equal("CommandExitError", err and err.kind, tostring(err))
+      assert.are.equal(case[3], err.result.exit_code)
+      assert.are.equal(case[2], err.result.signal)
+      assert.is_false(s:kill(), "the process has ended")
+    end
+  end)
+
+  it("refuses an unknown signal", function()
+    local s <close> = ctx.box.commands:spawn("sleep 100")
+    for _, bad in ipairs { "SIGFOO", "TERM", 0, 65, 1.5, true } do
+      local err = helper.error_of(s.kill, s, bad)
+      assert.are.equal("InvalidArgumentError", err and err.kind, tostring(bad))
+    end
+  end)
+
+  it("kills the process when a <close> session leaves its scope", function()
+    local pid
+    do
+      local s <close> = ctx.box.commands:spawn("sleep 100")
+      pid = s.pid
+      assert.is_true(listed(ctx.box, pid))
+    end
+    assert.is_true(helper.eventually(function() return not listed(ctx.box, pid) end, 3))
+  end)
+
+  it("kills the process of a session that was dropped, at the next collection", function()
+    local pid = ctx.box.commands:spawn("sleep 100").pid
+    assert.is_true(listed(ctx.box, pid))
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(helper.eventually(function() return not listed(ctx.box, pid) end, 3))
+  end)
+
+  it("closes twice without harm; a closed session's methods raise", function()
+    local s = ctx.box.commands:spawn("sleep 100")
+    local pid = s.pid
+    s:close()
+    s:close()
+    local err = helper.error_of(s.stdin.write, s.stdin, "x")
+    assert.are.equal("InvalidArgumentError", err and err.kind)
+    assert.matches("attempt to use a closed session", err.message)
+    for _, m in ipairs { "wait", "kill", "resize" } do
+      assert.matches("attempt to use a closed session", helper.error_of(s[m], s, 80, 24).message)
+    end
+    assert.are.equal(pid, s.pid)
+    assert.is_true(helper.eventually(function() return not listed(ctx.box, pid) end, 3))
+  end)
+
+  it("refuses stdin after stdin:close", function()
+    local s <close> = ctx.box.commands:spawn("cat")
+    s.stdin:close()
+    s.stdin:close()
+    assert.are.equal("ConflictError", helper.error_of(s.stdin.write, s.stdin, "late").kind)
+    assert.are.equal(0, s:wait().exit_code)
+  end)
+
+  it("calls on_stdout and on_stderr as output arrives", function()
+    local out, errs = {}, {}
+    local s <close> = ctx.box.commands:spawn("read x; echo got $x; echo e >&2; read y",
+      { on_stdout = function(c) out[#out + 1] = c end, on_stderr = function(c) errs[#errs + 1] = c end })
+    s.stdin:write("one\n")
+    assert.is_true(helper.eventually(function()
+      sbx.step(0.01)
+      return table.concat(out) == "got one\n" and table.concat(errs) == "e\n"
+    end, 5), "callbacks got: " .. table.concat(out))
+    s.stdin:write("two\n")
+    assert.are.equal("got one\n", s:wait().stdout)
+  end)
+
+  it("raises an error a callback raises, and kills the process", function()
+    local boom = setmetatable({}, { __tostring = function() return "boom" end })
+    local s <close> = ctx.box.commands:spawn("echo hi; sleep 100", { on_stdout = function() error(boom) end })
+    local pid = s.pid
+    assert.are.equal(boom, helper.error_of(s.wait, s))
+    assert.is_true(helper.eventually(function() return not listed(ctx.box, pid) end, 3))
+  end)
+
+  it("ends a session at its timeout with TimeoutError", function()
+    local s <close> = ctx.box.commands:spawn("sleep 100", { timeout = 0.3 })
+    local err = helper.error_of(s.wait, s)
+    assert.are.equal("TimeoutError", err and err.kind, tostring(err))
+    assert.are.equal("timeout", err.result.error)
+  end)
+
+  it("refuses a bad start with the server's error kind", function()
+    local err = helper.error_of(ctx.box.commands.spawn, ctx.box.commands, "true", { cwd = "/nonexistent" })
+    assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+    err = helper.error_of(ctx.box.commands.spawn, ctx.box.commands, "")
+    assert.are.equal("InvalidArgumentError", err and err.kind)
+    err = helper.error_of(ctx.box.commands.spawn, ctx.box.commands, "true", { background = true })
+    assert.are.equal("InvalidArgumentError", err and err.kind)
+  end)
+
+  it("yields inside a task: another task progresses meanwhile", function()
+    local ticks = 0
+    local ticker = sbx.go(function()
+      for _ = 1, 1000 do
+        ticks = ticks + 1
+        task.sleep(0)
+      end
+    end)
+    local t = sbx.go(function()
+      local before = ticks
+      local s <close> = ctx.box.commands:spawn("cat")
+      local during = ticks - before
+      s.stdin:write("x")
+      s.stdin:close()
+      return s:wait().stdout, during
+    end)
+    assert.are.equal("running", t:status(), "sbx.go returned while spawn waited")
+    local out, during = t:wait()
+    assert.are.equal("x", out)
+    assert.is_true(during > 0, "the ticker ticked while spawn waited")
+    ticker:cancel()
+  end)
+
+  it("task:cancel() closes the sessions the task opened", function()
+    local pid
+    local t = sbx.go(function()
+      local s = ctx.box.commands:spawn("sleep 100")
+      pid = s.pid
+      s:wait()
+    end)
+    assert.is_true(helper.eventually(function() sbx.step(0.01) return pid ~= nil end, 5))
+    t:cancel()
+    assert.are.equal("CancelledError", helper.error_of(t.wait, t).kind)
+    assert.is_true(helper.eventually(function() return not listed(ctx.box, pid) end, 3))
+  end)
+
+  it("carries 1 MiB through cat in each of 50 sessions at once, exact", function()
+    local payload = bytes(1024 * 1024, 11)
+    local tasks = {}
+    for i = 1, 50 do
+      tasks[i] = sbx.go(function()
+        local s <close> = ctx.box.commands:spawn("cat")
+        local mine = payload:sub(i) .. payload:sub(1, i - 1)
+        s.stdin:write(mine)
+        s.stdin:close()
+        return s:wait().stdout == mine
+      end)
+    end
+    for i = 1, 50 do assert.is_true(tasks[i]:wait(), "session " .. i) end
+  end)
+end)
+
+describe("spawn when sbxd goes away", function()
+  it("raises SandboxError from wait within a couple of seconds", function()
+    local server = helper.sbxd { tcp = false }
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local s <close> = box.commands:spawn("sleep 100")
+    assert.is_true(testing.kill(server.daemon, 9))
+    local t0 = sbx.now()
+    local err = helper.error_of(s.wait, s)
+    assert.are.equal("SandboxError", err and err.kind, tostring(err))
+    assert.is_true(sbx.now() - t0 < 3, "took " .. (sbx.now() - t0) .. " s")
+    server.stop()
+  end)
+
+  it("over TCP too", function()
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local s <close> = box.commands:spawn("cat")
+    s.stdin:write("before\n")
+    read_until(s, "before\n")
+    assert.is_true(testing.kill(server.daemon, 9))
+    local err = helper.error_of(s.wait, s)
+    assert.are.equal("SandboxError", err and err.kind, tostring(err))
+    server.stop()
+  end)
+end)
