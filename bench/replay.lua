@@ -10,25 +10,6 @@ local core = require "sbx.core"
 
 local MIB = 1024 * 1024
 local SIZE = math.tointeger(tonumber(arg[1]) or 256) * MIB
-local TICKS = tonumber(helper.sh("getconf CLK_TCK")) or 100
-
-local function cpu_seconds(pid)
-  local f = assert(io.open("/proc/" .. pid .. "/stat"))
-  local rest = f:read("a"):match("%) (.*)$")
-  f:close()
-  local fields = {}
-  for v in rest:gmatch("%S+") do fields[#fields + 1] = v end
-  return (tonumber(fields[12]) + tonumber(fields[13])) / TICKS
-end
-
-local function self_pid()
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("a"):match("^(%d+)")
-  f:close()
-  return pid
-end
-
-local SELF = self_pid()
 
 local server = helper.sbxd { tcp = false, args = { "--max-log", tostring(SIZE + MIB),
   "--max-logs", tostring(2 * SIZE + MIB) } }
@@ -66,21 +47,14 @@ while sbx.now() < t0 + 120 do
   sbx.step(0.1)
 end
 
-local function measure(fn, sbxd_pid)
-  collectgarbage()
-  local c0, s0, w0 = cpu_seconds(SELF), sbxd_pid and cpu_seconds(sbxd_pid), sbx.now()
-  fn()
-  return sbx.now() - w0, cpu_seconds(SELF) - c0, sbxd_pid and cpu_seconds(sbxd_pid) - s0
-end
-
 local function replay()
   local r = box.commands:connect(pid):wait()
   assert(#r.stdout == SIZE and r.stderr == "done\n", ("replayed %d bytes"):format(#r.stdout))
 end
 
 local rows = {
-  { "io.popen of a file, 64 KiB", measure(popen_read) },
-  { "connect(pid):wait()", measure(replay, server.pid) },
+  { "io.popen of a file, 64 KiB", helper.measure(sbx.now, popen_read) },
+  { "connect(pid):wait()", helper.measure(sbx.now, replay, server.pid) },
 }
 local mb, gb = SIZE / 1e6, SIZE / 1e9
 local base = mb / rows[1][2]

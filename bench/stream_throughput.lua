@@ -10,37 +10,6 @@ local helper = require "helper"
 local MIB = 1024 * 1024
 local SIZE = math.tointeger(tonumber(arg[1]) or 1024) * MIB
 local CMD = ("head -c %d /dev/zero"):format(SIZE)
-local TICKS = tonumber(helper.sh("getconf CLK_TCK")) or 100
-
---- CPU seconds a process has used (user + system), from /proc/PID/stat.
-local function cpu_seconds(pid)
-  local f = assert(io.open("/proc/" .. pid .. "/stat"))
-  local stat = f:read("a")
-  f:close()
-  -- fields after the command's name (which may hold spaces) in parentheses
-  local rest = stat:match("%) (.*)$")
-  local fields = {}
-  for v in rest:gmatch("%S+") do fields[#fields + 1] = v end
-  return (tonumber(fields[12]) + tonumber(fields[13])) / TICKS
-end
-
-local function self_pid()
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("a"):match("^(%d+)")
-  f:close()
-  return pid
-end
-
-local SELF = self_pid()
-
---- Runs fn() and returns its wall seconds and the CPU seconds of this process and sbxd.
-local function measure(fn, sbxd_pid)
-  collectgarbage()
-  local c0, s0, t0 = cpu_seconds(SELF), sbxd_pid and cpu_seconds(sbxd_pid), sbx.now()
-  fn()
-  local wall = sbx.now() - t0
-  return wall, cpu_seconds(SELF) - c0, sbxd_pid and cpu_seconds(sbxd_pid) - s0
-end
 
 local function popen_read()
   local f = assert(io.popen(CMD))
@@ -78,13 +47,13 @@ end
 box.commands:run("true") -- the sandbox is up, the connection made
 local mb = SIZE / 1e6
 local gb = SIZE / 1e9
-local rows = { { "io.popen, 64 KiB reads", measure(popen_read) } }
+local rows = { { "io.popen, 64 KiB reads", helper.measure(sbx.now, popen_read) } }
 cold()
-rows[#rows + 1] = { "run with on_stdout", measure(with_callback, server.pid) }
-rows[#rows + 1] = { "  again", measure(with_callback, server.pid) }
+rows[#rows + 1] = { "run with on_stdout", helper.measure(sbx.now, with_callback, server.pid) }
+rows[#rows + 1] = { "  again", helper.measure(sbx.now, with_callback, server.pid) }
 cold()
-rows[#rows + 1] = { "run, output collected", measure(collected, server.pid) }
-rows[#rows + 1] = { "  again", measure(collected, server.pid) }
+rows[#rows + 1] = { "run, output collected", helper.measure(sbx.now, collected, server.pid) }
+rows[#rows + 1] = { "  again", helper.measure(sbx.now, collected, server.pid) }
 local base = mb / rows[1][2]
 print(("%d MiB of /dev/zero through one command; each run first cold, then again with the"
   .. " memory of the last run's output reused"):format(SIZE // MIB))

@@ -71,6 +71,39 @@ function M.sleep(seconds)
   M.sh("sleep " .. seconds)
 end
 
+local ticks -- clock ticks a second, asked for once, when first needed
+
+--- CPU seconds a process has used (user + system), from /proc/PID/stat.
+function M.cpu_seconds(pid)
+  local f = assert(io.open("/proc/" .. pid .. "/stat"))
+  local stat = f:read("a")
+  f:close()
+  -- fields after the command's name (which may hold spaces) in parentheses
+  local fields = {}
+  for v in stat:match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = v end
+  ticks = ticks or tonumber(M.sh("getconf CLK_TCK")) or 100
+  return (tonumber(fields[12]) + tonumber(fields[13])) / ticks
+end
+
+--- This process's pid.
+function M.self_pid()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = f:read("a"):match("^(%d+)")
+  f:close()
+  return pid
+end
+
+--- Runs fn() and returns its wall seconds (by `now`), the CPU seconds this process spent,
+--- and those process `pid` spent (nil without one).
+function M.measure(now, fn, pid)
+  collectgarbage()
+  local self = M.self_pid()
+  local c0, s0, t0 = M.cpu_seconds(self), pid and M.cpu_seconds(pid), now()
+  fn()
+  local wall = now() - t0
+  return wall, M.cpu_seconds(self) - c0, pid and M.cpu_seconds(pid) - s0
+end
+
 --- Number of open file descriptors of a process.
 -- The counting shell's own output pipe is left out: when the process counted is this one,
 -- it may still hold that pipe's write end for a moment after spawning the shell.
