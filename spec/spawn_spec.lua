@@ -278,6 +278,52 @@ describe("spawn", function()
   end)
 end)
 
+describe("spawn over a connection that is cut", function()
+  it("attaches again from the offset reached: output exact, stdin kept", function()
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local s <close> = box.commands:spawn("cat; echo done")
+    s.stdin:write("one\n")
+    read_until(s, "one\n")
+    -- A fault no client makes: the kernel destroys the session's TCP connection (ss -K,
+    -- which needs CAP_NET_ADMIN and a kernel with socket destroy).
+    local port = server.url:match(":(%d+)$")
+    local killed = helper.sh(("ss -H -K -t state established '( dport = :%s )' 2>/dev/null | wc -l"):format(port))
+    if tonumber(killed) == 0 then
+      box:close(); server.stop()
+      return pending("ss -K cannot destroy sockets here")
+    end
+    s.stdin:write("two\n")
+    s.stdin:close()
+    local r = s:wait()
+    assert.are.equal("one\ntwo\ndone\n", r.stdout)
+    box:close()
+    server.stop()
+  end)
+end)
+
+describe("spawn over a connection that is cut, then quiet", function()
+  it("waits without spinning once attached again", function()
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key, request_timeout = 0.3 }
+    local s <close> = box.commands:spawn("read x; sleep 1.5; echo $x")
+    local port = server.url:match(":(%d+)$")
+    -- as above: the kernel destroys the connection (ss -K)
+    local killed = helper.sh(("ss -H -K -t state established '( dport = :%s )' 2>/dev/null | wc -l"):format(port))
+    if tonumber(killed) == 0 then
+      box:close(); server.stop()
+      return pending("ss -K cannot destroy sockets here")
+    end
+    s.stdin:write("late\n")
+    local cpu, wall = os.clock(), sbx.now()
+    assert.are.equal("late\n", s:wait().stdout)
+    cpu, wall = os.clock() - cpu, sbx.now() - wall
+    assert.is_true(cpu < wall / 2, ("%.2f s of CPU in %.2f s of waiting"):format(cpu, wall))
+    box:close()
+    server.stop()
+  end)
+end)
+
 describe("spawn when sbxd goes away", function()
   it("raises SandboxError from wait within a couple of seconds", function()
     local server = helper.sbxd { tcp = false }
@@ -288,6 +334,21 @@ describe("spawn when sbxd goes away", function()
     local err = helper.error_of(s.wait, s)
     assert.are.equal("SandboxError", err and err.kind, tostring(err))
     assert.is_true(sbx.now() - t0 < 3, "took " .. (sbx.now() - t0) .. " s")
+    server.stop()
+  end)
+
+  it("raises SandboxError when sbxd says nothing for 3 keepalives and a second", function()
+    local server = helper.sbxd { tcp = false, args = { "--keepalive", "0.5" } }
+    local box = sbx.create { url = server.url, api_key = server.key, request_timeout = 1 }
+    local s <close> = box.commands:spawn("sleep 100")
+    assert.is_true(testing.kill(server.daemon, 19)) -- SIGSTOP: its sockets stay open
+    local t0 = sbx.now()
+    local err = helper.error_of(s.wait, s)
+    local took = sbx.now() - t0
+    testing.kill(server.daemon, 18) -- SIGCONT
+    assert.are.equal("SandboxError", err and err.kind, tostring(err))
+    assert.matches("silence", err.message)
+    assert.is_true(took >= 2.5 and took < 8, "took " .. took .. " s")
     server.stop()
   end)
 

@@ -110,6 +110,7 @@ local function on_start(s, st, doc)
       from - (st.offset or 0)))
   end
   st.offset = from
+  if st.attaching then st.attaching, st.cut_at = nil, nil end -- attached again
 end
 
 local function on_status(s, st, data)
@@ -185,6 +186,13 @@ local function on_event(s, st, ev)
   end
 end
 
+local function take_events(s, st)
+  repeat
+    local evs, left = ops.poll(s, BATCH, BATCH_BYTES)
+    for i = 1, #evs do on_event(s, st, evs[i]) end
+  until left == 0
+end
+
 --- Takes the session's queued events, one coroutine at a time (false when another is at
 -- it: it pokes the session when done, so the waiters look again). An error a callback
 -- raises closes the session (its process is killed) and is the session's failure.
@@ -194,12 +202,7 @@ local function drain(s, st)
     return false
   end
   st.draining = true
-  local ok, err = pcall(function()
-    repeat
-      local evs, left = ops.poll(s, BATCH, BATCH_BYTES)
-      for _, ev in ipairs(evs) do on_event(s, st, ev) end
-    until left == 0
-  end)
+  local ok, err = pcall(take_events, s, st)
   st.draining = false
   if st.contended and not ops.closed(s) then
     st.contended = nil
@@ -221,9 +224,9 @@ local function window(st)
   return st.request_timeout > 0 and st.request_timeout or 30
 end
 
---- A cut connection: once its pause is over, attach again from the offset reached.
+--- A cut connection: once its pause is over, attach again from the offset reached. The
+-- attach must be up (its start status in) within the request timeout of the cut.
 local function resume(s, st)
-  if ops.connected(s) ~= "idle" then return end
   local now = core.now()
   if not st.cut_at then
     st.cut_at, st.first_cut, st.pause, st.retry_at = now, st.cut, nil, now + RESUME_FIRST
@@ -231,21 +234,26 @@ local function resume(s, st)
   if now > st.cut_at + window(st) then
     return cannot_resume(st, ("not within %g s (%s)"):format(window(st), tostring(st.first_cut)))
   end
-  if now < st.retry_at then return end
+  if ops.connected(s) ~= "idle" or now < st.retry_at then return end
   local path = ("%s/%d/ws?offset=%d"):format(st.base_path, st.pid, st.offset or 0)
   if st.serial then path = path .. "&serial=" .. st.serial end
   local ok, why = ops.connect(s, path)
   if not ok then return cannot_resume(st, why) end
-  st.cut = nil
+  st.cut, st.attaching = nil, true
   st.pause = math.min((st.pause or RESUME_FIRST) * 2, RESUME_MAX)
   st.retry_at = now + st.pause
+end
+
+--- Whether the session is between a cut and the start status of its attach.
+local function resuming(st)
+  return (st.cut or st.attaching) and not (st.failure or st.ended)
 end
 
 --- Takes what came, and attaches again after a cut.
 local function advance(s, st)
   if ops.closed(s) then return end
   drain(s, st)
-  if st.cut and not (st.failure or st.ended) then resume(s, st) end
+  if resuming(st) then resume(s, st) end
 end
 
 --- Waits, taking events, until done() holds; raises the session's failure, or
@@ -257,10 +265,10 @@ local function drive(s, st, fname, done, deadline, what)
     if done() then return end
     if st.failure then error(st.failure, 0) end
     local wake = deadline
-    local retry = st.cut and st.retry_at
-    if retry and (not wake or retry < wake) then wake = retry end
-    local resume_by = st.cut_at and st.cut_at + window(st)
-    if resume_by and (not wake or resume_by < wake) then wake = resume_by end
+    if resuming(st) then
+      local retry = st.cut and st.retry_at or st.cut_at + window(st)
+      if not wake or retry < wake then wake = retry end
+    end
     if not wait.wait(s, wake) and deadline and core.now() >= deadline then
       errors.raise("TimeoutError", what)
     end
@@ -274,8 +282,8 @@ local function pump(s)
   local st = ops.state(s)
   pcall(function()
     advance(s, st)
-    while st.cut and not (st.failure or st.ended or ops.closed(s)) do
-      wait.wait(s, st.retry_at)
+    while resuming(st) and not ops.closed(s) do
+      wait.wait(s, st.cut and st.retry_at or st.cut_at + window(st))
       advance(s, st)
     end
   end)
