@@ -34,6 +34,13 @@ local function bytes(n, seed)
   return table.concat(out)
 end
 
+--- A fault no client makes: the kernel destroys the TCP connections to `port` (ss -K,
+-- which needs CAP_NET_ADMIN and a kernel with socket destroy). How many it destroyed.
+local function destroy_connections(port)
+  return tonumber(helper.sh(("ss -H -K -t state established '( dport = :%s )' 2>/dev/null | wc -l")
+    :format(port)))
+end
+
 describe("spawn", function()
   local ctx = helper.sandbox_per_block(setup, teardown, { tcp = false })
 
@@ -126,7 +133,8 @@ describe("spawn", function()
   end)
 
   it("kill sends SIGTERM by default, a name, or a number; the result reports it", function()
-    for _, case in ipairs { { nil, "SIGTERM", 143 }, { "SIGINT", "SIGINT", 130 }, { 9, "SIGKILL", 137 } } do
+    for _, case in ipairs { { nil, "SIGTERM", 143 }, { "SIGINT", "SIGINT", 130 }, { "HUP", "SIGHUP", 129 },
+        { 9, "SIGKILL", 137 } } do
       -- the signal goes once the shell has exec'd sleep: a shell about to start a command
       -- may lose a SIGINT (dash does, now and then)
       local s <close> = ctx.box.commands:spawn("echo ready; exec sleep 100")
@@ -142,7 +150,7 @@ describe("spawn", function()
 
   it("refuses an unknown signal", function()
     local s <close> = ctx.box.commands:spawn("sleep 100")
-    for _, bad in ipairs { "SIGFOO", "TERM", 0, 65, 1.5, true } do
+    for _, bad in ipairs { "SIGFOO", "FOO", "sigterm", 0, 65, 1.5, true } do
       local err = helper.error_of(s.kill, s, bad)
       assert.are.equal("InvalidArgumentError", err and err.kind, tostring(bad))
     end
@@ -226,6 +234,19 @@ describe("spawn", function()
     assert.are.equal("InvalidArgumentError", err and err.kind)
   end)
 
+  it("raises the kind of an upgrade sbxd refuses", function()
+    local other = sbx.connect(ctx.box.id, { url = ctx.server.url, api_key = ctx.server.key })
+    local gone = sbx.create(ctx.opts)
+    gone:kill()
+    local err = helper.error_of(gone.commands.spawn, gone.commands, "true")
+    assert.are.equal("NotFoundError", err and err.kind, tostring(err))
+    assert.are.equal(404, err.status)
+    other.commands.box.client.api_key = "wrong" -- the same sandbox, a wrong key
+    other.commands.box.client.target = nil
+    err = helper.error_of(other.commands.spawn, other.commands, "true")
+    assert.are.equal("AuthenticationError", err and err.kind, tostring(err))
+  end)
+
   it("yields inside a task: another task progresses meanwhile", function()
     local ticks = 0
     local ticker = sbx.go(function()
@@ -285,11 +306,8 @@ describe("spawn over a connection that is cut", function()
     local s <close> = box.commands:spawn("cat; echo done")
     s.stdin:write("one\n")
     read_until(s, "one\n")
-    -- A fault no client makes: the kernel destroys the session's TCP connection (ss -K,
-    -- which needs CAP_NET_ADMIN and a kernel with socket destroy).
     local port = server.url:match(":(%d+)$")
-    local killed = helper.sh(("ss -H -K -t state established '( dport = :%s )' 2>/dev/null | wc -l"):format(port))
-    if tonumber(killed) == 0 then
+    if destroy_connections(port) == 0 then
       box:close(); server.stop()
       return pending("ss -K cannot destroy sockets here")
     end
@@ -308,9 +326,7 @@ describe("spawn over a connection that is cut, then quiet", function()
     local box = sbx.create { url = server.url, api_key = server.key, request_timeout = 0.3 }
     local s <close> = box.commands:spawn("read x; sleep 1.5; echo $x")
     local port = server.url:match(":(%d+)$")
-    -- as above: the kernel destroys the connection (ss -K)
-    local killed = helper.sh(("ss -H -K -t state established '( dport = :%s )' 2>/dev/null | wc -l"):format(port))
-    if tonumber(killed) == 0 then
+    if destroy_connections(port) == 0 then
       box:close(); server.stop()
       return pending("ss -K cannot destroy sockets here")
     end

@@ -38,7 +38,7 @@ local CALLBACK = { "on_stdout", "on_stderr" }
 local STATUS, RESIZE = 3, 4
 local KILL = '{"signal":"SIGKILL"}'
 
--- What kill(sig) takes by name; a number 1..64 goes as it is.
+-- What kill(sig) takes by name (also without "SIG"); a number 1..64 goes as it is.
 local SIGNALS = {}
 for name in ("SIGTERM SIGINT SIGKILL SIGHUP SIGQUIT SIGUSR1 SIGUSR2 SIGCONT SIGSTOP SIGWINCH "
     .. "SIGALRM SIGPIPE SIGTSTP"):gmatch("%S+") do SIGNALS[name] = true end
@@ -77,8 +77,8 @@ end
 --- Why the connection that starts the process could not be made, or was refused.
 local function start_failed(st, ev)
   if ev.status and ev.status > 0 then
-    fail(st, errors.kind_for(ev.status), ("sbxd refused the session (HTTP %d): %s"):format(
-      ev.status, tostring(ev.message)), { status = ev.status })
+    fail(st, errors.kind_for(ev.status), ("sbxd refused the session (HTTP %d)"):format(ev.status),
+      { status = ev.status })
   else
     fail(st, "SandboxError", ("cannot reach sbxd at %s: %s"):format(st.url, tostring(ev.message)),
       { unreachable = true })
@@ -368,8 +368,10 @@ function Session.kill(s, sig)
   if sig == nil then sig = "SIGTERM" end
   if math.type(sig) == "integer" then
     if sig < 1 or sig > 64 then errors.raise("InvalidArgumentError", "kill: a signal number is 1..64") end
-  elseif type(sig) ~= "string" or not SIGNALS[sig] then
+  elseif type(sig) ~= "string" or not (SIGNALS[sig] or SIGNALS["SIG" .. sig]) then
     errors.raise("InvalidArgumentError", ("kill: unknown signal %s"):format(tostring(sig)))
+  elseif not SIGNALS[sig] then
+    sig = "SIG" .. sig
   end
   if not ops.closed(s) then drain(s, st) end
   if st.ended then return false end
@@ -460,7 +462,10 @@ function M.spawn(commands, start, opts, how)
     address = target.address, port = target.port, unix_socket = target.unix_socket,
     host = target.host, authorization = target.authorization, path = base_path .. "/ws",
   }
-  if not s then errors.raise(kind, "spawn: " .. message) end
+  if not s then
+    errors.raise(kind, ("spawn: cannot reach sbxd at %s: %s"):format(client.url, message),
+      { unreachable = true })
+  end
   local st = ops.state(s)
   st.opts, st.url, st.base_path, st.pty = opts, client.url, base_path, start.pty ~= nil
   st.request_timeout = how.request_timeout
