@@ -179,3 +179,30 @@ describe("a run whose reader goes on purpose", function()
     assert.is_true(gone_within("[s]leep 60.7102", 3), "the command outlived its callback's error")
   end)
 end)
+
+describe("a cut run whose command ends within --resume-grace", function()
+  it("is kept, released, and sbxd still shuts down at SIGTERM", function()
+    -- The cut is made on a raw socket (LuaSocket), which reads the start and goes: the
+    -- sbx client would resume instead.
+    local socket = require "socket"
+    local server = helper.sbxd { args = { "--resume-grace", "0.3" } }
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local host, port = server.url:match("^http://([%d.]+):(%d+)$")
+    local c = assert(socket.tcp())
+    c:settimeout(10)
+    assert(c:connect(host, tonumber(port)))
+    local body = '{"cmd":"sleep 0.1"}'
+    c:send(("POST /sandboxes/%s/processes HTTP/1.1\r\nHost: sbxd\r\nAuthorization: Bearer %s\r\n"
+      .. "Accept: text/event-stream\r\nContent-Length: %d\r\n\r\n%s"):format(box.id, server.key, #body, body))
+    repeat local line = assert(c:receive("*l")) until line:match("^data:")
+    c:close()
+    -- The grace ends after the command did: its pipes are read, it is kept a grace more.
+    helper.sleep(1)
+    assert.are.equal("alive\n", box.commands:run("echo alive").stdout)
+    box:close()
+    os.execute("kill -TERM " .. server.pid)
+    local exited = helper.eventually(function() return not helper.alive(server.pid) end, 5)
+    server.stop()
+    assert.is_true(exited, "sbxd did not exit at SIGTERM")
+  end)
+end)

@@ -249,6 +249,23 @@ describe("interactive sessions (WebSocket)", function()
     s:close()
   end)
 
+  it("start on a paused sandbox: it resumes first", function()
+    ctx.box:pause()
+    assert.are.equal("paused", ctx.box:info().state)
+    local s = start(ctx, { cmd = "echo awake" })
+    assert.are.equal("awake\n", rest_of(s).stdout)
+    assert.are.equal("running", ctx.box:info().state)
+  end)
+
+  it("leave pty to sessions: POST .../processes refuses it with 400", function()
+    local c = wsraw.connect(ctx.server)
+    local body = cjson.encode { cmd = "tty", pty = { cols = 80, rows = 24 } }
+    c:send(("POST /sandboxes/%s/processes HTTP/1.1\r\nHost: sbxd\r\nAuthorization: Bearer %s\r\n"
+      .. "Content-Length: %d\r\n\r\n%s"):format(ctx.box.id, ctx.server.key, #body, body))
+    assert.matches("^HTTP/1.1 400", assert(c:receive("*l")))
+    c:close()
+  end)
+
   it("answer a WebSocket route asked without an upgrade with 400", function()
     local c = wsraw.connect(ctx.server)
     c:send(("GET %s HTTP/1.1\r\nHost: sbxd\r\nAuthorization: Bearer %s\r\n\r\n")

@@ -356,9 +356,14 @@ static void set_grace(struct sbxd_proc *p, double seconds)
         if (p->grace) uv_timer_stop(p->grace);
         return;
     }
-    if (!p->grace && !(p->grace = malloc(sizeof *p->grace))) return;
-    uv_timer_init(&p->srv->loop, p->grace);
-    p->grace->data = p;
+    if (!p->grace) {
+        if (!(p->grace = malloc(sizeof *p->grace))) return;
+        /* Once: initialising a handle again puts it in the loop's handle queue twice (and
+         * an active timer in its heap twice), which corrupts both. The grace is set
+         * again for a process that finishes after its wait for a reader began. */
+        uv_timer_init(&p->srv->loop, p->grace);
+        p->grace->data = p;
+    }
     uv_timer_start(p->grace, on_grace, seconds > 0 ? sbxd_timeout_ms(seconds) : 0, 0);
 }
 
