@@ -486,4 +486,7 @@ function M.spawn(commands, start, opts, how)
   return s
 end
 
+-- The methods of a session and of its stdin (the editor types' spec reads them).
+M.Session, M.Stdin = Session, Stdin
+
 return M
