@@ -34,6 +34,13 @@ local function bytes(n, seed)
   return table.concat(out)
 end
 
+--- A fault no client makes: the kernel destroys the TCP connections to `port` (ss -K,
+-- which needs CAP_NET_ADMIN and a kernel with socket destroy). How many it destroyed.
+local function destroy_connections(port)
+  return tonumber(helper.sh(("ss -H -K -t state established '( dport = :%s )' 2>/dev/null | wc -l")
+    :format(port)))
+end
+
 describe("spawn", function()
   local ctx = helper.sandbox_per_block(setup, teardown, { tcp = false })
 
@@ -105,14 +112,16 @@ describe("spawn", function()
   end)
 
   it("interrupts sleep with ^C on a pty", function()
-    -- once "ready" shows, the shell runs on the terminal: ^C reaches its process group
-    local s <close> = ctx.box.commands:spawn("echo ready; sleep 100; echo after", { pty = {} })
+    -- once "ready" shows, the shell runs on the terminal: ^C reaches its process group (the
+    -- shell execs sleep: a shell that forks a command may lose a SIGINT that comes as the
+    -- child starts; dash does, now and then)
+    local s <close> = ctx.box.commands:spawn("echo ready; exec sleep 100", { pty = {} })
     read_until(s, "ready")
     s.stdin:write("\3")
     local err = helper.error_of(s.wait, s)
     assert.are.equal("CommandExitError", err and err.kind, tostring(err))
     assert.are.equal(130, err.result.exit_code)
-    assert.is_nil(err.result.stdout:find("after"))
+    assert.are.equal("SIGINT", err.result.signal)
   end)
 
   it("refuses resize without a pty, and bad sizes", function()
@@ -126,7 +135,8 @@ describe("spawn", function()
   end)
 
   it("kill sends SIGTERM by default, a name, or a number; the result reports it", function()
-    for _, case in ipairs { { nil, "SIGTERM", 143 }, { "SIGINT", "SIGINT", 130 }, { 9, "SIGKILL", 137 } } do
+    for _, case in ipairs { { nil, "SIGTERM", 143 }, { "SIGINT", "SIGINT", 130 }, { "HUP", "SIGHUP", 129 },
+        { 9, "SIGKILL", 137 } } do
       -- the signal goes once the shell has exec'd sleep: a shell about to start a command
       -- may lose a SIGINT (dash does, now and then)
       local s <close> = ctx.box.commands:spawn("echo ready; exec sleep 100")
@@ -142,7 +152,7 @@ describe("spawn", function()
 
   it("refuses an unknown signal", function()
     local s <close> = ctx.box.commands:spawn("sleep 100")
-    for _, bad in ipairs { "SIGFOO", "TERM", 0, 65, 1.5, true } do
+    for _, bad in ipairs { "SIGFOO", "FOO", "sigterm", 0, 65, 1.5, true } do
       local err = helper.error_of(s.kill, s, bad)
       assert.are.equal("InvalidArgumentError", err and err.kind, tostring(bad))
     end
@@ -226,6 +236,19 @@ describe("spawn", function()
     assert.are.equal("InvalidArgumentError", err and err.kind)
   end)
 
+  it("raises the kind of an upgrade sbxd refuses", function()
+    local other = sbx.connect(ctx.box.id, { url = ctx.server.url, api_key = ctx.server.key })
+    local gone = sbx.create(ctx.opts)
+    gone:kill()
+    local err = helper.error_of(gone.commands.spawn, gone.commands, "true")
+    assert.are.equal("NotFoundError", err and err.kind, tostring(err))
+    assert.are.equal(404, err.status)
+    other.commands.box.client.api_key = "wrong" -- the same sandbox, a wrong key
+    other.commands.box.client.target = nil
+    err = helper.error_of(other.commands.spawn, other.commands, "true")
+    assert.are.equal("AuthenticationError", err and err.kind, tostring(err))
+  end)
+
   it("yields inside a task: another task progresses meanwhile", function()
     local ticks = 0
     local ticker = sbx.go(function()
@@ -278,6 +301,47 @@ describe("spawn", function()
   end)
 end)
 
+describe("spawn over a connection that is cut", function()
+  it("attaches again from the offset reached: output exact, stdin kept", function()
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local s <close> = box.commands:spawn("cat; echo done")
+    s.stdin:write("one\n")
+    read_until(s, "one\n")
+    local port = server.url:match(":(%d+)$")
+    if destroy_connections(port) == 0 then
+      box:close(); server.stop()
+      return pending("ss -K cannot destroy sockets here")
+    end
+    s.stdin:write("two\n")
+    s.stdin:close()
+    local r = s:wait()
+    assert.are.equal("one\ntwo\ndone\n", r.stdout)
+    box:close()
+    server.stop()
+  end)
+end)
+
+describe("spawn over a connection that is cut, then quiet", function()
+  it("waits without spinning once attached again", function()
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key, request_timeout = 0.3 }
+    local s <close> = box.commands:spawn("read x; sleep 1.5; echo $x")
+    local port = server.url:match(":(%d+)$")
+    if destroy_connections(port) == 0 then
+      box:close(); server.stop()
+      return pending("ss -K cannot destroy sockets here")
+    end
+    s.stdin:write("late\n")
+    local cpu, wall = os.clock(), sbx.now()
+    assert.are.equal("late\n", s:wait().stdout)
+    cpu, wall = os.clock() - cpu, sbx.now() - wall
+    assert.is_true(cpu < wall / 2, ("%.2f s of CPU in %.2f s of waiting"):format(cpu, wall))
+    box:close()
+    server.stop()
+  end)
+end)
+
 describe("spawn when sbxd goes away", function()
   it("raises SandboxError from wait within a couple of seconds", function()
     local server = helper.sbxd { tcp = false }
@@ -288,6 +352,21 @@ describe("spawn when sbxd goes away", function()
     local err = helper.error_of(s.wait, s)
     assert.are.equal("SandboxError", err and err.kind, tostring(err))
     assert.is_true(sbx.now() - t0 < 3, "took " .. (sbx.now() - t0) .. " s")
+    server.stop()
+  end)
+
+  it("raises SandboxError when sbxd says nothing for 3 keepalives and a second", function()
+    local server = helper.sbxd { tcp = false, args = { "--keepalive", "0.5" } }
+    local box = sbx.create { url = server.url, api_key = server.key, request_timeout = 1 }
+    local s <close> = box.commands:spawn("sleep 100")
+    assert.is_true(testing.kill(server.daemon, 19)) -- SIGSTOP: its sockets stay open
+    local t0 = sbx.now()
+    local err = helper.error_of(s.wait, s)
+    local took = sbx.now() - t0
+    testing.kill(server.daemon, 18) -- SIGCONT
+    assert.are.equal("SandboxError", err and err.kind, tostring(err))
+    assert.matches("silence", err.message)
+    assert.is_true(took >= 2.5 and took < 8, "took " .. took .. " s")
     server.stop()
   end)
 

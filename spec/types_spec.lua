@@ -9,6 +9,7 @@ local INTERNAL = {
   ["sbx.Sandbox"] = { path = true, ensure_open = true },
   ["sbx.Commands"] = { new = true },
   ["sbx.CommandHandle"] = { new = true },
+  ["sbx.Session"] = { backlog = true }, -- the scheduler's, as an op's
 }
 
 -- Declared for the contract, not built yet: the spec fails once they exist, so that this
@@ -115,6 +116,20 @@ describe("the editor types", function()
     h:wait()
     assert.are.equal("hi\n", h.stdout)
     assert.are.equal("", h.stderr)
+  end)
+
+  it("declare a session's methods and fields, and its stdin's", function()
+    local session = require "sbx.session"
+    same("sbx.Session", public(session.Session, "sbx.Session", true),
+      { pid = true, stdout = true, stderr = true, stdin = true })
+    same("sbx.SessionStdin", public(session.Stdin, "sbx.SessionStdin", true))
+    local s <close> = box.commands:spawn("cat")
+    assert.is_number(s.pid)
+    s.stdin:write("hi")
+    s.stdin:close()
+    assert.are.equal(0, s:wait().exit_code)
+    assert.are.equal("hi", s.stdout)
+    assert.are.equal("", s.stderr)
   end)
 
   it("declare a task's methods and an error's fields", function()

@@ -257,8 +257,9 @@ static int open_connection(struct sbx_session *s, const char *address, const cha
 
 /* Whether a unix socket takes connections: 0, or the errno of a refused connect. A
  * connect that fails at once (no listener: ECONNREFUSED, ENOENT) fails inside
- * lws_client_connect_via_info, and lws 4.1 then leaks its uv handle for the socket; so a
- * connection that may well find sbxd gone (an attach after a cut) is tried here first. */
+ * lws_client_connect_via_info, and lws 4.1 then leaks its uv handle for the socket; so
+ * every connection to a unix socket is tried here first (sbxd accepts the probe and sees
+ * it close at once: a few microseconds on both sides). */
 static int unix_socket_refuses(const char *path)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -273,11 +274,9 @@ static int unix_socket_refuses(const char *path)
 
 static int connect_address(struct sbx_session *s, const char **why)
 {
-    if (s->unix_socket && s->wrote) {
+    if (s->unix_socket) {
         int refused = unix_socket_refuses(s->unix_socket);
         if (refused) return *why = strerror(refused), -1;
-    }
-    if (s->unix_socket) {
         size_t n = strlen(s->unix_socket);
         char *plus = malloc(n + 2);
         if (!plus) return *why = "out of memory", -1;

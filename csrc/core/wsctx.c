@@ -76,7 +76,7 @@ static struct lws_context *create(struct sbx_wsctx *W, const struct lws_protocol
     info.pcontext = &W->lws;
     /* lws logs to stderr by default (a notice for the foreign loop, warnings for every
      * refused upgrade); the client reports failures itself. The level is lws-wide. */
-    lws_set_log_level(getenv("SBX_LWS_LOG") ? atoi(getenv("SBX_LWS_LOG")) : LLL_ERR, NULL);
+    lws_set_log_level(LLL_ERR, NULL);
     return lws_create_context(&info);
 }
 

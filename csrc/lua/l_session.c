@@ -10,7 +10,8 @@
  *
  *   core.session{address=, port=, unix_socket=, host=, authorization=, path=}
  *        --> session, connecting (address: numeric or a name, resolved off the loop)
- *        --> nil, message, kind when it cannot start
+ *        --> nil, why, kind when it cannot start (sbxd's unix socket refuses it, no
+ *        memory, lws cannot be set up)
  *   ops.poll(s [, max [, max_bytes]]) --> array of events, oldest first, and the number left:
  *        {type="open"}                               the connection is up
  *        {type="stdout"|"stderr", data=}              output, as it came
@@ -271,7 +272,7 @@ static int l_session(lua_State *L)
     struct sbx_session *s = sbx_session_new(C, &t, path, &why);
     if (!s) {
         lua_pushnil(L);
-        lua_pushfstring(L, "the session cannot start: %s", why);
+        lua_pushstring(L, why);
         lua_pushstring(L, SBX_ERR_SANDBOX);
         return 3;
     }

@@ -38,7 +38,7 @@ local CALLBACK = { "on_stdout", "on_stderr" }
 local STATUS, RESIZE = 3, 4
 local KILL = '{"signal":"SIGKILL"}'
 
--- What kill(sig) takes by name; a number 1..64 goes as it is.
+-- What kill(sig) takes by name (also without "SIG"); a number 1..64 goes as it is.
 local SIGNALS = {}
 for name in ("SIGTERM SIGINT SIGKILL SIGHUP SIGQUIT SIGUSR1 SIGUSR2 SIGCONT SIGSTOP SIGWINCH "
     .. "SIGALRM SIGPIPE SIGTSTP"):gmatch("%S+") do SIGNALS[name] = true end
@@ -77,8 +77,8 @@ end
 --- Why the connection that starts the process could not be made, or was refused.
 local function start_failed(st, ev)
   if ev.status and ev.status > 0 then
-    fail(st, errors.kind_for(ev.status), ("sbxd refused the session (HTTP %d): %s"):format(
-      ev.status, tostring(ev.message)), { status = ev.status })
+    fail(st, errors.kind_for(ev.status), ("sbxd refused the session (HTTP %d)"):format(ev.status),
+      { status = ev.status })
   else
     fail(st, "SandboxError", ("cannot reach sbxd at %s: %s"):format(st.url, tostring(ev.message)),
       { unreachable = true })
@@ -110,6 +110,7 @@ local function on_start(s, st, doc)
       from - (st.offset or 0)))
   end
   st.offset = from
+  if st.attaching then st.attaching, st.cut_at = nil, nil end -- attached again
 end
 
 local function on_status(s, st, data)
@@ -185,6 +186,13 @@ local function on_event(s, st, ev)
   end
 end
 
+local function take_events(s, st)
+  repeat
+    local evs, left = ops.poll(s, BATCH, BATCH_BYTES)
+    for i = 1, #evs do on_event(s, st, evs[i]) end
+  until left == 0
+end
+
 --- Takes the session's queued events, one coroutine at a time (false when another is at
 -- it: it pokes the session when done, so the waiters look again). An error a callback
 -- raises closes the session (its process is killed) and is the session's failure.
@@ -194,12 +202,7 @@ local function drain(s, st)
     return false
   end
   st.draining = true
-  local ok, err = pcall(function()
-    repeat
-      local evs, left = ops.poll(s, BATCH, BATCH_BYTES)
-      for _, ev in ipairs(evs) do on_event(s, st, ev) end
-    until left == 0
-  end)
+  local ok, err = pcall(take_events, s, st)
   st.draining = false
   if st.contended and not ops.closed(s) then
     st.contended = nil
@@ -221,9 +224,9 @@ local function window(st)
   return st.request_timeout > 0 and st.request_timeout or 30
 end
 
---- A cut connection: once its pause is over, attach again from the offset reached.
+--- A cut connection: once its pause is over, attach again from the offset reached. The
+-- attach must be up (its start status in) within the request timeout of the cut.
 local function resume(s, st)
-  if ops.connected(s) ~= "idle" then return end
   local now = core.now()
   if not st.cut_at then
     st.cut_at, st.first_cut, st.pause, st.retry_at = now, st.cut, nil, now + RESUME_FIRST
@@ -231,21 +234,26 @@ local function resume(s, st)
   if now > st.cut_at + window(st) then
     return cannot_resume(st, ("not within %g s (%s)"):format(window(st), tostring(st.first_cut)))
   end
-  if now < st.retry_at then return end
+  if ops.connected(s) ~= "idle" or now < st.retry_at then return end
   local path = ("%s/%d/ws?offset=%d"):format(st.base_path, st.pid, st.offset or 0)
   if st.serial then path = path .. "&serial=" .. st.serial end
   local ok, why = ops.connect(s, path)
   if not ok then return cannot_resume(st, why) end
-  st.cut = nil
+  st.cut, st.attaching = nil, true
   st.pause = math.min((st.pause or RESUME_FIRST) * 2, RESUME_MAX)
   st.retry_at = now + st.pause
+end
+
+--- Whether the session is between a cut and the start status of its attach.
+local function resuming(st)
+  return (st.cut or st.attaching) and not (st.failure or st.ended)
 end
 
 --- Takes what came, and attaches again after a cut.
 local function advance(s, st)
   if ops.closed(s) then return end
   drain(s, st)
-  if st.cut and not (st.failure or st.ended) then resume(s, st) end
+  if resuming(st) then resume(s, st) end
 end
 
 --- Waits, taking events, until done() holds; raises the session's failure, or
@@ -257,10 +265,10 @@ local function drive(s, st, fname, done, deadline, what)
     if done() then return end
     if st.failure then error(st.failure, 0) end
     local wake = deadline
-    local retry = st.cut and st.retry_at
-    if retry and (not wake or retry < wake) then wake = retry end
-    local resume_by = st.cut_at and st.cut_at + window(st)
-    if resume_by and (not wake or resume_by < wake) then wake = resume_by end
+    if resuming(st) then
+      local retry = st.cut and st.retry_at or st.cut_at + window(st)
+      if not wake or retry < wake then wake = retry end
+    end
     if not wait.wait(s, wake) and deadline and core.now() >= deadline then
       errors.raise("TimeoutError", what)
     end
@@ -274,8 +282,8 @@ local function pump(s)
   local st = ops.state(s)
   pcall(function()
     advance(s, st)
-    while st.cut and not (st.failure or st.ended or ops.closed(s)) do
-      wait.wait(s, st.retry_at)
+    while resuming(st) and not ops.closed(s) do
+      wait.wait(s, st.cut and st.retry_at or st.cut_at + window(st))
       advance(s, st)
     end
   end)
@@ -360,8 +368,10 @@ function Session.kill(s, sig)
   if sig == nil then sig = "SIGTERM" end
   if math.type(sig) == "integer" then
     if sig < 1 or sig > 64 then errors.raise("InvalidArgumentError", "kill: a signal number is 1..64") end
-  elseif type(sig) ~= "string" or not SIGNALS[sig] then
+  elseif type(sig) ~= "string" or not (SIGNALS[sig] or SIGNALS["SIG" .. sig]) then
     errors.raise("InvalidArgumentError", ("kill: unknown signal %s"):format(tostring(sig)))
+  elseif not SIGNALS[sig] then
+    sig = "SIG" .. sig
   end
   if not ops.closed(s) then drain(s, st) end
   if st.ended then return false end
@@ -452,7 +462,10 @@ function M.spawn(commands, start, opts, how)
     address = target.address, port = target.port, unix_socket = target.unix_socket,
     host = target.host, authorization = target.authorization, path = base_path .. "/ws",
   }
-  if not s then errors.raise(kind, "spawn: " .. message) end
+  if not s then
+    errors.raise(kind, ("spawn: cannot reach sbxd at %s: %s"):format(client.url, message),
+      { unreachable = true })
+  end
   local st = ops.state(s)
   st.opts, st.url, st.base_path, st.pty = opts, client.url, base_path, start.pty ~= nil
   st.request_timeout = how.request_timeout
@@ -472,5 +485,8 @@ function M.spawn(commands, start, opts, how)
   end
   return s
 end
+
+-- The methods of a session and of its stdin (the editor types' spec reads them).
+M.Session, M.Stdin = Session, Stdin
 
 return M
