@@ -70,6 +70,17 @@ describe("spawn", function()
     end
   end)
 
+  it("stops reading output nobody takes: the process waits, then every byte comes", function()
+    local s <close> = ctx.box.commands:spawn("head -c 8000000 /dev/zero | tr '\\0' x; echo done >&2")
+    local until_t = sbx.now() + 1
+    while sbx.now() < until_t do sbx.step(until_t - sbx.now()) end -- the loop runs; nobody reads
+    assert.is_true(listed(ctx.box, s.pid), "the process still runs: its output is held back")
+    local r = s:wait()
+    assert.are.equal(8000000, #r.stdout)
+    assert.are.equal(("x"):rep(8000000), r.stdout)
+    assert.are.equal("done\n", r.stderr)
+  end)
+
   it("keeps stderr apart and reports a non-zero exit as CommandExitError", function()
     local s <close> = ctx.box.commands:spawn("echo out; echo err >&2; exit 3")
     local err = helper.error_of(s.wait, s)
@@ -298,6 +309,19 @@ describe("spawn", function()
       end)
     end
     for i = 1, 50 do assert.is_true(tasks[i]:wait(), "session " .. i) end
+  end)
+end)
+
+describe("spawn over TCP", function()
+  it("connects by a host name too (resolved off the loop)", function()
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url:gsub("127%.0%.0%.1", "localhost"), api_key = server.key }
+    local s <close> = box.commands:spawn("cat")
+    s.stdin:write("by name\n")
+    s.stdin:close()
+    assert.are.equal("by name\n", s:wait().stdout)
+    box:close()
+    server.stop()
   end)
 end)
 
