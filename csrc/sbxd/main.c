@@ -54,6 +54,7 @@ static const char USAGE[] =
     "  --resume-grace SECS how long a cut foreground command waits for a reader (default 10)\n"
     "  --parent-fd N      exit, killing every command, when fd N reaches EOF\n"
     "  --ready-fd N       write 'ready ADDR...' to fd N once listening, then close it\n"
+    "  --node N           one of several sbxd behind a proxy: ids are sbx_N_<hex> (0 to 9999)\n"
     "  --quiet            no log output\n"
     "  --version          print the version and exit\n"
     "  --help             print this help and exit\n";
@@ -101,6 +102,17 @@ static double parse_seconds0(const char *s, const char *what)
     return d;
 }
 
+/* A node number: 0 to SBXD_NODE_MAX, digits only (it is part of every id). */
+static int parse_node(const char *s)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end != '\0' || errno || n > SBXD_NODE_MAX)
+        usage_error("--node must be a whole number from 0 to " SBXD_STR(SBXD_NODE_MAX));
+    return (int)n;
+}
+
 /* 0 to 64. */
 static int parse_count0(const char *s, const char *what)
 {
@@ -143,7 +155,7 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         {"help", 0, 0, 'h'},     {"max-sandboxes", 1, 0, 'S'}, {"max-procs", 1, 0, 'P'},
         {"isolation", 1, 0, 'I'}, {"bwrap", 1, 0, 'B'}, {"init", 1, 0, 'N'}, {"default-pids", 1, 0, 'D'},
         {"warm", 1, 0, 'W'},     {"max-log", 1, 0, 'L'}, {"max-logs", 1, 0, 'A'},
-        {"resume-grace", 1, 0, 'G'},
+        {"resume-grace", 1, 0, 'G'}, {"node", 1, 0, 'n'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", LONG, NULL)) != -1) {
@@ -162,6 +174,7 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         case 'L': srv->max_log = (uint64_t)parse_number(optarg, "--max-log must be a positive number"); break;
         case 'A': srv->max_logs = (uint64_t)parse_number(optarg, "--max-logs must be a positive number"); break;
         case 'G': srv->resume_grace = parse_seconds0(optarg, "--resume-grace must be a number >= 0"); break;
+        case 'n': srv->node = parse_node(optarg); break;
         case 'q': srv->quiet = 1; break;
         case 'I':
             if (strcmp(optarg, "bwrap") && strcmp(optarg, "none")) usage_error("--isolation is bwrap or none");
@@ -420,6 +433,7 @@ int main(int argc, char **argv)
     srv.max_body = SBX_DEFAULT_MAX_BODY;
     srv.keepalive = SBX_DEFAULT_KEEPALIVE;
     srv.max_sandboxes = SBX_DEFAULT_MAX_SANDBOXES;
+    srv.node = -1;
     sbx_list_init(&srv.boxes);
     sbx_list_init(&srv.procs);
     sbx_list_init(&srv.kept);

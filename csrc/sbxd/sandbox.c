@@ -34,12 +34,16 @@ struct sbxd_sandbox *sbxd_sandbox_first(struct sbxd_server *srv)
     return sbx_list_entry(srv->boxes.next, struct sbxd_sandbox, link);
 }
 
-static int new_id(char id[24])
+/* sbx_<16 hex>, or sbx_<node>_<16 hex> when sbxd is one node of several (--node): a
+ * proxy in front routes the id to its node by that number. */
+static int new_id(const struct sbxd_server *srv, char id[SBXD_ID_MAX])
 {
     unsigned char raw[8];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) return -1;
-    int n = snprintf(id, 24, "%s", SBX_ID_PREFIX);
-    for (size_t i = 0; i < sizeof raw; i++) n += snprintf(id + n, 24 - (size_t)n, "%02x", raw[i]);
+    int n = srv->node >= 0 ? snprintf(id, SBXD_ID_MAX, "%s%d_", SBX_ID_PREFIX, srv->node)
+                           : snprintf(id, SBXD_ID_MAX, "%s", SBX_ID_PREFIX);
+    for (size_t i = 0; i < sizeof raw; i++)
+        n += snprintf(id + n, SBXD_ID_MAX - (size_t)n, "%02x", raw[i]);
     return 0;
 }
 
@@ -208,7 +212,7 @@ static struct sbxd_sandbox *make_box(struct sbxd_server *srv, const struct sbxd_
     box->network = req->network;
     box->single_uid = geteuid() != 0;
     box->pids = req->pids ? req->pids : srv->default_pids;
-    if (new_id(box->id) != 0 || !(box->lifetime = malloc(sizeof *box->lifetime)) || make_dirs(box)) {
+    if (new_id(srv, box->id) != 0 || !(box->lifetime = malloc(sizeof *box->lifetime)) || make_dirs(box)) {
         sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot create the sandbox: %s", strerror(errno));
         free_box(box);
         return NULL;

@@ -8,6 +8,11 @@
 #include <uv.h>
 #include "list.h"
 
+/* An id's bytes: "sbx_", with --node a node of at most 4 digits and "_", 16 hex digits,
+ * and a NUL. */
+#define SBXD_ID_MAX 32
+#define SBXD_NODE_MAX 9999
+
 struct lws;
 struct lws_context;
 struct sbxd_proc;
@@ -29,7 +34,7 @@ struct sbxd_cgroups;
 struct sbxd_sandbox {
     struct sbxd_server *srv;
     struct sbx_list link;      /* in srv->boxes */
-    char id[24];
+    char id[SBXD_ID_MAX];      /* sbx_<hex>, or sbx_<node>_<hex> with --node */
     char *dir;                 /* on the host: its directory under the root (boxfs.h) */
     const char *home;          /* its home as its commands see it: SBXD_HOME when isolated */
     char *home_buf;            /* the host path of its home, when that is `home` */
@@ -81,6 +86,7 @@ struct sbxd_server {
     const char *bwrap, *init;  /* the programs, found at start (NULL: not found) */
     const char *no_isolation;  /* why sandboxes cannot be made (NULL: they can) */
     struct sbxd_cgroups *cgroups; /* the controllers sbxd can write (cgroup.h) */
+    int node;                  /* --node: the number in every id it mints; -1: none */
     int quiet;
     int stopping;
     uv_signal_t sigterm, sigint;
