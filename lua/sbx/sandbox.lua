@@ -2,6 +2,7 @@
 local check = require "sbx.check"
 local errors = require "sbx.errors"
 local transport = require "sbx.transport"
+local task = require "sbx.task"
 local embedded = require "sbx.embedded"
 local Commands = require "sbx.commands"
 
@@ -176,15 +177,59 @@ local function metadata_query(metadata)
   return "?" .. table.concat(keys, "&")
 end
 
+--- Appends the sandboxes of list answer `doc` to `out`.
+local function add_listed(out, doc)
+  for _, info in ipairs(type(doc.sandboxes) == "table" and doc.sandboxes or {}) do
+    out[#out + 1] = to_info(info)
+  end
+end
+
+--- The sandboxes of every node behind a proxy (deploy/nginx), asked all at once: each
+-- node answers for itself at /nodes/N/sandboxes. A node that is down has none to list
+-- (its sandboxes went with it), so its 502 is skipped; any other failure is raised.
+local function list_nodes(client, nodes, query)
+  local asks = {}
+  for i, node in ipairs(nodes) do
+    asks[i] = task.go(function()
+      local ok, doc = pcall(client.call, client, "GET", "/nodes/" .. node .. "/sandboxes" .. query)
+      if ok then return doc end
+      if errors.is(doc, "SandboxError") and doc.status == 502 then return nil end
+      error(doc, 0)
+    end)
+  end
+  local out = {}
+  local ok, err = pcall(function()
+    for _, ask in ipairs(asks) do
+      local doc = ask:wait()
+      if doc then add_listed(out, doc) end
+    end
+  end)
+  if not ok then
+    -- a failed node, or this list cancelled: the other asks end with it
+    for _, ask in ipairs(asks) do ask:cancel() end
+    error(err, 0)
+  end
+  -- one node lists oldest first; so does the whole
+  table.sort(out, function(a, b)
+    if a.started_at ~= b.started_at then return (a.started_at or 0) < (b.started_at or 0) end
+    return a.id < b.id
+  end)
+  return out
+end
+
 function M.list(opts)
   check_not_module("list", opts)
   opts = check.options("list", opts, LIST_OPTIONS)
-  local doc = client_for(opts):call("GET", "/sandboxes" .. metadata_query(opts.metadata))
-  local out = {}
-  for i, info in ipairs(type(doc.sandboxes) == "table" and doc.sandboxes or {}) do
-    out[i] = to_info(info)
+  local client = client_for(opts)
+  local query = metadata_query(opts.metadata)
+  local ok, doc = pcall(client.call, client, "GET", "/sandboxes" .. query)
+  if ok then
+    local out = {}
+    add_listed(out, doc)
+    return out
   end
-  return out
+  if not (errors.is(doc, "SbxError") and doc.nodes) then error(doc, 0) end
+  return list_nodes(client, doc.nodes, query)
 end
 
 return M

@@ -110,13 +110,26 @@ local function decode_json(body)
   return nil
 end
 
---- Raises the error a non-2xx response stands for.
+--- The node names of a proxy's 421 "list each node" answer (`doc.nodes`), or nil.
+local function node_names(status, doc)
+  if status ~= 421 or type(doc) ~= "table" or type(doc.nodes) ~= "table" then return nil end
+  local names = {}
+  for i, n in ipairs(doc.nodes) do
+    if type(n) ~= "string" or not n:find("^%d+$") then return nil end
+    names[i] = n
+  end
+  return names
+end
+
+--- Raises the error a non-2xx response stands for. A proxy in front of several sbxd
+-- answers a list with 421 and its nodes: the error holds them in err.nodes.
 function M.raise_status(status, body)
   local doc = decode_json(body or "")
   local e = type(doc) == "table" and type(doc.error) == "table" and doc.error or {}
   local message = type(e.message) == "string" and e.message
     or ("HTTP %d: %s"):format(status, (body or ""):sub(1, 200))
-  errors.raise(errors.kind_for(status, e.kind), message, { status = status })
+  errors.raise(errors.kind_for(status, e.kind), message,
+    { status = status, nodes = node_names(status, doc) })
 end
 
 -- curl's codes for a request that never reached a server: it may be sent again.

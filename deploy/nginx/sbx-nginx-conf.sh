@@ -1,0 +1,204 @@
+#!/bin/sh
+# Writes, on stdout, the nginx configuration that puts many sbxd behind one URL.
+#
+#   sbx-nginx-conf.sh --listen ADDR [--prefix DIR] [--workers N] [--resolver ADDR]
+#                     --node ADDR [--node ADDR ...]
+#
+# The Nth --node (from 0) is the sbxd started with `--node N`; it mints ids sbx_N_<hex>.
+# Routing, the same for every setup (deploy/local, deploy/kubernetes):
+#   /sandboxes/sbx_N_...   to node N; a node number no --node has: 404 at once
+#   POST /sandboxes        to the node with the fewest connections in flight, skipping a
+#                          node that refuses connections
+#   GET /sandboxes         421 with the node list: each node answers for itself at
+#                          /nodes/N/sandboxes and the client merges (sbx.list does)
+#   GET /nodes             {"nodes":["0","1",...]}
+#   /nodes/N/PATH          PATH on node N
+#   anything else          to any node (/health, and sbxd's own 404s)
+# A node that cannot be reached answers 502 {"error":{"kind":"SandboxError",...}} saying
+# which node is down. Streams (SSE, WebSocket) pass through unbuffered, with idle
+# timeouts well above sbxd's keep-alive interval (--keepalive, 15 s by default).
+#
+# Without --resolver, node addresses are resolved once, when nginx starts (IP addresses,
+# as deploy/local uses). With --resolver (a DNS server, as in Kubernetes), each node's
+# name is resolved as requests come, so a node that moves (a pod started again) is found
+# at its new address, and nginx starts even while a node's name does not resolve yet.
+# --prefix DIR puts nginx's pid file, logs and temporary files under DIR (an nginx run
+# by a user, as deploy/local does); without it they are where the package keeps them.
+set -eu
+
+usage() {
+  echo "usage: $0 --listen ADDR [--prefix DIR] [--workers N] [--resolver ADDR] --node ADDR..." >&2
+  exit 2
+}
+
+listen= prefix= workers=auto resolver= nodes= count=0
+while [ $# -gt 0 ]; do
+  [ $# -ge 2 ] || usage
+  case $1 in
+    --listen) listen=$2 ;;
+    --prefix) prefix=$2 ;;
+    --workers) workers=$2 ;;
+    --resolver) resolver=$2 ;;
+    --node) nodes="$nodes $2"; count=$((count + 1)) ;;
+    *) usage ;;
+  esac
+  shift 2
+done
+[ -n "$listen" ] && [ "$count" -gt 0 ] || usage
+
+# "0","1",... : the node list of /nodes and of the 421
+node_list() {
+  i=0 sep=
+  while [ $i -lt "$count" ]; do printf '%s"%d"' "$sep" $i; sep=,; i=$((i + 1)); done
+}
+NODES=$(node_list)
+
+cat <<EOF
+# Written by deploy/nginx/sbx-nginx-conf.sh for $count sbxd nodes; write it again to change.
+worker_processes $workers;
+EOF
+if [ -n "$prefix" ]; then
+  cat <<EOF
+pid $prefix/nginx.pid;
+error_log $prefix/error.log warn;
+EOF
+fi
+cat <<EOF
+
+events {
+    worker_connections 16384;
+}
+
+http {
+    access_log off;
+    server_tokens off;
+EOF
+if [ -n "$prefix" ]; then
+  for t in client_body proxy fastcgi uwsgi scgi; do
+    echo "    ${t}_temp_path $prefix/tmp/$t;"
+  done
+fi
+cat <<EOF
+
+    # A WebSocket upgrade is passed on; any other request keeps its upstream connection
+    # alive (no Connection header) for the next one.
+    map \$http_upgrade \$sbx_connection {
+        default upgrade;
+        ""      "";
+    }
+
+    # The node an id or a /nodes/N/ path names; "" for none.
+    map \$uri \$sbx_node {
+        default                              "";
+        "~^/sandboxes/sbx_([0-9]{1,4})_"     \$1;
+        "~^/nodes/([0-9]{1,4})(/|\$)"         \$1;
+    }
+
+    map \$sbx_node \$sbx_down_message {
+        ""      "no sbxd node can be reached";
+        default "sbxd node \$sbx_node is down";
+    }
+
+EOF
+
+# Node N's target: an upstream group (addresses resolved at start), or, with a resolver,
+# its address (a name resolved per request).
+echo "    map \$sbx_node \$sbx_target {"
+echo "        default \"\";"
+i=0
+for addr in $nodes; do
+  if [ -n "$resolver" ]; then echo "        $i \"$addr\";"; else echo "        $i sbxd_node_$i;"; fi
+  i=$((i + 1))
+done
+echo "    }"
+echo
+
+if [ -z "$resolver" ]; then
+  i=0
+  for addr in $nodes; do
+    cat <<EOF
+    upstream sbxd_node_$i {
+        server $addr;
+        keepalive 16;
+    }
+EOF
+    i=$((i + 1))
+  done
+fi
+# Creates: the node with the fewest connections in flight (ties in turn); one that
+# refuses a connection is skipped for 5 s, and the create goes to the next.
+echo "    upstream sbxd_any {"
+echo "        least_conn;"
+for addr in $nodes; do
+  echo "        server $addr max_fails=1 fail_timeout=5s;"
+done
+echo "        keepalive 32;"
+echo "    }"
+
+[ -z "$resolver" ] || printf '\n    resolver %s valid=5s ipv6=off;\n    resolver_timeout 2s;\n' "$resolver"
+
+cat <<EOF
+
+    server {
+        listen $listen;
+        default_type application/json;
+
+        # Bodies (stdin) and answers (SSE, output frames) stream both ways; sbxd bounds
+        # what it accepts (--max-body) and says so.
+        client_max_body_size 0;
+        proxy_request_buffering off;
+        proxy_buffering off;
+        proxy_http_version 1.1;
+        proxy_set_header Host \$host;
+        proxy_set_header Upgrade \$http_upgrade;
+        proxy_set_header Connection \$sbx_connection;
+        proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+        proxy_connect_timeout 2s;
+        # sbxd sends a keep-alive on every idle stream and session each --keepalive
+        # seconds (15 by default): a stream is idle to nginx for no longer than that.
+        proxy_read_timeout 120s;
+        proxy_send_timeout 120s;
+        send_timeout 120s;
+        # A connection a client cut goes on to sbxd closed, as sbxd expects of a client.
+        proxy_ignore_client_abort off;
+        # sbxd's own statuses pass through; nginx's own 502 (no connection) is ours.
+        proxy_intercept_errors off;
+        error_page 502 504 = @down;
+
+        location = /nodes {
+            if (\$request_method != GET) { return 405 '{"error":{"kind":"InvalidArgumentError","message":"GET /nodes only"}}'; }
+            return 200 '{"nodes":[$NODES]}';
+        }
+
+        location = /sandboxes {
+            if (\$request_method = GET) {
+                return 421 '{"error":{"kind":"InvalidArgumentError","message":"this URL fronts $count sbxd nodes: list each at /nodes/N/sandboxes"},"nodes":[$NODES]}';
+            }
+            proxy_pass http://sbxd_any;
+        }
+
+        location /sandboxes/ {
+            if (\$sbx_target = "") {
+                return 404 '{"error":{"kind":"NotFoundError","message":"no such sandbox: its id names no node here"}}';
+            }
+            proxy_pass http://\$sbx_target;
+        }
+
+        location /nodes/ {
+            if (\$sbx_target = "") {
+                return 404 '{"error":{"kind":"NotFoundError","message":"no such node"}}';
+            }
+            rewrite ^/nodes/[0-9]+(/.*)\$ \$1 break;
+            proxy_pass http://\$sbx_target;
+        }
+
+        location / {
+            proxy_pass http://sbxd_any;
+        }
+
+        location @down {
+            return 502 '{"error":{"kind":"SandboxError","message":"\$sbx_down_message"}}';
+        }
+    }
+}
+EOF
