@@ -23,7 +23,7 @@ LIBS_LUA  = $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null)
 DEB_PKGS = build-essential pkg-config clang lua5.4 liblua5.4-dev lua-cjson lua-busted lua-ldoc \
 	lua-check lua-argparse luarocks libcurl4-openssl-dev libuv1-dev libwebsockets-dev \
 	libwebsockets-evlib-uv libjansson-dev bubblewrap procps lua-cqueues lua-luv \
-	lua-socket iproute2 curl strace websocketd
+	lua-socket iproute2 curl strace websocketd nginx-light python3
 
 COMMON_SRC = $(wildcard csrc/common/*.c)
 TESTING_SRC = csrc/lua/testing.c
@@ -40,7 +40,7 @@ LUA_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(B)/?.so;
 BUSTED  = $(LUA) /usr/bin/busted
 
 .PHONY: all deps test check demo bench fuzz install uninstall clean unit specs examples docs \
-	lint rockspec-test check-build
+	lint rockspec-test check-build simulate
 
 all: $(B)/sbx/core.so $(B)/sbx/testing.so $(B)/sbxd
 
@@ -151,6 +151,15 @@ check: deps check-build
 
 demo: deps all
 	$(LUA_ENV) $(LUA) examples/quickstart.lua
+
+# Four sbxd behind nginx on loopback (deploy/local/cluster.sh), the quickstart through the
+# one URL, a sandbox on each node; stopped however it ends.
+SIM_DIR = $(CURDIR)/build/simulate
+simulate: deps all
+	@rm -rf $(SIM_DIR); SBXD=$(CURDIR)/$(B)/sbxd deploy/local/cluster.sh start $(SIM_DIR) 4 >/dev/null && \
+	  . $(SIM_DIR)/env && echo "4 sbxd behind nginx at $$SBX_URL" && \
+	  $(LUA_ENV) $(LUA) examples/quickstart.lua && $(LUA_ENV) $(LUA) examples/cluster.lua; \
+	  status=$$?; deploy/local/cluster.sh stop $(SIM_DIR); exit $$status
 
 $(B)/bench/spawn_baseline: bench/spawn_baseline.c
 	@mkdir -p $(dir $@)

@@ -1,0 +1,72 @@
+-- Many sbxd behind nginx for the specs: deploy/local/cluster.sh, started and stopped
+-- from Lua. Its sbxd is helper.SBXD (the instrumented one under make check, with this
+-- process's sanitizer options, so its reports land where make check looks); the shell,
+-- curl and nginx around it run without the sanitizer runtime, as helper.sh runs tools.
+local core = require "sbx.core"
+local helper = require "helper"
+
+local M = {}
+
+local SCRIPT = "deploy/local/cluster.sh"
+
+local function q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- A program that runs sbxd with this process's sanitizer options (none outside make check).
+local function sbxd_wrapper(dir)
+  local lines = { "#!/bin/sh" }
+  for _, name in ipairs { "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS" } do
+    local v = os.getenv(name)
+    if v then lines[#lines + 1] = ("export %s=%s"):format(name, q(v)) end
+  end
+  lines[#lines + 1] = "exec " .. q(helper.SBXD) .. ' "$@"'
+  local path = dir .. "/sbxd"
+  local f = assert(io.open(path, "w"))
+  f:write(table.concat(lines, "\n"), "\n")
+  f:close()
+  helper.sh("chmod +x " .. q(path))
+  return path
+end
+
+--- cluster.sh ACTION DIR [ARG], with environment `env` ("NAME=value " words): its output.
+local function run(base, action, arg, env)
+  local out = helper.sh(("%sSBXD=%s %s %s %s %s 2>&1; echo \"rc=$?\""):format(
+    env or "", q(base .. "/sbxd"), SCRIPT, action, q(base .. "/c"), arg or ""))
+  local rc = tonumber(out:match("rc=(%d+)$"))
+  assert(rc == 0, ("cluster.sh %s failed: %s"):format(action, out))
+  return (out:gsub("\n?rc=%d+$", ""))
+end
+
+--- Starts `n` sbxd (nodes 0 to n-1) and nginx in front. `sbxd_args`: more sbxd options.
+-- Returns the cluster: url, key, opts ({url, api_key} for sbx calls), node_pid(i),
+-- kill(i) (SIGKILL node i), reload() and restart() (nginx), stop().
+function M.start(n, sbxd_args)
+  local base = assert(core.mkdtemp("/tmp/sbx-cluster-"))
+  sbxd_wrapper(base)
+  local env = sbxd_args and ("SBXD_ARGS=%s "):format(q(sbxd_args)) or nil
+  local url = run(base, "start", tostring(n), env):match("(http://%S+)$")
+  assert(url, "cluster.sh start printed no URL")
+  local c = { url = url, dir = base .. "/c", n = n }
+  c.key = read_file(c.dir .. "/env"):match("SBX_API_KEY=(%S+)")
+  c.opts = { url = c.url, api_key = c.key }
+  function c.node_pid(i) return tonumber(read_file(("%s/node%d.pid"):format(c.dir, i))) end
+  function c.kill(i) run(base, "kill", tostring(i)) end
+  function c.reload() run(base, "reload") end
+  function c.restart() run(base, "restart") end
+  function c.stop()
+    run(base, "stop")
+    helper.sh("rm -rf " .. q(base))
+  end
+  return c
+end
+
+return M
