@@ -29,6 +29,9 @@ static char *new_mapping(struct sbx_spare *spare, size_t cap, size_t *got)
     }
     char *d = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (d == MAP_FAILED) return NULL;
+    /* Output is written once, front to back: huge pages take one fault per 2 MiB instead
+     * of one per 4 KiB (a no-op where transparent huge pages are off). */
+    madvise(d, cap, MADV_HUGEPAGE);
     return *got = cap, d;
 }
 
