@@ -133,6 +133,26 @@ describe("commands:run", function()
     end
   end)
 
+  it("hands callbacks output in strings of at most 64 KiB, exact and in order", function()
+    -- sbxd sends output in frames of up to 1 MiB; a callback gets each in pieces
+    local parts, largest = {}, 0
+    local r = box.commands:run("head -c 6000000 /dev/urandom > blob6; cat blob6; sha256sum blob6 >&2",
+      { on_stdout = function(chunk)
+        parts[#parts + 1] = chunk
+        if #chunk > largest then largest = #chunk end
+      end })
+    local got = table.concat(parts)
+    assert.are.equal(6000000, #got)
+    assert.are.equal(r.stdout, got)
+    assert.is_true(largest <= 65536, "a chunk of " .. largest .. " bytes")
+    local tmp = os.tmpname()
+    local out = assert(io.open(tmp, "wb"))
+    out:write(got)
+    out:close()
+    assert.are.equal(r.stderr:match("^(%x+)"), helper.sh("sha256sum " .. tmp):match("^(%x+)"))
+    os.remove(tmp)
+  end)
+
   it("keeps many small writes of both streams exact, however sbxd groups them", function()
     -- sbxd sends as many events a write as fit (the end's room kept free): pieces of
     -- both streams in a row fill its writes to the edge in every way.

@@ -34,6 +34,7 @@
 #include <string.h>
 #include "binding.h"
 #include "l_op.h"
+#include "bigstr.h"
 #include "op.h"
 #include "protocol.h"
 #include "reqcopy.h"
@@ -88,6 +89,33 @@ static void push_event(lua_State *L, const struct sbx_event *ev)
     }
 }
 
+/* Output data is handed to Lua in strings of at most this many bytes: strings of this
+ * size the allocator serves again from memory freed by earlier ones, where strings of a
+ * frame's size (up to 1 MiB) are mapped afresh and fault in page by page each time. */
+#define CHUNK_STRING_MAX (64u * 1024u)
+
+/* Pushes ev into the array on the stack top after its n elements: an output event as
+ * pieces of CHUNK_STRING_MAX bytes, only the last with the event's id. Returns the count. */
+static lua_Integer push_events(lua_State *L, const struct sbx_event *ev, lua_Integer n)
+{
+    if (ev->type != SBX_EV_EVENT || ev->len <= CHUNK_STRING_MAX) {
+        push_event(L, ev);
+        lua_rawseti(L, -2, ++n);
+        return n;
+    }
+    const char *bytes = sbx_event_bytes(ev);
+    for (size_t at = 0; at < ev->len; at += CHUNK_STRING_MAX) {
+        size_t len = ev->len - at < CHUNK_STRING_MAX ? ev->len - at : CHUNK_STRING_MAX;
+        lua_createtable(L, 0, 4);
+        lua_pushliteral(L, "event"), lua_setfield(L, -2, "type");
+        field_str(L, "event", ev->name, strlen(ev->name));
+        field_str(L, "data", bytes + at, len);
+        if (ev->id && at + len == ev->len) field_str(L, "id", ev->id, strlen(ev->id));
+        lua_rawseti(L, -2, ++n);
+    }
+    return n;
+}
+
 /* op:poll([max [, max_bytes]]) -> array of events (oldest first), number still queued.
  * It stops after `max` events, or once their data reaches `max_bytes` (one event at
  * least): what one call turns into Lua strings is bounded. */
@@ -105,9 +133,8 @@ static int op_poll(lua_State *L)
     while ((max == 0 || n < max) && (max_bytes == 0 || bytes < (size_t)max_bytes) &&
            (ev = sbx_op_pop(op))) {
         bytes += ev->len;
-        push_event(L, ev);
+        n = push_events(L, ev, n);
         sbx_event_free(ev);
-        lua_rawseti(L, -2, ++n);
     }
     lua_pushinteger(L, (lua_Integer)sbx_op_queued(op));
     return 2;
@@ -122,7 +149,7 @@ static int op_output(lua_State *L)
     int channel = luaL_checkoption(L, 2, NULL, CHANNELS);
     size_t complete;
     const struct sbx_buf *b = sbx_op_output(op, channel, &complete);
-    lua_pushlstring(L, b->data ? b->data : "", complete);
+    sbx_push_big_string(L, b->data ? b->data : "", complete);
     if (sbx_op_release_output(op, channel) == 0) return 1;
     lua_pushnil(L);
     lua_pushliteral(L, "out of memory");
