@@ -252,3 +252,34 @@ describe("sbxd", function()
     end
   end)
 end)
+
+describe("GET /health", function()
+  it("is 200 without a key while sandboxes can be made; other methods still need the key", function()
+    local server = helper.sbxd()
+    finally(server.stop)
+    local status, body = request(server, "GET", "/health", nil, {})
+    assert.are.same({ 200, '{"ok":true}' }, { status, body })
+    status, body = request(server, "GET", "/health", nil, { "Authorization: Bearer wrong" })
+    assert.are.same({ 200, '{"ok":true}' }, { status, body })
+    local refused = { 401, "AuthenticationError", "missing or wrong API key" }
+    assert.are.same(refused, { error_of(request(server, "POST", "/health", "", {})) })
+    assert.are.same({ 405, "InvalidArgumentError", "method not allowed" },
+      { error_of(request(server, "DELETE", "/health")) })
+    -- the key is still needed one path away
+    assert.are.same(refused, { error_of(request(server, "GET", "/health/x", nil, {})) })
+    assert.are.same(refused, { error_of(request(server, "GET", "/sandboxes", nil, {})) })
+  end)
+
+  it("is 503 SandboxError saying why when sandboxes cannot be isolated", function()
+    local server = helper.sbxd { args = { "--bwrap", "/nonexistent/bwrap" } }
+    finally(server.stop)
+    assert.are.same({ 503, "SandboxError", "cannot isolate sandboxes: --bwrap is not an executable program" },
+      { error_of(request(server, "GET", "/health", nil, {})) })
+  end)
+
+  it("is 200 with --isolation none", function()
+    local server = helper.sbxd { args = { "--isolation", "none" } }
+    finally(server.stop)
+    assert.are.same({ 200, '{"ok":true}' }, { request(server, "GET", "/health", nil, {}) })
+  end)
+end)

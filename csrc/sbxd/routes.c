@@ -275,11 +275,24 @@ int sbxd_route_raw_body(const char *path)
            !strcmp(action, "stdin");
 }
 
+/* 200 while sbxd can make sandboxes; 503 saying why when it cannot (bwrap missing, the
+ * kernel refusing namespaces: learnt once, at start), so that a proxy or an orchestrator
+ * sends creates elsewhere. */
+static int health(struct lws *wsi, const struct sbxd_server *srv)
+{
+    if (srv->isolation && srv->no_isolation) return reply_fail(wsi, 503, SBX_ERR_SANDBOX, srv->no_isolation);
+    return sbxd_reply(wsi, 200, json_pack("{s:b}", "ok", 1));
+}
+
 int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c)
 {
     if (!c->authorized) return reply_fail(wsi, 401, SBX_ERR_AUTH, "missing or wrong API key");
     if (c->too_big) return reply_fail(wsi, 413, SBX_ERR_INVALID, "request body over the limit");
     if (c->path_too_long) return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
+    if (!strcmp(c->path, "/health")) {
+        if (c->method == SBXD_GET) return health(wsi, srv);
+        return reply_fail(wsi, 405, SBX_ERR_INVALID, "method not allowed");
+    }
     if (!strcmp(c->path, "/sandboxes")) {
         if (c->method == SBXD_GET) return list_sandboxes(wsi, srv);
         if (c->method == SBXD_POST) return create_sandbox(wsi, srv, c);

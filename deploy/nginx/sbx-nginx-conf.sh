@@ -1,8 +1,8 @@
 #!/bin/sh
 # Writes, on stdout, the nginx configuration that puts many sbxd behind one URL.
 #
-#   sbx-nginx-conf.sh --listen ADDR [--prefix DIR] [--workers N] [--resolver ADDR]
-#                     --node ADDR [--node ADDR ...]
+#   sbx-nginx-conf.sh --listen ADDR [--prefix DIR] [--workers N]
+#                     [--resolver ADDR [--any NAME:PORT]] --node ADDR [--node ADDR ...]
 #
 # The Nth --node (from 0) is the sbxd started with `--node N`; it mints ids sbx_N_<hex>.
 # Routing, the same for every setup (deploy/local, deploy/kubernetes):
@@ -22,16 +22,21 @@
 # as deploy/local uses). With --resolver (a DNS server, as in Kubernetes), each node's
 # name is resolved as requests come, so a node that moves (a pod started again) is found
 # at its new address, and nginx starts even while a node's name does not resolve yet.
+# nginx (1.22, Debian 12's) resolves the servers of an upstream group only at start, so
+# creates, which go to the group of all nodes, need --any with a resolver: NAME is resolved
+# per request too, and a create goes to one of its addresses in turn (the next one when a
+# connection is refused). In Kubernetes NAME is a Service that lists the ready sbxd pods.
 # --prefix DIR puts nginx's pid file, logs and temporary files under DIR (an nginx run
 # by a user, as deploy/local does); without it they are where the package keeps them.
 set -eu
 
 usage() {
-  echo "usage: $0 --listen ADDR [--prefix DIR] [--workers N] [--resolver ADDR] --node ADDR..." >&2
+  echo "usage: $0 --listen ADDR [--prefix DIR] [--workers N] [--resolver ADDR [--any NAME:PORT]]" \
+    "--node ADDR..." >&2
   exit 2
 }
 
-listen= prefix= workers=auto resolver= nodes= count=0
+listen= prefix= workers=auto resolver= any= nodes= count=0
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || usage
   case $1 in
@@ -39,12 +44,15 @@ while [ $# -gt 0 ]; do
     --prefix) prefix=$2 ;;
     --workers) workers=$2 ;;
     --resolver) resolver=$2 ;;
+    --any) any=$2 ;;
     --node) nodes="$nodes $2"; count=$((count + 1)) ;;
     *) usage ;;
   esac
   shift 2
 done
 [ -n "$listen" ] && [ "$count" -gt 0 ] || usage
+# a name in proxy_pass is resolved per request only through a resolver
+[ -z "$any" ] || [ -n "$resolver" ] || usage
 
 # "0","1",... : the node list of /nodes and of the 421
 node_list() {
@@ -125,23 +133,34 @@ EOF
     i=$((i + 1))
   done
 fi
-# Creates: the node with the fewest connections in flight (ties in turn); one that
-# refuses a connection is skipped for 5 s, and the create goes to the next.
-echo "    upstream sbxd_any {"
-echo "        least_conn;"
-for addr in $nodes; do
-  echo "        server $addr max_fails=1 fail_timeout=5s;"
-done
-echo "        keepalive 32;"
-echo "    }"
+# Creates: without --any, the node with the fewest connections in flight (ties in turn);
+# one that refuses a connection is skipped for 5 s, and the create goes to the next.
+if [ -z "$any" ]; then
+  echo "    upstream sbxd_any {"
+  echo "        least_conn;"
+  for addr in $nodes; do
+    echo "        server $addr max_fails=1 fail_timeout=5s;"
+  done
+  echo "        keepalive 32;"
+  echo "    }"
+  ANY_PASS=http://sbxd_any
+else
+  ANY_PASS='http://$sbx_any'
+fi
 
-[ -z "$resolver" ] || printf '\n    resolver %s valid=5s ipv6=off;\n    resolver_timeout 2s;\n' "$resolver"
+if [ -n "$resolver" ]; then
+  [ -n "$any" ] || echo
+  printf '    resolver %s valid=5s ipv6=off;\n    resolver_timeout 2s;\n' "$resolver"
+fi
 
 cat <<EOF
 
     server {
         listen $listen;
         default_type application/json;
+EOF
+[ -z "$any" ] || printf '        # creates and the rest: %s, resolved per request\n        set $sbx_any "%s";\n' "$any" "$any"
+cat <<EOF
 
         # Bodies (stdin) and answers (SSE, output frames) stream both ways; sbxd bounds
         # what it accepts (--max-body) and says so.
@@ -174,7 +193,7 @@ cat <<EOF
             if (\$request_method = GET) {
                 return 421 '{"error":{"kind":"InvalidArgumentError","message":"this URL fronts $count sbxd nodes: list each at /nodes/N/sandboxes"},"nodes":[$NODES]}';
             }
-            proxy_pass http://sbxd_any;
+            proxy_pass $ANY_PASS;
         }
 
         location /sandboxes/ {
@@ -193,7 +212,7 @@ cat <<EOF
         }
 
         location / {
-            proxy_pass http://sbxd_any;
+            proxy_pass $ANY_PASS;
         }
 
         location @down {
