@@ -2,7 +2,7 @@
 # Writes, on stdout, the nginx configuration that puts many sbxd behind one URL.
 #
 #   sbx-nginx-conf.sh --listen ADDR [--prefix DIR] [--workers N] [--resolver ADDR]
-#                     --node ADDR [--node ADDR ...]
+#                     [--shutdown-timeout TIME] --node ADDR [--node ADDR ...]
 #
 # The Nth --node (from 0) is the sbxd started with `--node N`; it mints ids sbx_N_<hex>.
 # Routing, the same for every setup (deploy/local, deploy/kubernetes):
@@ -22,16 +22,22 @@
 # as deploy/local uses). With --resolver (a DNS server, as in Kubernetes), each node's
 # name is resolved as requests come, so a node that moves (a pod started again) is found
 # at its new address, and nginx starts even while a node's name does not resolve yet.
+#
+# A reload (nginx -s reload) starts new workers for new connections; the old ones finish
+# the requests they hold, streams and sessions included, for at most --shutdown-timeout
+# (an nginx time, default 10s), then close what is left. A client sees such a close as
+# any cut: it attaches again, through a new worker, from the last byte it has.
 # --prefix DIR puts nginx's pid file, logs and temporary files under DIR (an nginx run
 # by a user, as deploy/local does); without it they are where the package keeps them.
 set -eu
 
 usage() {
-  echo "usage: $0 --listen ADDR [--prefix DIR] [--workers N] [--resolver ADDR] --node ADDR..." >&2
+  echo "usage: $0 --listen ADDR [--prefix DIR] [--workers N] [--resolver ADDR]" \
+    "[--shutdown-timeout TIME] --node ADDR..." >&2
   exit 2
 }
 
-listen= prefix= workers=auto resolver= nodes= count=0
+listen= prefix= workers=auto resolver= shutdown_timeout=10s nodes= count=0
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || usage
   case $1 in
@@ -39,12 +45,17 @@ while [ $# -gt 0 ]; do
     --prefix) prefix=$2 ;;
     --workers) workers=$2 ;;
     --resolver) resolver=$2 ;;
+    --shutdown-timeout) shutdown_timeout=$2 ;;
     --node) nodes="$nodes $2"; count=$((count + 1)) ;;
     *) usage ;;
   esac
   shift 2
 done
 [ -n "$listen" ] && [ "$count" -gt 0 ] || usage
+# an nginx time: a number, with a unit or not (ms s m h d)
+case $shutdown_timeout in
+  '' | *[!0-9mshd]* | [!0-9]*) echo "$0: --shutdown-timeout must be an nginx time, e.g. 10s" >&2; exit 2 ;;
+esac
 
 # "0","1",... : the node list of /nodes and of the 421
 node_list() {
@@ -56,6 +67,7 @@ NODES=$(node_list)
 cat <<EOF
 # Written by deploy/nginx/sbx-nginx-conf.sh for $count sbxd nodes; write it again to change.
 worker_processes $workers;
+worker_shutdown_timeout $shutdown_timeout;
 EOF
 if [ -n "$prefix" ]; then
   cat <<EOF
