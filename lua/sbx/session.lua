@@ -85,8 +85,9 @@ local function start_failed(st, ev)
   end
 end
 
-local function cannot_resume(st, why)
-  fail(st, "SandboxError", ("the session's connection was cut and cannot be resumed: %s"):format(why))
+local function cannot_resume(st, why, status)
+  fail(st, "SandboxError", ("the session's connection was cut and cannot be resumed: %s"):format(why),
+    { status = status })
 end
 
 -- ---- events
@@ -158,7 +159,7 @@ local function on_error(st, ev)
     return
   end
   cannot_resume(st, ("sbxd refused the attach (HTTP %d) (after: %s)"):format(ev.status,
-    tostring(st.first_cut)))
+    tostring(st.first_cut)), ev.status)
 end
 
 --- Collects output and hands it to the callbacks.
