@@ -183,6 +183,11 @@ bench: deps all $(B)/bench/spawn_baseline $(B)/bench/ws_baseline
 	$(LUA_ENV) $(LUA) bench/stream_throughput.lua
 	$(LUA_ENV) $(LUA) bench/replay.lua
 	$(LUA_ENV) $(LUA) bench/spawn_rtt.lua
+	$(LUA_ENV) $(LUA) bench/proxy_cost.lua
+
+# What nginx in front of sbxd costs: creates and output streams, against sbxd direct.
+bench-proxy: deps all
+	$(LUA_ENV) $(LUA) bench/proxy_cost.lua
 
 FUZZ_TIME ?= 60
 FUZZ_TARGETS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))

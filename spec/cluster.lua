@@ -69,8 +69,9 @@ end
 --- Starts `n` sbxd (nodes 0 to n-1) and nginx in front. `sbxd_args`: more sbxd options;
 -- `env`: more environment of cluster.sh ("NAME=value " words, e.g. NGINX_SHUTDOWN_TIMEOUT).
 -- Returns the cluster: url, key, port (nginx's), opts ({url, api_key} for sbx calls),
--- node_pid(i), kill(i) (SIGKILL node i), reload() and restart() (nginx), begin(action)
--- ("reload" or "restart" in the background: a function saying whether it ended), stop().
+-- node_pid(i), node_url(i) (node i itself, without nginx), kill(i) (SIGKILL node i),
+-- reload() and restart() (nginx), begin(action) ("reload" or "restart" in the
+-- background: a function saying whether it ended), stop().
 function M.start(n, sbxd_args, env)
   local base = assert(core.mkdtemp("/tmp/sbx-cluster-"))
   sbxd_wrapper(base)
@@ -81,6 +82,10 @@ function M.start(n, sbxd_args, env)
   c.key = read_file(c.dir .. "/env"):match("SBX_API_KEY=(%S+)")
   c.opts = { url = c.url, api_key = c.key }
   function c.node_pid(i) return tonumber(read_file(("%s/node%d.pid"):format(c.dir, i))) end
+  function c.node_url(i)
+    local ready = read_file(("%s/node%d.ready"):format(c.dir, i))
+    return "http://" .. ready:match("^ready (%S+)")
+  end
   function c.kill(i) run(base, "kill", tostring(i)) end
   function c.reload() run(base, "reload") end
   function c.restart() run(base, "restart") end

@@ -160,6 +160,12 @@ cat <<EOF
         client_max_body_size 0;
         proxy_request_buffering off;
         proxy_buffering off;
+        # Unbuffered, nginx moves a stream in reads of proxy_buffer_size: at the default
+        # (one page) it spends several times the CPU per byte that 64k costs, and a
+        # session holds two such buffers (one each way) for its life. proxy_buffers only
+        # has to be large enough for nginx to accept the size (buffering is off).
+        proxy_buffer_size 64k;
+        proxy_buffers 4 64k;
         proxy_http_version 1.1;
         proxy_set_header Host \$host;
         proxy_set_header Upgrade \$http_upgrade;
