@@ -13,11 +13,14 @@ local IDLE = 11 * 60
 describe("through nginx", function()
   it("An idle SSE stream and an idle session stay open 11 minutes through nginx (keep-alives)", function()
     local c = cluster.start(1)
-    finally(c.stop)
-    local box = sbx.create { url = c.url, api_key = c.key, timeout = IDLE + 120 }
-    finally(function() box:kill() end)
-    local proxy = cutproxy.start(c.port, {})
-    finally(function() proxy:close() end)
+    local box, proxy
+    finally(function() -- busted keeps one finally a test: this one undoes it all
+      if proxy then proxy:close() end
+      if box then box:kill() end
+      c.stop()
+    end)
+    box = sbx.create { url = c.url, api_key = c.key, timeout = IDLE + 120 }
+    proxy = cutproxy.start(c.port, {})
     local cut_since -- connections made after both streams were up: an attach after a cut
     local run, session = cutproxy.drive(function()
       local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key })

@@ -206,8 +206,7 @@ describe("streams through nginx", function()
       local expected = box.commands:run(CMD).stdout
       for _, kind in ipairs { "run", "session" } do
         local proxy = proxy_answering { UNAVAILABLE, BAD_GATEWAY, UNAVAILABLE }
-        finally(function() proxy:close() end)
-        local r = cutproxy.drive(function()
+        local ok, r = pcall(cutproxy.drive, function()
           local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key })
           if kind == "run" then return via.commands:run(CMD) end
           local s = via.commands:spawn(CMD)
@@ -215,6 +214,8 @@ describe("streams through nginx", function()
           s:close()
           return result
         end, 20)
+        proxy:close()
+        assert(ok, r)
         assert.are.equal(1, proxy.cuts, kind)
         assert.are.equal(0, #proxy.canned, kind .. ": the answers were not all taken")
         assert.is_true(r.stdout == expected, kind .. ": the output differs")
@@ -224,7 +225,6 @@ describe("streams through nginx", function()
     it("answered 401 fails at once, long before the request timeout", function()
       for _, kind in ipairs { "run", "session" } do
         local proxy = proxy_answering { UNAUTHORIZED }
-        finally(function() proxy:close() end)
         local t0
         local err = helper.error_of(cutproxy.drive, function()
           local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key, request_timeout = 20 })
@@ -234,6 +234,7 @@ describe("streams through nginx", function()
           s:wait()
         end, 30)
         local took = sbx.now() - t0
+        proxy:close()
         assert.are.equal("SandboxError", err and err.kind, tostring(err))
         assert.are.equal(401, err.status, kind)
         assert.is_true(took < 5, ("%s: took %.1f s"):format(kind, took))
