@@ -40,7 +40,7 @@ LUA_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(B)/?.so;
 BUSTED  = $(LUA) /usr/bin/busted
 
 .PHONY: all deps test check demo bench fuzz install uninstall clean unit specs examples docs \
-	lint rockspec-test check-build simulate
+	lint rockspec-test check-build simulate soak bench-proxy
 
 all: $(B)/sbx/core.so $(B)/sbx/testing.so $(B)/sbxd
 
@@ -104,6 +104,11 @@ unit: all $(UNIT_BINS)
 
 specs: all
 	$(LUA_ENV) $(BUSTED) -o utfTerminal spec
+
+# Specs too slow for `make specs` (spec/*_soak.lua): idle streams through nginx for 11
+# minutes.
+soak: all
+	$(LUA_ENV) $(BUSTED) -o utfTerminal --pattern=_soak spec
 
 examples: all
 	@for f in examples/*.lua; do echo "== $$f"; $(LUA_ENV) $(LUA) $$f > /dev/null || exit 1; done
@@ -178,6 +183,11 @@ bench: deps all $(B)/bench/spawn_baseline $(B)/bench/ws_baseline
 	$(LUA_ENV) $(LUA) bench/stream_throughput.lua
 	$(LUA_ENV) $(LUA) bench/replay.lua
 	$(LUA_ENV) $(LUA) bench/spawn_rtt.lua
+	$(LUA_ENV) $(LUA) bench/proxy_cost.lua
+
+# What nginx in front of sbxd costs: creates and output streams, against sbxd direct.
+bench-proxy: deps all
+	$(LUA_ENV) $(LUA) bench/proxy_cost.lua
 
 FUZZ_TIME ?= 60
 FUZZ_TARGETS = $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))

@@ -1,74 +1,13 @@
 -- A cut stream resumes: the bytes a run returns are the command's, exactly, however often
--- the connection breaks. The cuts come from a TCP proxy written here (luv, in this
--- process) between the client and a real sbxd, for fault injection only: a real server
--- does not drop its connections mid-stream.
+-- the connection breaks. The cuts come from spec/cutproxy.lua between the client and a
+-- real sbxd, for fault injection only: a real server does not drop its connections
+-- mid-stream.
 local uv = require "luv"
 local sbx = require "sbx"
 local helper = require "helper"
+local cutproxy = require "cutproxy"
 
---- A proxy to 127.0.0.1:`port` that cuts each connection after a random number of bytes
--- sent to the client (at least 4 KiB, at most `most`), until it has made `cuts` cuts;
--- later connections are passed through whole. Returns its url and a state table
--- (cuts made, handles to close).
-local function cutting_proxy(port, cuts, most)
-  local state = { cuts = 0, handles = {} }
-  local server = uv.new_tcp()
-  state.handles[#state.handles + 1] = server
-  assert(server:bind("127.0.0.1", 0))
-  assert(server:listen(128, function()
-    local down, up = uv.new_tcp(), uv.new_tcp()
-    state.handles[#state.handles + 1] = down
-    state.handles[#state.handles + 1] = up
-    server:accept(down)
-    local budget = state.cuts < cuts and math.random(4096, most) or math.huge
-    local sent, closed = 0, false
-    local function close_both()
-      if closed then return end
-      closed = true
-      if not down:is_closing() then down:close() end
-      if not up:is_closing() then up:close() end
-    end
-    up:connect("127.0.0.1", port, function(err)
-      if err then return close_both() end
-      down:read_start(function(_, data)
-        if data and not closed then up:write(data) else close_both() end
-      end)
-      up:read_start(function(_, data)
-        if closed then return end
-        if not data then return close_both() end
-        if sent + #data < budget then
-          sent = sent + #data
-          down:write(data)
-          return
-        end
-        -- the cut: the bytes up to the budget, then the connection closes
-        state.cuts = state.cuts + 1
-        up:read_stop()
-        down:write(data:sub(1, budget - sent), close_both)
-      end)
-    end)
-  end))
-  return "http://127.0.0.1:" .. server:getsockname().port, state
-end
-
-local function close_all(state)
-  for _, h in ipairs(state.handles) do
-    if not h:is_closing() then h:close() end
-  end
-  uv.run("nowait")
-end
-
---- Runs fn in a task while driving both loops (sbx's and the proxy's) until it ends.
-local function drive(fn, seconds)
-  local t = sbx.go(fn)
-  local deadline = sbx.now() + seconds
-  while t:status() == "running" and sbx.now() < deadline do
-    sbx.step(0.001)
-    uv.run("nowait")
-  end
-  assert.are_not.equal("running", t:status(), "the run hung")
-  return t:wait()
-end
+local drive = cutproxy.drive
 
 local function sha256(bytes)
   local path = os.tmpname()
@@ -98,27 +37,27 @@ describe("a run whose stream is cut", function()
   end
 
   it("resumes at 100 random cuts and returns every byte once (collected)", function()
-    local url, state = cutting_proxy(port, 100, 1000000)
+    local proxy = cutproxy.start(port, { cuts = 100, most = 1000000 })
     local r = drive(function()
-      local via = sbx.connect(box.id, { url = url, api_key = server.key })
+      local via = sbx.connect(box.id, { url = proxy.url, api_key = server.key })
       return via.commands:run("cat /tmp/random")
     end, 120)
-    close_all(state)
-    assert.are.equal(100, state.cuts)
+    proxy:close()
+    assert.are.equal(100, proxy.cuts)
     assert.are.equal(64 * 1024 * 1024, #r.stdout)
     assert.are.equal(expected(), sha256(r.stdout))
     assert.are.equal(0, r.exit_code)
   end)
 
   it("resumes at 100 random cuts and hands the callback every byte once", function()
-    local url, state = cutting_proxy(port, 100, 1000000)
+    local proxy = cutproxy.start(port, { cuts = 100, most = 1000000 })
     local chunks = {}
     local r = drive(function()
-      local via = sbx.connect(box.id, { url = url, api_key = server.key })
+      local via = sbx.connect(box.id, { url = proxy.url, api_key = server.key })
       return via.commands:run("cat /tmp/random", { on_stdout = function(c) chunks[#chunks + 1] = c end })
     end, 120)
-    close_all(state)
-    assert.are.equal(100, state.cuts)
+    proxy:close()
+    assert.are.equal(100, proxy.cuts)
     local got = table.concat(chunks)
     assert.are.equal(64 * 1024 * 1024, #got)
     assert.is_true(got == r.stdout, "the chunks and the result differ")
@@ -126,18 +65,18 @@ describe("a run whose stream is cut", function()
   end)
 
   it("raises SandboxError when the stream cannot be resumed within the request timeout", function()
-    local url, state = cutting_proxy(port, 1, 5000)
+    local proxy = cutproxy.start(port, { cuts = 1, most = 5000 })
     -- the cut, then the proxy goes: every attach is refused
     local t = sbx.go(function()
-      local via = sbx.connect(box.id, { url = url, api_key = server.key, request_timeout = 1 })
+      local via = sbx.connect(box.id, { url = proxy.url, api_key = server.key, request_timeout = 1 })
       return via.commands:run("cat /tmp/random")
     end)
     local deadline = sbx.now() + 10
-    while state.cuts == 0 and sbx.now() < deadline do
+    while proxy.cuts == 0 and sbx.now() < deadline do
       sbx.step(0.001)
       uv.run("nowait")
     end
-    close_all(state)
+    proxy:close()
     local err = helper.error_of(function() return drive(function() return t:wait() end, 10) end)
     assert.are.equal("SandboxError", err and err.kind, tostring(err))
     assert.matches("could not be resumed", err.message)

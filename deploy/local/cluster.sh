@@ -13,7 +13,8 @@
 #
 # Environment: SBXD (the sbxd program; default build/sbxd beside this tree), NGINX
 # (default nginx on PATH), SBX_API_KEY (default a random key), SBXD_ARGS (more sbxd
-# options, e.g. "--isolation none"), NGINX_WORKERS (default 1).
+# options, e.g. "--isolation none"), NGINX_WORKERS (default 1), NGINX_SHUTDOWN_TIMEOUT
+# (how long a reload lets old workers finish their streams; default 10s).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +22,7 @@ root=$(cd "$here/../.." && pwd)
 SBXD=${SBXD:-$root/build/sbxd}
 NGINX=${NGINX:-nginx}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
+NGINX_SHUTDOWN_TIMEOUT=${NGINX_SHUTDOWN_TIMEOUT:-10s}
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
@@ -81,7 +83,7 @@ start() { # DIR N
   echo "$port" >"$dir/nginx.port"
   # shellcheck disable=SC2086 # one --node ADDR pair per node
   "$root/deploy/nginx/sbx-nginx-conf.sh" --listen "127.0.0.1:$port" --prefix "$dir" \
-    --workers "$NGINX_WORKERS" $nodes >"$dir/nginx.conf"
+    --workers "$NGINX_WORKERS" --shutdown-timeout "$NGINX_SHUTDOWN_TIMEOUT" $nodes >"$dir/nginx.conf"
   start_nginx "$dir"
   printf 'SBX_URL=http://127.0.0.1:%s\nSBX_API_KEY=%s\nexport SBX_URL SBX_API_KEY\n' "$port" "$key" \
     >"$dir/env"

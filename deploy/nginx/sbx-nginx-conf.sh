@@ -2,7 +2,8 @@
 # Writes, on stdout, the nginx configuration that puts many sbxd behind one URL.
 #
 #   sbx-nginx-conf.sh --listen ADDR [--prefix DIR] [--workers N]
-#                     [--resolver ADDR [--any NAME:PORT]] --node ADDR [--node ADDR ...]
+#                     [--resolver ADDR [--any NAME:PORT]] [--shutdown-timeout TIME]
+#                     --node ADDR [--node ADDR ...]
 #
 # The Nth --node (from 0) is the sbxd started with `--node N`; it mints ids sbx_N_<hex>.
 # Routing, the same for every setup (deploy/local, deploy/kubernetes):
@@ -26,17 +27,22 @@
 # creates, which go to the group of all nodes, need --any with a resolver: NAME is resolved
 # per request too, and a create goes to one of its addresses in turn (the next one when a
 # connection is refused). In Kubernetes NAME is a Service that lists the ready sbxd pods.
+#
+# A reload (nginx -s reload) starts new workers for new connections; the old ones finish
+# the requests they hold, streams and sessions included, for at most --shutdown-timeout
+# (an nginx time, default 10s), then close what is left. A client sees such a close as
+# any cut: it attaches again, through a new worker, from the last byte it has.
 # --prefix DIR puts nginx's pid file, logs and temporary files under DIR (an nginx run
 # by a user, as deploy/local does); without it they are where the package keeps them.
 set -eu
 
 usage() {
   echo "usage: $0 --listen ADDR [--prefix DIR] [--workers N] [--resolver ADDR [--any NAME:PORT]]" \
-    "--node ADDR..." >&2
+    "[--shutdown-timeout TIME] --node ADDR..." >&2
   exit 2
 }
 
-listen= prefix= workers=auto resolver= any= nodes= count=0
+listen= prefix= workers=auto resolver= any= shutdown_timeout=10s nodes= count=0
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || usage
   case $1 in
@@ -45,6 +51,7 @@ while [ $# -gt 0 ]; do
     --workers) workers=$2 ;;
     --resolver) resolver=$2 ;;
     --any) any=$2 ;;
+    --shutdown-timeout) shutdown_timeout=$2 ;;
     --node) nodes="$nodes $2"; count=$((count + 1)) ;;
     *) usage ;;
   esac
@@ -53,6 +60,10 @@ done
 [ -n "$listen" ] && [ "$count" -gt 0 ] || usage
 # a name in proxy_pass is resolved per request only through a resolver
 [ -z "$any" ] || [ -n "$resolver" ] || usage
+# an nginx time: a number, with a unit or not (ms s m h d)
+case $shutdown_timeout in
+  '' | *[!0-9mshd]* | [!0-9]*) echo "$0: --shutdown-timeout must be an nginx time, e.g. 10s" >&2; exit 2 ;;
+esac
 
 # "0","1",... : the node list of /nodes and of the 421
 node_list() {
@@ -64,6 +75,7 @@ NODES=$(node_list)
 cat <<EOF
 # Written by deploy/nginx/sbx-nginx-conf.sh for $count sbxd nodes; write it again to change.
 worker_processes $workers;
+worker_shutdown_timeout $shutdown_timeout;
 EOF
 if [ -n "$prefix" ]; then
   cat <<EOF
@@ -167,6 +179,12 @@ cat <<EOF
         client_max_body_size 0;
         proxy_request_buffering off;
         proxy_buffering off;
+        # Unbuffered, nginx moves a stream in reads of proxy_buffer_size: at the default
+        # (one page) it spends several times the CPU per byte that 64k costs, and a
+        # session holds two such buffers (one each way) for its life. proxy_buffers only
+        # has to be large enough for nginx to accept the size (buffering is off).
+        proxy_buffer_size 64k;
+        proxy_buffers 4 64k;
         proxy_http_version 1.1;
         proxy_set_header Host \$host;
         proxy_set_header Upgrade \$http_upgrade;

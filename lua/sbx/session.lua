@@ -85,8 +85,9 @@ local function start_failed(st, ev)
   end
 end
 
-local function cannot_resume(st, why)
-  fail(st, "SandboxError", ("the session's connection was cut and cannot be resumed: %s"):format(why))
+local function cannot_resume(st, why, status)
+  fail(st, "SandboxError", ("the session's connection was cut and cannot be resumed: %s"):format(why),
+    { status = status })
 end
 
 -- ---- events
@@ -150,10 +151,15 @@ end
 
 local function on_error(st, ev)
   if not st.pid then return start_failed(st, ev) end
-  -- an attach after a cut that cannot even connect or is refused: sbxd is gone, or no
-  -- longer keeps the process
-  local why = ev.status > 0 and ("sbxd refused the attach (HTTP %d)"):format(ev.status) or ev.message
-  cannot_resume(st, ("%s (after: %s)"):format(why, tostring(st.first_cut)))
+  -- An attach after a cut that could not connect, or was cut before it was up, or that
+  -- a proxy answered 502/503/504 (nginx restarting): tried again within the cut's
+  -- window. Any other status (404: sbxd no longer keeps the process; 401) is final.
+  if ev.status <= 0 or transport.PASSING[ev.status] then
+    st.cut = ev.status > 0 and ("the attach was answered HTTP %d"):format(ev.status) or ev.message
+    return
+  end
+  cannot_resume(st, ("sbxd refused the attach (HTTP %d) (after: %s)"):format(ev.status,
+    tostring(st.first_cut)), ev.status)
 end
 
 --- Collects output and hands it to the callbacks.

@@ -281,7 +281,8 @@ function Stream:on_event(ev)
 end
 
 --- Raises the error of a refused request: as it is for the first request, as a
--- SandboxError saying the command could not be resumed for a later one.
+-- SandboxError saying the command could not be resumed for a later one (an attach that
+-- a proxy answered 502, 503 or 504 is not refused: it is tried again, as a cut).
 function Stream:refused(status, body)
   if not self.resuming then transport.raise_status(status, body) end
   local ok, err = pcall(transport.raise_status, status, body)
@@ -319,7 +320,13 @@ function Stream:on_core_event(ev)
       self.deadline = self:stream_deadline()
     end
   elseif t == "done" then
-    if ev.status < 200 or ev.status > 299 then self:refused(ev.status, ev.body) end
+    if ev.status < 200 or ev.status > 299 then
+      if self.resuming and transport.PASSING[ev.status] then
+        self.cut_reason = ("the attach was answered HTTP %d"):format(ev.status)
+        return "cut"
+      end
+      self:refused(ev.status, ev.body)
+    end
     if self.ended then return "end" end
     if not self.pid then
       errors.raise("SandboxError", "the output stream ended before the command's start event")

@@ -179,6 +179,11 @@ function Client:may_resend(ev, state)
   return embedded.revive() ~= was
 end
 
+-- Statuses a proxy in front of sbxd answers while it cannot reach it for a moment (nginx
+-- restarting, or its upstream not yet up again): an attach after a cut tries again
+-- within its window rather than fail; sbxd's own 503 (a cap reached) passes too.
+M.PASSING = { [502] = true, [503] = true, [504] = true }
+
 function M.raise_timeout(what, seconds)
   errors.raise("TimeoutError", ("%s timed out after %g s"):format(what, seconds))
 end

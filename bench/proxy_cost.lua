@@ -1,0 +1,104 @@
+-- What nginx in front of sbxd costs (deploy/local/cluster.sh: one sbxd, nginx as
+-- deploy/nginx/sbx-nginx-conf.sh writes it), against the same sbxd asked directly, in the
+-- same run, samples of both kinds interleaved one by one:
+-- 1. create -> first result: sbx.create, then run("true") to its result. Targets: the
+--    median through nginx within +5 ms of direct, the p99 at most 1.5x.
+-- 2. a run's output stream: `head -c SIZE /dev/zero` counted by an on_stdout callback.
+--    Target: through nginx >= 90 % of direct (the median of the rounds' MB/s).
+-- Also the CPU seconds per GB nginx's worker and sbxd spent on the stream.
+-- arg[1]: create samples of each kind (default 200); arg[2]: MiB per stream (default 256).
+local sbx = require "sbx"
+local helper = require "helper"
+local cluster = require "cluster"
+
+local N = math.tointeger(tonumber(arg[1])) or 200
+local MIB = 1024 * 1024
+local SIZE = (math.tointeger(tonumber(arg[2])) or 256) * MIB
+local ROUNDS = 5
+
+local function percentile(sorted, p)
+  return sorted[math.max(1, math.ceil(#sorted * p))]
+end
+
+local function summary(samples)
+  table.sort(samples)
+  return { median = percentile(samples, 0.5), p99 = percentile(samples, 0.99) }
+end
+
+--- The pid of nginx's (one) worker: the child of its master.
+local function nginx_worker(c)
+  local master = helper.sh(("cat %s/nginx.pid"):format(c.dir))
+  return tonumber(helper.sh(("pgrep -P %s | head -1"):format(master)))
+end
+
+--- ms from sbx.create to the result of its first run; the sandbox is killed after.
+local function create_sample(opts)
+  local t0 = sbx.now()
+  local box = sbx.create(opts)
+  box.commands:run("true")
+  local ms = (sbx.now() - t0) * 1000
+  box:kill()
+  return ms
+end
+
+local CMD = ("head -c %d /dev/zero"):format(SIZE)
+
+--- MB/s of one stream of SIZE bytes, and the CPU seconds of the processes `pids` meanwhile.
+local function stream_sample(box, pids)
+  local cpu0 = {}
+  for i, pid in ipairs(pids) do cpu0[i] = helper.cpu_seconds(pid) end
+  local total = 0
+  local t0 = sbx.now()
+  local r = box.commands:run(CMD, { on_stdout = function(chunk) total = total + #chunk end })
+  local wall = sbx.now() - t0
+  assert(total == SIZE and r.exit_code == 0, "the stream brought " .. total)
+  local cpu = {}
+  for i, pid in ipairs(pids) do cpu[i] = helper.cpu_seconds(pid) - cpu0[i] end
+  return SIZE / 1e6 / wall, cpu
+end
+
+local c = cluster.start(1)
+local ok, err = pcall(function()
+  local direct = { url = c.node_url(0), api_key = c.key }
+  local proxied = c.opts
+  local sbxd, worker = c.node_pid(0), nginx_worker(c)
+  for _ = 1, 10 do create_sample(direct); create_sample(proxied) end -- warm: connections
+  local d, p = {}, {}
+  for i = 1, N do
+    if i % 2 == 0 then d[i] = create_sample(direct) end
+    p[i] = create_sample(proxied)
+    if i % 2 == 1 then d[i] = create_sample(direct) end
+  end
+  local ds, ps = summary(d), summary(p)
+  print(("create -> first result, %d of each, interleaved"):format(N))
+  print(("  direct      median %6.2f ms  p99 %6.2f ms"):format(ds.median, ds.p99))
+  print(("  via nginx   median %6.2f ms  p99 %6.2f ms"):format(ps.median, ps.p99))
+  print(("  nginx adds  median %+6.2f ms (target <= +5)  p99 x%.2f (target <= 1.5)"):format(
+    ps.median - ds.median, ps.p99 / ds.p99))
+
+  local boxes = { direct = sbx.create(direct) }
+  boxes.nginx = sbx.connect(boxes.direct.id, proxied)
+  local rates, cpu = { direct = {}, nginx = {} }, { direct = { 0, 0 }, nginx = { 0, 0 } }
+  stream_sample(boxes.direct, {}); stream_sample(boxes.nginx, {}) -- warm
+  for round = 1, ROUNDS do
+    local order = round % 2 == 1 and { "direct", "nginx" } or { "nginx", "direct" }
+    for _, kind in ipairs(order) do
+      local rate, used = stream_sample(boxes[kind], { sbxd, worker })
+      rates[kind][round] = rate
+      cpu[kind][1], cpu[kind][2] = cpu[kind][1] + used[1], cpu[kind][2] + used[2]
+    end
+  end
+  local gb = ROUNDS * SIZE / 1e9
+  print(("output stream of %d MiB (binary frames), %d rounds of each, alternating"):format(
+    SIZE // MIB, ROUNDS))
+  for _, kind in ipairs { "direct", "nginx" } do
+    local name = kind == "nginx" and "via nginx" or kind
+    print(("  %-10s  median %7.1f MB/s  sbxd %.2f CPU s/GB  nginx worker %.2f CPU s/GB"):format(
+      name, summary(rates[kind]).median, cpu[kind][1] / gb, cpu[kind][2] / gb))
+  end
+  print(("  via nginx / direct  x%.2f (target >= 0.90)"):format(
+    summary(rates.nginx).median / summary(rates.direct).median))
+  boxes.direct:kill()
+end)
+c.stop()
+assert(ok, err)

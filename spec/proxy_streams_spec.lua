@@ -1,0 +1,244 @@
+-- Streams and sessions through nginx in front of real sbxd (spec/cluster.lua): whole and
+-- exact, and still so while nginx reloads and restarts and the client's connections are
+-- cut. The cuts, and the 503/401 answers to an attach, come from spec/cutproxy.lua
+-- between the client and nginx, for fault injection only: nginx does not drop a client's
+-- connection after a random number of bytes, nor answers an attach on demand.
+local sbx = require "sbx"
+local helper = require "helper"
+local cluster = require "cluster"
+local cutproxy = require "cutproxy"
+local wait = require "sbx.task"
+
+local MIB = 1024 * 1024
+
+local function sha256(bytes)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+  local sum = helper.sh("sha256sum " .. path .. " | cut -d' ' -f1")
+  os.remove(path)
+  return sum
+end
+
+local function random_bytes(n)
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local bytes = f:read(n)
+  f:close()
+  return bytes
+end
+
+-- A command that writes numbered 64-byte lines, 100 every 20 ms, until /tmp/stop exists:
+-- its whole output is lines 0 to K-1 for some K, so a byte lost or sent twice shows.
+local LINES = [[python3 -c '
+import os, sys, time
+out, i = sys.stdout.buffer, 0
+while not os.path.exists("/tmp/stop"):
+    out.write(b"".join(b"%08d %s\n" % (i + k, b"." * 54) for k in range(100)))
+    out.flush()
+    i += 100
+    time.sleep(0.02)
+']]
+local LINE = 64
+
+--- The output LINES makes when it writes `n` lines.
+local function lines_of(n)
+  local parts = {}
+  for i = 0, n - 1 do parts[#parts + 1] = ("%08d %s\n"):format(i, ("."):rep(54)) end
+  return table.concat(parts)
+end
+
+--- Whether `out` is the whole output of LINES, and of how many lines.
+local function whole_lines(out)
+  local n = #out // LINE
+  return #out % LINE == 0 and n > 0 and out == lines_of(n), n
+end
+
+--- Polls cond() from a task until it holds; fails after `seconds`.
+local function wait_until(cond, seconds, what)
+  local deadline = sbx.now() + seconds
+  while not cond() do
+    assert(sbx.now() < deadline, "waited in vain for " .. what)
+    wait.sleep(0.01)
+  end
+end
+
+describe("streams through nginx", function()
+  local c, box, random_sha
+  setup(function()
+    -- a reload's old workers close the streams they hold after 1 s: reloads cut too
+    c = cluster.start(2, nil, "NGINX_SHUTDOWN_TIMEOUT=1s ")
+    box = sbx.create(c.opts)
+    box.commands:run("head -c 64M /dev/urandom > /tmp/random")
+    random_sha = box.commands:run("sha256sum /tmp/random | cut -d' ' -f1").stdout:gsub("\n$", "")
+  end)
+  teardown(function()
+    if box then box:kill() end
+    if c then c.stop() end
+  end)
+
+  it("An SSE stream of 64 MiB and a WebSocket session pass through byte-exact", function()
+    -- the client's stream (binary frames)
+    local r = box.commands:run("cat /tmp/random")
+    assert.are.same({ 64 * MIB, 0, "" }, { #r.stdout, r.exit_code, r.stderr })
+    assert.are.equal(random_sha, sha256(r.stdout))
+    -- SSE proper, as curl reads it: the stdout events' base64, decoded
+    local file = os.tmpname()
+    local out = helper.sh(([[curl -sSN -o %s -w '%%{http_code} %%{content_type}' \
+      -H 'Authorization: Bearer %s' -H 'Accept: text/event-stream' -H 'Content-Type: application/json' \
+      --data '{"cmd":"cat /tmp/random"}' %s/sandboxes/%s/processes]]):format(file, c.key, c.url, box.id))
+    local sse_sha = helper.sh(("awk '/^event: /{e=$2} /^data: /{if (e==\"stdout\") print substr($0, 7)}' %s"
+      .. " | base64 -d | sha256sum | cut -d' ' -f1"):format(file))
+    local ended = helper.sh(("grep -A1 '^event: end' %s | sed -n 's/^data: //p'"):format(file))
+    os.remove(file)
+    assert.are.equal("200 text/event-stream", out)
+    assert.are.equal(random_sha, sse_sha)
+    assert.are.equal('{"exit_code":0,"signal":null,"error":null}', ended)
+    -- a session: stdin echoed back, then output of its own, then its exit code
+    local input = random_bytes(2 * MIB)
+    local s = box.commands:spawn("cat; head -c 8M /tmp/random; exit 7")
+    s.stdin:write(input)
+    s.stdin:close()
+    local err = helper.error_of(s.wait, s)
+    assert.are.same({ "CommandExitError", 7 }, { err and err.kind, err and err.result.exit_code })
+    local got = err.result.stdout
+    assert.are.equal(2 * MIB + 8 * MIB, #got)
+    assert.is_true(got:sub(1, #input) == input, "stdin did not come back as written")
+    assert.are.equal(box.commands:run("head -c 8M /tmp/random | sha256sum | cut -d' ' -f1").stdout,
+      sha256(got:sub(#input + 1)) .. "\n")
+    s:close()
+  end)
+
+  --- Starts LINES as a run and as a session through `url`, in tasks; the streams' byte
+  -- counts go to `got` under "NAME run" and "NAME session".
+  local function follow(url, name, got)
+    local via = { url = url, api_key = c.key }
+    local function count(key)
+      got[key] = 0
+      return function(chunk) got[key] = got[key] + #chunk end
+    end
+    local tasks = {}
+    local run_count, session_count = count(name .. " run"), count(name .. " session")
+    tasks[name .. " run"] = sbx.go(function()
+      return sbx.connect(box.id, via).commands:run(LINES, { on_stdout = run_count })
+    end)
+    tasks[name .. " session"] = sbx.go(function()
+      local s = sbx.connect(box.id, via).commands:spawn(LINES, { on_stdout = session_count })
+      local result = s:wait()
+      s:close()
+      return result
+    end)
+    return tasks
+  end
+
+  it("20 nginx reloads and restarts plus 20 client drops mid-stream lose or duplicate 0 bytes", function()
+    box.commands:run("rm -f /tmp/stop")
+    local proxy = cutproxy.start(c.port, { cuts = 0, most = 64 * 1024 })
+    finally(function() proxy:close() end)
+    -- through the proxy (cut by it, and reset while nginx is down), and straight to nginx
+    -- (refused while it is down)
+    local got = {}
+    local tasks = follow(proxy.url, "cut", got)
+    for key, t in pairs(follow(c.url, "direct", got)) do tasks[key] = t end
+    local ops = { reload = 0, restart = 0 }
+    --- Waits until every stream got bytes beyond what it had.
+    local function all_go_on(what)
+      local before = {}
+      for key, n in pairs(got) do before[key] = n end
+      wait_until(function()
+        for key, n in pairs(got) do
+          if n <= before[key] then return false end
+        end
+        return true
+      end, 20, "every stream to go on after " .. what)
+    end
+    local faults = sbx.go(function()
+      all_go_on("its start")
+      for i = 1, 20 do
+        local action = i % 2 == 1 and "reload" or "restart"
+        wait_until(c.begin(action), 20, "nginx to " .. action)
+        ops[action] = ops[action] + 1
+        all_go_on(action)
+        proxy.limit = i
+        wait_until(function() return proxy.cuts == i end, 20, "cut " .. i)
+        all_go_on("cut " .. i)
+      end
+      box.commands:run("touch /tmp/stop")
+    end)
+    local results = cutproxy.drive(function()
+      faults:wait()
+      local results = {}
+      for key, t in pairs(tasks) do results[key] = t:wait() end
+      return results
+    end, 50)
+    assert.are.same({ reload = 10, restart = 10 }, ops)
+    assert.are.equal(20, proxy.cuts)
+    -- the cut streams' first connections, one at least after each cut and two after each
+    -- restart (it cuts both)
+    assert.is_true(proxy.connections >= 2 + 20 + 2 * 10, tostring(proxy.connections))
+    for key, result in pairs(results) do
+      local whole, n = whole_lines(result.stdout)
+      assert.is_true(whole, key .. ": the output is not lines 0 to N-1, whole")
+      assert.is_true(n >= 1000, key .. ": " .. n .. " lines")
+      assert.are.same({ 0, "", #result.stdout }, { result.exit_code, result.stderr, got[key] }, key)
+    end
+  end)
+
+  describe("an attach after a cut", function()
+    local HEAD = "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+      .. "Connection: close\r\n\r\n%s"
+    local function answer(status, reason, kind)
+      local body = ('{"error":{"kind":"%s","message":"injected"}}'):format(kind)
+      return HEAD:format(status, reason, #body, body)
+    end
+    local UNAVAILABLE = answer(503, "Service Unavailable", "SandboxError")
+    local BAD_GATEWAY = answer(502, "Bad Gateway", "SandboxError")
+    local UNAUTHORIZED = answer(401, "Unauthorized", "AuthenticationError")
+    local CMD = "head -c 1M /tmp/random"
+
+    --- A proxy that cuts once and answers the next attaches `answers` (each once).
+    local function proxy_answering(answers)
+      return cutproxy.start(c.port, { cuts = 1, least = 16 * 1024, most = 256 * 1024,
+        after_cut = function(p) for _, a in ipairs(answers) do p:answer(a, 1) end end })
+    end
+
+    it("answered 502 and 503 goes on: a run and a session get every byte", function()
+      local expected = box.commands:run(CMD).stdout
+      for _, kind in ipairs { "run", "session" } do
+        local proxy = proxy_answering { UNAVAILABLE, BAD_GATEWAY, UNAVAILABLE }
+        local ok, r = pcall(cutproxy.drive, function()
+          local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key })
+          if kind == "run" then return via.commands:run(CMD) end
+          local s = via.commands:spawn(CMD)
+          local result = s:wait()
+          s:close()
+          return result
+        end, 20)
+        proxy:close()
+        assert(ok, r)
+        assert.are.equal(1, proxy.cuts, kind)
+        assert.are.equal(0, #proxy.canned, kind .. ": the answers were not all taken")
+        assert.is_true(r.stdout == expected, kind .. ": the output differs")
+      end
+    end)
+
+    it("answered 401 fails at once, long before the request timeout", function()
+      for _, kind in ipairs { "run", "session" } do
+        local proxy = proxy_answering { UNAUTHORIZED }
+        local t0
+        local err = helper.error_of(cutproxy.drive, function()
+          local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key, request_timeout = 20 })
+          t0 = sbx.now()
+          if kind == "run" then return via.commands:run(CMD) end
+          local s = via.commands:spawn(CMD)
+          s:wait()
+        end, 30)
+        local took = sbx.now() - t0
+        proxy:close()
+        assert.are.equal("SandboxError", err and err.kind, tostring(err))
+        assert.are.equal(401, err.status, kind)
+        assert.is_true(took < 5, ("%s: took %.1f s"):format(kind, took))
+      end
+    end)
+  end)
+end)
