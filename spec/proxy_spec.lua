@@ -154,4 +154,40 @@ describe("a node SIGKILLed behind nginx", function()
     assert.are.equal(#boxes - on_victim, #listed)
     for _, info in ipairs(listed) do assert.are_not.equal(1, node_of(info.id)) end
   end)
+
+  it("fails a run and a session in flight on a node that dies, at once, saying so", function()
+    -- the node's processes die with its sbxd: the client's attach after the cut gets the
+    -- proxy's 502 and gives up then, not after its request timeout (30 s here)
+    local c = cluster.start(3)
+    finally(c.stop)
+    local on = {}
+    for _ = 1, 6 do
+      local box = sbx.create(c.opts)
+      on[node_of(box.id)] = on[node_of(box.id)] or box
+    end
+    assert.is_truthy(on[0] and on[1] and on[2], "creates did not reach every node")
+    local CMD = "while :; do echo x; sleep 0.05; done"
+    local killed_at
+    local function killer(node)
+      return function()
+        if killed_at then return end
+        c.kill(node)
+        killed_at = core.now()
+      end
+    end
+    local function took() return core.now() - killed_at end
+
+    local err = helper.error_of(on[1].commands.run, on[1].commands, CMD, { on_stdout = killer(1) })
+    assert.are.same({ "SandboxError", 502 }, { err.kind, err.status }, tostring(err))
+    assert.is_truthy(err.message:find("sbxd node 1 is down", 1, true), err.message)
+    assert.is_true(took() < 1, ("the run took %.2f s"):format(took()))
+
+    killed_at = nil
+    local s <close> = on[2].commands:spawn(CMD, { on_stdout = killer(2) })
+    err = helper.error_of(s.wait, s)
+    assert.are.same({ "SandboxError", 502 }, { err.kind, err.status }, tostring(err))
+    assert.is_true(took() < 1, ("the session took %.2f s"):format(took()))
+    -- node 0 and its sandbox went on
+    assert.are.equal("ok\n", on[0].commands:run("echo ok").stdout)
+  end)
 end)

@@ -192,7 +192,7 @@ describe("streams through nginx", function()
       return HEAD:format(status, reason, #body, body)
     end
     local UNAVAILABLE = answer(503, "Service Unavailable", "SandboxError")
-    local BAD_GATEWAY = answer(502, "Bad Gateway", "SandboxError")
+    local GATEWAY_TIMEOUT = answer(504, "Gateway Timeout", "SandboxError")
     local UNAUTHORIZED = answer(401, "Unauthorized", "AuthenticationError")
     local CMD = "head -c 1M /tmp/random"
 
@@ -202,10 +202,10 @@ describe("streams through nginx", function()
         after_cut = function(p) for _, a in ipairs(answers) do p:answer(a, 1) end end })
     end
 
-    it("answered 502 and 503 goes on: a run and a session get every byte", function()
+    it("answered 503 and 504 goes on: a run and a session get every byte", function()
       local expected = box.commands:run(CMD).stdout
       for _, kind in ipairs { "run", "session" } do
-        local proxy = proxy_answering { UNAVAILABLE, BAD_GATEWAY, UNAVAILABLE }
+        local proxy = proxy_answering { UNAVAILABLE, GATEWAY_TIMEOUT, UNAVAILABLE }
         local ok, r = pcall(cutproxy.drive, function()
           local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key })
           if kind == "run" then return via.commands:run(CMD) end

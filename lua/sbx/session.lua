@@ -151,9 +151,10 @@ end
 
 local function on_error(st, ev)
   if not st.pid then return start_failed(st, ev) end
-  -- An attach after a cut that could not connect, or was cut before it was up, or that
-  -- a proxy answered 502/503/504 (nginx restarting): tried again within the cut's
-  -- window. Any other status (404: sbxd no longer keeps the process; 401) is final.
+  -- An attach after a cut that could not connect, or was cut before it was up (nginx
+  -- restarting), or was answered 503/504 (transport.PASSING): tried again within the
+  -- cut's window. Any other status (404: sbxd no longer keeps the process; 401; a
+  -- proxy's 502: the node is down) is final.
   if ev.status <= 0 or transport.PASSING[ev.status] then
     st.cut = ev.status > 0 and ("the attach was answered HTTP %d"):format(ev.status) or ev.message
     return

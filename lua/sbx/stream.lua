@@ -282,7 +282,7 @@ end
 
 --- Raises the error of a refused request: as it is for the first request, as a
 -- SandboxError saying the command could not be resumed for a later one (an attach that
--- a proxy answered 502, 503 or 504 is not refused: it is tried again, as a cut).
+-- answered 503 or 504 (transport.PASSING) is not refused: it is tried again, as a cut).
 function Stream:refused(status, body)
   if not self.resuming then transport.raise_status(status, body) end
   local ok, err = pcall(transport.raise_status, status, body)

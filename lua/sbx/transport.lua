@@ -179,10 +179,12 @@ function Client:may_resend(ev, state)
   return embedded.revive() ~= was
 end
 
--- Statuses a proxy in front of sbxd answers while it cannot reach it for a moment (nginx
--- restarting, or its upstream not yet up again): an attach after a cut tries again
--- within its window rather than fail; sbxd's own 503 (a cap reached) passes too.
-M.PASSING = { [502] = true, [503] = true, [504] = true }
+-- Statuses of a moment: sbxd's own 503 (a cap reached) and a proxy's 503 or 504 (its
+-- upstream busy or slow to answer). An attach after a cut so answered tries again within
+-- its window rather than fail. A 502 is not one of them: the proxy of deploy/ answers it
+-- when it cannot reach the node ("sbxd node N is down"), and a node's processes go with
+-- its sbxd, so no later attach would find the process.
+M.PASSING = { [503] = true, [504] = true }
 
 function M.raise_timeout(what, seconds)
   errors.raise("TimeoutError", ("%s timed out after %g s"):format(what, seconds))
