@@ -3,8 +3,11 @@
 -- same run, samples of both kinds interleaved one by one:
 -- 1. create -> first result: sbx.create, then run("true") to its result. Targets: the
 --    median through nginx within +5 ms of direct, the p99 at most 1.5x.
--- 2. a run's output stream: `head -c SIZE /dev/zero` counted by an on_stdout callback.
---    Target: through nginx >= 90 % of direct (the median of the rounds' MB/s).
+-- 2. a run's output stream: `head -c SIZE /dev/zero` counted by an on_stdout callback
+--    (binary frames, the sbx client's own bound), and the same as SSE read by curl into
+--    /dev/null (what any HTTP client gets, and where nginx's own cost shows: neither end
+--    is slower than nginx). Target: through nginx >= 90 % of direct (the median of the
+--    rounds' MB/s of output).
 -- Also the CPU seconds per GB nginx's worker and sbxd spent on the stream.
 -- arg[1]: create samples of each kind (default 200); arg[2]: MiB per stream (default 256).
 local sbx = require "sbx"
@@ -57,6 +60,44 @@ local function stream_sample(box, pids)
   return SIZE / 1e6 / wall, cpu
 end
 
+--- MB/s of the output of one run of CMD as SSE, read by curl into /dev/null.
+local function sse_sample(opts, id, pids)
+  local cpu0 = {}
+  for i, pid in ipairs(pids) do cpu0[i] = helper.cpu_seconds(pid) end
+  local out = helper.sh(("curl -s -o /dev/null -w '%%{http_code} %%{size_download} %%{time_total}' "
+    .. "-H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "
+    .. "-d '{\"cmd\":\"%s\"}' '%s/sandboxes/%s/processes'"):format(opts.api_key, CMD, opts.url, id))
+  local status, bytes, seconds = out:match("^(%d+) (%d+) ([%d.]+)$")
+  assert(status == "200" and tonumber(bytes) > SIZE, "curl: " .. out)
+  local cpu = {}
+  for i, pid in ipairs(pids) do cpu[i] = helper.cpu_seconds(pid) - cpu0[i] end
+  return SIZE / 1e6 / tonumber(seconds), cpu
+end
+
+--- Rounds of `sample(kind)` for direct and nginx, alternating which goes first; prints
+-- the medians, the CPU of sbxd and nginx's worker per GB, and the ratio.
+local function compare(title, sample)
+  local rates, cpu = { direct = {}, nginx = {} }, { direct = { 0, 0 }, nginx = { 0, 0 } }
+  sample("direct"); sample("nginx") -- warm
+  for round = 1, ROUNDS do
+    local order = round % 2 == 1 and { "direct", "nginx" } or { "nginx", "direct" }
+    for _, kind in ipairs(order) do
+      local rate, used = sample(kind)
+      rates[kind][round] = rate
+      cpu[kind][1], cpu[kind][2] = cpu[kind][1] + used[1], cpu[kind][2] + used[2]
+    end
+  end
+  local gb = ROUNDS * SIZE / 1e9
+  print(("%s, %d MiB, %d rounds of each, alternating"):format(title, SIZE // MIB, ROUNDS))
+  for _, kind in ipairs { "direct", "nginx" } do
+    local name = kind == "nginx" and "via nginx" or kind
+    print(("  %-10s  median %7.1f MB/s  sbxd %.2f CPU s/GB  nginx worker %.2f CPU s/GB"):format(
+      name, summary(rates[kind]).median, cpu[kind][1] / gb, cpu[kind][2] / gb))
+  end
+  print(("  via nginx / direct  x%.2f (target >= 0.90)"):format(
+    summary(rates.nginx).median / summary(rates.direct).median))
+end
+
 local c = cluster.start(1)
 local ok, err = pcall(function()
   local direct = { url = c.node_url(0), api_key = c.key }
@@ -78,26 +119,14 @@ local ok, err = pcall(function()
 
   local boxes = { direct = sbx.create(direct) }
   boxes.nginx = sbx.connect(boxes.direct.id, proxied)
-  local rates, cpu = { direct = {}, nginx = {} }, { direct = { 0, 0 }, nginx = { 0, 0 } }
-  stream_sample(boxes.direct, {}); stream_sample(boxes.nginx, {}) -- warm
-  for round = 1, ROUNDS do
-    local order = round % 2 == 1 and { "direct", "nginx" } or { "nginx", "direct" }
-    for _, kind in ipairs(order) do
-      local rate, used = stream_sample(boxes[kind], { sbxd, worker })
-      rates[kind][round] = rate
-      cpu[kind][1], cpu[kind][2] = cpu[kind][1] + used[1], cpu[kind][2] + used[2]
-    end
-  end
-  local gb = ROUNDS * SIZE / 1e9
-  print(("output stream of %d MiB (binary frames), %d rounds of each, alternating"):format(
-    SIZE // MIB, ROUNDS))
-  for _, kind in ipairs { "direct", "nginx" } do
-    local name = kind == "nginx" and "via nginx" or kind
-    print(("  %-10s  median %7.1f MB/s  sbxd %.2f CPU s/GB  nginx worker %.2f CPU s/GB"):format(
-      name, summary(rates[kind]).median, cpu[kind][1] / gb, cpu[kind][2] / gb))
-  end
-  print(("  via nginx / direct  x%.2f (target >= 0.90)"):format(
-    summary(rates.nginx).median / summary(rates.direct).median))
+  local pids = { sbxd, worker }
+  compare("output stream to an on_stdout callback (binary frames)", function(kind)
+    return stream_sample(boxes[kind], pids)
+  end)
+  local urls = { direct = direct, nginx = proxied }
+  compare("output stream as SSE, read by curl", function(kind)
+    return sse_sample(urls[kind], boxes.direct.id, pids)
+  end)
   boxes.direct:kill()
 end)
 c.stop()
