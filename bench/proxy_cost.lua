@@ -19,15 +19,6 @@ local MIB = 1024 * 1024
 local SIZE = (math.tointeger(tonumber(arg[2])) or 256) * MIB
 local ROUNDS = 5
 
-local function percentile(sorted, p)
-  return sorted[math.max(1, math.ceil(#sorted * p))]
-end
-
-local function summary(samples)
-  table.sort(samples)
-  return { median = percentile(samples, 0.5), p99 = percentile(samples, 0.99) }
-end
-
 --- The pid of nginx's (one) worker: the child of its master.
 local function nginx_worker(c)
   local master = helper.sh(("cat %s/nginx.pid"):format(c.dir))
@@ -92,10 +83,10 @@ local function compare(title, sample)
   for _, kind in ipairs { "direct", "nginx" } do
     local name = kind == "nginx" and "via nginx" or kind
     print(("  %-10s  median %7.1f MB/s  sbxd %.2f CPU s/GB  nginx worker %.2f CPU s/GB"):format(
-      name, summary(rates[kind]).median, cpu[kind][1] / gb, cpu[kind][2] / gb))
+      name, helper.summary(rates[kind]).median, cpu[kind][1] / gb, cpu[kind][2] / gb))
   end
   print(("  via nginx / direct  x%.2f (target >= 0.90)"):format(
-    summary(rates.nginx).median / summary(rates.direct).median))
+    helper.summary(rates.nginx).median / helper.summary(rates.direct).median))
 end
 
 local c = cluster.start(1)
@@ -110,7 +101,7 @@ local ok, err = pcall(function()
     p[i] = create_sample(proxied)
     if i % 2 == 1 then d[i] = create_sample(direct) end
   end
-  local ds, ps = summary(d), summary(p)
+  local ds, ps = helper.summary(d), helper.summary(p)
   print(("create -> first result, %d of each, interleaved"):format(N))
   print(("  direct      median %6.2f ms  p99 %6.2f ms"):format(ds.median, ds.p99))
   print(("  via nginx   median %6.2f ms  p99 %6.2f ms"):format(ps.median, ps.p99))

@@ -12,9 +12,7 @@ local SBX = "bin/sbx"
 -- and tools around it without (as helper.sh does).
 local PLAIN = "unset LD_PRELOAD ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; "
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = helper.q
 
 local function read_file(path)
   local f = io.open(path, "rb")

@@ -9,9 +9,7 @@ local M = {}
 
 local SCRIPT = "deploy/local/cluster.sh"
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = helper.q
 
 local function read_file(path)
   local f = io.open(path, "rb")

@@ -17,9 +17,7 @@ local API_VERSION = {
   Kustomization = "kustomize.config.k8s.io/v1beta1",
 }
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = helper.q
 
 --- Output and exit code of a shell command.
 local function run(cmd)
@@ -27,11 +25,7 @@ local function run(cmd)
   return out:gsub("\n?rc=%d+$", ""), tonumber(out:match("rc=(%d+)$"))
 end
 
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local write_file = helper.write_file
 
 local docs = manifests.load()
 local function find(kind, name)

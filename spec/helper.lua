@@ -66,6 +66,34 @@ function M.sh(cmd)
   return (out:gsub("\n$", ""))
 end
 
+--- `s` quoted for the shell, as one word.
+function M.q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- Writes the bytes `s` to the file at `path`.
+function M.write_file(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+--- The sha256 of `bytes`, in hex (by sha256sum, not under test).
+function M.sha256(bytes)
+  local path = os.tmpname()
+  M.write_file(path, bytes)
+  local sum = M.sh("sha256sum " .. path .. " | cut -d' ' -f1")
+  os.remove(path)
+  return sum
+end
+
+--- The median and p99 of the numbers `samples` (sorted in place).
+function M.summary(samples)
+  table.sort(samples)
+  local function percentile(p) return samples[math.max(1, math.ceil(#samples * p))] end
+  return { median = percentile(0.5), p99 = percentile(0.99) }
+end
+
 --- Blocks the whole process for `seconds`, sbx included (nothing steps its loop).
 function M.sleep(seconds)
   M.sh("sleep " .. seconds)

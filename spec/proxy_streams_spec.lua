@@ -11,16 +11,6 @@ local wait = require "sbx.task"
 
 local MIB = 1024 * 1024
 
-local function sha256(bytes)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  local sum = helper.sh("sha256sum " .. path .. " | cut -d' ' -f1")
-  os.remove(path)
-  return sum
-end
-
 local function random_bytes(n)
   local f = assert(io.open("/dev/urandom", "rb"))
   local bytes = f:read(n)
@@ -81,7 +71,7 @@ describe("streams through nginx", function()
     -- the client's stream (binary frames)
     local r = box.commands:run("cat /tmp/random")
     assert.are.same({ 64 * MIB, 0, "" }, { #r.stdout, r.exit_code, r.stderr })
-    assert.are.equal(random_sha, sha256(r.stdout))
+    assert.are.equal(random_sha, helper.sha256(r.stdout))
     -- SSE proper, as curl reads it: the stdout events' base64, decoded
     local file = os.tmpname()
     local out = helper.sh(([[curl -sSN -o %s -w '%%{http_code} %%{content_type}' \
@@ -105,7 +95,7 @@ describe("streams through nginx", function()
     assert.are.equal(2 * MIB + 8 * MIB, #got)
     assert.is_true(got:sub(1, #input) == input, "stdin did not come back as written")
     assert.are.equal(box.commands:run("head -c 8M /tmp/random | sha256sum | cut -d' ' -f1").stdout,
-      sha256(got:sub(#input + 1)) .. "\n")
+      helper.sha256(got:sub(#input + 1)) .. "\n")
     s:close()
   end)
 

@@ -7,15 +7,9 @@ local sbx = require "sbx"
 local core = require "sbx.core"
 local helper = require "helper"
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = helper.q
 
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local write_file = helper.write_file
 
 --- Waits up to 10 s for `fn` to return a value, and returns it.
 local function wait_for(fn, what)

@@ -9,16 +9,6 @@ local cutproxy = require "cutproxy"
 
 local drive = cutproxy.drive
 
-local function sha256(bytes)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  local sum = helper.sh("sha256sum " .. path .. " | cut -d' ' -f1")
-  os.remove(path)
-  return sum
-end
-
 describe("a run whose stream is cut", function()
   local server, box, port
   setup(function()
@@ -45,7 +35,7 @@ describe("a run whose stream is cut", function()
     proxy:close()
     assert.are.equal(100, proxy.cuts)
     assert.are.equal(64 * 1024 * 1024, #r.stdout)
-    assert.are.equal(expected(), sha256(r.stdout))
+    assert.are.equal(expected(), helper.sha256(r.stdout))
     assert.are.equal(0, r.exit_code)
   end)
 
@@ -61,7 +51,7 @@ describe("a run whose stream is cut", function()
     local got = table.concat(chunks)
     assert.are.equal(64 * 1024 * 1024, #got)
     assert.is_true(got == r.stdout, "the chunks and the result differ")
-    assert.are.equal(expected(), sha256(got))
+    assert.are.equal(expected(), helper.sha256(got))
   end)
 
   it("raises SandboxError when the stream cannot be resumed within the request timeout", function()

@@ -3,16 +3,6 @@
 local sbx = require "sbx"
 local helper = require "helper"
 
-local function sha256(bytes)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  local sum = helper.sh("sha256sum " .. path .. " | cut -d' ' -f1")
-  os.remove(path)
-  return sum
-end
-
 describe("streaming", function()
   local ctx = helper.sandbox_per_block(setup, teardown)
 
@@ -36,7 +26,7 @@ describe("streaming", function()
       local r = tasks[i]:wait()
       assert.are.equal(0, r.exit_code, r.stderr)
       assert.are.equal(4194304, #r.stdout)
-      assert.are.equal(r.stderr:gsub("\n$", ""), sha256(r.stdout), "stream " .. i)
+      assert.are.equal(r.stderr:gsub("\n$", ""), helper.sha256(r.stdout), "stream " .. i)
     end
   end)
 end)
