@@ -1,5 +1,5 @@
 -- The client used carelessly: methods called with a wrong self, sbxd unreachable over a
--- unix socket, and the build's sanitized unit tests.
+-- unix socket, children of the host, and the build's sanitized unit tests.
 local sbx = require "sbx"
 local core = require "sbx.core"
 local helper = require "helper"
@@ -172,6 +172,22 @@ describe("a careless client", function()
     first:cancel()
     box:close()
     other.stop()
+  end)
+
+  it("leaves no connection to sbxd open in a child the host starts", function()
+    -- a child that held one would keep it open after the client let it go, and sbxd
+    -- would not see its reader go
+    local box <close> = sbx.create(opts)
+    local run = sbx.go(function() return box.commands:run("sleep 1; echo done").stdout end)
+    local s <close> = box.commands:spawn("cat")
+    s.stdin:write("x")
+    for _ = 1, 20 do sbx.step(0.01) end
+    local addr = server.url:match("^http://(.+)$")
+    -- ss, run by io.popen through sh, lists the connections to sbxd and who holds them
+    local held = helper.sh("ss -tnpH dst " .. addr)
+    assert.is_truthy(held:find('"lua5.4"', 1, true), "no connection to sbxd in flight: " .. held)
+    assert.is_falsy(held:find('"ss"', 1, true) or held:find('"sh"', 1, true), held)
+    assert.are.equal("done\n", run:wait())
   end)
 
   it("gives make check's sanitized unit tests the sanitized build", function()

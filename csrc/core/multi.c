@@ -1,6 +1,7 @@
 #include "multi.h"
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -59,6 +60,16 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     return sbx_sockwatch_watch(&M->sockets, fd, what);
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION: curl's own socket(), made close-on-exec, so that a child
+ * the host starts (io.popen, os.execute) holds no connection to sbxd open after the client
+ * closes it: sbxd must see a reader go when the client lets it go. */
+static curl_socket_t on_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)userp;
+    (void)purpose;
+    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
 /* CURLOPT_CLOSESOCKETFUNCTION: the watcher stops before the fd is closed. */
 static int on_close_socket(void *userp, curl_socket_t fd)
 {
@@ -91,6 +102,7 @@ void sbx_multi_close(struct sbx_multi *M)
 CURLMcode sbx_multi_add(struct sbx_multi *M, struct sbx_transfer *t)
 {
     curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
     curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
     curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETDATA, M);
     return curl_multi_add_handle(M->handle, t->easy);
