@@ -106,6 +106,22 @@ describe("four sbxd behind nginx", function()
     assert.are.same({ b.id }, { listed[1] and listed[1].id, listed[2] })
   end)
 
+  it("stops the nodes it started when a start fails, and keeps their logs", function()
+    local dir = assert(core.mkdtemp("/tmp/sbx-cluster-"))
+    finally(function() helper.sh("rm -rf " .. helper.q(dir)) end)
+    local out = helper.sh(("NGINX=/bin/false SBXD=%s deploy/local/cluster.sh start %s 2 2>&1; echo rc=$?")
+      :format(helper.q(helper.SBXD), helper.q(dir .. "/c")))
+    assert.is_truthy(out:find("nginx did not start", 1, true), out)
+    assert.are.equal("1", out:match("rc=(%d+)$"))
+    for i = 0, 1 do
+      local pid = tonumber(helper.sh(("cat %s/c/node%d.pid"):format(helper.q(dir), i)))
+      assert.is_truthy(pid, "no pid file for node " .. i)
+      local stopped = helper.eventually(function() return not helper.alive(pid) end, 5)
+      assert.is_true(stopped, "node " .. i .. " runs on")
+      assert.are.equal("yes", helper.sh(("test -e %s/c/node%d.log && echo yes"):format(helper.q(dir), i)))
+    end
+  end)
+
   it("says where to list without sbx: GET /sandboxes is 421 with the nodes, GET /nodes lists them", function()
     local status, body = curl_get(c, "/sandboxes")
     local doc = cjson.decode(body)

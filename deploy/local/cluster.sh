@@ -71,6 +71,9 @@ start() { # DIR N
   dir=$1 n=$2
   [ ! -e "$dir/env" ] || die "$dir already holds a cluster"
   mkdir -p "$dir/tmp"
+  # a start that fails, however, stops what it had started (the directory stays, with
+  # the logs its message points to)
+  trap 'stop_processes "$dir"' EXIT
   key=${SBX_API_KEY:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
   nodes=
   i=0
@@ -87,29 +90,33 @@ start() { # DIR N
   start_nginx "$dir"
   printf 'SBX_URL=http://127.0.0.1:%s\nSBX_API_KEY=%s\nexport SBX_URL SBX_API_KEY\n' "$port" "$key" \
     >"$dir/env"
+  trap - EXIT
   echo "http://127.0.0.1:$port"
 }
 
-stop() { # DIR
-  dir=$1
-  [ -d "$dir" ] || return 0
-  if [ -s "$dir/nginx.pid" ]; then nginx_cmd "$dir" -s stop 2>/dev/null || true; fi
-  for f in "$dir"/node*.pid; do
+stop_processes() { # DIR: nginx and every node it holds the pid of, stopped
+  if [ -s "$1/nginx.pid" ]; then nginx_cmd "$1" -s stop 2>/dev/null || true; fi
+  for f in "$1"/node*.pid; do
     [ -e "$f" ] || continue
     kill -TERM "$(cat "$f")" 2>/dev/null || true
   done
-  for f in "$dir"/node*.pid; do
+  for f in "$1"/node*.pid; do
     [ -e "$f" ] || continue
     i=0
     while kill -0 "$(cat "$f")" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
     kill -KILL "$(cat "$f")" 2>/dev/null || true
   done
   i=0
-  while [ -s "$dir/nginx.pid" ] && kill -0 "$(cat "$dir/nginx.pid")" 2>/dev/null && [ $i -lt 100 ]; do
+  while [ -s "$1/nginx.pid" ] && kill -0 "$(cat "$1/nginx.pid")" 2>/dev/null && [ $i -lt 100 ]; do
     sleep 0.05
     i=$((i + 1))
   done
-  rm -rf "$dir"
+}
+
+stop() { # DIR
+  [ -d "$1" ] || return 0
+  stop_processes "$1"
+  rm -rf "$1"
 }
 
 restart_nginx() { # DIR
