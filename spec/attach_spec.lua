@@ -3,31 +3,16 @@
 -- The requests go over raw sockets (LuaSocket, blocking with a timeout): the specs cut
 -- streams at chosen points, leave a socket unread, and read ids and frames byte by
 -- byte, which a normal client does not let one do.
-local socket = require "socket"
-local unix = require "socket.unix"
 local cjson = require "cjson"
 local sbx = require "sbx"
 local helper = require "helper"
+local rawhttp = require "rawhttp"
+local connect, read_chunk, read_body = rawhttp.connect, rawhttp.read_chunk, rawhttp.read_body
+local function read_head(c) return assert(rawhttp.read_head(c)) end
 
 local FRAMES = "application/vnd.sbx.frames"
 -- Sanitizer runtimes keep freed memory in quarantine: RSS says nothing there.
 local MEASURES_RSS = not os.getenv("SBX_SANITIZED")
-
-local function connect(server)
-  local c
-  local path = server.url:match("^unix:(.*)")
-  if path then
-    c = assert(unix.stream())
-    c:settimeout(10)
-    assert(c:connect(path))
-  else
-    local host, port = server.url:match("^http://([%d.]+):(%d+)$")
-    c = assert(socket.tcp())
-    c:settimeout(10)
-    assert(c:connect(host, tonumber(port)))
-  end
-  return c
-end
 
 local function request(server, method, path, headers, body)
   local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: sbxd",
@@ -35,36 +20,6 @@ local function request(server, method, path, headers, body)
   for _, h in ipairs(headers or {}) do lines[#lines + 1] = h end
   if body then lines[#lines + 1] = "Content-Length: " .. #body end
   return table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")
-end
-
-local function read_head(c)
-  local line = assert(c:receive("*l"))
-  local status = assert(tonumber(line:match("^HTTP/1%.%d (%d%d%d)")), "not a status line: " .. line)
-  local headers = {}
-  while true do
-    line = assert(c:receive("*l"))
-    if line == "" then break end
-    local k, v = line:match("^([^:]+):%s*(.*)$")
-    headers[k:lower()] = v
-  end
-  return status, headers
-end
-
-local function read_chunk(c)
-  local size = tonumber(assert(c:receive("*l")), 16)
-  local data = size > 0 and assert(c:receive(size)) or ""
-  assert(c:receive("*l") == "", "a chunk without its CRLF")
-  return data
-end
-
-local function read_body(c, headers)
-  if headers["transfer-encoding"] == "chunked" then
-    local parts = {}
-    repeat parts[#parts + 1] = read_chunk(c) until parts[#parts] == ""
-    return table.concat(parts)
-  end
-  local n = tonumber(headers["content-length"] or 0)
-  return n > 0 and assert(c:receive(n)) or ""
 end
 
 -- A stream as a list of {kind=, id=, data=}: output decoded, start and end as tables.

@@ -3,11 +3,13 @@
 -- Most of these faults are ones a normal client (the sbx client, curl) cannot make: the
 -- requests go over raw sockets (LuaSocket, blocking with a timeout), written by hand.
 local socket = require "socket"
-local unix = require "socket.unix"
 local cjson = require "cjson"
 local sbx = require "sbx"
 local core = require "sbx.core"
 local helper = require "helper"
+local rawhttp = require "rawhttp"
+local read_head, read_chunk, read_body = rawhttp.read_head, rawhttp.read_chunk, rawhttp.read_body
+local function connect(server) return rawhttp.connect(server, 5) end
 local testing = require "sbx.testing"
 
 local MiB = 1024 * 1024
@@ -28,55 +30,6 @@ local function start_request(server, box_id, cmd)
   return request("POST", "/sandboxes/" .. box_id .. "/processes", { key = server.key,
     headers = { "Accept: text/event-stream", "Content-Type: application/json" },
     body = cjson.encode { cmd = cmd } })
-end
-
-local function connect(server)
-  local c
-  local path = server.url:match("^unix:(.*)")
-  if path then
-    c = assert(unix.stream())
-    c:settimeout(5)
-    assert(c:connect(path))
-  else
-    local host, port = server.url:match("^http://([%d.]+):(%d+)$")
-    c = assert(socket.tcp())
-    c:settimeout(5)
-    assert(c:connect(host, tonumber(port)))
-  end
-  return c
-end
-
--- The status and headers of the next response; nil and the error when there is none.
-local function read_head(c)
-  local line, err = c:receive("*l")
-  if not line then return nil, err end
-  local status = assert(tonumber(line:match("^HTTP/1%.%d (%d%d%d)")), "not a status line: " .. line)
-  local headers = {}
-  while true do
-    line = assert(c:receive("*l"))
-    if line == "" then break end
-    local k, v = line:match("^([^:]+):%s*(.*)$")
-    headers[k:lower()] = v
-  end
-  return status, headers
-end
-
--- One chunk of a chunked body; "" for the last one.
-local function read_chunk(c)
-  local size = tonumber(assert(c:receive("*l")), 16)
-  local data = size > 0 and assert(c:receive(size)) or ""
-  assert(c:receive("*l") == "", "a chunk without its CRLF")
-  return data
-end
-
-local function read_body(c, headers)
-  if headers["transfer-encoding"] == "chunked" then
-    local parts = {}
-    repeat parts[#parts + 1] = read_chunk(c) until parts[#parts] == ""
-    return table.concat(parts)
-  end
-  local n = tonumber(headers["content-length"] or 0)
-  return n > 0 and assert(c:receive(n)) or ""
 end
 
 local function read_response(c)

@@ -3,48 +3,20 @@
 -- (LuaSocket, blocking with a timeout), and the output is read from the start's stream.
 -- Closing a connection while its write waits is a fault the client cannot make.
 local socket = require "socket"
-local unix = require "socket.unix"
 local cjson = require "cjson"
 local sbx = require "sbx"
 local helper = require "helper"
+local rawhttp = require "rawhttp"
+local connect = rawhttp.connect
+local function read_head(c) return assert(rawhttp.read_head(c)) end
 
 local KiB, MiB = 1024, 1024 * 1024
-
-local function connect(server)
-  local c
-  local path = server.url:match("^unix:(.*)")
-  if path then
-    c = assert(unix.stream())
-    c:settimeout(10)
-    assert(c:connect(path))
-  else
-    local host, port = server.url:match("^http://([%d.]+):(%d+)$")
-    c = assert(socket.tcp())
-    c:settimeout(10)
-    assert(c:connect(host, tonumber(port)))
-  end
-  return c
-end
 
 local function send_request(c, server, method, path, body, headers)
   local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: sbxd",
     "Authorization: Bearer " .. server.key, "Content-Length: " .. #(body or "") }
   for _, h in ipairs(headers or {}) do lines[#lines + 1] = h end
   assert(c:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")))
-end
-
--- The status and headers of the next response.
-local function read_head(c)
-  local line = assert(c:receive("*l"))
-  local status = assert(tonumber(line:match("^HTTP/1%.%d (%d%d%d)")), "not a status line: " .. line)
-  local headers = {}
-  while true do
-    line = assert(c:receive("*l"))
-    if line == "" then break end
-    local k, v = line:match("^([^:]+):%s*(.*)$")
-    headers[k:lower()] = v
-  end
-  return status, headers
 end
 
 -- A JSON answer: its status and document.

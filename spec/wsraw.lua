@@ -3,8 +3,7 @@
 -- an empty or text or oversize message, a handshake without its subprotocol or with a
 -- bad key), cut a connection where it likes and leave pings unanswered. Client frames
 -- are masked, as RFC 6455 requires.
-local socket = require "socket"
-local unix = require "socket.unix"
+local rawhttp = require "rawhttp"
 
 local M = {}
 
@@ -37,35 +36,9 @@ local function random_bytes(n)
 end
 
 --- A connected socket to the server (TCP or unix), blocking with a timeout.
-function M.connect(server, timeout)
-  local c
-  local path = server.url:match("^unix:(.*)")
-  if path then
-    c = assert(unix.stream())
-    c:settimeout(timeout or 10)
-    assert(c:connect(path))
-  else
-    local host, port = server.url:match("^http://([%d.]+):(%d+)$")
-    c = assert(socket.tcp())
-    c:settimeout(timeout or 10)
-    assert(c:connect(host, tonumber(port)))
-  end
-  return c
-end
+M.connect = rawhttp.connect
 
---- Reads an HTTP answer's head: status and headers (lower-case names).
-local function read_head(c)
-  local line = assert(c:receive("*l"))
-  local status = assert(tonumber(line:match("^HTTP/1%.%d (%d%d%d)")), "not a status line: " .. line)
-  local headers = {}
-  while true do
-    line = assert(c:receive("*l"))
-    if line == "" then break end
-    local k, v = line:match("^([^:]+):%s*(.*)$")
-    headers[k:lower()] = v
-  end
-  return status, headers
-end
+local function read_head(c) return assert(rawhttp.read_head(c)) end
 
 --- The upgrade request. opts: key (API key; false: none), ws_key (Sec-WebSocket-Key;
 -- false: none), protocol (false: no Sec-WebSocket-Protocol), version, headers (more
