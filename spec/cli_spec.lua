@@ -14,13 +14,7 @@ local PLAIN = "unset LD_PRELOAD ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; "
 
 local q = helper.q
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = helper.read_file
 
 --- `env` for the child: SBX_URL and SBX_API_KEY are unset, then `vars` set.
 local function env_command(vars)

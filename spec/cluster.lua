@@ -11,13 +11,7 @@ local SCRIPT = "deploy/local/cluster.sh"
 
 local q = helper.q
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = helper.read_file
 
 --- A program that runs sbxd with this process's sanitizer options (none outside make check).
 local function sbxd_wrapper(dir)

@@ -71,6 +71,15 @@ function M.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+--- The bytes of the file at `path`; nil when it cannot be read.
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 --- Writes the bytes `s` to the file at `path`.
 function M.write_file(path, s)
   local f = assert(io.open(path, "wb"))
