@@ -51,3 +51,74 @@ describe("commands in flight", function()
     assert.is_true(per <= 16, ("%.1f KiB a command in flight"):format(per))
   end)
 end)
+
+--- The peak resident size of this process since `reset_peak`, in bytes.
+local function reset_peak()
+  local f = assert(io.open("/proc/self/clear_refs", "w"))
+  f:write("5") -- 5: the peak resident size starts over from the current one
+  f:close()
+end
+
+local function peak_rss()
+  local f = assert(io.open("/proc/self/status"))
+  local status = f:read("a")
+  f:close()
+  return tonumber(status:match("VmHWM:%s*(%d+)")) * 1024
+end
+
+local function rss()
+  return helper.rss_kib(helper.self_pid()) * 1024
+end
+
+describe("a command's output in memory", function()
+  local SIZE = 128 * 1024 * 1024
+  local CMD = ("head -c %d /dev/zero"):format(SIZE)
+  local server, box
+  setup(function()
+    server = helper.sbxd { tcp = false }
+    box = sbx.create { url = server.url, api_key = server.key }
+  end)
+  teardown(function()
+    box:close()
+    server.stop()
+  end)
+
+  it("is there once: the string is made where the output was collected", function()
+    -- A sanitizer's allocator copies a block it grows and poisons what it frees late.
+    if os.getenv("SBX_SANITIZED") then return end
+    box.commands:run("true")
+    collectgarbage()
+    collectgarbage()
+    testing.trim()
+    local before = rss()
+    reset_peak()
+    local r = box.commands:run((CMD:gsub("%d+", tostring(2 * SIZE))))
+    local grew = peak_rss() - before
+    assert.are.equal(2 * SIZE, #r.stdout)
+    assert.are.equal(("\0"):rep(4096), r.stdout:sub(-4096))
+    -- Collected, then copied into a string of its own, the output would be there twice.
+    -- The allocator may keep a few of the block's earlier places while it grows (glibc
+    -- grows a block of up to 32 MiB on its heap, by moving it), not more.
+    assert.is_true(grew < 1.5 * 2 * SIZE, ("the peak grew by %.0f MiB"):format(grew / 2 ^ 20))
+  end)
+
+  it("given to callbacks does not pile up after a large string, however the collector paced itself",
+    function()
+      -- The collector waits for the heap to double from what it last found alive before
+      -- it starts again: a string of the output's size alive in its last cycle would let
+      -- as much of chunk strings, garbage once their callback returned, pile up.
+      local big = box.commands:run(CMD).stdout
+      assert.are.equal(SIZE, #big)
+      big = nil -- luacheck: ignore 311
+      collectgarbage()
+      local base, peak, total = collectgarbage("count") * 1024, 0, 0
+      local r = box.commands:run(CMD, { on_stdout = function(chunk)
+        total = total + #chunk
+        peak = math.max(peak, collectgarbage("count") * 1024)
+      end })
+      assert.are.equal(SIZE, total)
+      assert.are.equal(SIZE, #r.stdout)
+      local piled = peak - base
+      assert.is_true(piled < SIZE / 8, ("%.0f MiB of the Lua heap at the peak"):format(piled / 2 ^ 20))
+    end)
+end)

@@ -1,13 +1,25 @@
 #include "buf.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#define HUGE_PAGE ((size_t)2 * 1024 * 1024)
 
 static size_t page_round(size_t n)
 {
     const size_t page = 4096;
     return (n + page - 1) / page * page;
+}
+
+/* Asks for transparent huge pages for the huge pages wholly inside [p, p + n): a no-op
+ * where they are off, and the advice changes nothing about who owns the memory. */
+static void advise_huge(void *p, size_t n)
+{
+    uintptr_t from = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    uintptr_t to = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_PAGE - 1);
+    if (to > from) madvise((void *)from, to - from, MADV_HUGEPAGE);
 }
 
 /* A mapping of at least cap bytes for a buffer that has none yet: the spare, grown when
@@ -29,9 +41,7 @@ static char *new_mapping(struct sbx_spare *spare, size_t cap, size_t *got)
     }
     char *d = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (d == MAP_FAILED) return NULL;
-    /* Output is written once, front to back: huge pages take one fault per 2 MiB instead
-     * of one per 4 KiB (a no-op where transparent huge pages are off). */
-    madvise(d, cap, MADV_HUGEPAGE);
+    advise_huge(d, cap);
     return *got = cap, d;
 }
 
@@ -44,7 +54,7 @@ static int grow_mapped(struct sbx_buf *b, size_t cap)
         d = mremap(b->data, b->cap, cap, MREMAP_MAYMOVE);
         if (d == MAP_FAILED) return -1;
     } else {
-        if (!(d = new_mapping(b->spare, cap, &cap))) return -1;
+        if (!(d = new_mapping(b->source ? b->source->spare : NULL, cap, &cap))) return -1;
         if (b->data) memcpy(d, b->data, b->len + 1);
         free(b->data);
     }
@@ -52,6 +62,37 @@ static int grow_mapped(struct sbx_buf *b, size_t cap)
     b->cap = cap;
     b->mapped = 1;
     return 0;
+}
+
+/* Grows a mappable buffer to cap bytes as a block of its allocator. */
+static int grow_block(struct sbx_buf *b, size_t cap)
+{
+    const struct sbx_allocator *a = &b->source->alloc;
+    char *block = b->block ? b->data - a->head : NULL;
+    size_t was = b->block ? a->head + b->cap : 0;
+    char *d = a->realloc(a->ud, block, was, a->head + cap);
+    if (!d) return -1;
+    /* Advice on part of a mapping splits it, and mremap, with which an allocator such as
+     * glibc's grows a large block in place, works within one mapping only: the advice
+     * covers every page of the block, which for a block mapped of its own is the mapping. */
+    if (a->head + cap >= HUGE_PAGE) {
+        uintptr_t from = (uintptr_t)d & ~(uintptr_t)4095;
+        madvise((void *)from, page_round((uintptr_t)d + a->head + cap - from), MADV_HUGEPAGE);
+    }
+    if (!b->block) {
+        if (b->data) memcpy(d + a->head, b->data, b->len + 1);
+        free(b->data);
+    }
+    b->data = d + a->head;
+    b->cap = cap;
+    b->block = 1;
+    return 0;
+}
+
+static void free_block(struct sbx_buf *b)
+{
+    const struct sbx_allocator *a = &b->source->alloc;
+    a->realloc(a->ud, b->data - a->head, a->head + b->cap, 0);
 }
 
 void sbx_spare_keep(struct sbx_spare *s, struct sbx_buf *b)
@@ -77,7 +118,8 @@ int sbx_buf_reserve(struct sbx_buf *b, size_t n)
     if (b->len + n + 1 <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + n + 1) cap *= 2;
-    if (b->mappable && cap >= SBX_BUF_MAP_MIN) return grow_mapped(b, cap);
+    if (b->mappable && cap >= SBX_BUF_MAP_MIN)
+        return b->source && b->source->alloc.realloc ? grow_block(b, cap) : grow_mapped(b, cap);
     char *d = realloc(b->data, cap);
     if (!d) return -1;
     b->data = d;
@@ -103,17 +145,18 @@ void sbx_buf_reset(struct sbx_buf *b)
 void sbx_buf_free(struct sbx_buf *b)
 {
     if (b->mapped) munmap(b->data, b->cap);
+    else if (b->block) free_block(b);
     else free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
-    b->mapped = 0;
+    b->mapped = b->block = 0;
 }
 
 char *sbx_buf_take(struct sbx_buf *b, size_t *len)
 {
     if (!b->data && sbx_buf_append(b, "", 0) != 0) return NULL;
     char *d = b->data;
-    if (b->mapped) { /* the caller frees with free(): a heap copy */
+    if (b->mapped || b->block) { /* the caller frees with free(): a heap copy */
         if (!(d = malloc(b->len + 1))) return NULL;
         memcpy(d, b->data, b->len + 1);
         if (len) *len = b->len;
@@ -126,11 +169,25 @@ char *sbx_buf_take(struct sbx_buf *b, size_t *len)
     return d;
 }
 
+char *sbx_buf_release_block(struct sbx_buf *b, size_t *len)
+{
+    if (!b->block) return NULL;
+    const struct sbx_allocator *a = &b->source->alloc;
+    char *block = b->data - a->head;
+    /* a shrink, which the allocator's contract says cannot fail */
+    char *d = a->realloc(a->ud, block, a->head + b->cap, a->head + b->len + 1);
+    if (!d) return NULL;
+    *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->block = 0;
+    return d;
+}
+
 void sbx_buf_move(struct sbx_buf *b, struct sbx_buf *to)
 {
     *to = *b;
-    to->spare = NULL;
     b->data = NULL;
     b->len = b->cap = 0;
-    b->mapped = 0;
+    b->mapped = b->block = 0;
 }

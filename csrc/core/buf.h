@@ -11,18 +11,40 @@ struct sbx_spare {
     size_t cap;
 };
 
+/* An allocator with lua_Alloc's contract: realloc(ud, NULL, kind, n) allocates n bytes,
+ * realloc(ud, p, o, 0) frees a block of o bytes, realloc(ud, p, o, n) resizes it (and
+ * never fails when n <= o). A large buffer given one grows as one block of it, its bytes
+ * `head` bytes in, so that its owner can hand the block over whole at the end
+ * (sbx_buf_release_block) instead of copying the bytes out. */
+struct sbx_allocator {
+    void *(*realloc)(void *ud, void *p, size_t osize, size_t nsize);
+    void *ud;
+    size_t head;
+};
+
+/* Where a mappable buffer's memory comes from once it is large: blocks of the allocator
+ * when there is one, else mappings, the spare first when there is one. */
+struct sbx_bufsource {
+    struct sbx_allocator alloc;  /* realloc NULL: none */
+    struct sbx_spare *spare;     /* a mapping to grow into first, or NULL */
+};
+
 struct sbx_buf {
     char *data;
     size_t len, cap;
-    int mappable;   /* set by the owner: may become a mapping of its own (below) */
-    int mapped;     /* data is a mapping of cap bytes, not malloc'd */
-    struct sbx_spare *spare; /* set by the owner: a mapping it may grow into, or NULL */
+    unsigned mappable : 1; /* set by the owner: may become a mapping or block (below) */
+    unsigned mapped : 1;   /* data is a mapping of cap bytes, not malloc'd */
+    unsigned block : 1;    /* data is source->alloc.head bytes into a block of head + cap */
+    struct sbx_bufsource *source; /* set by the owner, or NULL: mappings of its own */
 };
 
-/* A mappable buffer past this size becomes an anonymous mapping of its own, grown with
- * mremap: growth never copies what is there, and only the pages written get faulted
- * in, a few per chunk of output, instead of a heap move copying (and faulting in) the
- * whole buffer at once. */
+/* A mappable buffer past this size becomes a block of its allocator when it has one, else
+ * an anonymous mapping of its own, grown with mremap: growth never copies what is there
+ * (nor does a large block's, where the allocator maps large blocks, as glibc's does), and
+ * only the pages written get faulted in, a few per chunk of output, instead of a heap
+ * move copying (and faulting in) the whole buffer at once. Either is asked for
+ * transparent huge pages: output is written once, front to back, and a huge page takes
+ * one fault per 2 MiB instead of one per 4 KiB. */
 #define SBX_BUF_MAP_MIN (64u * 1024u)
 
 /* Takes over a mapped buffer's mapping as the spare (b is left empty); a spare held before
@@ -41,7 +63,13 @@ void sbx_buf_reset(struct sbx_buf *b);   /* empties, keeps the allocation */
 void sbx_buf_free(struct sbx_buf *b);    /* empties and frees */
 /* Hands the bytes over to the caller (malloc'd, NUL-terminated) and empties the buffer. */
 char *sbx_buf_take(struct sbx_buf *b, size_t *len);
-/* Moves the allocation to *to (which takes over freeing it) and empties b. */
+/* Hands a block buffer's block over (b is left empty, mappable as before): its bytes at
+ * source->alloc.head, then a NUL, in a block shrunk to exactly head + len + 1 bytes, which the
+ * caller now owns (to be freed with the same allocator). NULL, b unchanged, when b is not
+ * a block. */
+char *sbx_buf_release_block(struct sbx_buf *b, size_t *len);
+/* Moves the allocation to *to (which takes over freeing it, with b's source) and empties
+ * b. */
 void sbx_buf_move(struct sbx_buf *b, struct sbx_buf *to);
 
 #endif

@@ -13,6 +13,7 @@ int sbx_client_init(struct sbx_client *C)
     sbx_wsctx_init(&C->ws, &C->loop.uv);
     sbx_sched_init(&C->sched, &C->loop);
     sbx_graveyard_init(&C->graveyard);
+    C->output_source.spare = &C->graveyard.spare;
     sbx_header_lists_init(&C->headers);
     sbx_list_init(&C->resources);
     return 0;

@@ -30,6 +30,10 @@ struct sbx_client {
     struct sbx_header_lists headers;
     struct sbx_list resources;
     int bulk_streams;               /* streams in flight with a bulk receive buffer */
+    /* Where collected output's memory comes from: the allocator whose blocks are handed
+     * over whole (the binding's: the Lua state's, so that a block becomes a string), set
+     * by the binding, else mappings, the graveyard's spare first. */
+    struct sbx_bufsource output_source;
 };
 
 /* Streams in flight that get a bulk receive buffer at once, at most (op.c). */

@@ -259,7 +259,7 @@ static struct sbx_op *new_op(struct sbx_client *C, const struct sbx_request *req
     op->node.cls = &OP_CLASS;
     op->last_rx = uv_hrtime();
     sbx_answer_init(&op->answer, &C->sched, &op->node, req->sse, req->collect, req->chunks);
-    sbx_outdec_spare(&op->answer.out, &C->graveyard.spare);
+    sbx_outdec_source(&op->answer.out, &C->output_source);
     op->transfer.easy = sbx_easypool_get(&C->pool);
     return op;
 }
@@ -380,6 +380,18 @@ int64_t sbx_op_offset(const struct sbx_op *op)
 void sbx_op_chunks(struct sbx_op *op, int chunks)
 {
     sbx_answer_chunks(&op->answer, chunks);
+}
+
+char *sbx_op_take_output_block(struct sbx_op *op, int channel, size_t *len, int *oom)
+{
+    *oom = 0;
+    if (!op->answer.out.output[channel].block) return NULL;
+    struct sbx_buf gone;
+    if (sbx_outdec_detach(&op->answer.out, channel, &op->answer.events, &gone) != 0)
+        return *oom = 1, NULL;
+    char *block = sbx_buf_release_block(&gone, len);
+    if (!block) *oom = 1, sbx_buf_free(&gone);
+    return block;
 }
 
 int sbx_op_release_output(struct sbx_op *op, int channel)

@@ -23,9 +23,9 @@ void sbx_outdec_init(struct sbx_outdec *D, int collect, int chunks)
     D->output[0].mappable = D->output[1].mappable = 1;
 }
 
-void sbx_outdec_spare(struct sbx_outdec *D, struct sbx_spare *spare)
+void sbx_outdec_source(struct sbx_outdec *D, struct sbx_bufsource *source)
 {
-    D->output[0].spare = D->output[1].spare = spare;
+    D->output[0].source = D->output[1].source = source;
 }
 
 void sbx_outdec_free(struct sbx_outdec *D)
@@ -141,8 +141,8 @@ int sbx_outdec_detach(struct sbx_outdec *D, int channel, struct sbx_evqueue *q,
                       struct sbx_buf *gone)
 {
     struct sbx_buf *b = &D->output[channel];
-    struct sbx_spare *spare = b->spare;
-    struct sbx_buf rest = {.mappable = 1, .spare = spare};
+    struct sbx_bufsource *source = b->source;
+    struct sbx_buf rest = {.mappable = 1, .source = source};
     size_t complete = sbx_outdec_complete(D, channel);
     if (complete < b->len && sbx_buf_append(&rest, b->data + complete, b->len - complete) != 0)
         return failed(D, NO_MEMORY);
@@ -152,9 +152,10 @@ int sbx_outdec_detach(struct sbx_outdec *D, int channel, struct sbx_evqueue *q,
         if (ev->ref == b && copy_out(ev) != 0) return sbx_buf_free(&rest), failed(D, NO_MEMORY);
     }
     sbx_buf_move(b, gone);
+    if (gone->data) gone->data[gone->len = complete] = '\0';
     sbx_buf_move(&rest, b);
     b->mappable = 1;
-    b->spare = spare;
+    b->source = source;
     if (D->decoding && D->into == b) D->at = 0; /* the event under way starts the buffer */
     return 0;
 }

@@ -30,8 +30,8 @@ struct sbx_outdec {
 int sbx_outdec_channel(const char *type);
 
 void sbx_outdec_init(struct sbx_outdec *D, int collect, int chunks);
-/* The mapping the collected output may grow into first (the client's spare), or NULL. */
-void sbx_outdec_spare(struct sbx_outdec *D, struct sbx_spare *spare);
+/* Where the collected output's memory comes from once large (buf.h: the client's). */
+void sbx_outdec_source(struct sbx_outdec *D, struct sbx_bufsource *source);
 void sbx_outdec_free(struct sbx_outdec *D);
 /* An event of `type` begins its data: 1 when it is an output event, whose data then goes
  * to sbx_outdec_data, else 0. */
@@ -53,8 +53,8 @@ void sbx_outdec_drop(struct sbx_outdec *D);
  * those of an event under way. */
 size_t sbx_outdec_complete(const struct sbx_outdec *D, int channel);
 /* Hands the channel's collected bytes over: the events of q that refer to them get
- * copies of their own, and the buffer moves to *gone (which the caller frees); the
- * channel's buffer starts again with the bytes of an event under way, if any. 0, or -1
+ * copies of their own, and the buffer moves to *gone (which the caller frees), holding
+ * the complete events' bytes only (sbx_outdec_complete); the channel's buffer starts again with the bytes of an event under way, if any. 0, or -1
  * when out of memory (nothing moved then: the bytes stay where they were). */
 int sbx_outdec_detach(struct sbx_outdec *D, int channel, struct sbx_evqueue *q,
                       struct sbx_buf *gone);

@@ -9,7 +9,9 @@
 struct wrapped {
     lua_Alloc alloc;
     void *ud;
-    size_t min;
+    size_t min;        /* advising_alloc: the size from which a new block is advised */
+    char *block;       /* block_alloc: the block handed over, NULL once Lua took it */
+    size_t size;       /* ... and its size; the probe: the size of the string's block */
 };
 
 /* The state's allocator, unchanged, except that a new block of w->min bytes or more has
@@ -38,6 +40,20 @@ static int push_string(lua_State *L)
     return 1;
 }
 
+/* Calls push_string(s, len) with the state's allocator replaced by `with` (whose ud is w)
+ * for the call; returns lua_pcall's status, its result or error on the stack. */
+static int push_wrapped(lua_State *L, lua_Alloc with, struct wrapped *w, const char *s,
+                        size_t len)
+{
+    lua_pushcfunction(L, push_string);
+    lua_pushlightuserdata(L, (void *)s);
+    lua_pushinteger(L, (lua_Integer)len);
+    lua_setallocf(L, with, w);
+    int rc = lua_pcall(L, 2, 1, 0);
+    lua_setallocf(L, w->alloc, w->ud);
+    return rc;
+}
+
 void sbx_push_big_string(lua_State *L, const char *s, size_t len)
 {
     if (len < SBX_BIGSTR_MIN) {
@@ -46,14 +62,62 @@ void sbx_push_big_string(lua_State *L, const char *s, size_t len)
     }
     /* Everything allocated or freed meanwhile (a GC step the push runs, the call's own
      * frame) goes through the wrapper to the state's allocator unchanged. */
-    struct wrapped w;
+    struct wrapped w = {.min = len};
     w.alloc = lua_getallocf(L, &w.ud);
-    w.min = len;
-    lua_pushcfunction(L, push_string);
-    lua_pushlightuserdata(L, (void *)s);
-    lua_pushinteger(L, (lua_Integer)len);
-    lua_setallocf(L, advising_alloc, &w);
-    int rc = lua_pcall(L, 2, 1, 0);
-    lua_setallocf(L, w.alloc, w.ud);
+    if (push_wrapped(L, advising_alloc, &w, s, len) != LUA_OK) lua_error(L);
+}
+
+/* A string's bytes in the probe: long enough never to be interned (Lua interns strings
+ * of 40 bytes or fewer). */
+#define PROBE_LEN 64
+
+/* The state's allocator, unchanged, except that it notes the size and place of the
+ * block the probe's string is made in. */
+static void *noting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct wrapped *w = ud;
+    void *p = w->alloc(w->ud, ptr, osize, nsize);
+    if (p && !ptr && osize == LUA_TSTRING && nsize > PROBE_LEN && !w->block)
+        w->block = p, w->size = nsize;
+    return p;
+}
+
+size_t sbx_string_head(lua_State *L)
+{
+    static const char probe[PROBE_LEN] = "the header of a long string, before its bytes";
+    struct wrapped w = {0};
+    w.alloc = lua_getallocf(L, &w.ud);
+    if (push_wrapped(L, noting_alloc, &w, probe, PROBE_LEN) != LUA_OK) lua_error(L);
+    const char *bytes = lua_tostring(L, -1);
+    size_t head = (size_t)(bytes - w.block);
+    lua_pop(L, 1);
+    /* the bytes inside the block noted, after a header, with room for the NUL only */
+    if (!w.block || bytes <= w.block || w.size != head + PROBE_LEN + 1) return 0;
+    return head;
+}
+
+/* The state's allocator, except that the string's block asked for is w->block, once. */
+static void *block_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct wrapped *w = ud;
+    if (!ptr && osize == LUA_TSTRING && nsize == w->size && w->block) {
+        void *p = w->block;
+        w->block = NULL;
+        return p;
+    }
+    return w->alloc(w->ud, ptr, osize, nsize);
+}
+
+void sbx_push_block_string(lua_State *L, lua_Alloc alloc, void *ud, size_t head, char *block,
+                           size_t len)
+{
+    struct wrapped w = {.min = len, .block = block, .size = head + len + 1};
+    w.alloc = lua_getallocf(L, &w.ud);
+    /* Lua then copies the bytes onto themselves: memcpy with the same source and
+     * destination, over memory faulted in already. Should the state have another
+     * allocator now, the block is not its to free: the string is a copy. */
+    lua_Alloc with = w.alloc == alloc && w.ud == ud ? block_alloc : advising_alloc;
+    int rc = push_wrapped(L, with, &w, block + head, len);
+    if (w.block) alloc(ud, w.block, w.size, 0); /* Lua made its own */
     if (rc != LUA_OK) lua_error(L);
 }

@@ -33,9 +33,14 @@ void sbxl_setfuncs(lua_State *L, const struct sbxl_module *m, const luaL_Reg *fn
     lua_pop(L, 1);
 }
 
+struct sbxl_loop *sbxl_loop(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
 struct sbx_client *sbxl_client(lua_State *L)
 {
-    struct sbxl_loop *u = lua_touserdata(L, lua_upvalueindex(1));
+    struct sbxl_loop *u = sbxl_loop(L);
     if (!u->client) luaL_error(L, "attempt to use a closed sbx.loop");
     return u->client;
 }

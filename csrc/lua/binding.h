@@ -7,6 +7,7 @@
 #define SBXL_BINDING_H
 #include <lua.h>
 #include <lauxlib.h>
+#include "chunkpool.h"
 #include "client.h"
 
 /* The one symbol each shared object exports (built with -fvisibility=hidden). */
@@ -19,9 +20,15 @@
 #define SBXL_SESSION_MT "sbx.session"
 #define SBXL_NUPVALUES 2
 
-/* The "sbx.loop" userdata: a pointer to the malloc'd client core, NULL once closed. */
+/* Output reaches Lua in strings of at most this many bytes (l_op.c). */
+#define SBXL_CHUNK_STRING_MAX (64u * 1024u)
+
+/* The "sbx.loop" userdata: a pointer to the malloc'd client core, NULL once closed, and
+ * the pool of blocks output chunk strings are made in. */
 struct sbxl_loop {
     struct sbx_client *client;
+    struct sbx_chunkpool pool;
+    size_t chunk_bytes; /* output made into strings since the collector's last step */
 };
 
 /* Stack indexes of the module being built and of the two upvalues its functions get. */
@@ -45,6 +52,8 @@ void sbxl_newclass(lua_State *L, const struct sbxl_module *m, const struct sbxl_
 /* Registers `fns` into the module table, each with the module's upvalues. */
 void sbxl_setfuncs(lua_State *L, const struct sbxl_module *m, const luaL_Reg *fns);
 
+/* The "sbx.loop" userdata, upvalue 1. */
+struct sbxl_loop *sbxl_loop(lua_State *L);
 /* The client core, from upvalue 1; raises when the loop was closed. */
 struct sbx_client *sbxl_client(lua_State *L);
 /* Pushes upvalue 2, the map from scheduler nodes to userdata. */

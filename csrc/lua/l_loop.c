@@ -2,6 +2,7 @@
  * module functions that drive it: step, ready, pollfd, timeout. C never calls Lua from
  * inside a libcurl or libuv callback: those queue events, which Lua takes after a step. */
 #include <stdlib.h>
+#include "bigstr.h"
 #include "binding.h"
 #include "l_loop.h"
 
@@ -13,6 +14,7 @@ static int loop_close(lua_State *L)
         free(u->client);
         u->client = NULL;
     }
+    sbx_chunkpool_free(&u->pool);
     return 0;
 }
 
@@ -32,6 +34,8 @@ void sbxl_new_loop(lua_State *L)
     sbxl_newclass(L, NULL, &LOOP_CLASS);
     struct sbxl_loop *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->client = NULL;
+    u->pool.alloc = NULL, u->pool.n = 0;
+    u->chunk_bytes = 0;
     luaL_setmetatable(L, SBXL_LOOP_MT);
     struct sbx_client *C = malloc(sizeof *C);
     if (!C || sbx_client_init(C) != 0) {
@@ -39,6 +43,15 @@ void sbxl_new_loop(lua_State *L)
         luaL_error(L, "sbx.core: cannot initialise the event loop");
     }
     u->client = C;
+    /* Output is collected in blocks of the state's own allocator, each handed to Lua at
+     * the end as the very block of the string it becomes (bigstr.h). */
+    size_t head = sbx_string_head(L);
+    if (head) {
+        struct sbx_allocator *a = &C->output_source.alloc;
+        a->realloc = lua_getallocf(L, &a->ud);
+        a->head = head;
+        sbx_chunkpool_init(&u->pool, L, head + SBXL_CHUNK_STRING_MAX + 1);
+    }
 }
 
 /* core.step(timeout): 0 never blocks; nil blocks until something happens; n at most n s.

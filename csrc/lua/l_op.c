@@ -89,10 +89,10 @@ static void push_event(lua_State *L, const struct sbx_event *ev)
     }
 }
 
-/* Output data is handed to Lua in strings of at most this many bytes: strings of this
- * size the allocator serves again from memory freed by earlier ones, where strings of a
- * frame's size (up to 1 MiB) are mapped afresh and fault in page by page each time. */
-#define CHUNK_STRING_MAX (64u * 1024u)
+/* Output data is handed to Lua in strings of at most this many bytes: strings of a
+ * frame's size (up to 1 MiB) would be mapped afresh by the allocator and fault in page by
+ * page each time, where these are made in the blocks earlier ones were (chunkpool.h). */
+#define CHUNK_STRING_MAX SBXL_CHUNK_STRING_MAX
 
 /* Pushes ev into the array on the stack top after its n elements: an output event as
  * pieces of CHUNK_STRING_MAX bytes, only the last with the event's id. Returns the count. */
@@ -116,15 +116,23 @@ static lua_Integer push_events(lua_State *L, const struct sbx_event *ev, lua_Int
     return n;
 }
 
-/* op:poll([max [, max_bytes]]) -> array of events (oldest first), number still queued.
- * It stops after `max` events, or once their data reaches `max_bytes` (one event at
- * least): what one call turns into Lua strings is bounded. */
-static int op_poll(lua_State *L)
+/* The chunk strings of the calls before are garbage once their callbacks returned: a
+ * step of the collector for every CHUNK_STRING_MAX of them frees them at the pace they
+ * come. Left to its pace alone, the collector waits for the heap to double from what it
+ * last found alive, which after a large string (a command's whole output) is as much
+ * again of chunks piling up, fresh memory all of it. */
+static void pace_collector(lua_State *L, struct sbxl_loop *u, size_t bytes)
+{
+    if ((u->chunk_bytes += bytes) < CHUNK_STRING_MAX) return;
+    u->chunk_bytes = 0;
+    lua_gc(L, LUA_GCSTEP, 0);
+}
+
+/* op:poll's work, in a call of its own (chunkpool.h): (op, max, max_bytes, loop). */
+static int poll_events(lua_State *L)
 {
     struct sbx_op *op = check_open(L);
-    lua_Integer max = luaL_optinteger(L, 2, 0), max_bytes = luaL_optinteger(L, 3, 0);
-    luaL_argcheck(L, max >= 0, 2, "must be a non-negative integer");
-    luaL_argcheck(L, max_bytes >= 0, 3, "must be a non-negative integer");
+    lua_Integer max = lua_tointeger(L, 2), max_bytes = lua_tointeger(L, 3);
     size_t queued = sbx_op_queued(op);
     lua_createtable(L, (int)(max && (size_t)max < queued ? (size_t)max : queued), 0);
     lua_Integer n = 0;
@@ -136,7 +144,28 @@ static int op_poll(lua_State *L)
         n = push_events(L, ev, n);
         sbx_event_free(ev);
     }
+    pace_collector(L, lua_touserdata(L, 4), bytes);
     lua_pushinteger(L, (lua_Integer)sbx_op_queued(op));
+    return 2;
+}
+
+/* op:poll([max [, max_bytes]]) -> array of events (oldest first), number still queued.
+ * It stops after `max` events, or once their data reaches `max_bytes` (one event at
+ * least): what one call turns into Lua strings is bounded. */
+static int op_poll(lua_State *L)
+{
+    check_open(L);
+    lua_Integer max = luaL_optinteger(L, 2, 0), max_bytes = luaL_optinteger(L, 3, 0);
+    luaL_argcheck(L, max >= 0, 2, "must be a non-negative integer");
+    luaL_argcheck(L, max_bytes >= 0, 3, "must be a non-negative integer");
+    lua_settop(L, 1);
+    struct sbxl_loop *u = sbxl_loop(L);
+    lua_pushcfunction(L, poll_events);
+    lua_insert(L, 1);
+    lua_pushinteger(L, max);
+    lua_pushinteger(L, max_bytes);
+    lua_pushlightuserdata(L, u);
+    if (sbx_chunkpool_pcall(&u->pool, L, 4, 2) != LUA_OK) lua_error(L);
     return 2;
 }
 
@@ -147,10 +176,19 @@ static int op_output(lua_State *L)
     static const char *const CHANNELS[] = {SBX_EV_STDOUT, SBX_EV_STDERR, NULL};
     struct sbx_op *op = check_open(L);
     int channel = luaL_checkoption(L, 2, NULL, CHANNELS);
-    size_t complete;
-    const struct sbx_buf *b = sbx_op_output(op, channel, &complete);
-    sbx_push_big_string(L, b->data ? b->data : "", complete);
-    if (sbx_op_release_output(op, channel) == 0) return 1;
+    size_t len;
+    int oom;
+    char *block = sbx_op_take_output_block(op, channel, &len, &oom);
+    if (block) {
+        const struct sbx_allocator *a = &op->client->output_source.alloc;
+        sbx_push_block_string(L, a->realloc, a->ud, a->head, block, len);
+        return 1;
+    }
+    if (!oom) {
+        const struct sbx_buf *b = sbx_op_output(op, channel, &len);
+        sbx_push_big_string(L, b->data ? b->data : "", len);
+        if (sbx_op_release_output(op, channel) == 0) return 1;
+    }
     lua_pushnil(L);
     lua_pushliteral(L, "out of memory");
     return 2;

@@ -69,7 +69,8 @@ static void test_spare_reused(void)
 {
     const size_t big = 2 * 1024 * 1024 + 5, small = 100 * 1024;
     struct sbx_spare spare = {0};
-    struct sbx_buf first = {.mappable = 1, .spare = &spare};
+    struct sbx_bufsource source = {.spare = &spare};
+    struct sbx_buf first = {.mappable = 1, .source = &source};
     CHECK(fill(&first, big, 7001) == 0, "append");
     char *mapping = first.data;
     size_t cap = first.cap;
@@ -77,14 +78,14 @@ static void test_spare_reused(void)
     CHECK(spare.data == mapping && spare.cap == cap, "the spare is the mapping");
     CHECK(!first.data && !first.mapped && first.len == 0, "the buffer let go is empty");
 
-    struct sbx_buf next = {.mappable = 1, .spare = &spare};
+    struct sbx_buf next = {.mappable = 1, .source = &source};
     CHECK(fill(&next, small, 7001) == 0, "append");
     CHECK(next.data == mapping && next.cap == cap, "a smaller buffer takes the whole spare");
     CHECK(!spare.data, "the spare is taken");
     CHECK(next.len == small && holds_pattern(next.data, small), "its own bytes exact");
     sbx_spare_keep(&spare, &next);
 
-    struct sbx_buf larger = {.mappable = 1, .spare = &spare};
+    struct sbx_buf larger = {.mappable = 1, .source = &source};
     CHECK(fill(&larger, 3 * big, 7001) == 0, "append");
     CHECK(larger.mapped && larger.cap >= 3 * big, "a larger buffer grows the spare");
     CHECK(holds_pattern(larger.data, 3 * big), "every byte in place");
@@ -99,8 +100,65 @@ static void test_spare_reused(void)
     sbx_spare_drop(&spare);
 }
 
+/* An allocator with lua_Alloc's contract that counts its live blocks and checks every
+ * size it is told back against the size it allocated (kept in front of each block). */
+struct counting {
+    int live;
+    int wrong_size;
+};
+
+static void *counting_alloc(void *ud, void *p, size_t osize, size_t nsize)
+{
+    struct counting *c = ud;
+    size_t *real = p ? (size_t *)p - 2 : NULL;
+    if (real && real[0] != osize) c->wrong_size++;
+    if (nsize == 0) {
+        if (real) c->live--;
+        free(real);
+        return NULL;
+    }
+    size_t *grown = realloc(real, nsize + 2 * sizeof(size_t));
+    if (!grown) return NULL;
+    if (!real) c->live++;
+    grown[0] = nsize;
+    return grown + 2;
+}
+
+/* A mappable buffer with an allocator grows as one of its blocks, the bytes `head` into
+ * it; released, the block is exactly head + len + 1 bytes with the bytes and their NUL
+ * at head, and the buffer is empty; freed unreleased, the block goes back. */
+static void test_block(void)
+{
+    const size_t total = 5 * 1024 * 1024 + 3, head = 24;
+    struct counting c = {0};
+    struct sbx_bufsource source = {.alloc = {.realloc = counting_alloc, .ud = &c, .head = head}};
+    struct sbx_buf b = {.mappable = 1, .source = &source};
+    CHECK(fill(&b, 1000, 333) == 0 && !b.block && c.live == 0, "small: the heap");
+    sbx_buf_reset(&b);
+    CHECK(fill(&b, total, 7001) == 0, "filled");
+    CHECK(b.block && !b.mapped && c.live == 1, "past %u bytes a block of the allocator",
+          SBX_BUF_MAP_MIN);
+    size_t len = 0;
+    char *block = sbx_buf_release_block(&b, &len);
+    CHECK(block && len == total && holds_pattern(block + head, total), "released whole");
+    CHECK(((size_t *)block)[-2] == head + total + 1, "the block is head + len + 1 bytes");
+    CHECK(!b.data && b.len == 0 && !b.block && b.mappable, "the buffer is empty");
+    counting_alloc(&c, block, head + total + 1, 0);
+    CHECK(c.live == 0 && c.wrong_size == 0, "given back at its size");
+
+    struct sbx_buf other = {.mappable = 1, .source = &source};
+    CHECK(fill(&other, 300000, 7001) == 0 && other.block, "another block");
+    struct sbx_buf moved;
+    sbx_buf_move(&other, &moved);
+    CHECK(moved.block && moved.source == &source && holds_pattern(moved.data, 300000), "moved");
+    CHECK(sbx_buf_release_block(&other, &len) == NULL, "an empty buffer has no block");
+    sbx_buf_free(&moved);
+    CHECK(c.live == 0 && c.wrong_size == 0, "freed with the allocator, at its size");
+}
+
 int main(void)
 {
+    test_block();
     test_mapped_growth();
     test_spare_reused();
     test_plain_stays_heap();
