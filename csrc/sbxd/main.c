@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -425,6 +426,18 @@ static void shutdown_server(struct sbxd_server *srv, struct sbxd_listeners *ls)
     free((char *)srv->init);
 }
 
+/* A command's output passes through records of up to 1 MiB (proc.h, SBXD_HEAVY_READ),
+ * allocated as it is read and freed as the log drops it: a gigabyte is a thousand of
+ * them. glibc maps blocks of that size afresh, or trims its heap top once 128 KiB are
+ * free there, so each came back as fresh pages, a fault per page inside the pipe read.
+ * Blocks below 4 MiB come from the heap instead, and up to 64 MiB of it may stay free
+ * for the next ones. (Other allocators ignore this; sanitizers' too.) */
+static void keep_freed_memory(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+}
+
 int main(int argc, char **argv)
 {
     static struct sbxd_server srv;
@@ -446,6 +459,7 @@ int main(int argc, char **argv)
     srv.max_procs = SBX_DEFAULT_MAX_PROCS;
     srv.default_pids = SBX_DEFAULT_PIDS;
     keep_std_fds_open();
+    keep_freed_memory();
     parse_args(argc, argv, &srv, &o);
     struct rlimit nofile = {RLIM_INFINITY, RLIM_INFINITY};
     raise_fd_limit(&nofile);
