@@ -43,10 +43,10 @@ struct sbxd_conn {
 #define SBXD_KEY_MAX 4096
 _Static_assert(SBXD_KEY_MAX + 7 <= SBXD_FIELD_MAX, "a key of SBXD_KEY_MAX fits its field");
 
-/* The most one write of an SSE stream carries: the head and start event, a whole output
- * event (64 KiB of base64 and its event lines), and the end, whose room output never
- * takes, so once every byte is out the end fits in the same write. It is also the
- * protocol's tx_packet_size, for the answers lws writes (JSON): lws would otherwise
+/* Room for the head and start event of an SSE stream, a whole output event (64 KiB of
+ * base64 and its event lines), and the end, whose room output never takes, so once every
+ * byte is out the end fits in the same write (sse_out.c's writes hold several such
+ * events). It is also the protocol's tx_packet_size, for the answers lws writes (JSON): lws would otherwise
  * hand the socket 4 KiB a send and buffer the rest, one loop turn per 4 KiB. */
 #define SBXD_HEAD_ROOM 512u
 #define SBXD_END_ROOM 256u
