@@ -112,6 +112,12 @@ local ticks -- clock ticks a second, asked for once, when first needed
 
 --- CPU seconds a process has used (user + system), from /proc/PID/stat.
 function M.cpu_seconds(pid)
+  local user, system = M.cpu_split(pid)
+  return user + system
+end
+
+--- CPU seconds a process has used so far: in user mode, and in the kernel.
+function M.cpu_split(pid)
   local f = assert(io.open("/proc/" .. pid .. "/stat"))
   local stat = f:read("a")
   f:close()
@@ -119,7 +125,7 @@ function M.cpu_seconds(pid)
   local fields = {}
   for v in stat:match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = v end
   ticks = ticks or tonumber(M.sh("getconf CLK_TCK")) or 100
-  return (tonumber(fields[12]) + tonumber(fields[13])) / ticks
+  return tonumber(fields[12]) / ticks, tonumber(fields[13]) / ticks
 end
 
 --- This process's pid.
