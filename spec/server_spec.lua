@@ -201,6 +201,45 @@ describe("sbxd", function()
     assert.are.equal(100000, total)
   end)
 
+  it("hands a large output event over in parts, a bounded batch at a time", function()
+    -- binary frames carry up to 1 MiB of output in one event: a poll bounded by bytes
+    -- takes a piece of it (64 KiB at most) and leaves the rest queued
+    local SIZE = 3000000
+    local op = core.request { method = "POST", url = server.url .. procs(),
+      headers = { "Authorization: Bearer " .. server.key, "Accept: application/vnd.sbx.frames" },
+      body = cjson.encode { cmd = ("head -c %d /dev/zero"):format(SIZE) }, sse = true,
+      collect = true, chunks = true }
+    local deadline = core.now() + 10
+    local saw_large = false
+    local total, biggest, polls, last_id, left = 0, 0, 0, 0, 0
+    repeat
+      if left == 0 then core.step(0.05) end -- more to come (a paused transfer resumes)
+      local evs
+      evs, left = op:poll(0, 32768)
+      polls = polls + 1
+      local got = 0
+      for _, ev in ipairs(evs) do
+        if ev.event == "stdout" then
+          got = got + #ev.data
+          total = total + #ev.data
+          if ev.id then
+            saw_large = saw_large or tonumber(ev.id) - last_id > 65536
+            assert.is_true(tonumber(ev.id) > last_id)
+            last_id = tonumber(ev.id)
+            assert.are.equal(total, last_id, "an id is the offset after the event's last piece")
+          end
+        end
+      end
+      biggest = math.max(biggest, got)
+    until (op:done() and left == 0) or core.now() > deadline
+    op:close()
+    assert.are.equal(SIZE, total)
+    assert.are.equal(SIZE, last_id)
+    assert.is_true(biggest <= 65536, ("a poll took %d bytes"):format(biggest))
+    assert.is_true(polls >= SIZE // 65536, ("%d polls"):format(polls))
+    assert.is_true(saw_large, "an event of more than 64 KiB came")
+  end)
+
   it("keeps queued output events whole when the collected output is taken first", function()
     local op = core.request { method = "POST", url = server.url .. procs(),
       headers = { "Authorization: Bearer " .. server.key, "Accept: text/event-stream" },

@@ -253,6 +253,20 @@ void sbx_answer_error(struct sbx_answer *A, const char *why, int code, int busy)
 struct sbx_event *sbx_answer_pop(struct sbx_answer *A)
 {
     struct sbx_event *ev = sbx_evqueue_pop(&A->events);
-    if (ev) A->node->backlog -= ev->len;
+    if (ev) A->node->backlog -= ev->len - ev->taken;
     return ev;
+}
+
+struct sbx_event *sbx_answer_peek(struct sbx_answer *A)
+{
+    return sbx_evqueue_peek(&A->events);
+}
+
+int sbx_answer_take(struct sbx_answer *A, struct sbx_event *ev, size_t n)
+{
+    ev->taken += n;
+    A->node->backlog -= n;
+    if (ev->taken < ev->len) return 0;
+    sbx_evqueue_pop(&A->events);
+    return 1;
 }

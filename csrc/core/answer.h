@@ -59,5 +59,10 @@ void sbx_answer_fail(struct sbx_answer *A, const char *why);
 void sbx_answer_chunks(struct sbx_answer *A, int chunks);
 /* The oldest queued event, taken out of the queue and the backlog; NULL when none. */
 struct sbx_event *sbx_answer_pop(struct sbx_answer *A);
+/* The oldest queued event, left in the queue; NULL when none. */
+struct sbx_event *sbx_answer_peek(struct sbx_answer *A);
+/* n more of ev's bytes (ev: the oldest) were handed over, and leave the backlog; once all
+ * of them were, ev leaves the queue too and the caller frees it: 1, else 0. */
+int sbx_answer_take(struct sbx_answer *A, struct sbx_event *ev, size_t n);
 
 #endif

@@ -47,6 +47,12 @@ void sbx_evqueue_push(struct sbx_evqueue *q, struct sbx_event *ev)
     q->count++;
 }
 
+struct sbx_event *sbx_evqueue_peek(const struct sbx_evqueue *q)
+{
+    struct sbx_list *first = sbx_list_first(&q->events);
+    return first ? sbx_list_entry(first, struct sbx_event, link) : NULL;
+}
+
 struct sbx_event *sbx_evqueue_pop(struct sbx_evqueue *q)
 {
     struct sbx_list *first = sbx_list_first(&q->events);

@@ -20,6 +20,7 @@ struct sbx_event {
     const struct sbx_buf *ref;  /* EVENT: the bytes lie in this buffer, at ref_off */
     size_t ref_off;
     size_t len;
+    size_t taken;           /* EVENT: bytes handed over already (the oldest, in parts) */
 };
 
 /* The event's bytes (len of them). */
@@ -38,6 +39,8 @@ struct sbx_event *sbx_event_new(enum sbx_ev_type type, const char *name, const c
 void sbx_event_free(struct sbx_event *ev);
 void sbx_evqueue_init(struct sbx_evqueue *q);
 void sbx_evqueue_push(struct sbx_evqueue *q, struct sbx_event *ev);
+/* The oldest event, left in the queue; NULL when it is empty. */
+struct sbx_event *sbx_evqueue_peek(const struct sbx_evqueue *q);
 /* The oldest event, taken out of the queue; NULL when it is empty. */
 struct sbx_event *sbx_evqueue_pop(struct sbx_evqueue *q);
 void sbx_evqueue_clear(struct sbx_evqueue *q);

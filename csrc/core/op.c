@@ -350,6 +350,16 @@ struct sbx_event *sbx_op_pop(struct sbx_op *op)
     return sbx_answer_pop(&op->answer);
 }
 
+struct sbx_event *sbx_op_peek(struct sbx_op *op)
+{
+    return sbx_answer_peek(&op->answer);
+}
+
+int sbx_op_take(struct sbx_op *op, struct sbx_event *ev, size_t n)
+{
+    return sbx_answer_take(&op->answer, ev, n);
+}
+
 size_t sbx_op_queued(const struct sbx_op *op)
 {
     return op->answer.events.count;

@@ -76,6 +76,12 @@ void sbx_op_cancel(struct sbx_op *op);
 void sbx_op_destroy(struct sbx_op *op);
 /* The oldest queued event, taken out of the queue; NULL when none. */
 struct sbx_event *sbx_op_pop(struct sbx_op *op);
+/* The oldest event, left in the queue (NULL when none): its bytes from ev->taken on are
+ * still to be handed over, in as many parts as the binding likes (sbx_op_take). */
+struct sbx_event *sbx_op_peek(struct sbx_op *op);
+/* n more of the oldest event's bytes were handed over: once all were, it leaves the queue
+ * and the caller frees it (1), else 0. */
+int sbx_op_take(struct sbx_op *op, struct sbx_event *ev, size_t n);
 /* Events queued and not taken yet. */
 size_t sbx_op_queued(const struct sbx_op *op);
 /* Bytes the op holds for Lua: its queued events, and, once the transfer is over, the

@@ -31,6 +31,7 @@
  *   op:backlog() --> bytes the op holds for Lua; 0 when closed
  *   op:done(), op:cancel(), op:close() (also __close, __gc)
  */
+#include <stdint.h>
 #include <string.h>
 #include "binding.h"
 #include "l_op.h"
@@ -94,26 +95,31 @@ static void push_event(lua_State *L, const struct sbx_event *ev)
  * page each time, where these are made in the blocks earlier ones were (chunkpool.h). */
 #define CHUNK_STRING_MAX SBXL_CHUNK_STRING_MAX
 
-/* Pushes ev into the array on the stack top after its n elements: an output event as
- * pieces of CHUNK_STRING_MAX bytes, only the last with the event's id. Returns the count. */
-static lua_Integer push_events(lua_State *L, const struct sbx_event *ev, lua_Integer n)
+/* Pushes what is left of ev (from ev->taken on) into the array on the stack top after
+ * its *n elements: an output event as pieces of CHUNK_STRING_MAX bytes, only the event's
+ * last with its id, as many as `room` bytes take (one at least: a large event goes in
+ * parts, over several calls); any other event whole. Returns the bytes pushed. */
+static size_t push_event_part(lua_State *L, const struct sbx_event *ev, lua_Integer *n,
+                              size_t room)
 {
     if (ev->type != SBX_EV_EVENT || ev->len <= CHUNK_STRING_MAX) {
         push_event(L, ev);
-        lua_rawseti(L, -2, ++n);
-        return n;
+        lua_rawseti(L, -2, ++*n);
+        return ev->len;
     }
     const char *bytes = sbx_event_bytes(ev);
-    for (size_t at = 0; at < ev->len; at += CHUNK_STRING_MAX) {
+    size_t at = ev->taken;
+    do {
         size_t len = ev->len - at < CHUNK_STRING_MAX ? ev->len - at : CHUNK_STRING_MAX;
         lua_createtable(L, 0, 4);
         lua_pushliteral(L, "event"), lua_setfield(L, -2, "type");
         field_str(L, "event", ev->name, strlen(ev->name));
         field_str(L, "data", bytes + at, len);
         if (ev->id && at + len == ev->len) field_str(L, "id", ev->id, strlen(ev->id));
-        lua_rawseti(L, -2, ++n);
-    }
-    return n;
+        lua_rawseti(L, -2, ++*n);
+        at += len;
+    } while (at < ev->len && at - ev->taken < room);
+    return at - ev->taken;
 }
 
 /* The chunk strings of the calls before are garbage once their callbacks returned: a
@@ -139,10 +145,10 @@ static int poll_events(lua_State *L)
     size_t bytes = 0;
     struct sbx_event *ev;
     while ((max == 0 || n < max) && (max_bytes == 0 || bytes < (size_t)max_bytes) &&
-           (ev = sbx_op_pop(op))) {
-        bytes += ev->len;
-        n = push_events(L, ev, n);
-        sbx_event_free(ev);
+           (ev = sbx_op_peek(op))) {
+        size_t took = push_event_part(L, ev, &n, max_bytes ? (size_t)max_bytes - bytes : SIZE_MAX);
+        bytes += took;
+        if (sbx_op_take(op, ev, took)) sbx_event_free(ev);
     }
     pace_collector(L, lua_touserdata(L, 4), bytes);
     lua_pushinteger(L, (lua_Integer)sbx_op_queued(op));
@@ -150,8 +156,9 @@ static int poll_events(lua_State *L)
 }
 
 /* op:poll([max [, max_bytes]]) -> array of events (oldest first), number still queued.
- * It stops after `max` events, or once their data reaches `max_bytes` (one event at
- * least): what one call turns into Lua strings is bounded. */
+ * It stops after `max` events, or once their data reaches `max_bytes` (one event, or
+ * one piece of a large one, at least; the rest of that event comes in the next calls):
+ * what one call turns into Lua strings is bounded. */
 static int op_poll(lua_State *L)
 {
     check_open(L);
