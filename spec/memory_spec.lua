@@ -73,26 +73,18 @@ end
 describe("a command's output in memory", function()
   local SIZE = 128 * 1024 * 1024
   local CMD = ("head -c %d /dev/zero"):format(SIZE)
-  local server, box
-  setup(function()
-    server = helper.sbxd { tcp = false }
-    box = sbx.create { url = server.url, api_key = server.key }
-  end)
-  teardown(function()
-    box:close()
-    server.stop()
-  end)
+  local ctx = helper.sandbox_per_block(setup, teardown, { tcp = false })
 
   it("is there once: the string is made where the output was collected", function()
     -- A sanitizer's allocator copies a block it grows and poisons what it frees late.
     if os.getenv("SBX_SANITIZED") then return end
-    box.commands:run("true")
+    ctx.box.commands:run("true")
     collectgarbage()
     collectgarbage()
     testing.trim()
     local before = rss()
     reset_peak()
-    local r = box.commands:run((CMD:gsub("%d+", tostring(2 * SIZE))))
+    local r = ctx.box.commands:run((CMD:gsub("%d+", tostring(2 * SIZE))))
     local grew = peak_rss() - before
     assert.are.equal(2 * SIZE, #r.stdout)
     assert.are.equal(("\0"):rep(4096), r.stdout:sub(-4096))
@@ -107,12 +99,12 @@ describe("a command's output in memory", function()
       -- The collector waits for the heap to double from what it last found alive before
       -- it starts again: a string of the output's size alive in its last cycle would let
       -- as much of chunk strings, garbage once their callback returned, pile up.
-      local big = box.commands:run(CMD).stdout
+      local big = ctx.box.commands:run(CMD).stdout
       assert.are.equal(SIZE, #big)
       big = nil -- luacheck: ignore 311
       collectgarbage()
       local base, peak, total = collectgarbage("count") * 1024, 0, 0
-      local r = box.commands:run(CMD, { on_stdout = function(chunk)
+      local r = ctx.box.commands:run(CMD, { on_stdout = function(chunk)
         total = total + #chunk
         peak = math.max(peak, collectgarbage("count") * 1024)
       end })

@@ -13,13 +13,16 @@ static size_t page_round(size_t n)
     return (n + page - 1) / page * page;
 }
 
-/* Asks for transparent huge pages for the huge pages wholly inside [p, p + n): a no-op
- * where they are off, and the advice changes nothing about who owns the memory. */
+/* Asks for transparent huge pages over every page of [p, p + n): output is written once,
+ * front to back, and a huge page takes one fault per 2 MiB instead of one per 4 KiB (a
+ * no-op where they are off; the advice changes nothing about who owns the memory). All
+ * the pages, not the huge pages inside alone: advice on part of a mapping splits it, and
+ * mremap, which grows a mapping in place (ours, and glibc's for a large block), works
+ * within one mapping only. For a mapping of its own the pages are the mapping. */
 static void advise_huge(void *p, size_t n)
 {
-    uintptr_t from = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-    uintptr_t to = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_PAGE - 1);
-    if (to > from) madvise((void *)from, to - from, MADV_HUGEPAGE);
+    uintptr_t from = (uintptr_t)p & ~(uintptr_t)4095;
+    madvise((void *)from, page_round((uintptr_t)p + n - from), MADV_HUGEPAGE);
 }
 
 /* A mapping of at least cap bytes for a buffer that has none yet: the spare, grown when
@@ -72,13 +75,8 @@ static int grow_block(struct sbx_buf *b, size_t cap)
     size_t was = b->block ? a->head + b->cap : 0;
     char *d = a->realloc(a->ud, block, was, a->head + cap);
     if (!d) return -1;
-    /* Advice on part of a mapping splits it, and mremap, with which an allocator such as
-     * glibc's grows a large block in place, works within one mapping only: the advice
-     * covers every page of the block, which for a block mapped of its own is the mapping. */
-    if (a->head + cap >= HUGE_PAGE) {
-        uintptr_t from = (uintptr_t)d & ~(uintptr_t)4095;
-        madvise((void *)from, page_round((uintptr_t)d + a->head + cap - from), MADV_HUGEPAGE);
-    }
+    /* a smaller block is on the allocator's heap, if it has one: not worth splitting it */
+    if (a->head + cap >= HUGE_PAGE) advise_huge(d, a->head + cap);
     if (!b->block) {
         if (b->data) memcpy(d + a->head, b->data, b->len + 1);
         free(b->data);

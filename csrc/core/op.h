@@ -104,8 +104,9 @@ void sbx_op_chunks(struct sbx_op *op, int chunks);
 int sbx_op_release_output(struct sbx_op *op, int channel);
 /* Hands the channel's complete collected bytes over in the block of the client's
  * allocator they were collected in (sbx_buf_release_block: *len bytes at its head, then
- * a NUL), when they are in one; the caller owns it. As sbx_op_release_output otherwise;
- * NULL when they are not in a block, or out of memory (*oom set; the bytes stay). */
+ * a NUL), as sbx_op_release_output lets them go; the caller owns the block. NULL when
+ * they are not in a block (nothing done: *oom is 0), or out of memory (*oom set; the
+ * bytes stay). */
 char *sbx_op_take_output_block(struct sbx_op *op, int channel, size_t *len, int *oom);
 
 #endif

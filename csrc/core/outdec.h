@@ -54,8 +54,9 @@ void sbx_outdec_drop(struct sbx_outdec *D);
 size_t sbx_outdec_complete(const struct sbx_outdec *D, int channel);
 /* Hands the channel's collected bytes over: the events of q that refer to them get
  * copies of their own, and the buffer moves to *gone (which the caller frees), holding
- * the complete events' bytes only (sbx_outdec_complete); the channel's buffer starts again with the bytes of an event under way, if any. 0, or -1
- * when out of memory (nothing moved then: the bytes stay where they were). */
+ * the complete events' bytes only (sbx_outdec_complete); the channel's buffer starts
+ * again with the bytes of an event under way, if any. 0, or -1 when out of memory
+ * (nothing moved then: the bytes stay where they were). */
 int sbx_outdec_detach(struct sbx_outdec *D, int channel, struct sbx_evqueue *q,
                       struct sbx_buf *gone);
 

@@ -46,8 +46,9 @@ _Static_assert(SBXD_KEY_MAX + 7 <= SBXD_FIELD_MAX, "a key of SBXD_KEY_MAX fits i
 /* Room for the head and start event of an SSE stream, a whole output event (64 KiB of
  * base64 and its event lines), and the end, whose room output never takes, so once every
  * byte is out the end fits in the same write (sse_out.c's writes hold several such
- * events). It is also the protocol's tx_packet_size, for the answers lws writes (JSON): lws would otherwise
- * hand the socket 4 KiB a send and buffer the rest, one loop turn per 4 KiB. */
+ * events). It is also the protocol's tx_packet_size, for the answers lws writes (JSON):
+ * lws would otherwise hand the socket 4 KiB a send and buffer the rest, one loop turn per
+ * 4 KiB. */
 #define SBXD_HEAD_ROOM 512u
 #define SBXD_END_ROOM 256u
 #define SBXD_WRITE_MAX (SBXD_HEAD_ROOM + 128u + 65536u + 128u + SBXD_END_ROOM)
