@@ -87,10 +87,67 @@ static int grow_block(struct sbx_buf *b, size_t cap)
     return 0;
 }
 
+/* Drops a move under way, if any: its next block is freed. */
+static void drop_move(struct sbx_buf *b)
+{
+    if (!b->next) return;
+    const struct sbx_allocator *a = &b->source->alloc;
+    a->realloc(a->ud, b->next - a->head, a->head + b->next_cap, 0);
+    b->next = NULL;
+    b->next_cap = b->moved = 0;
+}
+
 static void free_block(struct sbx_buf *b)
 {
     const struct sbx_allocator *a = &b->source->alloc;
+    drop_move(b);
     a->realloc(a->ud, b->data - a->head, a->head + b->cap, 0);
+}
+
+/* A block buffer past half full takes its next block, when moves are for its size. */
+static void begin_move(struct sbx_buf *b)
+{
+    size_t cap = 2 * b->cap;
+    if (cap > SBX_BUF_MOVE_MAX) return;
+    const struct sbx_allocator *a = &b->source->alloc;
+    char *d = a->realloc(a->ud, NULL, 0, a->head + cap);
+    if (!d) return; /* it grows all at once when full, as a block past the moves does */
+    if (a->head + cap >= HUGE_PAGE) advise_huge(d, a->head + cap);
+    b->next = d + a->head;
+    b->next_cap = cap;
+    b->moved = 0;
+}
+
+/* Copies up to n more of the bytes held into the next block. */
+static void move_some(struct sbx_buf *b, size_t n)
+{
+    size_t left = b->moved < b->len ? b->len - b->moved : 0;
+    if (n > left) n = left;
+    memcpy(b->next + b->moved, b->data + b->moved, n);
+    b->moved += n;
+}
+
+/* The block is full: the buffer goes on in the next one, the rest of its bytes copied
+ * (and the NUL). -1 when there is no next block, or it is too small for `need`. */
+static int finish_move(struct sbx_buf *b, size_t need)
+{
+    if (!b->next || b->next_cap < need) return -1;
+    if (b->moved > b->len) b->moved = b->len;
+    memcpy(b->next + b->moved, b->data + b->moved, b->len - b->moved + 1);
+    const struct sbx_allocator *a = &b->source->alloc;
+    a->realloc(a->ud, b->data - a->head, a->head + b->cap, 0);
+    b->data = b->next;
+    b->cap = b->next_cap;
+    b->next = NULL;
+    b->next_cap = b->moved = 0;
+    return 0;
+}
+
+/* A block buffer's part of a reservation that fits: its move, begun or taken further. */
+static void pace_move(struct sbx_buf *b, size_t n)
+{
+    if (!b->next && b->len + n + 1 > b->cap / 2) begin_move(b);
+    if (b->next) move_some(b, 2 * n > SBX_BUF_MOVE_MIN ? 2 * n : SBX_BUF_MOVE_MIN);
 }
 
 void sbx_spare_keep(struct sbx_spare *s, struct sbx_buf *b)
@@ -113,7 +170,14 @@ void sbx_spare_drop(struct sbx_spare *s)
 
 int sbx_buf_reserve(struct sbx_buf *b, size_t n)
 {
-    if (b->len + n + 1 <= b->cap) return 0;
+    if (b->len + n + 1 <= b->cap) {
+        if (b->block) pace_move(b, n);
+        return 0;
+    }
+    if (b->block) {
+        if (finish_move(b, b->len + n + 1) == 0) return 0;
+        drop_move(b); /* too small for this append: the block grows at once */
+    }
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + n + 1) cap *= 2;
     if (b->mappable && cap >= SBX_BUF_MAP_MIN)
@@ -136,6 +200,7 @@ int sbx_buf_append(struct sbx_buf *b, const void *p, size_t n)
 
 void sbx_buf_reset(struct sbx_buf *b)
 {
+    if (b->block) drop_move(b);
     b->len = 0;
     if (b->data) b->data[0] = '\0';
 }
@@ -171,6 +236,7 @@ char *sbx_buf_release_block(struct sbx_buf *b, size_t *len)
 {
     if (!b->block) return NULL;
     const struct sbx_allocator *a = &b->source->alloc;
+    drop_move(b);
     char *block = b->data - a->head;
     /* a shrink, which the allocator's contract says cannot fail */
     char *d = a->realloc(a->ud, block, a->head + b->cap, a->head + b->len + 1);
@@ -185,7 +251,7 @@ char *sbx_buf_release_block(struct sbx_buf *b, size_t *len)
 void sbx_buf_move(struct sbx_buf *b, struct sbx_buf *to)
 {
     *to = *b;
-    b->data = NULL;
-    b->len = b->cap = 0;
+    b->data = b->next = NULL;
+    b->len = b->cap = b->next_cap = b->moved = 0;
     b->mapped = b->block = 0;
 }

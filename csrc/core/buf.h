@@ -36,6 +36,11 @@ struct sbx_buf {
     unsigned mapped : 1;   /* data is a mapping of cap bytes, not malloc'd */
     unsigned block : 1;    /* data is source->alloc.head bytes into a block of head + cap */
     struct sbx_bufsource *source; /* set by the owner, or NULL: mappings of its own */
+    /* A block's move to a larger one, under way (SBX_BUF_MOVE_MAX): the bytes from
+     * `next` on, head bytes into a block of head + next_cap, where the first `moved` of
+     * data's bytes are copied so far. NULL: none. */
+    char *next;
+    size_t next_cap, moved;
 };
 
 /* A mappable buffer past this size becomes a block of its allocator when it has one, else
@@ -46,6 +51,19 @@ struct sbx_buf {
  * transparent huge pages: output is written once, front to back, and a huge page takes
  * one fault per 2 MiB instead of one per 4 KiB. */
 #define SBX_BUF_MAP_MIN (64u * 1024u)
+
+/* A block buffer that grows copies itself into its next block a little at a time, not
+ * all at once when it is full: a move's copy lands in fresh pages, and a page's first
+ * write costs a fault (far more than its bytes, on a virtual machine tens of
+ * microseconds), so moving a block of 512 KiB at once would take milliseconds of one
+ * step. Once it is half full, it takes the next block (twice the size) and each append of
+ * n bytes copies 2n more of what it holds (at least SBX_BUF_MOVE_MIN): the copy is done
+ * when the block is full, and the buffer then goes on in the next one. Every byte is in
+ * the current block until then, so readers never see the move. Up to a next block of
+ * this size: past it, glibc's allocator maps the block and grows it with mremap, which
+ * copies nothing (and huge pages make fresh memory cheaper). */
+#define SBX_BUF_MOVE_MAX (32u * 1024u * 1024u)
+#define SBX_BUF_MOVE_MIN (4u * 1024u)
 
 /* Takes over a mapped buffer's mapping as the spare (b is left empty); a spare held before
  * is unmapped. The pages are given to the system lazily (MADV_FREE): it may take them

@@ -136,8 +136,8 @@ static void test_block(void)
     CHECK(fill(&b, 1000, 333) == 0 && !b.block && c.live == 0, "small: the heap");
     sbx_buf_reset(&b);
     CHECK(fill(&b, total, 7001) == 0, "filled");
-    CHECK(b.block && !b.mapped && c.live == 1, "past %u bytes a block of the allocator",
-          SBX_BUF_MAP_MIN);
+    CHECK(b.block && !b.mapped && c.live == 1 + (b.next != NULL),
+          "past %u bytes a block of the allocator (and its next, while it moves)", SBX_BUF_MAP_MIN);
     size_t len = 0;
     char *block = sbx_buf_release_block(&b, &len);
     CHECK(block && len == total && holds_pattern(block + head, total), "released whole");
@@ -156,9 +156,63 @@ static void test_block(void)
     CHECK(c.live == 0 && c.wrong_size == 0, "freed with the allocator, at its size");
 }
 
+/* A block buffer past half full copies itself into its next block a little at a time:
+ * no append copies more than twice its size (or SBX_BUF_MOVE_MIN), every byte stays
+ * readable where it was until the block is full, and the buffer then goes on in the
+ * next block, whole. A reset or a release drops the move; an append larger than the next
+ * block grows at once. Every block goes back at its size. */
+static void test_block_moves_in_steps(void)
+{
+    const size_t head = 16, piece = 1000;
+    struct counting c = {0};
+    struct sbx_bufsource source = {.alloc = {.realloc = counting_alloc, .ud = &c, .head = head}};
+    struct sbx_buf b = {.mappable = 1, .source = &source};
+    CHECK(fill(&b, 70000, piece) == 0 && b.block && b.cap == 128 * 1024, "a block of 128 KiB");
+    size_t at = 70000, most = 0, moves = 0;
+    char chunk[1000];
+    while (at < 600000) {
+        char *data = b.data, *next = b.next;
+        size_t moved = b.moved;
+        for (size_t i = 0; i < piece; i++) chunk[i] = (char)((at + i) * 131 % 251);
+        if (sbx_buf_append(&b, chunk, piece) != 0) break;
+        at += piece;
+        if (b.next && b.next == next && b.moved - moved > most) most = b.moved - moved;
+        if (next && b.data == next) {
+            moves++;
+            CHECK(holds_pattern(b.data, at), "whole in the next block at %zu", at);
+        } else {
+            CHECK(b.data == data || !next, "no block changed but by a finished move");
+        }
+        if (b.next) CHECK(c.live == 2 && b.len > b.cap / 2, "a next block past half full only");
+    }
+    CHECK(holds_pattern(b.data, at) && b.len == at, "every byte in order");
+    CHECK(moves >= 2, "moved %zu times", moves);
+    CHECK(most > 0 && most <= (2 * piece > SBX_BUF_MOVE_MIN ? 2 * piece : SBX_BUF_MOVE_MIN),
+          "an append copied at most %zu", most);
+
+    CHECK(b.next, "a move under way");
+    sbx_buf_reset(&b);
+    CHECK(!b.next && c.live == 1 && b.len == 0, "reset: the move dropped");
+    CHECK(fill(&b, b.cap / 2 + 2 * piece, piece) == 0 && b.next, "moving again");
+    size_t len = 0;
+    char *block = sbx_buf_release_block(&b, &len);
+    CHECK(block && c.live == 1 && holds_pattern(block + head, len), "released: the move dropped");
+    counting_alloc(&c, block, head + len + 1, 0);
+
+    struct sbx_buf big = {.mappable = 1, .source = &source};
+    CHECK(fill(&big, 200000, piece) == 0 && big.next, "a move under way");
+    char *huge = calloc(1, 1 << 20);
+    CHECK(huge && sbx_buf_append(&big, huge, 1 << 20) == 0 && !big.next, "a large append");
+    CHECK(big.len == 200000 + (1u << 20) && holds_pattern(big.data, 200000), "grew at once");
+    free(huge);
+    sbx_buf_free(&big);
+    CHECK(c.live == 0 && c.wrong_size == 0, "every block back, at its size");
+}
+
 int main(void)
 {
     test_block();
+    test_block_moves_in_steps();
     test_mapped_growth();
     test_spare_reused();
     test_plain_stays_heap();
