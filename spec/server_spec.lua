@@ -283,6 +283,33 @@ describe("sbxd", function()
     assert.are.equal(want, table.concat(parts))
   end)
 
+  it("counts a finished command's output as backlog only where it is copied", function()
+    -- Past 64 KiB, output is collected in a block of the state's allocator that becomes
+    -- its string where it is: the scheduler must not count it as work to do (docs/API.md,
+    -- "What one step does at most"). Smaller output is copied into its string.
+    local function finished(cmd)
+      local op = core.request { method = "POST", url = server.url .. procs(),
+        headers = { "Authorization: Bearer " .. server.key, "Accept: text/event-stream" },
+        body = cjson.encode { cmd = cmd }, sse = true, collect = true }
+      local deadline = core.now() + 10
+      local ended
+      while not (ended and op:done()) and core.now() < deadline do
+        core.step(0.01)
+        for _, ev in ipairs(op:poll()) do ended = ended or ev.event == "end" end
+      end
+      assert.is_true(ended and op:done())
+      return op
+    end
+    local big, small = finished("head -c 200000 /dev/zero"), finished("printf 12345")
+    assert.are.equal(0, big:backlog())
+    assert.are.equal(5, small:backlog())
+    assert.are.equal(("\0"):rep(200000), big:output("stdout"))
+    assert.are.equal("12345", small:output("stdout"))
+    assert.are.equal(0, small:backlog())
+    big:close()
+    small:close()
+  end)
+
   it("prints one line per option for --help", function()
     local out = helper.sh(helper.SBXD .. " --help")
     for _, opt in ipairs { "--listen", "--api-key", "--root", "--parent-fd", "--ready-fd",

@@ -365,10 +365,18 @@ size_t sbx_op_queued(const struct sbx_op *op)
     return op->answer.events.count;
 }
 
+/* What of a channel's collected output is copied when it becomes a string: all of it,
+ * but for output collected in a block of the state's allocator, which becomes the string
+ * where it is (buf.h). */
+static size_t copied_at_end(const struct sbx_buf *b)
+{
+    return b->block ? 0 : b->len;
+}
+
 size_t sbx_op_backlog(const struct sbx_op *op)
 {
     const struct sbx_buf *out = op->answer.out.output;
-    return op->node.backlog + (op->done ? out[0].len + out[1].len : 0);
+    return op->node.backlog + (op->done ? copied_at_end(&out[0]) + copied_at_end(&out[1]) : 0);
 }
 
 double sbx_op_idle(const struct sbx_op *op)

@@ -234,7 +234,8 @@ static int op_done(lua_State *L)
 }
 
 /* op:backlog() -> bytes the op holds for Lua: its queued events, and, once the transfer
- * is over, the collected output that becomes strings at the end. 0 when closed. The
+ * is over, the collected output that is copied into strings at the end (not output that
+ * becomes its string in place). 0 when closed. The
  * scheduler uses it to estimate what resuming the op's task costs. */
 static int op_backlog(lua_State *L)
 {
