@@ -90,11 +90,12 @@ static int grow_block(struct sbx_buf *b, size_t cap)
 /* Drops a move under way, if any: its next block is freed. */
 static void drop_move(struct sbx_buf *b)
 {
-    if (!b->next) return;
+    struct sbx_bufmove *m = b->move;
+    if (!m) return;
     const struct sbx_allocator *a = &b->source->alloc;
-    a->realloc(a->ud, b->next - a->head, a->head + b->next_cap, 0);
-    b->next = NULL;
-    b->next_cap = b->moved = 0;
+    a->realloc(a->ud, m->next - a->head, a->head + m->cap, 0);
+    free(m);
+    b->move = NULL;
 }
 
 static void free_block(struct sbx_buf *b)
@@ -109,45 +110,51 @@ static void begin_move(struct sbx_buf *b)
 {
     size_t cap = 2 * b->cap;
     if (cap > SBX_BUF_MOVE_MAX) return;
+    struct sbx_bufmove *m = malloc(sizeof *m);
+    if (!m) return; /* it grows all at once when full, as a block past the moves does */
     const struct sbx_allocator *a = &b->source->alloc;
     char *d = a->realloc(a->ud, NULL, 0, a->head + cap);
-    if (!d) return; /* it grows all at once when full, as a block past the moves does */
+    if (!d) {
+        free(m);
+        return;
+    }
     if (a->head + cap >= HUGE_PAGE) advise_huge(d, a->head + cap);
-    b->next = d + a->head;
-    b->next_cap = cap;
-    b->moved = 0;
+    *m = (struct sbx_bufmove){.next = d + a->head, .cap = cap, .moved = 0};
+    b->move = m;
 }
 
 /* Copies up to n more of the bytes held into the next block. */
 static void move_some(struct sbx_buf *b, size_t n)
 {
-    size_t left = b->moved < b->len ? b->len - b->moved : 0;
+    struct sbx_bufmove *m = b->move;
+    size_t left = m->moved < b->len ? b->len - m->moved : 0;
     if (n > left) n = left;
-    memcpy(b->next + b->moved, b->data + b->moved, n);
-    b->moved += n;
+    memcpy(m->next + m->moved, b->data + m->moved, n);
+    m->moved += n;
 }
 
 /* The block is full: the buffer goes on in the next one, the rest of its bytes copied
  * (and the NUL). -1 when there is no next block, or it is too small for `need`. */
 static int finish_move(struct sbx_buf *b, size_t need)
 {
-    if (!b->next || b->next_cap < need) return -1;
-    if (b->moved > b->len) b->moved = b->len;
-    memcpy(b->next + b->moved, b->data + b->moved, b->len - b->moved + 1);
+    struct sbx_bufmove *m = b->move;
+    if (!m || m->cap < need) return -1;
+    if (m->moved > b->len) m->moved = b->len;
+    memcpy(m->next + m->moved, b->data + m->moved, b->len - m->moved + 1);
     const struct sbx_allocator *a = &b->source->alloc;
     a->realloc(a->ud, b->data - a->head, a->head + b->cap, 0);
-    b->data = b->next;
-    b->cap = b->next_cap;
-    b->next = NULL;
-    b->next_cap = b->moved = 0;
+    b->data = m->next;
+    b->cap = m->cap;
+    free(m);
+    b->move = NULL;
     return 0;
 }
 
 /* A block buffer's part of a reservation that fits: its move, begun or taken further. */
 static void pace_move(struct sbx_buf *b, size_t n)
 {
-    if (!b->next && b->len + n + 1 > b->cap / 2) begin_move(b);
-    if (b->next) move_some(b, 2 * n > SBX_BUF_MOVE_MIN ? 2 * n : SBX_BUF_MOVE_MIN);
+    if (!b->move && b->len + n + 1 > b->cap / 2) begin_move(b);
+    if (b->move) move_some(b, 2 * n > SBX_BUF_MOVE_MIN ? 2 * n : SBX_BUF_MOVE_MIN);
 }
 
 void sbx_spare_keep(struct sbx_spare *s, struct sbx_buf *b)
@@ -251,7 +258,8 @@ char *sbx_buf_release_block(struct sbx_buf *b, size_t *len)
 void sbx_buf_move(struct sbx_buf *b, struct sbx_buf *to)
 {
     *to = *b;
-    b->data = b->next = NULL;
-    b->len = b->cap = b->next_cap = b->moved = 0;
+    b->data = NULL;
+    b->move = NULL;
+    b->len = b->cap = 0;
     b->mapped = b->block = 0;
 }

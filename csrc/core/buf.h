@@ -29,6 +29,15 @@ struct sbx_bufsource {
     struct sbx_spare *spare;     /* a mapping to grow into first, or NULL */
 };
 
+/* A block buffer's move to a larger block (SBX_BUF_MOVE_MAX), made when it begins (a
+ * buffer holds a pointer, not this, as few become that large): its bytes from `next` on,
+ * head bytes into a block of head + cap, where the first `moved` of the buffer's bytes are
+ * copied so far. */
+struct sbx_bufmove {
+    char *next;
+    size_t cap, moved;
+};
+
 struct sbx_buf {
     char *data;
     size_t len, cap;
@@ -36,11 +45,7 @@ struct sbx_buf {
     unsigned mapped : 1;   /* data is a mapping of cap bytes, not malloc'd */
     unsigned block : 1;    /* data is source->alloc.head bytes into a block of head + cap */
     struct sbx_bufsource *source; /* set by the owner, or NULL: mappings of its own */
-    /* A block's move to a larger one, under way (SBX_BUF_MOVE_MAX): the bytes from
-     * `next` on, head bytes into a block of head + next_cap, where the first `moved` of
-     * data's bytes are copied so far. NULL: none. */
-    char *next;
-    size_t next_cap, moved;
+    struct sbx_bufmove *move;     /* a block's move to a larger one, under way, or NULL */
 };
 
 /* A mappable buffer past this size becomes a block of its allocator when it has one, else

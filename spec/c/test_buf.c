@@ -136,7 +136,7 @@ static void test_block(void)
     CHECK(fill(&b, 1000, 333) == 0 && !b.block && c.live == 0, "small: the heap");
     sbx_buf_reset(&b);
     CHECK(fill(&b, total, 7001) == 0, "filled");
-    CHECK(b.block && !b.mapped && c.live == 1 + (b.next != NULL),
+    CHECK(b.block && !b.mapped && c.live == 1 + (b.move != NULL),
           "past %u bytes a block of the allocator (and its next, while it moves)", SBX_BUF_MAP_MIN);
     size_t len = 0;
     char *block = sbx_buf_release_block(&b, &len);
@@ -171,38 +171,38 @@ static void test_block_moves_in_steps(void)
     size_t at = 70000, most = 0, moves = 0;
     char chunk[1000];
     while (at < 600000) {
-        char *data = b.data, *next = b.next;
-        size_t moved = b.moved;
+        char *data = b.data, *next = b.move ? b.move->next : NULL;
+        size_t moved = b.move ? b.move->moved : 0;
         for (size_t i = 0; i < piece; i++) chunk[i] = (char)((at + i) * 131 % 251);
         if (sbx_buf_append(&b, chunk, piece) != 0) break;
         at += piece;
-        if (b.next && b.next == next && b.moved - moved > most) most = b.moved - moved;
+        if (b.move && b.move->next == next && b.move->moved - moved > most) most = b.move->moved - moved;
         if (next && b.data == next) {
             moves++;
             CHECK(holds_pattern(b.data, at), "whole in the next block at %zu", at);
         } else {
             CHECK(b.data == data || !next, "no block changed but by a finished move");
         }
-        if (b.next) CHECK(c.live == 2 && b.len > b.cap / 2, "a next block past half full only");
+        if (b.move) CHECK(c.live == 2 && b.len > b.cap / 2, "a next block past half full only");
     }
     CHECK(holds_pattern(b.data, at) && b.len == at, "every byte in order");
     CHECK(moves >= 2, "moved %zu times", moves);
     CHECK(most > 0 && most <= (2 * piece > SBX_BUF_MOVE_MIN ? 2 * piece : SBX_BUF_MOVE_MIN),
           "an append copied at most %zu", most);
 
-    CHECK(b.next, "a move under way");
+    CHECK(b.move, "a move under way");
     sbx_buf_reset(&b);
-    CHECK(!b.next && c.live == 1 && b.len == 0, "reset: the move dropped");
-    CHECK(fill(&b, b.cap / 2 + 2 * piece, piece) == 0 && b.next, "moving again");
+    CHECK(!b.move && c.live == 1 && b.len == 0, "reset: the move dropped");
+    CHECK(fill(&b, b.cap / 2 + 2 * piece, piece) == 0 && b.move, "moving again");
     size_t len = 0;
     char *block = sbx_buf_release_block(&b, &len);
     CHECK(block && c.live == 1 && holds_pattern(block + head, len), "released: the move dropped");
     counting_alloc(&c, block, head + len + 1, 0);
 
     struct sbx_buf big = {.mappable = 1, .source = &source};
-    CHECK(fill(&big, 200000, piece) == 0 && big.next, "a move under way");
+    CHECK(fill(&big, 200000, piece) == 0 && big.move, "a move under way");
     char *huge = calloc(1, 1 << 20);
-    CHECK(huge && sbx_buf_append(&big, huge, 1 << 20) == 0 && !big.next, "a large append");
+    CHECK(huge && sbx_buf_append(&big, huge, 1 << 20) == 0 && !big.move, "a large append");
     CHECK(big.len == 200000 + (1u << 20) && holds_pattern(big.data, 200000), "grew at once");
     free(huge);
     sbx_buf_free(&big);
