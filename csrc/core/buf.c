@@ -87,22 +87,27 @@ static int grow_block(struct sbx_buf *b, size_t cap)
     return 0;
 }
 
+/* Gives back the block whose bytes (cap of them) start at `bytes`, head bytes in. */
+static void give_back(const struct sbx_buf *b, char *bytes, size_t cap)
+{
+    const struct sbx_allocator *a = &b->source->alloc;
+    a->realloc(a->ud, bytes - a->head, a->head + cap, 0);
+}
+
 /* Drops a move under way, if any: its next block is freed. */
 static void drop_move(struct sbx_buf *b)
 {
     struct sbx_bufmove *m = b->move;
     if (!m) return;
-    const struct sbx_allocator *a = &b->source->alloc;
-    a->realloc(a->ud, m->next - a->head, a->head + m->cap, 0);
+    give_back(b, m->next, m->cap);
     free(m);
     b->move = NULL;
 }
 
 static void free_block(struct sbx_buf *b)
 {
-    const struct sbx_allocator *a = &b->source->alloc;
     drop_move(b);
-    a->realloc(a->ud, b->data - a->head, a->head + b->cap, 0);
+    give_back(b, b->data, b->cap);
 }
 
 /* A block buffer past half full takes its next block, when moves are for its size. */
@@ -141,8 +146,7 @@ static int finish_move(struct sbx_buf *b, size_t need)
     if (!m || m->cap < need) return -1;
     if (m->moved > b->len) m->moved = b->len;
     memcpy(m->next + m->moved, b->data + m->moved, b->len - m->moved + 1);
-    const struct sbx_allocator *a = &b->source->alloc;
-    a->realloc(a->ud, b->data - a->head, a->head + b->cap, 0);
+    give_back(b, b->data, b->cap);
     b->data = m->next;
     b->cap = m->cap;
     free(m);
@@ -181,10 +185,8 @@ int sbx_buf_reserve(struct sbx_buf *b, size_t n)
         if (b->block) pace_move(b, n);
         return 0;
     }
-    if (b->block) {
-        if (finish_move(b, b->len + n + 1) == 0) return 0;
-        drop_move(b); /* too small for this append: the block grows at once */
-    }
+    if (finish_move(b, b->len + n + 1) == 0) return 0;
+    drop_move(b); /* too small for this append, if any: the block grows at once */
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + n + 1) cap *= 2;
     if (b->mappable && cap >= SBX_BUF_MAP_MIN)
@@ -207,7 +209,7 @@ int sbx_buf_append(struct sbx_buf *b, const void *p, size_t n)
 
 void sbx_buf_reset(struct sbx_buf *b)
 {
-    if (b->block) drop_move(b);
+    drop_move(b);
     b->len = 0;
     if (b->data) b->data[0] = '\0';
 }

@@ -345,11 +345,6 @@ void sbx_op_destroy(struct sbx_op *op)
 
 /* --- what the binding reads ------------------------------------------------------------ */
 
-struct sbx_event *sbx_op_pop(struct sbx_op *op)
-{
-    return sbx_answer_pop(&op->answer);
-}
-
 struct sbx_event *sbx_op_peek(struct sbx_op *op)
 {
     return sbx_answer_peek(&op->answer);

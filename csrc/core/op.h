@@ -74,8 +74,6 @@ void sbx_op_close(struct sbx_op *op);
 void sbx_op_cancel(struct sbx_op *op);
 /* Cancels and frees the operation; clears *owner. */
 void sbx_op_destroy(struct sbx_op *op);
-/* The oldest queued event, taken out of the queue; NULL when none. */
-struct sbx_event *sbx_op_pop(struct sbx_op *op);
 /* The oldest event, left in the queue (NULL when none): its bytes from ev->taken on are
  * still to be handed over, in as many parts as the binding likes (sbx_op_take). */
 struct sbx_event *sbx_op_peek(struct sbx_op *op);
