@@ -140,21 +140,33 @@ void sbx_answer_init(struct sbx_answer *A, struct sbx_sched *S, struct sbx_sched
     sbx_outdec_init(&A->out, collect, chunks || !collect);
 }
 
-/* The response's decoder: a command in flight keeps one, of its stream's kind. */
-static void init_decoder(struct sbx_answer *A)
+/* The response's decoder: a command in flight keeps one, of its stream's kind. -1 when
+ * out of memory (then the answer is a plain one). */
+static int init_decoder(struct sbx_answer *A)
 {
     if (A->streaming == SBX_STREAM_SSE) {
-        sbx_sse_init(&A->decoder.sse, on_sse_event, A, SBX_MAX_EVENT);
-        sbx_sse_set_sink(&A->decoder.sse, wants_data, take_data);
+        if (!(A->decoder.sse = malloc(sizeof *A->decoder.sse))) goto oom;
+        sbx_sse_init(A->decoder.sse, on_sse_event, A, SBX_MAX_EVENT);
+        sbx_sse_set_sink(A->decoder.sse, wants_data, take_data);
     } else if (A->streaming == SBX_STREAM_FRAMES) {
-        sbx_frames_init(&A->decoder.frames, &FRAME_FNS, A);
+        if (!(A->decoder.frames = malloc(sizeof *A->decoder.frames))) goto oom;
+        sbx_frames_init(A->decoder.frames, &FRAME_FNS, A);
     }
+    return 0;
+oom:
+    A->streaming = SBX_STREAM_NONE;
+    return -1;
 }
 
 static void free_decoder(struct sbx_answer *A)
 {
-    if (A->streaming == SBX_STREAM_SSE) sbx_sse_free(&A->decoder.sse);
-    else if (A->streaming == SBX_STREAM_FRAMES) sbx_frames_free(&A->decoder.frames);
+    if (A->streaming == SBX_STREAM_SSE) {
+        sbx_sse_free(A->decoder.sse);
+        free(A->decoder.sse);
+    } else if (A->streaming == SBX_STREAM_FRAMES) {
+        sbx_frames_free(A->decoder.frames);
+        free(A->decoder.frames);
+    }
     A->streaming = SBX_STREAM_NONE;
 }
 
@@ -196,7 +208,7 @@ void sbx_answer_head(struct sbx_answer *A, long status, const char *content_type
 {
     free_decoder(A);
     A->streaming = stream_kind(A, status, content_type);
-    init_decoder(A);
+    if (init_decoder(A) != 0) return (void)fail(A, NO_MEMORY);
     struct sbx_event *ev = sbx_event_new(SBX_EV_HEAD, content_type ? content_type : "", NULL);
     if (!ev) return (void)fail(A, NO_MEMORY);
     ev->status = status;
@@ -206,13 +218,13 @@ void sbx_answer_head(struct sbx_answer *A, long status, const char *content_type
 int sbx_answer_body(struct sbx_answer *A, const char *bytes, size_t n)
 {
     if (A->streaming == SBX_STREAM_FRAMES) {
-        if (sbx_frames_feed(&A->decoder.frames, bytes, n) != 0 && !A->failure) {
+        if (sbx_frames_feed(A->decoder.frames, bytes, n) != 0 && !A->failure) {
             char why[128];
-            snprintf(why, sizeof why, "the frames stream is malformed: %s", A->decoder.frames.error);
+            snprintf(why, sizeof why, "the frames stream is malformed: %s", A->decoder.frames->error);
             fail(A, why);
         }
     } else if (A->streaming) {
-        if (sbx_sse_feed(&A->decoder.sse, bytes, n) != 0)
+        if (sbx_sse_feed(A->decoder.sse, bytes, n) != 0)
             fail(A, "the event stream is malformed or over its limits");
     } else if (A->body.len + n > SBX_MAX_BODY) {
         fail(A, "the response body is over the limit");
@@ -244,7 +256,7 @@ void sbx_answer_error(struct sbx_answer *A, const char *why, int code, int busy)
 {
     /* A cut frames stream keeps the bytes of the frame it was in: frames can be large, and
      * a connection that breaks before every one of them ends would never make progress. */
-    if (A->streaming == SBX_STREAM_FRAMES && !A->failure) sbx_frames_cut(&A->decoder.frames);
+    if (A->streaming == SBX_STREAM_FRAMES && !A->failure) sbx_frames_cut(A->decoder.frames);
     struct sbx_event *ev = sbx_event_new(SBX_EV_ERROR, A->failure ? A->failure : why, NULL);
     if (ev) ev->code = code, ev->busy = busy && !A->failure;
     push_last(A, ev);

@@ -22,9 +22,9 @@ struct sbx_answer {
     struct sbx_evqueue events;
     struct sbx_sched *sched;
     struct sbx_sched_node *node;  /* the operation's: its readiness and backlog */
-    union {                       /* the decoder of `streaming`'s kind, made at the head */
-        struct sbx_sse sse;
-        struct sbx_frames frames;
+    union {                       /* the decoder of `streaming`'s kind, made at the head: */
+        struct sbx_sse *sse;      /* allocated, and of that kind's size, since a command */
+        struct sbx_frames *frames; /* in flight keeps it all along */
     } decoder;
     struct sbx_outdec out;
     struct sbx_buf body;

@@ -66,9 +66,8 @@ function Commands:run(cmd, opts)
   check.value("run", "cmd", cmd, "nonempty")
   opts = check.options("run", opts, RUN_OPTIONS)
   local request_timeout = opts.request_timeout or self.box.request_timeout
-  local how = { foreground = not opts.background, request_timeout = request_timeout }
   if opts.background then
-    local s = Stream.start(self, start_body(cmd, opts), opts, how)
+    local s = Stream.start(self, start_body(cmd, opts), opts, false, request_timeout)
     local ok, err = pcall(s.follow, s, true)
     if not ok then
       s:close()
@@ -76,7 +75,7 @@ function Commands:run(cmd, opts)
     end
     return Handle.new(self, s, s.pid)
   end
-  local s <close> = Stream.start(self, start_body(cmd, opts), opts, how)
+  local s <close> = Stream.start(self, start_body(cmd, opts), opts, true, request_timeout)
   s:follow()
   local result = s:result()
   Stream.raise_if_cut_short(result, opts)
@@ -161,7 +160,7 @@ end
 function Commands:connect(pid)
   check_commands("connect", self)
   check.value("connect", "pid", pid, "count")
-  local s = Stream.attach(self, pid, {}, { foreground = false, request_timeout = self.box.request_timeout })
+  local s = Stream.attach(self, pid, {}, self.box.request_timeout)
   return Handle.new(self, s, pid)
 end
 

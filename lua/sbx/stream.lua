@@ -36,13 +36,13 @@ local COLLECT = { collect = true, chunks = false }
 local COLLECT_AND_CHUNKS = { collect = true, chunks = true }
 
 --- A stream of `commands`' sandbox. opts: the run's options (callbacks, lines, timeout);
--- how: { foreground = bool, request_timeout = seconds }.
-local function new(commands, opts, how)
+-- foreground: a run's (not a background command's); request_timeout: seconds.
+local function new(commands, opts, foreground, request_timeout)
   -- A command in flight keeps this table all along: it holds what it needs then (at most
   -- 8 fields keep it at its smallest); `offset` (0 until a cut), `body` and `resends`
   -- (until the head) and the rest come and go.
   return setmetatable({
-    commands = commands, opts = opts, foreground = how.foreground, request_timeout = how.request_timeout,
+    commands = commands, opts = opts, foreground = foreground, request_timeout = request_timeout,
   }, Stream)
 end
 
@@ -62,8 +62,8 @@ function Stream:core_options()
 end
 
 --- Starts a command (`body`: the start request's JSON): its stream follows from the start.
-function Stream.start(commands, body, opts, how)
-  local s = new(commands, opts, how)
+function Stream.start(commands, body, opts, foreground, request_timeout)
+  local s = new(commands, opts, foreground, request_timeout)
   s.body = body
   local client = commands.box.client
   s.resends = client:resends(wait.deadline(s.request_timeout))
@@ -73,8 +73,8 @@ function Stream.start(commands, body, opts, how)
 end
 
 --- A stream of process `pid` that attaches when followed, from offset 0: no request yet.
-function Stream.attach(commands, pid, opts, how)
-  local s = new(commands, opts, how)
+function Stream.attach(commands, pid, opts, request_timeout)
+  local s = new(commands, opts, false, request_timeout)
   s.pid = pid
   return s
 end
@@ -385,6 +385,7 @@ function Stream:drive(until_start)
       if until_start and self.pid then return "start" end
     end
     if #evs == 0 then
+      evs = nil -- luacheck: ignore 311 (not kept while the command runs)
       local wake_at, silence = self.deadline, self.silence
       local quiet_until = silence and core.now() + silence - op:idle()
       if quiet_until and (not wake_at or quiet_until < wake_at) then wake_at = quiet_until end
