@@ -101,6 +101,40 @@ describe("a run whose reader goes on purpose", function()
     assert.is_true(gone_within("[s]leep 60.7101", 3), "the command outlived its cancel")
   end)
 
+  it("kills the command at once when cancelled after its stream attached again", function()
+    -- Commands past the client's 2 bulk buffers read through curl's smallest; with 1 MB
+    -- of output each attaches again with a bulk one (Stream:outgrown, counted here), and
+    -- must still be killed at once.
+    local Stream = require "sbx.stream"
+    local outgrown, attached = Stream.outgrown, 0
+    Stream.outgrown = function(self)
+      attached = attached + 1
+      return outgrown(self)
+    end
+    local got, tasks = {}, {}
+    local ok, err = pcall(function()
+      for i = 1, 4 do
+        got[i] = 0
+        tasks[i] = sbx.go(function()
+          return ctx.box.commands:run("head -c 1000000 /dev/zero; sleep 60.7103", {
+            on_stdout = function(chunk) got[i] = got[i] + #chunk end,
+          })
+        end)
+      end
+      assert.is_true(helper.eventually(function()
+        sbx.step(0.01)
+        return got[1] + got[2] + got[3] + got[4] == 4000000
+          and tonumber(helper.sh("pgrep -c -x -f 'sleep 60.7103' || true")) == 4
+      end, 10), "the commands did not all send their output and reach their sleep")
+    end)
+    Stream.outgrown = outgrown
+    for _, t in ipairs(tasks) do t:cancel() end
+    assert(ok, err)
+    for _, t in ipairs(tasks) do assert.are.equal("CancelledError", helper.error_of(t.wait, t).kind) end
+    assert.is_true(attached >= 1, "no stream attached again")
+    assert.is_true(gone_within("[s]leep 60.7103", 3), "a command outlived its cancel")
+  end)
+
   it("kills the command at once when a callback raises", function()
     local err = helper.error_of(ctx.box.commands.run, ctx.box.commands, "echo x; sleep 60.7102",
       { on_stdout = function() error({ mine = true }) end })

@@ -16,6 +16,41 @@ describe("streaming", function()
     assert.is_true(seen[#seen][2] - seen[1][2] > 0.5, "a came with b")
   end)
 
+  it("attaches a stream with much output again with a bulk buffer, once, every byte once", function()
+    -- The client's first 2 streams in flight read through a bulk receive buffer, the rest
+    -- through curl's smallest; one of those that brings 64 KiB attaches again from where
+    -- it is with a bulk buffer (Stream:outgrown, counted here). Each command writes 1 MiB
+    -- of random bytes to stdout and their sha256 to stderr.
+    local Stream = require "sbx.stream"
+    local outgrown, counted = Stream.outgrown, 0
+    Stream.outgrown = function(self)
+      counted = counted + 1
+      return outgrown(self)
+    end
+    local ok, err = pcall(function()
+      local cmd = "mkfifo /tmp/f$$; sha256sum < /tmp/f$$ | cut -d' ' -f1 >&2 & "
+        .. "head -c 1048576 /dev/urandom | tee /tmp/f$$; wait; rm /tmp/f$$"
+      local tasks = {}
+      for i = 1, 6 do
+        tasks[i] = sbx.go(function()
+          local chunks = {}
+          local r = ctx.box.commands:run(cmd, { on_stdout = function(c) chunks[#chunks + 1] = c end })
+          return r, table.concat(chunks)
+        end)
+      end
+      for i = 1, 6 do
+        local r, streamed = tasks[i]:wait()
+        assert.are.equal(0, r.exit_code, r.stderr)
+        assert.are.equal(1048576, #r.stdout)
+        assert.are.equal(r.stderr:gsub("\n$", ""), helper.sha256(r.stdout), "stream " .. i)
+        assert.is_true(streamed == r.stdout, "stream " .. i .. ": the chunks differ from the output")
+      end
+    end)
+    Stream.outgrown = outgrown
+    assert(ok, err)
+    assert.is_true(counted >= 4 and counted <= 6, counted .. " streams attached again")
+  end)
+
   it("carries 100 concurrent streams of 4 MiB each, sha256-exact", function()
     -- each command writes 4 MiB of random bytes to stdout and their sha256 to stderr
     local cmd = "mkfifo /tmp/f$$; sha256sum < /tmp/f$$ | cut -d' ' -f1 >&2 & "

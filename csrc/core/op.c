@@ -51,6 +51,7 @@ static size_t on_body(char *bytes, size_t size, size_t n, void *ud)
             return CURL_WRITEFUNC_PAUSE;
         }
         sbx_sched_took(S, len);
+        op->received += len;
     }
     return sbx_answer_body(&op->answer, bytes, len) == 0 ? len : 0;
 }
@@ -107,15 +108,20 @@ static void no_proxy_nor_tls(CURL *e)
  * the client about twice the CPU. So the first SBX_BULK_STREAMS streams in flight get a
  * bulk buffer (a client running a few commands at a time runs all of them with one),
  * and the rest the smallest: thousands of waiting commands cost a fraction of the
- * memory, plus those few buffers. A JSON call is short: curl's default. */
+ * memory, plus those few buffers. One of the rest that takes SBX_OUTGROWN_AFTER bytes
+ * says so (sbx_op_outgrown), and its stream attaches again, from where it is, asking for a
+ * bulk buffer (sbx_request.bulk), which the count does not limit: a stream's buffer is
+ * then a fraction of the output it holds. A JSON call is short: curl's default. */
 #define SBX_STREAM_RECV_BUFFER 1024L
 #define SBX_BULK_RECV_BUFFER   (32L * 1024L)
 #define SBX_CALL_RECV_BUFFER   ((long)CURL_MAX_WRITE_SIZE)
+#define SBX_OUTGROWN_AFTER     ((size_t)64 * 1024)
 
 /* The receive buffer for a request; a stream takes a bulk one while one is free. */
 static long receive_buffer(struct sbx_op *op, const struct sbx_request *req)
 {
     if (!req->sse) return SBX_CALL_RECV_BUFFER;
+    if (req->bulk) return SBX_BULK_RECV_BUFFER; /* not counted: its stream has much output */
     if (op->client->bulk_streams >= SBX_BULK_STREAMS) return SBX_STREAM_RECV_BUFFER;
     op->client->bulk_streams++;
     op->bulk = 1;
@@ -147,7 +153,8 @@ static int configure(struct sbx_op *op, const struct sbx_request *req, struct sb
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     if (req->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     if (req->unix_socket) no_proxy_nor_tls(e);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer(op, req));
+    op->recv_buffer = receive_buffer(op, req);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, op->recv_buffer);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -271,6 +278,30 @@ static struct sbx_op *no_memory(struct sbx_start_error *err)
     return NULL;
 }
 
+/* The output `from` collected (the bytes of its complete events) becomes op's, which
+ * collects onto it: one buffer, made into one string at the end, however many requests
+ * brought it. op has received nothing yet. 0, or -1 when out of memory (nothing moved). */
+static int adopt_output(struct sbx_op *op, struct sbx_op *from)
+{
+    for (int ch = 0; ch < 2; ch++) {
+        struct sbx_buf gone, *to = &op->answer.out.output[ch];
+        if (sbx_outdec_detach(&from->answer.out, ch, &from->answer.events, &gone) != 0) return -1;
+        sbx_buf_free(to);
+        sbx_buf_move(&gone, to);
+    }
+    return 0;
+}
+
+/* A started op takes over the output of req->output_from, if any; NULL when out of memory
+ * (op is destroyed then: its transfer had not brought anything yet). */
+static struct sbx_op *started(struct sbx_op *op, const struct sbx_request *req,
+                              struct sbx_start_error *err)
+{
+    if (req->output_from && adopt_output(op, req->output_from) != 0)
+        return sbx_op_destroy(op), no_memory(err);
+    return op;
+}
+
 struct sbx_op *sbx_op_start(struct sbx_client *C, const struct sbx_request *req,
                             struct sbx_start_error *err)
 {
@@ -280,10 +311,10 @@ struct sbx_op *sbx_op_start(struct sbx_client *C, const struct sbx_request *req,
     if (configure(op, req, err) != 0) return sbx_op_destroy(op), NULL;
     if (!sbx_sched_can_start(&C->sched)) {
         sbx_sched_wait(&C->sched, &op->node);
-        return op;
+        return started(op, req, err);
     }
     CURLMcode mc = attach(op);
-    if (mc == CURLM_OK) return op;
+    if (mc == CURLM_OK) return started(op, req, err);
     err->invalid = 0;
     snprintf(err->message, sizeof err->message, "curl refused the transfer: %s", curl_multi_strerror(mc));
     curl_easy_cleanup(op->transfer.easy); /* not pooled: curl would not take it */
@@ -366,6 +397,12 @@ size_t sbx_op_queued(const struct sbx_op *op)
 static size_t copied_at_end(const struct sbx_buf *b)
 {
     return b->block ? 0 : b->len;
+}
+
+int sbx_op_outgrown(const struct sbx_op *op)
+{
+    return op->answer.streaming && !op->done && op->recv_buffer == SBX_STREAM_RECV_BUFFER &&
+           op->received >= SBX_OUTGROWN_AFTER;
 }
 
 size_t sbx_op_backlog(const struct sbx_op *op)

@@ -21,6 +21,12 @@ struct sbx_request {
     int sse;                 /* parse an event-stream response */
     int collect;             /* keep stdout/stderr bytes (sbx_op_output) */
     int chunks;              /* queue stdout/stderr events (when collecting) */
+    int bulk;                /* a stream that gets a bulk receive buffer whatever the
+                              * client's count (one that outgrew the smallest, attaching
+                              * again: sbx_op_outgrown) */
+    struct sbx_op *output_from; /* an op whose collected output (its complete events'
+                                 * bytes) this one takes over as it starts, and collects
+                                 * onto; NULL: none */
     long timeout_ms;         /* the whole transfer's bound; 0: none */
 };
 
@@ -50,6 +56,8 @@ struct sbx_op {
     struct sbx_reqcopy *own;        /* a detached op's request, which it sends from here */
     int detached;                   /* nobody waits for it: it destroys itself at its end */
     int bulk;                       /* its transfer holds one of the client's bulk buffers */
+    long recv_buffer;               /* the size of its transfer's receive buffer */
+    size_t received;                /* stream bytes its transfer took */
 };
 
 /* How long a detached request may take before the client gives up on it. */
@@ -85,6 +93,10 @@ size_t sbx_op_queued(const struct sbx_op *op);
 /* Bytes the op holds for Lua: its queued events, and, once the transfer is over, the
  * collected output that becomes strings at the end. */
 size_t sbx_op_backlog(const struct sbx_op *op);
+/* Whether the op is a stream, not over, that reads through curl's smallest receive buffer
+ * and has taken at least SBX_OUTGROWN_AFTER bytes: a stream with much output, which would
+ * cost less attached again with a bulk buffer (sbx_request.bulk). */
+int sbx_op_outgrown(const struct sbx_op *op);
 /* Seconds since bytes last arrived (since the start when none did). */
 double sbx_op_idle(const struct sbx_op *op);
 /* The bytes collected on a channel (0: stdout, 1: stderr) so far; *complete says how

@@ -3,8 +3,13 @@
  * closing the loop frees it, and clears the pointer. Its user value keeps the request's
  * body alive, which curl sends without a copy.
  *
- *   core.request{method=, url=, unix_socket=, headers={...}, body=, sse=, collect=, chunks=}
- *        --> op; the transfer starts at once or at a later step
+ *   core.request{method=, url=, unix_socket=, headers={...}, body=, sse=, collect=, chunks=,
+ *                bulk=,
+ *                output_from=}
+ *        --> op; the transfer starts at once or at a later step (bulk: a stream that
+ *        reads through a bulk receive buffer, whatever the client's count of them;
+ *        output_from: an op whose collected output this one takes over and collects
+ *        onto, the bytes of its complete events)
  *        --> nil, message, kind when it cannot start (kind: an sbx error kind)
  *   op:poll([max [, max_bytes]]) --> array of events, oldest first, and the number left:
  *        {type="head", status=, content_type=}      the final response's headers
@@ -29,6 +34,8 @@
  *        frees it at its end. Operations share the template (a pid each).
  *   op:idle() --> seconds since bytes last arrived (keep-alive comments count)
  *   op:backlog() --> bytes the op holds for Lua; 0 when closed
+ *   op:outgrown() --> whether the stream, not over, reads through curl's smallest buffer
+ *        and has taken enough bytes that attaching again with bulk=true costs less
  *   op:done(), op:cancel(), op:close() (also __close, __gc)
  */
 #include <stdint.h>
@@ -227,6 +234,12 @@ static int op_idle(lua_State *L)
     return 1;
 }
 
+static int op_outgrown(lua_State *L)
+{
+    lua_pushboolean(L, sbx_op_outgrown(check_open(L)));
+    return 1;
+}
+
 static int op_done(lua_State *L)
 {
     lua_pushboolean(L, check_open(L)->done);
@@ -333,6 +346,14 @@ static void read_request(lua_State *L, struct sbx_request *req)
     req->collect = lua_toboolean(L, -1);
     lua_getfield(L, 1, "chunks");
     req->chunks = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_getfield(L, 1, "bulk");
+    req->bulk = lua_toboolean(L, -1);
+    lua_getfield(L, 1, "output_from");
+    if (!lua_isnil(L, -1)) {
+        struct l_op *from = luaL_testudata(L, -1, SBXL_OP_MT);
+        luaL_argexpected(L, from && from->op, 1, "'output_from' an open sbx.op");
+        req->output_from = from->op;
+    }
 }
 
 /* The "sbx.template" userdata: a reference to a request template, NULL once closed. */
@@ -420,6 +441,7 @@ static int l_request(lua_State *L)
 static const luaL_Reg OP_METHODS[] = {
     {"poll", op_poll}, {"output", op_output}, {"offset", op_offset}, {"chunks", op_chunks},
     {"kill_on_close", op_kill_on_close}, {"idle", op_idle}, {"done", op_done},
+    {"outgrown", op_outgrown},
     {"backlog", op_backlog}, {"cancel", op_cancel}, {"close", op_close}, {NULL, NULL}};
 
 static const struct sbxl_class OP_CLASS = {

@@ -31,9 +31,12 @@ local Stream = {}
 Stream.__index = Stream
 
 -- What the core is asked to do with a stream: collect the output, and queue its chunks
--- as events only when callbacks want them.
+-- as events only when callbacks want them; once its output outgrew curl's smallest
+-- receive buffer, read it through a bulk one (Stream:outgrown).
 local COLLECT = { collect = true, chunks = false }
 local COLLECT_AND_CHUNKS = { collect = true, chunks = true }
+local BULK = { [COLLECT] = { collect = true, chunks = false, bulk = true },
+  [COLLECT_AND_CHUNKS] = { collect = true, chunks = true, bulk = true } }
 
 --- A stream of `commands`' sandbox. opts: the run's options (callbacks, lines, timeout);
 -- foreground: a run's (not a background command's); request_timeout: seconds.
@@ -58,7 +61,8 @@ end
 
 --- What the core is asked to do with the stream's requests.
 function Stream:core_options()
-  return self:wants_chunks() and COLLECT_AND_CHUNKS or COLLECT
+  local options = self:wants_chunks() and COLLECT_AND_CHUNKS or COLLECT
+  return self.bulk and BULK[options] or options
 end
 
 --- Starts a command (`body`: the start request's JSON): its stream follows from the start.
@@ -370,7 +374,9 @@ function Stream:on_quiet(why)
 end
 
 --- Takes the current request's events until its response is over or, with
--- `until_start`, the start event came. Returns "end", "start", "cut" or "resend".
+-- `until_start`, the start event came. Returns "end", "start", "cut", "resend" or
+-- "outgrown" (the request reads through curl's smallest buffer and the command has much
+-- output: attaching again with a bulk one costs less).
 -- The waiting is inline, not a function of its own: a command in flight waits here, and
 -- every frame between its task's function and the yield is kept (a CallInfo and stack
 -- room each) for as long as it runs.
@@ -384,6 +390,8 @@ function Stream:drive(until_start)
       if how then return how end
       if until_start and self.pid then return "start" end
     end
+    -- (only with every event taken: letting the request go hands its output over whole)
+    if left == 0 and self.pid and not self.ended and op:outgrown() then return "outgrown" end
     if #evs == 0 then
       evs = nil -- luacheck: ignore 311 (not kept while the command runs)
       local wake_at, silence = self.deadline, self.silence
@@ -435,12 +443,14 @@ function Stream:on_cut()
   wait.sleep(self.pause)
 end
 
---- Attaches to the process from the stream's offset.
-function Stream:reattach()
+--- Attaches to the process from the stream's offset (the new request taking over the
+-- output `output_from`, an op, collected, if given).
+function Stream:reattach(output_from)
   local path = ("/processes/%d/events?offset=%d"):format(self.pid, (self.offset or 0))
   if self.serial then path = path .. "&serial=" .. self.serial end
   local client = self:client()
-  self.op = client:open_url("GET", client:url_of(self.commands.box:path(path)), nil, self:core_options())
+  self.op = client:open_url("GET", client:url_of(self.commands.box:path(path)), nil, self:core_options(),
+    nil, output_from)
   self.answered = nil
   -- an attach after a cut has what is left of the cut's window; a first one, the
   -- request timeout
@@ -462,10 +472,40 @@ function Stream:follow(until_start)
     elseif how == "resend" then
       self:close()
       self.op = self:client():open_url("POST", self.commands.start_url, self.body, self:core_options())
+    elseif how == "outgrown" then
+      self:outgrown()
     else
       self:on_cut()
     end
   end
+end
+
+--- The request reads through curl's smallest receive buffer (the client gives a bulk one
+-- to its first streams in flight only, so that thousands of waiting commands cost little)
+-- and the command turned out to have much output, a read and a look at the socket for
+-- every KiB: the stream lets the request go, as at a cut (nothing lost, the command
+-- kept), and attaches again at once from where it is, with a bulk buffer.
+function Stream:outgrown()
+  local old = self.op
+  local at = old:offset()
+  if at and at > (self.offset or 0) then self.offset = at end
+  old:kill_on_close(nil)
+  self.op, self.resuming, self.bulk = nil, true, true
+  -- the new request takes over what the old one collected, and collects onto it: the
+  -- output stays one buffer, that becomes its string where it is at the end
+  local ok, err = pcall(self.reattach, self, old)
+  if not ok then -- what the old request collected is kept, as at a cut
+    self.op = old
+    self:take_output()
+    self.op = nil
+  end
+  old:close()
+  if not ok then error(err, 0) end
+  -- A cancel before the attach's start event comes must still kill the command at once.
+  -- The process ran a moment ago, and sbxd keeps an exited foreground one for its resume
+  -- grace, so the pid is still its own (after a cut it may not be: there the start
+  -- event, with its serial, says so first).
+  if self.foreground then self:kill_on_close() end
 end
 
 --- Stops following: what came is kept, the request is closed without killing the

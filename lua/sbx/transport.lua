@@ -93,13 +93,15 @@ local REQUEST = {}
 --- Client:open with the URL already made and the body already JSON text (or nil; or
 -- bytes sent as they are when `raw`). A request that cannot start (curl refuses a value
 -- of it, or memory ran out) raises the sbx error the core names.
-function Client:open_url(method, url, json, sse, raw)
+function Client:open_url(method, url, json, sse, raw, output_from)
   local req = REQUEST
   req.method, req.url, req.unix_socket, req.body, req.raw_body = method, url, self.socket, json, raw
   req.headers = self:headers(sse and STREAM_ACCEPT or "application/json")
   req.sse, req.collect, req.chunks = sse ~= nil, sse and sse.collect, sse and sse.chunks
+  req.bulk, req.output_from = sse and sse.bulk, output_from
   local op, message, kind = core.request(req)
-  req.url, req.body = nil, nil -- a large body lives as long as its op, not longer
+  -- a large body lives as long as its op, not longer; an op only as long as it is used
+  req.url, req.body, req.output_from = nil, nil, nil
   if not op then errors.raise(kind, ("%s: the request cannot start: %s"):format(method, message)) end
   return op
 end
