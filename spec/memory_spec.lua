@@ -21,7 +21,7 @@ end
 -- run and their start events are taken.
 local function start_waiting(box, n, already, tasks)
   for _ = 1, n do
-    tasks[#tasks + 1] = sbx.go(function() return box.commands:run("sleep 60.0625") end)
+    tasks[#tasks + 1] = sbx.go(function() return box.commands:run("sleep 60.0625", { timeout = 600 }) end)
   end
   local t0 = sbx.now()
   while running() < already + n and sbx.now() < t0 + 30 do sbx.step(0.02) end
@@ -30,7 +30,7 @@ local function start_waiting(box, n, already, tasks)
 end
 
 describe("commands in flight", function()
-  it("hold at most 16 KiB of the client's heap each", function()
+  it("hold at most 16 KiB of the client's heap each, with a timeout", function()
     -- A sanitizer's allocator keeps books of its own: mallinfo says nothing there.
     if os.getenv("SBX_SANITIZED") then return end
     -- Measured in the collector's incremental mode, a host's default (lua_newstate). The

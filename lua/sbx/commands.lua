@@ -65,9 +65,8 @@ function Commands:run(cmd, opts)
   check_commands("run", self)
   check.value("run", "cmd", cmd, "nonempty")
   opts = check.options("run", opts, RUN_OPTIONS)
-  local request_timeout = opts.request_timeout or self.box.request_timeout
   if opts.background then
-    local s = Stream.start(self, start_body(cmd, opts), opts, false, request_timeout)
+    local s = Stream.start(self, start_body(cmd, opts), opts, false)
     local ok, err = pcall(s.follow, s, true)
     if not ok then
       s:close()
@@ -75,7 +74,7 @@ function Commands:run(cmd, opts)
     end
     return Handle.new(self, s, s.pid)
   end
-  local s <close> = Stream.start(self, start_body(cmd, opts), opts, true, request_timeout)
+  local s <close> = Stream.start(self, start_body(cmd, opts), opts, true)
   s:follow()
   local result = s:result()
   Stream.raise_if_cut_short(result, opts)
@@ -160,7 +159,7 @@ end
 function Commands:connect(pid)
   check_commands("connect", self)
   check.value("connect", "pid", pid, "count")
-  local s = Stream.attach(self, pid, {}, self.box.request_timeout)
+  local s = Stream.attach(self, pid, {})
   return Handle.new(self, s, pid)
 end
 

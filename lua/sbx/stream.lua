@@ -39,14 +39,20 @@ local BULK = { [COLLECT] = { collect = true, chunks = false, bulk = true },
   [COLLECT_AND_CHUNKS] = { collect = true, chunks = true, bulk = true } }
 
 --- A stream of `commands`' sandbox. opts: the run's options (callbacks, lines, timeout);
--- foreground: a run's (not a background command's); request_timeout: seconds.
-local function new(commands, opts, foreground, request_timeout)
+-- foreground: a run's (not a background command's).
+local function new(commands, opts, foreground)
   -- A command in flight keeps this table all along: it holds what it needs then (at most
   -- 8 fields keep it at its smallest); `offset` (0 until a cut), `body` and `resends`
   -- (until the head) and the rest come and go.
   return setmetatable({
-    commands = commands, opts = opts, foreground = foreground, request_timeout = request_timeout,
+    commands = commands, opts = opts, foreground = foreground,
   }, Stream)
+end
+
+--- The run's request timeout, else its sandbox's (seconds; 0: none). Not a field: a
+-- command in flight keeps its table, whose fields go past 8 with a `timeout` otherwise.
+function Stream:request_timeout()
+  return self.opts.request_timeout or self.commands.box.request_timeout
 end
 
 function Stream:client()
@@ -66,19 +72,19 @@ function Stream:core_options()
 end
 
 --- Starts a command (`body`: the start request's JSON): its stream follows from the start.
-function Stream.start(commands, body, opts, foreground, request_timeout)
-  local s = new(commands, opts, foreground, request_timeout)
+function Stream.start(commands, body, opts, foreground)
+  local s = new(commands, opts, foreground)
   s.body = body
   local client = commands.box.client
-  s.resends = client:resends(wait.deadline(s.request_timeout))
+  s.resends = client:resends(wait.deadline(s:request_timeout()))
   s.op = client:open_url("POST", commands.start_url, body, s:core_options())
-  s.deadline = wait.deadline(s.request_timeout)
+  s.deadline = wait.deadline(s:request_timeout())
   return s
 end
 
 --- A stream of process `pid` that attaches when followed, from offset 0: no request yet.
-function Stream.attach(commands, pid, opts, request_timeout)
-  local s = new(commands, opts, false, request_timeout)
+function Stream.attach(commands, pid, opts)
+  local s = new(commands, opts, false)
   s.pid = pid
   return s
 end
@@ -153,7 +159,7 @@ end
 -- idle one, started over by every chunk.
 function Stream:stream_deadline()
   local t = self.opts.timeout
-  if t and t > 0 then return wait.deadline(t + math.max(self.request_timeout, 5)) end
+  if t and t > 0 then return wait.deadline(t + math.max(self:request_timeout(), 5)) end
   return nil
 end
 
@@ -409,14 +415,15 @@ function Stream:timed_out()
   local t = self.opts.timeout
   if self.pid and t and t > 0 then
     errors.raise("TimeoutError", ("sbxd did not end the command %g s past its timeout"):format(
-      math.max(self.request_timeout, 5)))
+      math.max(self:request_timeout(), 5)))
   end
-  transport.raise_timeout(self.pid and "stream" or "run", self.request_timeout)
+  transport.raise_timeout(self.pid and "stream" or "run", self:request_timeout())
 end
 
 --- How long after a cut the stream tries to attach again: the request timeout.
 function Stream:window()
-  return self.request_timeout > 0 and self.request_timeout or 30
+  local seconds = self:request_timeout()
+  return seconds > 0 and seconds or 30
 end
 
 --- The stream broke off before its end: what came of it is kept, the request is closed
@@ -454,7 +461,7 @@ function Stream:reattach(output_from)
   self.answered = nil
   -- an attach after a cut has what is left of the cut's window; a first one, the
   -- request timeout
-  self.deadline = self.cut_at and self.cut_at + self:window() or wait.deadline(self.request_timeout)
+  self.deadline = self.cut_at and self.cut_at + self:window() or wait.deadline(self:request_timeout())
 end
 
 --- Follows the process until its end event (or, with `until_start`, its start event),
