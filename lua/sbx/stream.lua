@@ -426,16 +426,22 @@ function Stream:window()
   return seconds > 0 and seconds or 30
 end
 
+--- Readies request `op` to be let go without killing the command: the stream goes on
+-- from where it ends. True when that is past the stream's offset (it made progress).
+function Stream:let_go(op)
+  op:kill_on_close(nil)
+  local at = op:offset()
+  if not (at and at > (self.offset or 0)) then return false end
+  self.offset = at
+  return true
+end
+
 --- The stream broke off before its end: what came of it is kept, the request is closed
 -- (without killing the command), and the stream will attach again from there.
 function Stream:on_cut()
-  local op = self.op
-  local at = op:offset()
-  if at and at > (self.offset or 0) then
-    self.offset = at
+  if self:let_go(self.op) then
     self.cut_at = nil -- it made progress: this cut has a window of its own
   end
-  op:kill_on_close(nil)
   self:take_output()
   self:close()
   self.resuming = true
@@ -494,9 +500,7 @@ end
 -- kept), and attaches again at once from where it is, with a bulk buffer.
 function Stream:outgrown()
   local old = self.op
-  local at = old:offset()
-  if at and at > (self.offset or 0) then self.offset = at end
-  old:kill_on_close(nil)
+  self:let_go(old)
   self.op, self.resuming, self.bulk = nil, true, true
   -- the new request takes over what the old one collected, and collects onto it: the
   -- output stays one buffer, that becomes its string where it is at the end
@@ -518,11 +522,8 @@ end
 --- Stops following: what came is kept, the request is closed without killing the
 -- command; a later follow attaches from there.
 function Stream:detach()
-  local op = self.op
-  if not op then return end
-  local at = op:offset()
-  if at and at > (self.offset or 0) then self.offset = at end
-  op:kill_on_close(nil)
+  if not self.op then return end
+  self:let_go(self.op)
   self:take_output()
   self:close()
 end
