@@ -13,6 +13,13 @@ static size_t page_round(size_t n)
     return (n + page - 1) / page * page;
 }
 
+/* Counts n bytes a buffer of this source copied to grow: they cost what output does
+ * (fresh pages), and whoever bounds the work of a step counts them. */
+static void count_copy(const struct sbx_buf *b, size_t n)
+{
+    if (b->source) b->source->copied += n;
+}
+
 /* Asks for transparent huge pages over every page of [p, p + n): output is written once,
  * front to back, and a huge page takes one fault per 2 MiB instead of one per 4 KiB (a
  * no-op where they are off; the advice changes nothing about who owns the memory). All
@@ -58,7 +65,10 @@ static int grow_mapped(struct sbx_buf *b, size_t cap)
         if (d == MAP_FAILED) return -1;
     } else {
         if (!(d = new_mapping(b->source ? b->source->spare : NULL, cap, &cap))) return -1;
-        if (b->data) memcpy(d, b->data, b->len + 1);
+        if (b->data) {
+            memcpy(d, b->data, b->len + 1);
+            count_copy(b, b->len);
+        }
         free(b->data);
     }
     b->data = d;
@@ -78,7 +88,10 @@ static int grow_block(struct sbx_buf *b, size_t cap)
     /* a smaller block is on the allocator's heap, if it has one: not worth splitting it */
     if (a->head + cap >= HUGE_PAGE) advise_huge(d, a->head + cap);
     if (!b->block) {
-        if (b->data) memcpy(d + a->head, b->data, b->len + 1);
+        if (b->data) {
+            memcpy(d + a->head, b->data, b->len + 1);
+            count_copy(b, b->len);
+        }
         free(b->data);
     }
     b->data = d + a->head;
@@ -136,6 +149,7 @@ static void move_some(struct sbx_buf *b, size_t n)
     if (n > left) n = left;
     memcpy(m->next + m->moved, b->data + m->moved, n);
     m->moved += n;
+    count_copy(b, n);
 }
 
 /* The block is full: the buffer goes on in the next one, the rest of its bytes copied
@@ -146,6 +160,7 @@ static int finish_move(struct sbx_buf *b, size_t need)
     if (!m || m->cap < need) return -1;
     if (m->moved > b->len) m->moved = b->len;
     memcpy(m->next + m->moved, b->data + m->moved, b->len - m->moved + 1);
+    count_copy(b, b->len - m->moved);
     give_back(b, b->data, b->cap);
     b->data = m->next;
     b->cap = m->cap;

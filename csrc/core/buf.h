@@ -27,6 +27,7 @@ struct sbx_allocator {
 struct sbx_bufsource {
     struct sbx_allocator alloc;  /* realloc NULL: none */
     struct sbx_spare *spare;     /* a mapping to grow into first, or NULL */
+    size_t copied;               /* bytes its buffers copied growing, all told (wraps) */
 };
 
 /* A block buffer's move to a larger block (SBX_BUF_MOVE_MAX), made when it begins (a

@@ -38,22 +38,26 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
 }
 
 /* A stream over the step's budget, or whose events Lua has not drained, pauses: curl
- * keeps the bytes and gives them again when it resumes. */
+ * keeps the bytes and gives them again when it resumes. The budget counts the bytes
+ * taken and what the output's buffer copied to grow meanwhile (up to twice as many,
+ * into fresh pages: buf.h), which cost as much. */
 static size_t on_body(char *bytes, size_t size, size_t n, void *ud)
 {
     struct sbx_op *op = ud;
     struct sbx_sched *S = &op->client->sched;
+    const struct sbx_bufsource *source = &op->client->output_source;
     op->last_rx = uv_hrtime();
     size_t len = size * n;
-    if (op->answer.streaming) {
-        if (!sbx_sched_may_take(S, &op->node)) {
-            sbx_sched_pause(S, &op->node);
-            return CURL_WRITEFUNC_PAUSE;
-        }
-        sbx_sched_took(S, len);
-        op->received += len;
+    if (!op->answer.streaming) return sbx_answer_body(&op->answer, bytes, len) == 0 ? len : 0;
+    if (!sbx_sched_may_take(S, &op->node)) {
+        sbx_sched_pause(S, &op->node);
+        return CURL_WRITEFUNC_PAUSE;
     }
-    return sbx_answer_body(&op->answer, bytes, len) == 0 ? len : 0;
+    op->received += len;
+    size_t copied = source->copied;
+    int rc = sbx_answer_body(&op->answer, bytes, len);
+    sbx_sched_took(S, len + (source->copied - copied));
+    return rc == 0 ? len : 0;
 }
 
 /* --- the request ----------------------------------------------------------------------- */

@@ -9,7 +9,8 @@
 #include "list.h"
 #include "loop.h"
 
-/* One step takes at most this many stream bytes from all streams together, and a stream
+/* One step takes at most this many stream bytes from all streams together (with what
+ * their output's buffers copy to grow meanwhile: the caller counts both), and a stream
  * holds at most SBX_QUEUE_MAX bytes of events Lua has not drained: past either, the
  * stream pauses, and paused streams resume at the start of a later step. So one step's
  * work stays short under a flood of output. A step that blocks until something happens
@@ -47,7 +48,7 @@ struct sbx_sched {
     struct sbx_loop *loop;
     struct sbx_list ready, paused, waiting;
     size_t nready;
-    size_t step_bytes;         /* stream bytes taken in this step */
+    size_t step_bytes;         /* stream bytes taken in this step, and copies they made */
     size_t step_budget;        /* of this step: SBX_STEP_BUDGET or SBX_BLOCKING_STEP_BUDGET */
     int fresh;                 /* requests handed to curl since the step began */
 };

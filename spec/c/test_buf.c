@@ -157,7 +157,8 @@ static void test_block(void)
 }
 
 /* A block buffer past half full copies itself into its next block a little at a time:
- * no append copies more than twice its size (or SBX_BUF_MOVE_MIN), every byte stays
+ * no append copies more than twice its size (or SBX_BUF_MOVE_MIN), each counted in its
+ * source's `copied`, every byte stays
  * readable where it was until the block is full, and the buffer then goes on in the
  * next block, whole. A reset or a release drops the move; an append larger than the next
  * block grows at once. Every block goes back at its size. */
@@ -174,9 +175,15 @@ static void test_block_moves_in_steps(void)
         char *data = b.data, *next = b.move ? b.move->next : NULL;
         size_t moved = b.move ? b.move->moved : 0;
         for (size_t i = 0; i < piece; i++) chunk[i] = (char)((at + i) * 131 % 251);
+        size_t copied = source.copied;
         if (sbx_buf_append(&b, chunk, piece) != 0) break;
         at += piece;
         if (b.move && b.move->next == next && b.move->moved - moved > most) most = b.move->moved - moved;
+        /* what the append copied: a move's step, or the rest of a finished one */
+        size_t copies = next && b.data == next ? at - piece - moved
+                        : b.move ? b.move->moved - (b.move->next == next ? moved : 0) : 0;
+        CHECK(source.copied - copied == copies, "counted %zu copied, not %zu, at %zu",
+              source.copied - copied, copies, at);
         if (next && b.data == next) {
             moves++;
             CHECK(holds_pattern(b.data, at), "whole in the next block at %zu", at);
