@@ -262,13 +262,6 @@ void sbx_answer_error(struct sbx_answer *A, const char *why, int code, int busy)
     push_last(A, ev);
 }
 
-struct sbx_event *sbx_answer_pop(struct sbx_answer *A)
-{
-    struct sbx_event *ev = sbx_evqueue_pop(&A->events);
-    if (ev) A->node->backlog -= ev->len - ev->taken;
-    return ev;
-}
-
 struct sbx_event *sbx_answer_peek(struct sbx_answer *A)
 {
     return sbx_evqueue_peek(&A->events);

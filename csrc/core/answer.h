@@ -57,8 +57,6 @@ void sbx_answer_fail(struct sbx_answer *A, const char *why);
 /* From now on output events are queued (chunks) or not; the bytes collected so far are
  * not queued again. */
 void sbx_answer_chunks(struct sbx_answer *A, int chunks);
-/* The oldest queued event, taken out of the queue and the backlog; NULL when none. */
-struct sbx_event *sbx_answer_pop(struct sbx_answer *A);
 /* The oldest queued event, left in the queue; NULL when none. */
 struct sbx_event *sbx_answer_peek(struct sbx_answer *A);
 /* n more of ev's bytes (ev: the oldest) were handed over, and leave the backlog; once all

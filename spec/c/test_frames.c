@@ -226,7 +226,8 @@ static char *drain(struct fixture *f)
     struct sbx_buf out = {0};
     struct sbx_event *ev;
     char s[128];
-    while ((ev = sbx_answer_pop(&f->A))) {
+    while ((ev = sbx_answer_peek(&f->A))) {
+        sbx_answer_take(&f->A, ev, ev->len - ev->taken); /* the whole event, as Lua takes it */
         if (ev->type == SBX_EV_HEAD) snprintf(s, sizeof s, "head %ld;", ev->status);
         else if (ev->type == SBX_EV_EVENT) snprintf(s, sizeof s, "%s|%s|", ev->name, ev->id ? ev->id : "");
         else snprintf(s, sizeof s, "other;");
