@@ -72,4 +72,34 @@ describe("streaming", function()
       assert.are.equal(r.stderr:gsub("\n$", ""), helper.sha256(r.stdout), "stream " .. i)
     end
   end)
+
+  it("takes a blocking step's bytes in a call outside any task, a frame's under step(0)", function()
+    -- A call in the main chunk blocks its caller, which has nothing else to do: each
+    -- step takes up to 1 MiB of output (the stream's 256 KiB of undrained events pause it
+    -- first). A host's step(0) keeps the frame's 32 KiB. core.step is counted here; the
+    -- output is collected as well as handed to the callback, so every byte is checked.
+    local core = require "sbx.core"
+    local step, steps = core.step, 0
+    core.step = function(...)
+      steps = steps + 1
+      return step(...)
+    end
+    local size, got = 16 * 1024 * 1024, 0
+    local cmd = "head -c " .. size .. " /dev/zero"
+    local function count(chunk) got = got + #chunk end
+    local ok, err = pcall(function()
+      local r = ctx.box.commands:run(cmd, { on_stdout = count })
+      assert.are.equal(size, got)
+      assert.are.equal(size, #r.stdout)
+      assert.is_true(steps < size / (128 * 1024), ("%d steps in the main chunk"):format(steps))
+      steps, got = 0, 0
+      local t = sbx.go(function() return ctx.box.commands:run(cmd, { on_stdout = count }) end)
+      while t:status() == "running" do sbx.step(0) end
+      assert.are.equal(size, #t:wait().stdout)
+      assert.are.equal(size, got)
+      assert.is_true(steps >= size / (32 * 1024), ("%d steps of a frame loop"):format(steps))
+    end)
+    core.step = step
+    assert(ok, err)
+  end)
 end)

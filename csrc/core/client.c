@@ -33,13 +33,14 @@ void sbx_client_destroy(struct sbx_client *C)
     sbx_loop_close(&C->loop);
 }
 
-void sbx_client_step(struct sbx_client *C, double timeout)
+void sbx_client_step(struct sbx_client *C, double timeout, int bulk)
 {
     uint64_t now = uv_hrtime();
+    bulk = bulk || timeout < 0;
     sbx_graveyard_free_one(&C->graveyard, now);
-    if (timeout != 0) /* the loop may sleep: nothing to spread over */
+    if (timeout != 0 || bulk) /* the loop may sleep, or no frame waits: nothing to spread over */
         sbx_graveyard_free_buried(&C->graveyard, now);
-    sbx_sched_begin_step(&C->sched, timeout < 0 ? SBX_BLOCKING_STEP_BUDGET : SBX_STEP_BUDGET);
+    sbx_sched_begin_step(&C->sched, bulk ? SBX_BLOCKING_STEP_BUDGET : SBX_STEP_BUDGET);
     /* No blocking when a resumed stream already brought events, or when streams and
      * requests still wait their turn: they go on at the next step, not after some
      * unrelated I/O. */

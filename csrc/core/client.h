@@ -49,8 +49,10 @@ void sbx_client_destroy(struct sbx_client *C);
  * > 0: blocks at most that long. A step with work already waiting does not block. A step
  * that blocks until something happens takes more stream bytes (scheduler.h): its caller
  * has nothing else to do (a call in the main chunk, sbx.loop()); one with a timeout may
- * be a host's frame, and keeps the frame's budget. */
-void sbx_client_step(struct sbx_client *C, double timeout);
+ * be a host's frame, and keeps the frame's budget. `bulk` says the caller would block but
+ * has work of its own ready (tasks to run), so the step must not wait: it takes the
+ * larger budget all the same. */
+void sbx_client_step(struct sbx_client *C, double timeout, int bulk);
 /* Milliseconds until a step has work for sure (0 when the next one has some already), or
  * -1 when only new work can wake the client. */
 int sbx_client_timeout_ms(const struct sbx_client *C);

@@ -54,8 +54,10 @@ void sbxl_new_loop(lua_State *L)
     }
 }
 
-/* core.step(timeout): 0 never blocks; nil blocks until something happens; n at most n s.
- * Returns the number of operations with events not reported yet by core.ready(). */
+/* core.step(timeout [, bulk]): 0 never blocks; nil blocks until something happens; n at
+ * most n s. bulk: no host's frame waits on this step (its caller has tasks ready instead
+ * of blocking), so it takes a blocking step's budget (client.h). Returns the number of
+ * operations with events not reported yet by core.ready(). */
 static int l_step(lua_State *L)
 {
     double timeout = -1;
@@ -64,7 +66,7 @@ static int l_step(lua_State *L)
         luaL_argcheck(L, timeout >= 0, 1, "must be nil or a non-negative number");
     }
     struct sbx_client *C = sbxl_client(L);
-    sbx_client_step(C, timeout);
+    sbx_client_step(C, timeout, lua_toboolean(L, 2));
     lua_pushinteger(L, (lua_Integer)sbx_client_ready_count(C));
     return 1;
 }

@@ -201,13 +201,16 @@ local function next_timeout(limit)
 end
 
 --- One turn of the loop: I/O for at most `timeout` seconds (nil: until something
--- happens), then every task that can proceed. True when `mine` got events.
-local function turn(timeout, mine)
+-- happens), then every task that can proceed. True when `mine` got events. `blocking`:
+-- the caller waits for this (a call outside any task, sbx.loop(), a step with no
+-- timeout), so no host's frame is kept short by it: the I/O takes a blocking step's bytes
+-- (docs/API.md, "What one step does at most"), whether or not it may sleep.
+local function turn(timeout, mine, blocking)
   local t0, wait_for = core.now(), next_timeout(timeout)
   -- A step whose first task is about to take a large backlog spends itself on that task:
   -- the I/O waits for the next step, so the two do not add up in one frame.
   local first = runnable[1]
-  if not (first and cost(first[3]) >= M.STEP_BUDGET) then core.step(wait_for) end
+  if not (first and cost(first[3]) >= M.STEP_BUDGET) then core.step(wait_for, blocking) end
   -- a step that may have slept counts from its wake-up; one that did not, from its start
   return dispatch(mine, wait_for == 0 and t0 or core.now())
 end
@@ -250,7 +253,7 @@ function M.wait(op, deadline)
       timeout = deadline - core.now()
       if timeout <= 0 then return false end
     end
-    if turn(timeout, op) then return true end
+    if turn(timeout, op, true) then return true end
   end
 end
 
@@ -279,7 +282,7 @@ function M.sleep(seconds)
     park(t)
     return
   end
-  while core.now() < deadline do turn(deadline - core.now()) end
+  while core.now() < deadline do turn(deadline - core.now(), nil, true) end
 end
 
 --- Inside a task: lets every other runnable task have a turn first. Elsewhere: nothing.
@@ -330,7 +333,7 @@ function Task:wait()
       me.awaited = self
       park(me)
     else
-      turn(nil)
+      turn(nil, nil, true)
     end
   end
   return outcome(self)
@@ -353,7 +356,7 @@ function M.step(timeout)
   if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0 or timeout ~= timeout) then
     errors.raise("InvalidArgumentError", "step: timeout must be nil or a non-negative number")
   end
-  turn(timeout)
+  turn(timeout, nil, timeout == nil)
   return live
 end
 
@@ -372,7 +375,7 @@ end
 function M.loop()
   raise_unseen()
   while live > 0 do
-    turn(nil)
+    turn(nil, nil, true)
     raise_unseen()
   end
 end
