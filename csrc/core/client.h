@@ -49,9 +49,9 @@ void sbx_client_destroy(struct sbx_client *C);
  * > 0: blocks at most that long. A step with work already waiting does not block. A step
  * that blocks until something happens takes more stream bytes (scheduler.h): its caller
  * has nothing else to do (a call in the main chunk, sbx.loop()); one with a timeout may
- * be a host's frame, and keeps the frame's budget. `bulk` says the caller would block but
- * has work of its own ready (tasks to run), so the step must not wait: it takes the
- * larger budget all the same. */
+ * be a host's frame, and keeps the frame's budget, unless `bulk` says that no frame
+ * waits on it: its caller blocks (a call in the main chunk waiting up to its deadline, or
+ * sbx.loop() with tasks ready to run, which must not sleep). */
 void sbx_client_step(struct sbx_client *C, double timeout, int bulk);
 /* Milliseconds until a step has work for sure (0 when the next one has some already), or
  * -1 when only new work can wake the client. */

@@ -55,8 +55,8 @@ void sbxl_new_loop(lua_State *L)
 }
 
 /* core.step(timeout [, bulk]): 0 never blocks; nil blocks until something happens; n at
- * most n s. bulk: no host's frame waits on this step (its caller has tasks ready instead
- * of blocking), so it takes a blocking step's budget (client.h). Returns the number of
+ * most n s. bulk: no host's frame waits on this step (its caller blocks), so it takes a
+ * blocking step's budget whatever its timeout (client.h). Returns the number of
  * operations with events not reported yet by core.ready(). */
 static int l_step(lua_State *L)
 {
