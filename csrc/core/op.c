@@ -126,7 +126,10 @@ static long receive_buffer(struct sbx_op *op, const struct sbx_request *req)
 {
     if (!req->sse) return SBX_CALL_RECV_BUFFER;
     if (req->bulk) return SBX_BULK_RECV_BUFFER; /* not counted: its stream has much output */
-    if (op->client->bulk_streams >= SBX_BULK_STREAMS) return SBX_STREAM_RECV_BUFFER;
+    if (op->client->bulk_streams >= SBX_BULK_STREAMS) {
+        op->small_buffer = 1;
+        return SBX_STREAM_RECV_BUFFER;
+    }
     op->client->bulk_streams++;
     op->bulk = 1;
     return SBX_BULK_RECV_BUFFER;
@@ -157,8 +160,7 @@ static int configure(struct sbx_op *op, const struct sbx_request *req, struct sb
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     if (req->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     if (req->unix_socket) no_proxy_nor_tls(e);
-    op->recv_buffer = receive_buffer(op, req);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, op->recv_buffer);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer(op, req));
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -405,7 +407,7 @@ static size_t copied_at_end(const struct sbx_buf *b)
 
 int sbx_op_outgrown(const struct sbx_op *op)
 {
-    return op->answer.streaming && !op->done && op->recv_buffer == SBX_STREAM_RECV_BUFFER &&
+    return op->answer.streaming && !op->done && op->small_buffer &&
            op->received >= SBX_OUTGROWN_AFTER;
 }
 

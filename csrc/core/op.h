@@ -54,9 +54,9 @@ struct sbx_op {
                                      * detached when the op is closed (NULL: none) */
     int64_t kill_pid;               /* the pid that goes into its url */
     struct sbx_reqcopy *own;        /* a detached op's request, which it sends from here */
-    int detached;                   /* nobody waits for it: it destroys itself at its end */
-    int bulk;                       /* its transfer holds one of the client's bulk buffers */
-    long recv_buffer;               /* the size of its transfer's receive buffer */
+    unsigned detached : 1;          /* nobody waits for it: it destroys itself at its end */
+    unsigned bulk : 1;              /* its transfer holds one of the client's bulk buffers */
+    unsigned small_buffer : 1;      /* a stream reading through curl's smallest buffer */
     size_t received;                /* stream bytes its transfer took */
 };
 
