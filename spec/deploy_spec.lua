@@ -119,7 +119,13 @@ describe("deploy/kubernetes manifests", function()
       assert.are.equal("/health", probe.httpGet.path)
       assert.are.equal(port, manifests.container_port(c, probe.httpGet.port).containerPort)
     end
-    assert.are.same({ "--listen", "0.0.0.0:" .. port, "--root", c.volumeMounts[1].mountPath }, c.args)
+    assert.are.same({ "--listen", "0.0.0.0:" .. port, "--root", c.volumeMounts[1].mountPath,
+      "--cgroup-delegated" }, c.args)
+    -- sbxd knows each of them: it parses them all before the last, --version, which exits
+    local quoted = {}
+    for i, a in ipairs(c.args) do quoted[i] = helper.q(a) end
+    local version = helper.sh(("%s %s --version 2>&1"):format(helper.SBXD, table.concat(quoted, " ")))
+    assert.matches("^sbxd %S+$", version)
     local volumes = {}
     for _, v in ipairs(pod.spec.volumes) do volumes[v.name] = v end
     assert.is_table(volumes[c.volumeMounts[1].name].emptyDir)

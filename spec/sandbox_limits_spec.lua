@@ -99,3 +99,24 @@ describe("a sandbox's limits", function()
     assert.are.equal(0, #sbx.list(opts) - #sbx.list(opts)) -- sbxd serves on
   end)
 end)
+
+describe("sbxd --cgroup-delegated", function()
+  -- Where its group hands nothing down that sbxd needs (this machine's memory, pids and
+  -- cpu are v1, or they are handed down already), sbxd stays where it was started. The
+  -- move itself, where a v2 group must hand controllers down, is in spec/c/test_cgroup.c.
+  it("stays in its group when nothing needs handing down; limits work as before", function()
+    if not is_root() then return pending("cgroups need root") end
+    local server = helper.sbxd { args = { "--cgroup-delegated" } }
+    local ok, err = pcall(function()
+      assert.are.equal(helper.read_file("/proc/self/cgroup"),
+        helper.read_file(("/proc/%d/cgroup"):format(server.pid)))
+      local box <close> = sbx.create { url = server.url, api_key = server.key, memory_mb = 64, pids = 32 }
+      assert.are.equal("ok\n", box.commands:run("echo ok").stdout)
+      box:pause()
+      box:resume()
+      assert.are.equal("again\n", box.commands:run("echo again").stdout)
+    end)
+    server.stop()
+    assert(ok, err)
+  end)
+end)

@@ -9,9 +9,13 @@
  * cgroup v1 (a hierarchy per controller, or a few controllers mounted together) and v2
  * (one unified hierarchy) are both read from /proc/self/mountinfo and /proc/self/cgroup;
  * a controller mounted in a v1 hierarchy is used there, else from v2. Under v2, memory,
- * pids and cpu are usable only where sbxd's own group already hands them to its children
- * (its cgroup.subtree_control lists them): sbxd never moves itself nor writes a file of a
- * group it did not make. The v2 freeze needs no controller and works in any group.
+ * pids and cpu are usable only where sbxd's own group hands them to its children (its
+ * cgroup.subtree_control lists them). By default sbxd never moves itself nor writes a
+ * file of a group it did not make. Told that its group is delegated to it (a container's
+ * cgroup namespace, a systemd unit with Delegate=yes), it enables them there itself, and
+ * since a group with processes of its own cannot hand controllers down, it first moves
+ * the processes of its group, itself included, into the leaf `<own group>/sbxd-<name>@daemon`
+ * beside its parent group. The v2 freeze needs no controller and works in any group.
  *
  * Where nothing is writable (sbxd not root, no cgroupfs mounted), the mask is empty and
  * every call below reports so cleanly: sbxd refuses limits and pauses by signals.
@@ -52,6 +56,8 @@ struct sbxd_cg_place {
 /* What sbxd found at start. Filled by sbxd_cgroups_open; read-only afterwards. */
 struct sbxd_cgroups {
     unsigned mask;                              /* SBXD_CG_* bits usable */
+    int moved;  /* processes a delegation moved into the leaf; -1 when it failed: */
+    int delegate_errno;                         /* why (an errno value) */
     struct sbxd_cg_place place[SBXD_CG_COUNT];  /* indexed by bit number */
 };
 
@@ -69,12 +75,13 @@ struct sbxd_cgroup;
  * stable for a given sbxd root, so a restarted sbxd finds its predecessor's groups.
  * Finds each controller's mount and sbxd's own group, makes the parent group there
  * (existing is fine), and puts in the mask each controller whose parent group it can
- * write. Never fails: what cannot be had is left out of the mask. Returns the mask. */
-unsigned sbxd_cgroups_open(struct sbxd_cgroups *cg, const char *name);
+ * write. `delegated`: sbxd's v2 group is its own to manage (see above). Never fails:
+ * what cannot be had is left out of the mask. Returns the mask. */
+unsigned sbxd_cgroups_open(struct sbxd_cgroups *cg, const char *name, int delegated);
 
 /* The same, reading the given files instead of /proc/self/mountinfo and
  * /proc/self/cgroup: lets a test pick the hierarchies. */
-unsigned sbxd_cgroups_open_from(struct sbxd_cgroups *cg, const char *name,
+unsigned sbxd_cgroups_open_from(struct sbxd_cgroups *cg, const char *name, int delegated,
                                 const char *mountinfo, const char *self_cgroup);
 
 /* Whether a controller (one SBXD_CG_* bit) is usable. */

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cgroup.h"
+#include "cgroup_delegate.h"
 #include "cgroup_fs.h"
 
 /* By bit number, as the kernel names them in both versions. */
@@ -139,21 +140,6 @@ static int find_own_dir(const char *mountinfo, const char *self_cgroup, const ch
     return found;
 }
 
-/* Whether `word` is one of the space-separated words of dir/file (cgroup.controllers,
- * cgroup.subtree_control). */
-static int file_has_word(const char *dir, const char *file, const char *word)
-{
-    char buf[SBXD_CGFS_VALUE_MAX];
-    if (sbxd_cgfs_read(dir, file, buf, sizeof buf) < 0) return 0;
-    size_t wlen = strlen(word);
-    for (char *p = strstr(buf, word); p; p = strstr(p + 1, word)) {
-        int starts = p == buf || p[-1] == ' ';
-        int ends = p[wlen] == ' ' || p[wlen] == '\n' || p[wlen] == '\0';
-        if (starts && ends) return 1;
-    }
-    return 0;
-}
-
 static int writable(const char *dir, const char *file)
 {
     char path[PATH_MAX];
@@ -168,8 +154,8 @@ static int v2_usable(const char *parent, int bit)
     if (!writable(parent, "cgroup.procs")) return 0;
     if (bit == 0) return writable(parent, "cgroup.freeze");
     const char *name = controller_name[bit];
-    if (!file_has_word(parent, "cgroup.controllers", name)) return 0;
-    if (file_has_word(parent, "cgroup.subtree_control", name)) return 1;
+    if (!sbxd_cgfs_has_word(parent, "cgroup.controllers", name)) return 0;
+    if (sbxd_cgfs_has_word(parent, "cgroup.subtree_control", name)) return 1;
     char enable[32];
     snprintf(enable, sizeof enable, "+%s", name);
     return sbxd_cgfs_write(parent, "cgroup.subtree_control", enable) == 0;
@@ -180,17 +166,20 @@ static int v1_usable(const char *parent, int bit)
     return writable(parent, "cgroup.procs") && writable(parent, v1_control_file[bit]);
 }
 
-/* Finds controller `bit`'s hierarchy and makes its parent group; fills place and says
- * whether it made the directory. 1 when usable. */
+/* Finds controller `bit`'s hierarchy (v1, else the unified one, where sbxd's own group is
+ * `own2`, NULL without one) and makes its parent group; fills place and says whether it
+ * made the directory. 1 when usable. */
 static int open_controller(struct sbxd_cg_place *place, int bit, const char *name,
-                           const char *mountinfo, const char *self_cgroup, int *made)
+                           const char *mountinfo, const char *self_cgroup, const char *own2,
+                           int *made)
 {
     char own[PATH_MAX], leaf[SBXD_CG_NAME_MAX + 8];
     *made = 0;
     place->version = 1;
     if (find_own_dir(mountinfo, self_cgroup, controller_name[bit], own, sizeof own) < 0) {
         place->version = 2;
-        if (find_own_dir(mountinfo, self_cgroup, NULL, own, sizeof own) < 0) return 0;
+        if (!own2) return 0;
+        snprintf(own, sizeof own, "%s", own2);
     }
     snprintf(leaf, sizeof leaf, "sbxd-%s", name);
     if (sbxd_cgfs_path(place->parent, sizeof place->parent, own, leaf) < 0) return 0;
@@ -199,6 +188,24 @@ static int open_controller(struct sbxd_cg_place *place, int bit, const char *nam
     else if (errno != EEXIST)
         return 0;
     return place->version == 1 ? v1_usable(place->parent, bit) : v2_usable(place->parent, bit);
+}
+
+/* --cgroup-delegated: sbxd's own v2 group `own2` is sbxd's to manage, so it hands the
+ * controllers that no v1 hierarchy holds down to its children, moving sbxd (and whatever
+ * else runs in it) into the leaf `sbxd-<name>@daemon` where the kernel requires that. The
+ * '@' keeps the leaf apart from every sbxd's parent group. Returns how many moved, or -1. */
+static int delegate_v2(const char *own2, const char *name, const char *mountinfo,
+                       const char *self_cgroup)
+{
+    const char *names[SBXD_CG_COUNT];
+    int n = 0;
+    char v1[PATH_MAX];
+    for (int bit = 1; bit < SBXD_CG_COUNT; bit++)
+        if (find_own_dir(mountinfo, self_cgroup, controller_name[bit], v1, sizeof v1) < 0)
+            names[n++] = controller_name[bit];
+    char leaf[SBXD_CG_NAME_MAX + 16];
+    snprintf(leaf, sizeof leaf, "sbxd-%s@daemon", name);
+    return n ? sbxd_cg_delegate(own2, leaf, names, n) : 0;
 }
 
 /* A directory made for a controller that turned out unusable goes again, unless a
@@ -214,15 +221,23 @@ static void remove_unused(const struct sbxd_cgroups *cg, const int *made)
     }
 }
 
-unsigned sbxd_cgroups_open_from(struct sbxd_cgroups *cg, const char *name,
+unsigned sbxd_cgroups_open_from(struct sbxd_cgroups *cg, const char *name, int delegated,
                                 const char *mountinfo, const char *self_cgroup)
 {
     memset(cg, 0, sizeof *cg);
     if (!sbxd_cgfs_name_ok(name)) return 0;
+    /* Read once, before a delegation moves sbxd and /proc/self/cgroup with it. */
+    char own2[PATH_MAX];
+    int have2 = find_own_dir(mountinfo, self_cgroup, NULL, own2, sizeof own2) == 0;
+    if (have2 && delegated) {
+        cg->moved = delegate_v2(own2, name, mountinfo, self_cgroup);
+        cg->delegate_errno = cg->moved < 0 ? errno : 0;
+    }
     int made[SBXD_CG_COUNT];
     for (int bit = 0; bit < SBXD_CG_COUNT; bit++) {
         struct sbxd_cg_place *place = &cg->place[bit];
-        if (open_controller(place, bit, name, mountinfo, self_cgroup, &made[bit]))
+        if (open_controller(place, bit, name, mountinfo, self_cgroup, have2 ? own2 : NULL,
+                            &made[bit]))
             cg->mask |= 1u << bit;
         else
             place->version = 0;  /* the parent path stays, for remove_unused */
@@ -231,9 +246,9 @@ unsigned sbxd_cgroups_open_from(struct sbxd_cgroups *cg, const char *name,
     return cg->mask;
 }
 
-unsigned sbxd_cgroups_open(struct sbxd_cgroups *cg, const char *name)
+unsigned sbxd_cgroups_open(struct sbxd_cgroups *cg, const char *name, int delegated)
 {
-    return sbxd_cgroups_open_from(cg, name, "/proc/self/mountinfo", "/proc/self/cgroup");
+    return sbxd_cgroups_open_from(cg, name, delegated, "/proc/self/mountinfo", "/proc/self/cgroup");
 }
 
 int sbxd_cgroups_have(const struct sbxd_cgroups *cg, unsigned controller)

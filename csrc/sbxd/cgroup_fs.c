@@ -101,6 +101,21 @@ long sbxd_cgfs_read_key(const char *dir, const char *file, const char *key)
     return -1;
 }
 
+/* Whether `word` is one of the space-separated words of dir/file (cgroup.controllers,
+ * cgroup.subtree_control). */
+int sbxd_cgfs_has_word(const char *dir, const char *file, const char *word)
+{
+    char buf[SBXD_CGFS_VALUE_MAX];
+    if (sbxd_cgfs_read(dir, file, buf, sizeof buf) < 0) return 0;
+    size_t wlen = strlen(word);
+    for (char *p = strstr(buf, word); p; p = strstr(p + 1, word)) {
+        int starts = p == buf || p[-1] == ' ';
+        int ends = p[wlen] == ' ' || p[wlen] == '\n' || p[wlen] == '\0';
+        if (starts && ends) return 1;
+    }
+    return 0;
+}
+
 int sbxd_cgfs_kill_procs(const char *dir)
 {
     char path[PATH_MAX];

@@ -22,6 +22,10 @@ int sbxd_cgfs_write(const char *dir, const char *file, const char *value);
 /* Reads dir/file into buf[cap], NUL-terminated; returns the length. */
 long sbxd_cgfs_read(const char *dir, const char *file, char *buf, size_t cap);
 
+/* Whether `word` is one of the space-separated words of dir/file (cgroup.controllers,
+ * cgroup.subtree_control). */
+int sbxd_cgfs_has_word(const char *dir, const char *file, const char *word);
+
 /* Whether dir/file exists. */
 int sbxd_cgfs_exists(const char *dir, const char *file);
 

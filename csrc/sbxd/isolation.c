@@ -111,8 +111,14 @@ static void open_cgroups(struct sbxd_server *srv)
     static struct sbxd_cgroups cg;
     char name[24];
     cgroup_name(srv->root, name);
-    sbxd_cgroups_open(&cg, name);
+    sbxd_cgroups_open(&cg, name, srv->cgroup_delegated);
     srv->cgroups = &cg;
+    if (cg.moved < 0)
+        fprintf(stderr, "sbxd: cannot hand cgroup controllers down from its own group: %s\n",
+                strerror(cg.delegate_errno));
+    else if (cg.moved > 0 && !srv->quiet)
+        fprintf(stderr, "sbxd: moved %d processes into the group sbxd-%s@daemon to hand cgroup controllers down\n",
+                cg.moved, name);
     int removed = sbxd_cgroups_sweep(&cg);
     if (removed > 0 && !srv->quiet) fprintf(stderr, "sbxd: removed the cgroups of %d sandboxes a previous sbxd left\n", removed);
 }

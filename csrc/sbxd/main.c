@@ -56,6 +56,8 @@ static const char USAGE[] =
     "  --parent-fd N      exit, killing every command, when fd N reaches EOF\n"
     "  --ready-fd N       write 'ready ADDR...' to fd N once listening, then close it\n"
     "  --node N           one of several sbxd behind a proxy: ids are sbx_N_<hex> (0 to 9999)\n"
+    "  --cgroup-delegated its cgroup v2 group is its own (a container's, a unit with Delegate=yes):\n"
+    "                     it moves into a leaf there and hands memory, pids and cpu to sandboxes\n"
     "  --quiet            no log output\n"
     "  --version          print the version and exit\n"
     "  --help             print this help and exit\n";
@@ -156,7 +158,7 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         {"help", 0, 0, 'h'},     {"max-sandboxes", 1, 0, 'S'}, {"max-procs", 1, 0, 'P'},
         {"isolation", 1, 0, 'I'}, {"bwrap", 1, 0, 'B'}, {"init", 1, 0, 'N'}, {"default-pids", 1, 0, 'D'},
         {"warm", 1, 0, 'W'},     {"max-log", 1, 0, 'L'}, {"max-logs", 1, 0, 'A'},
-        {"resume-grace", 1, 0, 'G'}, {"node", 1, 0, 'n'},
+        {"resume-grace", 1, 0, 'G'}, {"node", 1, 0, 'n'}, {"cgroup-delegated", 0, 0, 'C'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", LONG, NULL)) != -1) {
@@ -177,6 +179,7 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
         case 'G': srv->resume_grace = parse_seconds0(optarg, "--resume-grace must be a number >= 0"); break;
         case 'n': srv->node = parse_node(optarg); break;
         case 'q': srv->quiet = 1; break;
+        case 'C': srv->cgroup_delegated = 1; break;
         case 'I':
             if (strcmp(optarg, "bwrap") && strcmp(optarg, "none")) usage_error("--isolation is bwrap or none");
             o->isolation = optarg;

@@ -86,6 +86,7 @@ struct sbxd_server {
     const char *bwrap, *init;  /* the programs, found at start (NULL: not found) */
     const char *no_isolation;  /* why sandboxes cannot be made (NULL: they can) */
     struct sbxd_cgroups *cgroups; /* the controllers sbxd can write (cgroup.h) */
+    int cgroup_delegated;      /* --cgroup-delegated: its v2 group is its own (cgroup.h) */
     int node;                  /* --node: the number in every id it mints; -1: none */
     int quiet;
     int stopping;

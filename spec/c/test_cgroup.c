@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "../../csrc/sbxd/cgroup.h"
+#include "../../csrc/sbxd/cgroup_delegate.h"
 #include "check.h"
 
 #define ALL_CONTROLLERS (SBXD_CG_FREEZER | SBXD_CG_MEMORY | SBXD_CG_PIDS | SBXD_CG_CPU)
@@ -452,7 +453,7 @@ static void test_unprivileged_has_nothing(void)
     if (pid == 0) {
         if (setgid(65534) < 0 || setuid(65534) < 0) _exit(10);
         struct sbxd_cgroups mine;
-        if (sbxd_cgroups_open(&mine, "unprivileged") != 0) _exit(11);
+        if (sbxd_cgroups_open(&mine, "unprivileged", 0) != 0) _exit(11);
         char why[256] = "";
         struct sbxd_limits none = {0, 0, 0}, mem = {.memory_mb = 16};
         if (sbxd_cgroup_create(&mine, "x", &mem, why, sizeof why) != NULL) _exit(12);
@@ -497,7 +498,7 @@ static void test_v2_freeze(void)
               write_file(self, "0::/\n") == 0,
           "fake files");
     struct sbxd_cgroups v2;
-    unsigned mask = sbxd_cgroups_open_from(&v2, name, mountinfo, self);
+    unsigned mask = sbxd_cgroups_open_from(&v2, name, 0, mountinfo, self);
     unlink(mountinfo);
     unlink(self);
     CHECK(mask & SBXD_CG_FREEZER, "mask %#x", mask);
@@ -508,6 +509,108 @@ static void test_v2_freeze(void)
     memcpy(parent, v2.place[0].parent, sizeof parent);
     sbxd_cgroups_close(&v2);
     CHECK(!exists(parent), "v2 parent removed");
+}
+
+/* The first space-separated word of dir/file into out[cap]; "" when there is none. */
+static const char *first_word(char *out, size_t cap, const char *dir, const char *file)
+{
+    const char *all = read_all(dir, file);
+    size_t len = strcspn(all, " \n");
+    if (len >= cap) len = 0;
+    memcpy(out, all, len);
+    out[len] = '\0';
+    return out;
+}
+
+static int has_word(const char *dir, const char *file, const char *word)
+{
+    char copy[4096];
+    snprintf(copy, sizeof copy, " %s ", read_all(dir, file));
+    copy[strcspn(copy, "\n")] = ' ';
+    char needle[80];
+    snprintf(needle, sizeof needle, " %s ", word);
+    return strstr(copy, needle) != NULL;
+}
+
+/* --cgroup-delegated, on the machine's real unified hierarchy, in a group made for the
+ * test with a process of its own in it: the kernel refuses to hand a controller down from
+ * there (EBUSY); the delegation moves the process into the leaf and enables it. The
+ * controller is one the hierarchy's root hands down already, else the first it has
+ * (hugetlb where memory, pids and cpu are v1), enabled for the test and disabled after.
+ * Then sbxd_cgroups_open_from, delegated, with that group as sbxd's own: memory, pids and
+ * cpu come out usable exactly where the group has them. */
+static void test_v2_delegate(void)
+{
+    const char *root = exists("/sys/fs/cgroup/unified/cgroup.subtree_control") ? "/sys/fs/cgroup/unified"
+                       : exists("/sys/fs/cgroup/cgroup.subtree_control")      ? "/sys/fs/cgroup"
+                                                                              : NULL;
+    char ctl[64];
+    int enabled_here = 0;
+    if (root && !*first_word(ctl, sizeof ctl, root, "cgroup.subtree_control") &&
+        *first_word(ctl, sizeof ctl, root, "cgroup.controllers")) {
+        char plus[80];
+        snprintf(plus, sizeof plus, "+%s", ctl);
+        enabled_here = write_value(root, "cgroup.subtree_control", plus) == 0;
+        if (!enabled_here) ctl[0] = '\0';
+    }
+    if (!root || !*ctl) {
+        printf("skipped the v2 delegation: no cgroup2 controller to hand down\n");
+        return;
+    }
+    char own[PATH_MAX], leaf[PATH_MAX + 128], plus[80], pidtext[24];
+    snprintf(own, sizeof own, "%s/sbx-delegate-%d", root, (int)getpid());
+    snprintf(leaf, sizeof leaf, "%s/sbxd-%s@daemon", own, name);
+    snprintf(plus, sizeof plus, "+%s", ctl);
+    CHECK(mkdir(own, 0755) == 0, "mkdir %s: %s", own, strerror(errno));
+    pid_t child = fork();
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    snprintf(pidtext, sizeof pidtext, "%d", (int)child);
+    CHECK(write_value(own, "cgroup.procs", pidtext) == 0 && pid_in_group(own, child), "child in own");
+    errno = 0;
+    CHECK(write_value(own, "cgroup.subtree_control", plus) < 0 && errno == EBUSY,
+          "a group with a process handed %s down (errno %d)", ctl, errno);
+
+    char leafname[SBXD_CG_NAME_MAX + 16];
+    snprintf(leafname, sizeof leafname, "sbxd-%s@daemon", name);
+    const char *names[] = {ctl, "nosuch"};
+    CHECK(sbxd_cg_delegate(own, leafname, names, 2) == 1, "moved one process");
+    CHECK(pid_in_group(leaf, child) && !pid_in_group(own, child), "the child is in the leaf");
+    CHECK(has_word(own, "cgroup.subtree_control", ctl), "%s handed down: \"%s\"", ctl,
+          read_value(own, "cgroup.subtree_control"));
+    CHECK(sbxd_cg_delegate(own, leafname, names, 2) == 0, "a second time moves nothing");
+
+    /* The module's own discovery, with `own` as sbxd's group in the unified hierarchy. */
+    char mountinfo[64], self[64], line[PATH_MAX + 64];
+    snprintf(mountinfo, sizeof mountinfo, "/tmp/sbx-mountinfo-%d", (int)getpid());
+    snprintf(self, sizeof self, "/tmp/sbx-cgroup-%d", (int)getpid());
+    snprintf(line, sizeof line, "41 31 0:38 / %s rw,relatime - cgroup2 cgroup2 rw\n", root);
+    char selfline[PATH_MAX];
+    snprintf(selfline, sizeof selfline, "0::/sbx-delegate-%d\n", (int)getpid());
+    CHECK(write_file(mountinfo, line) == 0 && write_file(self, selfline) == 0, "fake files");
+    struct sbxd_cgroups v2;
+    unsigned mask = sbxd_cgroups_open_from(&v2, name, 1, mountinfo, self);
+    unlink(mountinfo);
+    unlink(self);
+    CHECK(v2.moved == 0, "moved %d (the leaf holds every process already)", v2.moved);
+    CHECK(mask & SBXD_CG_FREEZER, "mask %#x", mask);
+    static const char *const kernel_name[] = {"memory", "pids", "cpu"};
+    for (int i = 0; i < 3; i++) {
+        int has = has_word(own, "cgroup.controllers", kernel_name[i]);
+        CHECK(!!(mask & (SBXD_CG_MEMORY << i)) == has, "%s: mask %#x, own has it: %d", kernel_name[i], mask, has);
+        CHECK(!has || has_word(own, "cgroup.subtree_control", kernel_name[i]), "%s not handed down", kernel_name[i]);
+    }
+    sbxd_cgroups_close(&v2);
+
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    CHECK(rmdir(leaf) == 0 && rmdir(own) == 0, "rmdir: %s", strerror(errno));
+    if (enabled_here) {
+        snprintf(plus, sizeof plus, "-%s", ctl);
+        CHECK(write_value(root, "cgroup.subtree_control", plus) == 0, "disable %s again", ctl);
+    }
 }
 
 /* The mountinfo and cgroup lines as the kernel writes them: optional fields before "-",
@@ -536,7 +639,7 @@ static void test_discovery_reads_the_kernel_format(void)
     CHECK(write_file(mountinfo, lines) == 0 && write_file(self, "7:pids:/\n4:memory:/a/b\n0::/\n") == 0,
           "fake files");
     struct sbxd_cgroups found;
-    unsigned mask = sbxd_cgroups_open_from(&found, name, mountinfo, self);
+    unsigned mask = sbxd_cgroups_open_from(&found, name, 0, mountinfo, self);
     CHECK(mask == SBXD_CG_MEMORY, "mask %#x", mask);
     CHECK(found.place[1].version == 1, "version %d", found.place[1].version);
     CHECK(strcmp(found.place[1].parent, parent) == 0, "parent \"%s\"", found.place[1].parent);
@@ -547,7 +650,7 @@ static void test_discovery_reads_the_kernel_format(void)
     rmdir(parent);
     rmdir(own);
     rmdir(top);
-    CHECK(sbxd_cgroups_open_from(&found, "bad/name", "/proc/self/mountinfo", "/proc/self/cgroup") == 0,
+    CHECK(sbxd_cgroups_open_from(&found, "bad/name", 0, "/proc/self/mountinfo", "/proc/self/cgroup") == 0,
           "a bad name opens nothing");
 }
 
@@ -558,7 +661,7 @@ int main(void)
         return check_report();
     }
     snprintf(name, sizeof name, "test-%d", (int)getpid());
-    if (sbxd_cgroups_open(&cg, name) == 0) {
+    if (sbxd_cgroups_open(&cg, name, 0) == 0) {
         printf("skipped: no writable cgroup hierarchy\n");
         return check_report();
     }
@@ -574,6 +677,7 @@ int main(void)
     test_existing_group_refused();
     test_unprivileged_has_nothing();
     test_v2_freeze();
+    test_v2_delegate();
     test_discovery_reads_the_kernel_format();
 
     char parents[SBXD_CG_COUNT][PATH_MAX];
