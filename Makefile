@@ -23,7 +23,7 @@ LIBS_LUA  = $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null)
 DEB_PKGS = build-essential pkg-config clang lua5.4 liblua5.4-dev lua-cjson lua-busted lua-ldoc \
 	lua-check lua-argparse luarocks libcurl4-openssl-dev libuv1-dev libwebsockets-dev \
 	libwebsockets-evlib-uv libjansson-dev bubblewrap procps lua-cqueues lua-luv \
-	lua-socket iproute2 curl strace websocketd nginx-light python3 lua-yaml
+	lua-socket iproute2 curl strace websocketd nginx-light python3 lua-yaml openssl
 
 COMMON_SRC = $(wildcard csrc/common/*.c)
 TESTING_SRC = csrc/lua/testing.c

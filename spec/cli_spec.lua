@@ -18,15 +18,7 @@ local read_file = helper.read_file
 
 --- `env` for the child: SBX_URL and SBX_API_KEY are unset, then `vars` set.
 local function env_command(vars)
-  local parts = { "env -u SBX_URL -u SBX_API_KEY" }
-  for _, name in ipairs { "LD_PRELOAD", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS" } do
-    parts[#parts + 1] = name .. "=" .. q(os.getenv(name) or "")
-  end
-  parts[#parts + 1] = "LUA_PATH=" .. q(package.path)
-  parts[#parts + 1] = "LUA_CPATH=" .. q(package.cpath)
-  parts[#parts + 1] = "SBX_SBXD=" .. q(helper.SBXD)
-  for k, v in pairs(vars or {}) do parts[#parts + 1] = k .. "=" .. q(v) end
-  return table.concat(parts, " ")
+  return helper.lua_env(vars, { "SBX_URL", "SBX_API_KEY" })
 end
 
 local function command_line(args, vars)

@@ -66,6 +66,23 @@ function M.sh(cmd)
   return (out:gsub("\n$", ""))
 end
 
+--- An `env` command line for a child Lua process of this one: it loads the same sbx
+-- (LUA_PATH, LUA_CPATH, SBX_SBXD) under the same sanitizer runtime as this one, if any,
+-- with the variables named in `unset` removed and `vars` (name -> value) set. Followed
+-- by the program and its arguments.
+function M.lua_env(vars, unset)
+  local parts = { "env" }
+  for _, name in ipairs(unset or {}) do parts[#parts + 1] = "-u " .. name end
+  for _, name in ipairs { "LD_PRELOAD", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS" } do
+    parts[#parts + 1] = name .. "=" .. M.q(os.getenv(name) or "")
+  end
+  parts[#parts + 1] = "LUA_PATH=" .. M.q(package.path)
+  parts[#parts + 1] = "LUA_CPATH=" .. M.q(package.cpath)
+  parts[#parts + 1] = "SBX_SBXD=" .. M.q(M.SBXD)
+  for k, v in pairs(vars or {}) do parts[#parts + 1] = k .. "=" .. M.q(v) end
+  return table.concat(parts, " ")
+end
+
 --- `s` quoted for the shell, as one word.
 function M.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"

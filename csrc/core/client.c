@@ -10,7 +10,8 @@ int sbx_client_init(struct sbx_client *C)
         sbx_loop_close(&C->loop);
         return -1;
     }
-    sbx_wsctx_init(&C->ws, &C->loop.uv);
+    sbx_wsctx_init(&C->ws, &C->loop.uv, 0);
+    sbx_wsctx_init(&C->wss, &C->loop.uv, 1);
     sbx_sched_init(&C->sched, &C->loop);
     sbx_graveyard_init(&C->graveyard);
     C->output_source.spare = &C->graveyard.spare;
@@ -28,6 +29,7 @@ void sbx_client_destroy(struct sbx_client *C)
         r->destroy(r); /* unlinks it */
     }
     sbx_wsctx_destroy(&C->ws);
+    sbx_wsctx_destroy(&C->wss);
     sbx_easypool_free(&C->pool);
     sbx_multi_close(&C->multi);
     sbx_loop_close(&C->loop);
@@ -48,6 +50,7 @@ void sbx_client_step(struct sbx_client *C, double timeout, int bulk)
     sbx_loop_run(&C->loop, timeout);
     sbx_sched_end_step(&C->sched);
     sbx_wsctx_settle(&C->ws);
+    sbx_wsctx_settle(&C->wss);
 }
 
 /* libuv answers 0 for a loop with nothing to do: an idle client says -1, so that a host

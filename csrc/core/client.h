@@ -23,7 +23,8 @@ struct sbx_resource {
 struct sbx_client {
     struct sbx_loop loop;
     struct sbx_multi multi;
-    struct sbx_wsctx ws;
+    struct sbx_wsctx ws, wss;       /* sessions' lws contexts: plain, and TLS (made apart:
+                                       only a wss session pays for TLS set-up) */
     struct sbx_sched sched;
     struct sbx_easypool pool;
     struct sbx_graveyard graveyard;

@@ -1,4 +1,5 @@
 #include "op.h"
+#include "cafile.h"
 #include "reqcopy.h"
 
 #include <stdio.h>
@@ -143,6 +144,14 @@ static void release_bulk(struct sbx_op *op)
     op->client->bulk_streams--;
 }
 
+/* An https URL trusts the CA certificates $SSL_CERT_FILE names, where it is set
+ * (cafile.h); else curl's own default. */
+static int set_ca_file(CURL *e, const struct sbx_request *req, struct sbx_start_error *err)
+{
+    const char *ca = strncmp(req->url, "https:", 6) == 0 ? sbx_ca_file_override() : NULL;
+    return ca ? set_string(e, CURLOPT_CAINFO, "CA file", ca, err) : 0;
+}
+
 static int configure(struct sbx_op *op, const struct sbx_request *req, struct sbx_start_error *err)
 {
     CURL *e = op->transfer.easy;
@@ -160,6 +169,7 @@ static int configure(struct sbx_op *op, const struct sbx_request *req, struct sb
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     if (req->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     if (req->unix_socket) no_proxy_nor_tls(e);
+    else if (set_ca_file(e, req, err) != 0) return -1;
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer(op, req));
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, op);

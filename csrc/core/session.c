@@ -11,6 +11,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* OpenSSL's verdict on one certificate of the server's chain (`ok`: its preverify_ok).
+ * lws passes OpenSSL's store, not the session, as this callback's user: the session is
+ * the connection's. A refusal is noted so that the failure says why. */
+static int on_cert_verified(struct lws *wsi, size_t ok)
+{
+    struct sbx_session *s = wsi ? lws_wsi_user(wsi) : NULL;
+    if (s && !ok) s->cert_refused = 1;
+    return 0; /* OpenSSL's verdict stands */
+}
+
 static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                         void *in, size_t len);
 
@@ -59,6 +69,12 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(s);
 }
 
+/* The lws context of the session's connections: the TLS one for wss. */
+static struct sbx_wsctx *wsctx_of(struct sbx_session *s)
+{
+    return s->tls ? &s->client->wss : &s->client->ws;
+}
+
 /* Out of the scheduler, and the owner's: nobody will take its events any more. */
 static void forget_owner(struct sbx_session *s)
 {
@@ -75,7 +91,7 @@ static void let_go_of_wsi(struct sbx_session *s)
     lws_set_wsi_user(s->wsi, NULL);
     s->wsi = NULL;
     s->holds--;
-    sbx_wsctx_disconnected(&s->client->ws);
+    sbx_wsctx_disconnected(wsctx_of(s));
 }
 
 /* Ends everything at once and frees what is left when the loop lets it. */
@@ -228,7 +244,7 @@ static void mark_writable(struct sbx_session *s)
 /* Starts the lws connection to `address` (numeric, or "+path" for a unix socket). */
 static int open_connection(struct sbx_session *s, const char *address, const char **why)
 {
-    struct lws_context *ctx = sbx_wsctx_get(&s->client->ws, PROTOCOLS);
+    struct lws_context *ctx = sbx_wsctx_get(wsctx_of(s), PROTOCOLS);
     if (!ctx) return *why = "libwebsockets could not be set up", -1;
     struct lws_client_connect_info i;
     memset(&i, 0, sizeof i);
@@ -239,7 +255,9 @@ static int open_connection(struct sbx_session *s, const char *address, const cha
     i.host = s->host;
     i.protocol = SBX_WS_PROTOCOL;
     i.userdata = s;
+    i.ssl_connection = s->tls ? LCCSCF_USE_SSL : 0;
     s->reported = 0;
+    s->cert_refused = 0;
     s->state = SBX_SESSION_CONNECTING;
     sbx_wsrx_reset(&s->rx);
     struct lws *wsi = lws_client_connect_via_info(&i);
@@ -251,7 +269,7 @@ static int open_connection(struct sbx_session *s, const char *address, const cha
     }
     s->wsi = wsi;
     s->holds++;
-    sbx_wsctx_connected(&s->client->ws);
+    sbx_wsctx_connected(wsctx_of(s));
     return 0;
 }
 
@@ -376,7 +394,8 @@ struct sbx_session *sbx_session_new(struct sbx_client *C, const struct sbx_ws_ta
                                     const char *path, const char **why)
 {
     *why = "out of memory";
-    if (!sbx_wsctx_get(&C->ws, PROTOCOLS)) return *why = "libwebsockets could not be set up", NULL;
+    struct sbx_wsctx *W = target->tls ? &C->wss : &C->ws;
+    if (!sbx_wsctx_get(W, PROTOCOLS)) return *why = "libwebsockets could not be set up", NULL;
     struct sbx_session *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->client = C;
@@ -395,6 +414,7 @@ struct sbx_session *sbx_session_new(struct sbx_client *C, const struct sbx_ws_ta
     s->host = dup_opt(target->host ? target->host : "localhost", &failed);
     s->authorization = dup_opt(target->authorization, &failed);
     s->port = target->port;
+    s->tls = target->tls;
     if (failed || (!s->address && !s->unix_socket) || sbx_session_connect(s, path, why) != 0) {
         if (!failed && !s->address && !s->unix_socket) *why = "no address";
         teardown(s);
@@ -558,7 +578,11 @@ static void on_connection_error(struct sbx_session *s, struct lws *wsi, const ch
     if (s->reported) return;
     s->reported = 1;
     int status = lws_http_client_http_response(wsi);
-    if (in && len) push_event(s, SBX_SEV_ERROR, -1, status, in, strnlen(in, len));
+    if (s->cert_refused)
+        push_text(s, SBX_SEV_ERROR, status, "the server's TLS certificate could not be verified "
+                  "with the CA certificates trusted ($SSL_CERT_FILE, else the system's), or "
+                  "does not name the host");
+    else if (in && len) push_event(s, SBX_SEV_ERROR, -1, status, in, strnlen(in, len));
     else push_text(s, SBX_SEV_ERROR, status, "the connection failed");
 }
 
@@ -574,7 +598,7 @@ static void on_wsi_destroy(struct sbx_session *s, struct lws *wsi)
     if (s->wsi != wsi) return; /* one that failed inside lws_client_connect_via_info */
     s->wsi = NULL;
     s->holds--;
-    sbx_wsctx_disconnected(&s->client->ws);
+    sbx_wsctx_disconnected(wsctx_of(s));
     s->state = SBX_SESSION_IDLE;
     s->paused = 0;
     sbx_sched_unqueue(&s->client->sched, &s->node);
@@ -599,6 +623,8 @@ static int append_auth(struct sbx_session *s, struct lws *wsi, void *in, size_t 
 static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                         void *in, size_t len)
 {
+    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
+        return on_cert_verified(wsi, len);
     struct sbx_session *s = user;
     if (!s) /* let go of: it closes */
         return reason == LWS_CALLBACK_CLIENT_WRITEABLE || reason == LWS_CALLBACK_TIMER ? -1 : 0;

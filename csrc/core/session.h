@@ -55,6 +55,7 @@ struct sbx_ws_target {
     const char *unix_socket;
     const char *host;
     const char *authorization;
+    int tls;                  /* wss: TLS to `host` (its name checked against the certificate) */
 };
 
 enum sbx_session_state {
@@ -75,7 +76,7 @@ struct sbx_session {
     struct sbx_list events;         /* for Lua, oldest first */
     size_t nevents;
     char *address, *unix_socket, *host, *authorization;
-    int port;
+    int port, tls;
     char *path;                     /* of the connection being made */
     uv_timer_t timer;               /* keepalive, and the bound of a close */
     uv_getaddrinfo_t resolve;
@@ -83,6 +84,7 @@ struct sbx_session {
                                      * until closed, a resolve in flight, the connection */
     int released;                   /* the owner let it go */
     int reported;                   /* this connection's end was queued as an event */
+    int cert_refused;               /* TLS: this connection's server certificate failed */
     int paused;                     /* reading stopped until Lua drains */
     int wrote;                      /* a message went out on some connection: the server
                                      * may run a process for it */

@@ -1,4 +1,5 @@
 #include "wsctx.h"
+#include "cafile.h"
 
 #include <libwebsockets.h>
 #include <stdint.h>
@@ -9,10 +10,11 @@
  * loop turn per 4 KiB. */
 #define SBX_WS_SERV_BUF (64 * 1024)
 
-void sbx_wsctx_init(struct sbx_wsctx *W, uv_loop_t *uv)
+void sbx_wsctx_init(struct sbx_wsctx *W, uv_loop_t *uv, int tls)
 {
     memset(W, 0, sizeof *W);
     W->uv = uv;
+    W->tls = tls;
 }
 
 /* A set of the loop's handles: those there before the context is made are the client's
@@ -74,6 +76,11 @@ static struct lws_context *create(struct sbx_wsctx *W, const struct lws_protocol
     info.gid = -1;
     info.uid = -1;
     info.pcontext = &W->lws;
+    char ca[4096];
+    if (W->tls) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.client_ssl_ca_filepath = sbx_ca_file(ca, sizeof ca);
+    }
     /* lws logs to stderr by default (a notice for the foreign loop, warnings for every
      * refused upgrade); the client reports failures itself. The level is lws-wide. */
     lws_set_log_level(LLL_ERR, NULL);

@@ -17,13 +17,16 @@ struct lws_protocols;
 
 struct sbx_wsctx {
     uv_loop_t *uv;
+    int tls;                   /* its connections may use TLS (wss) */
     struct lws_context *lws;   /* NULL until first used */
     uv_timer_t **timers;       /* lws' own timers */
     size_t ntimers;
     size_t connections;        /* sessions' connections alive */
 };
 
-void sbx_wsctx_init(struct sbx_wsctx *W, uv_loop_t *uv);
+/* tls: a context for wss connections, which trusts the CA certificates of cafile.h
+ * (loaded when the context is made). A plain one does not set up TLS at all. */
+void sbx_wsctx_init(struct sbx_wsctx *W, uv_loop_t *uv, int tls);
 /* The context, made on first use with `protocols` (whose first is the sessions'); NULL
  * when lws cannot be set up. */
 struct lws_context *sbx_wsctx_get(struct sbx_wsctx *W, const struct lws_protocols *protocols);

@@ -8,7 +8,7 @@
  * an __index (fields and methods written in Lua). The functions below are the Lua
  * layer's, in core.session_ops; each takes the session first:
  *
- *   core.session{address=, port=, unix_socket=, host=, authorization=, path=}
+ *   core.session{address=, port=, unix_socket=, host=, authorization=, path=, tls=}
  *        --> session, connecting (address: numeric or a name, resolved off the loop)
  *        --> nil, why, kind when it cannot start (sbxd's unix socket refuses it, no
  *        memory, lws cannot be set up)
@@ -262,6 +262,8 @@ static int l_session(lua_State *L)
     lua_Integer port = luaL_optinteger(L, -1, 0);
     luaL_argcheck(L, port >= 0 && port <= 65535, 1, "'port' must be 0..65535");
     t.port = (int)port;
+    lua_getfield(L, 1, "tls");
+    t.tls = lua_toboolean(L, -1);
     struct sbx_client *C = sbxl_client(L);
     struct l_session *u = lua_newuserdatauv(L, sizeof *u, 1);
     u->s = NULL;

@@ -3,7 +3,7 @@
 #
 #   sbx-nginx-conf.sh --listen ADDR [--prefix DIR] [--workers N]
 #                     [--resolver ADDR [--any NAME:PORT]] [--shutdown-timeout TIME]
-#                     --node ADDR [--node ADDR ...]
+#                     [--tls-cert FILE --tls-key FILE] --node ADDR [--node ADDR ...]
 #
 # The Nth --node (from 0) is the sbxd started with `--node N`; it mints ids sbx_N_<hex>.
 # Routing, the same for every setup (deploy/local, deploy/kubernetes):
@@ -32,17 +32,20 @@
 # the requests they hold, streams and sessions included, for at most --shutdown-timeout
 # (an nginx time, default 10s), then close what is left. A client sees such a close as
 # any cut: it attaches again, through a new worker, from the last byte it has.
+# --tls-cert and --tls-key (PEM files, both or neither) make the listener HTTPS: clients
+# use https:// and wss://, and nginx speaks plain HTTP to the nodes, as in Kubernetes
+# behind a TLS ingress.
 # --prefix DIR puts nginx's pid file, logs and temporary files under DIR (an nginx run
 # by a user, as deploy/local does); without it they are where the package keeps them.
 set -eu
 
 usage() {
   echo "usage: $0 --listen ADDR [--prefix DIR] [--workers N] [--resolver ADDR [--any NAME:PORT]]" \
-    "[--shutdown-timeout TIME] --node ADDR..." >&2
+    "[--shutdown-timeout TIME] [--tls-cert FILE --tls-key FILE] --node ADDR..." >&2
   exit 2
 }
 
-listen= prefix= workers=auto resolver= any= shutdown_timeout=10s nodes= count=0
+listen= prefix= workers=auto resolver= any= shutdown_timeout=10s nodes= count=0 cert= key=
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || usage
   case $1 in
@@ -52,6 +55,8 @@ while [ $# -gt 0 ]; do
     --resolver) resolver=$2 ;;
     --any) any=$2 ;;
     --shutdown-timeout) shutdown_timeout=$2 ;;
+    --tls-cert) cert=$2 ;;
+    --tls-key) key=$2 ;;
     --node) nodes="$nodes $2"; count=$((count + 1)) ;;
     *) usage ;;
   esac
@@ -60,6 +65,8 @@ done
 [ -n "$listen" ] && [ "$count" -gt 0 ] || usage
 # a name in proxy_pass is resolved per request only through a resolver
 [ -z "$any" ] || [ -n "$resolver" ] || usage
+# a certificate goes with its key
+[ -z "$cert" ] && [ -z "$key" ] || { [ -n "$cert" ] && [ -n "$key" ]; } || usage
 # an nginx time: a number, with a unit or not (ms s m h d)
 case $shutdown_timeout in
   '' | *[!0-9mshd]* | [!0-9]*) echo "$0: --shutdown-timeout must be an nginx time, e.g. 10s" >&2; exit 2 ;;
@@ -168,7 +175,19 @@ fi
 cat <<EOF
 
     server {
-        listen $listen;
+EOF
+if [ -n "$cert" ]; then
+  cat <<EOF
+        listen $listen ssl;
+        ssl_certificate $cert;
+        ssl_certificate_key $key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:sbx_tls:1m;
+EOF
+else
+  printf '        listen %s;\n' "$listen"
+fi
+cat <<EOF
         default_type application/json;
 EOF
 [ -z "$any" ] || printf '        # creates and the rest: %s, resolved per request\n        set $sbx_any "%s";\n' "$any" "$any"

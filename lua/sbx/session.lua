@@ -468,6 +468,7 @@ function M.spawn(commands, start, opts, how)
   local s, message, kind = core.session {
     address = target.address, port = target.port, unix_socket = target.unix_socket,
     host = target.host, authorization = target.authorization, path = base_path .. "/ws",
+    tls = target.tls,
   }
   if not s then
     errors.raise(kind, ("spawn: cannot reach sbxd at %s: %s"):format(client.url, message),

@@ -55,8 +55,8 @@ function Client:url_of(path)
 end
 
 --- Where an interactive session connects (core.session's fields but the path): the
--- unix socket, or the address and port of the base URL (a name is resolved by the core),
--- with the Host and Authorization headers. Made once.
+-- unix socket, or the address and port of the base URL (a name is resolved by the core;
+-- https: wss, TLS to that name), with the Host and Authorization headers. Made once.
 function Client:ws_target()
   local t = self.target
   if t then return t end
@@ -65,12 +65,10 @@ function Client:ws_target()
     t.unix_socket, t.host = self.socket, "localhost"
   else
     local scheme, hostport = self.base:match("^(https?)://([^/]+)$")
-    if scheme == "https" then
-      errors.raise("InvalidArgumentError", "spawn: sessions over https are not supported")
-    end
     local host, port = hostport:match("^%[(.+)%]:?(%d*)$")
     if not host then host, port = hostport:match("^([^:]+):?(%d*)$") end
-    t.address, t.port, t.host = host, tonumber(port) or 80, hostport
+    t.tls = scheme == "https"
+    t.address, t.port, t.host = host, tonumber(port) or (t.tls and 443 or 80), hostport
   end
   self.target = t
   return t

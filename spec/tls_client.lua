@@ -1,0 +1,52 @@
+-- A client of sbxd behind TLS, run by spec/tls_spec.lua in a process of its own so that
+-- its environment (SSL_CERT_FILE: which CA certificates it trusts) is the spec's choice.
+-- arg[1]: the https URL, arg[2]: the API key. Prints one fact a line.
+local sbx = require "sbx"
+local core = require "sbx.core"
+
+local url, key = arg[1], arg[2]
+
+--- A string as Lua source, on one line.
+local function show(s)
+  return (("%q"):format(s):gsub("\\\n", "\\n"):gsub("\\13", "\\r"))
+end
+
+--- "kind message" of an sbx error, or "ok".
+local function outcome(fn)
+  local ok, err = pcall(fn)
+  if ok then return "ok" end
+  return ("%s %s"):format(type(err) == "table" and err.kind or "?", tostring(type(err) == "table"
+    and err.message or err))
+end
+
+print("create " .. outcome(function()
+  local box <close> = sbx.create { url = url, api_key = key }
+  local r = box.commands:run("printf 'a\\0b'; echo err >&2; exit 3")
+  print(("run %s %s %d"):format(show(r.stdout), show(r.stderr), r.exit_code))
+  local s <close> = box.commands:spawn("cat; echo done >&2")
+  s.stdin:write("ping\0\n")
+  s.stdin:close()
+  local res = s:wait()
+  print(("spawn %s %s %d"):format(show(res.stdout), show(res.stderr), res.exit_code))
+  local t <close> = box.commands:spawn("read x; echo \"got $x\"", { pty = { cols = 90, rows = 20 } })
+  t.stdin:write("typed\n")
+  print("pty " .. show(t:wait().stdout:match("got typed\r\n") or t.stdout))
+end))
+
+-- A WebSocket over TLS on its own, as spawn makes it: the server's certificate is
+-- checked against the CA certificates trusted, and against the name in the URL.
+local host, port = url:match("^https://([^:/]+):(%d+)")
+local s = core.session { address = "127.0.0.1", port = tonumber(port), host = host .. ":" .. port, tls = true,
+                         authorization = "Bearer " .. key, path = "/health" }
+local seen
+local deadline = core.now() + 10
+while not seen and core.now() < deadline do
+  core.step(0.05)
+  for _, ev in ipairs(core.session_ops.poll(s)) do
+    if ev.type == "error" or ev.type == "closed" or ev.type == "open" then
+      seen = ev.type .. (ev.message and (" " .. ev.message) or "")
+      break
+    end
+  end
+end
+print("wss " .. tostring(seen))

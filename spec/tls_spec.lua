@@ -1,0 +1,114 @@
+-- sbxd behind nginx speaking TLS (deploy/nginx/sbx-nginx-conf.sh --tls-cert/--tls-key, as
+-- a TLS ingress does): https:// requests and wss:// sessions, with the server's
+-- certificate checked. Real nginx, real sbxd, and certificates made here by openssl (a CA
+-- of the spec's own, and a certificate for "localhost" it signed). The client runs in a
+-- process of its own (spec/tls_client.lua) whose SSL_CERT_FILE says what it trusts.
+local core = require "sbx.core"
+local helper = require "helper"
+
+local q = helper.q
+
+--- Waits up to 10 s for `fn` to return a value, and returns it.
+local function wait_for(fn, what)
+  local deadline = core.now() + 10
+  while core.now() < deadline do
+    local v = fn()
+    if v then return v end
+    helper.sleep(0.05)
+  end
+  error("timed out waiting for " .. what)
+end
+
+local function free_port()
+  return tonumber(helper.sh([[python3 -c 'import socket; s=socket.socket(); ]]
+    .. [[s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])']]))
+end
+
+--- A CA, and a certificate for localhost signed by it, in dir.
+local function make_certificates(dir)
+  local d = q(dir)
+  helper.sh(("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=sbx-spec-ca "
+    .. "-keyout ca.key -out ca.pem 2>/dev/null && "
+    .. "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key "
+    .. "-out server.csr 2>/dev/null && "
+    .. "printf 'subjectAltName=DNS:localhost\\n' > ext && "
+    .. "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+    .. "-extfile ext -out server.pem 2>/dev/null"):format(d))
+  assert(helper.read_file(dir .. "/server.pem"), "openssl made no certificate")
+end
+
+describe("sbxd behind nginx with TLS", function()
+  local dir, node, url
+
+  local function nginx()
+    return ("nginx -p %s -c %s/nginx.conf -e %s/error.log"):format(q(dir), q(dir), q(dir))
+  end
+
+  --- spec/tls_client.lua's lines, run with SSL_CERT_FILE=`ca` (nil: unset) against `base`.
+  local function client(ca, base)
+    local env = helper.lua_env({ SSL_CERT_FILE = ca }, { "SSL_CERT_FILE" })
+    local out = helper.sh(("%s lua5.4 spec/tls_client.lua %s %s 2>/dev/null")
+      :format(env, q(base or url), q(node.key)))
+    local lines = {}
+    for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    return lines, out
+  end
+
+  setup(function()
+    dir = helper.sh("mktemp -d")
+    make_certificates(dir)
+    node = helper.sbxd { args = { "--node", "0" } }
+    local port = free_port()
+    helper.sh(("mkdir -p %s/tmp && deploy/nginx/sbx-nginx-conf.sh --listen 127.0.0.1:%d --prefix %s "
+      .. "--workers 1 --tls-cert %s/server.pem --tls-key %s/server.key --node %s > %s/nginx.conf")
+      :format(q(dir), port, q(dir), q(dir), q(dir), node.url:match("^http://(.+)$"), q(dir)))
+    local out = helper.sh(nginx() .. " 2>&1")
+    assert(out == "", out)
+    url = ("https://localhost:%d"):format(port)
+    wait_for(function()
+      local probe = "curl -s --cacert %s/ca.pem -o /dev/null -w '%%{http_code}' %s/nodes"
+      return helper.sh(probe:format(q(dir), url)) == "200"
+    end, "nginx")
+  end)
+
+  teardown(function()
+    helper.sh(nginx() .. " -s stop 2>/dev/null")
+    if node then node.stop() end
+    wait_for(function()
+      return helper.sh("test -e " .. q(dir .. "/nginx.pid") .. " || echo gone") == "gone"
+    end, "nginx to stop")
+    helper.sh("rm -rf " .. q(dir))
+  end)
+
+  it("runs and spawns over https and wss when the client trusts the server's CA", function()
+    local lines, out = client(dir .. "/ca.pem")
+    assert.are.same({
+      'run "a\\0b" "err\\n" 3',
+      'spawn "ping\\0\\n" "done\\n" 0',
+      'pty "got typed\\r\\n"',
+      "create ok",
+    }, { lines[1], lines[2], lines[3], lines[4] }, out)
+    -- the bare WebSocket to /health: TLS up, then no upgrade (not a session's path)
+    assert.matches("^wss error ", lines[5])
+    assert.is_nil(lines[5]:find("certificate", 1, true), out)
+  end)
+
+  local REFUSED = "wss error the server's TLS certificate could not be verified with the CA "
+    .. "certificates trusted ($SSL_CERT_FILE, else the system's), or does not name the host"
+
+  it("refuses a server whose certificate no CA it trusts signed, over https and wss", function()
+    local lines, out = client(nil)
+    assert.are.equal(2, #lines, out)
+    assert.matches("^create SandboxError connection to sbxd at https://localhost:%d+ failed: "
+      .. "SSL certificate problem: unable to get local issuer certificate$", lines[1])
+    assert.are.equal(REFUSED, lines[2])
+  end)
+
+  it("refuses a certificate that does not name the host in the URL", function()
+    local lines, out = client(dir .. "/ca.pem", (url:gsub("localhost", "127.0.0.1")))
+    assert.are.equal(2, #lines, out)
+    assert.matches("^create SandboxError .*SSL: no alternative certificate subject name matches "
+      .. "target host name '127.0.0.1'$", lines[1])
+    assert.are.equal(REFUSED, lines[2])
+  end)
+end)
