@@ -83,6 +83,24 @@ function M.lua_env(vars, unset)
   return table.concat(parts, " ")
 end
 
+--- Waits up to `seconds` (default 10) for `fn` to return a true value, sleeping 50 ms
+-- between tries, and returns it; raises "timed out waiting for WHAT" after.
+function M.wait_for(fn, what, seconds)
+  local deadline = core.now() + (seconds or 10)
+  while core.now() < deadline do
+    local v = fn()
+    if v then return v end
+    M.sleep(0.05)
+  end
+  error("timed out waiting for " .. what)
+end
+
+--- A TCP port nobody listens on now at loopback address `addr` (default 127.0.0.1).
+function M.free_port(addr)
+  return tonumber(M.sh(([[python3 -c 'import socket; s=socket.socket(); ]]
+    .. [[s.bind(("%s", 0)); print(s.getsockname()[1])']]):format(addr or "127.0.0.1")))
+end
+
 --- `s` quoted for the shell, as one word.
 function M.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"

@@ -11,23 +11,6 @@ local q = helper.q
 
 local write_file = helper.write_file
 
---- Waits up to 10 s for `fn` to return a value, and returns it.
-local function wait_for(fn, what)
-  local deadline = core.now() + 10
-  while core.now() < deadline do
-    local v = fn()
-    if v then return v end
-    helper.sleep(0.05)
-  end
-  error("timed out waiting for " .. what)
-end
-
---- A port nobody listens on now at loopback address `addr`.
-local function free_port(addr)
-  return tonumber(helper.sh(([[python3 -c 'import socket; s=socket.socket(); ]]
-    .. [[s.bind(("%s", 0)); print(s.getsockname()[1])']]):format(addr)))
-end
-
 local function node_of(id)
   return tonumber(id:match("^sbx_(%d+)_%x+$"))
 end
@@ -55,27 +38,27 @@ describe("nginx with names resolved per request (the Kubernetes form)", function
   setup(function()
     dir = helper.sh("mktemp -d")
     key = core.random_hex(16)
-    port = free_port("127.0.0.2")
+    port = helper.free_port("127.0.0.2")
     names = { ["n0.test"] = { "127.0.0.2" }, ["n1.test"] = { "127.0.0.3" },
               ["ready.test"] = { "127.0.0.2", "127.0.0.3" } }
     publish()
     dns_pid = helper.sh(("python3 spec/dns_stub.py %s/hosts > %s/dns.out 2>&1 & echo $!")
       :format(q(dir), q(dir)))
-    local dns_port = wait_for(function()
+    local dns_port = helper.wait_for(function()
       local f = io.open(dir .. "/dns.out")
       local line = f and f:read("l")
       if f then f:close() end
       return line and line:match("^ready (%d+)$")
     end, "the DNS stub")
     nodes = { [0] = start_node(0, "127.0.0.2"), start_node(1, "127.0.0.3") }
-    local nginx_port = free_port("127.0.0.1")
+    local nginx_port = helper.free_port("127.0.0.1")
     helper.sh(("mkdir -p %s/tmp && deploy/nginx/sbx-nginx-conf.sh --listen 127.0.0.1:%d --prefix %s "
       .. "--workers 1 --resolver 127.0.0.1:%s --any ready.test:%d --node n0.test:%d --node n1.test:%d "
       .. "> %s/nginx.conf"):format(q(dir), nginx_port, q(dir), dns_port, port, port, port, q(dir)))
     local out = helper.sh(nginx() .. " 2>&1")
     assert(out == "", out)
     url = "http://127.0.0.1:" .. nginx_port
-    wait_for(function()
+    helper.wait_for(function()
       return helper.sh("curl -s -o /dev/null -w '%{http_code}' " .. url .. "/nodes") == "200"
     end, "nginx")
   end)
@@ -84,7 +67,7 @@ describe("nginx with names resolved per request (the Kubernetes form)", function
     helper.sh(nginx() .. " -s stop 2>/dev/null")
     if dns_pid then helper.sh("kill " .. dns_pid) end
     for n = 0, 1 do if nodes and nodes[n] then nodes[n].stop() end end
-    wait_for(function()
+    helper.wait_for(function()
       return helper.sh("test -e " .. q(dir .. "/nginx.pid") .. " || echo gone") == "gone"
     end, "nginx to stop")
     helper.sh("rm -rf " .. q(dir))
@@ -114,7 +97,7 @@ describe("nginx with names resolved per request (the Kubernetes form)", function
     local box
     repeat box = sbx.create(opts) until node_of(box.id) == 1
     helper.sh("kill -KILL " .. nodes[1].pid)
-    wait_for(function() return not helper.alive(nodes[1].pid) end, "node 1 to die")
+    helper.wait_for(function() return not helper.alive(nodes[1].pid) end, "node 1 to die")
     local err = helper.error_of(box.commands.run, box.commands, "echo hi")
     assert.are.same({ "SandboxError", 502, "sbxd node 1 is down" }, { err.kind, err.status, err.message })
     -- ready.test still names the dead node's address: a refused connection moves on
@@ -129,11 +112,11 @@ describe("nginx with names resolved per request (the Kubernetes form)", function
     publish()
     -- nginx holds an answer for its resolver's valid=5s: both names move within that
     -- (wait_for allows 10 s)
-    local moved = wait_for(function()
+    local moved = helper.wait_for(function()
       local b = sbx.create(opts)
       if node_of(b.id) == 1 then return b end
     end, "a create on node 1 at its new address")
-    local out = wait_for(function()
+    local out = helper.wait_for(function()
       local ok, r = pcall(function() return sbx.connect(moved.id, opts).commands:run("echo there") end)
       return ok and r.stdout
     end, "node 1's id to reach its new address")

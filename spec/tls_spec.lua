@@ -3,26 +3,9 @@
 -- certificate checked. Real nginx, real sbxd, and certificates made here by openssl (a CA
 -- of the spec's own, and a certificate for "localhost" it signed). The client runs in a
 -- process of its own (spec/tls_client.lua) whose SSL_CERT_FILE says what it trusts.
-local core = require "sbx.core"
 local helper = require "helper"
 
 local q = helper.q
-
---- Waits up to 10 s for `fn` to return a value, and returns it.
-local function wait_for(fn, what)
-  local deadline = core.now() + 10
-  while core.now() < deadline do
-    local v = fn()
-    if v then return v end
-    helper.sleep(0.05)
-  end
-  error("timed out waiting for " .. what)
-end
-
-local function free_port()
-  return tonumber(helper.sh([[python3 -c 'import socket; s=socket.socket(); ]]
-    .. [[s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])']]))
-end
 
 --- A CA, and a certificate for localhost signed by it, in dir.
 local function make_certificates(dir)
@@ -58,14 +41,14 @@ describe("sbxd behind nginx with TLS", function()
     dir = helper.sh("mktemp -d")
     make_certificates(dir)
     node = helper.sbxd { args = { "--node", "0" } }
-    local port = free_port()
+    local port = helper.free_port()
     helper.sh(("mkdir -p %s/tmp && deploy/nginx/sbx-nginx-conf.sh --listen 127.0.0.1:%d --prefix %s "
       .. "--workers 1 --tls-cert %s/server.pem --tls-key %s/server.key --node %s > %s/nginx.conf")
       :format(q(dir), port, q(dir), q(dir), q(dir), node.url:match("^http://(.+)$"), q(dir)))
     local out = helper.sh(nginx() .. " 2>&1")
     assert(out == "", out)
     url = ("https://localhost:%d"):format(port)
-    wait_for(function()
+    helper.wait_for(function()
       local probe = "curl -s --cacert %s/ca.pem -o /dev/null -w '%%{http_code}' %s/nodes"
       return helper.sh(probe:format(q(dir), url)) == "200"
     end, "nginx")
@@ -74,7 +57,7 @@ describe("sbxd behind nginx with TLS", function()
   teardown(function()
     helper.sh(nginx() .. " -s stop 2>/dev/null")
     if node then node.stop() end
-    wait_for(function()
+    helper.wait_for(function()
       return helper.sh("test -e " .. q(dir .. "/nginx.pid") .. " || echo gone") == "gone"
     end, "nginx to stop")
     helper.sh("rm -rf " .. q(dir))

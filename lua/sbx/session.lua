@@ -165,8 +165,7 @@ end
 
 --- Collects output and hands it to the callbacks.
 local function on_output(st, ch, data)
-  local parts = st[ch]
-  if parts then parts[#parts + 1] = data else st[ch] = { data } end
+  Stream.add_part(st, ch, data)
   st.offset = (st.offset or 0) + #data
   st.cut_at = nil -- progress: a later cut has a window of its own
   local cb = st.opts[CALLBACK[ch]]
@@ -302,14 +301,7 @@ end
 -- first (no callback runs: a field read never yields); with callbacks, what they got.
 local function collected(s, st, ch)
   if not ops.closed(s) and not st.has_callbacks and not st.draining then drain(s, st) end
-  local parts = st[ch]
-  if not parts then return "" end
-  if #parts > 1 then
-    local whole = table.concat(parts)
-    st[ch] = { whole }
-    return whole
-  end
-  return parts[1]
+  return Stream.joined(st, ch)
 end
 
 local FIELDS = {

@@ -117,6 +117,27 @@ end
 
 Stream.__close = Stream.abandon
 
+--- Output parts: holder[ch] is the list of the strings of channel ch received so far
+-- (1 stdout, 2 stderr), made when the first comes. A session's state keeps its own the
+-- same way. Adds `bytes` to channel ch's parts.
+function Stream.add_part(holder, ch, bytes)
+  local parts = holder[ch]
+  if parts then parts[#parts + 1] = bytes else holder[ch] = { bytes } end
+end
+
+--- Channel ch's parts as one string, which then replaces them: joined once, however
+-- often it is read.
+function Stream.joined(holder, ch)
+  local parts = holder[ch]
+  if not parts then return "" end
+  if #parts > 1 then
+    local whole = table.concat(parts)
+    holder[ch] = { whole }
+    return whole
+  end
+  return parts[1]
+end
+
 --- Moves what the current request collected into the stream's own parts.
 function Stream:take_output()
   local op = self.op
@@ -124,25 +145,14 @@ function Stream:take_output()
   for ch = 1, 2 do
     local bytes, err = op:output(CHANNEL_NAME[ch])
     if not bytes then errors.raise("SandboxError", "cannot take the command's output: " .. err) end
-    if #bytes > 0 then
-      -- self[1] and self[2]: the parts of stdout and stderr, made when the first comes
-      local parts = self[ch]
-      if parts then parts[#parts + 1] = bytes else self[ch] = { bytes } end
-    end
+    if #bytes > 0 then Stream.add_part(self, ch, bytes) end -- self[1], self[2]
   end
 end
 
 --- The output collected so far on channel 1 (stdout) or 2 (stderr).
 function Stream:collected(ch)
   if self.op then self:take_output() end
-  local parts = self[ch]
-  if not parts then return "" end
-  if #parts > 1 then
-    local whole = table.concat(parts)
-    self[ch] = { whole }
-    return whole
-  end
-  return parts[1]
+  return Stream.joined(self, ch)
 end
 
 --- The CommandResult once the end event came.
