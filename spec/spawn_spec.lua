@@ -346,6 +346,27 @@ describe("spawn over a connection that is cut", function()
   end)
 end)
 
+describe("spawn over a connection that is cut while nobody calls the session", function()
+  it("attaches again while the host only steps, before sbxd's resume grace is over", function()
+    local server = helper.sbxd { args = { "--resume-grace", "1" } }
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local s <close> = box.commands:spawn("read x; echo got $x; sleep 2; echo tick")
+    s.stdin:write("one\n")
+    read_until(s, "got one\n")
+    if destroy_connections(server.url:match(":(%d+)$")) == 0 then
+      box:close(); server.stop()
+      return pending("ss -K cannot destroy sockets here")
+    end
+    -- a host's frames: steps, and no call on the session for longer than the grace
+    local t0 = sbx.now()
+    while sbx.now() - t0 < 2.5 do sbx.step(0.01) end
+    local r = s:wait()
+    assert.are.same({ "got one\ntick\n", 0 }, { r.stdout, r.exit_code })
+    box:close()
+    server.stop()
+  end)
+end)
+
 describe("spawn over a connection that is cut, then quiet", function()
   it("waits without spinning once attached again", function()
     local server = helper.sbxd()

@@ -1,10 +1,11 @@
 -- A client of sbxd behind TLS, run by spec/tls_spec.lua in a process of its own so that
 -- its environment (SSL_CERT_FILE: which CA certificates it trusts) is the spec's choice.
--- arg[1]: the https URL, arg[2]: the API key. Prints one fact a line.
+-- arg[1]: the https URL, arg[2]: the API key, arg[3] (optional): a shell command that
+-- restarts the proxy, run while a session is open. Prints one fact a line.
 local sbx = require "sbx"
 local core = require "sbx.core"
 
-local url, key = arg[1], arg[2]
+local url, key, restart = arg[1], arg[2], arg[3]
 
 --- A string as Lua source, on one line.
 local function show(s)
@@ -31,6 +32,22 @@ print("create " .. outcome(function()
   local t <close> = box.commands:spawn("read x; echo \"got $x\"", { pty = { cols = 90, rows = 20 } })
   t.stdin:write("typed\n")
   print("pty " .. show(t:wait().stdout:match("got typed\r\n") or t.stdout))
+  if restart then
+    -- the connection is cut under the session; it attaches again over wss, from the
+    -- last byte it had: "tick" comes through the new connection (or its replay), and
+    -- stdin written once it is there goes out on it
+    local c <close> = box.commands:spawn("read a; echo got $a; sleep 1; echo tick; read b; echo got $b")
+    local function until_out(text)
+      local deadline = core.now() + 10
+      while c.stdout ~= text and core.now() < deadline do sbx.step(0.01) end
+    end
+    c.stdin:write("before\n")
+    until_out("got before\n")
+    os.execute(restart)
+    until_out("got before\ntick\n")
+    c.stdin:write("after\n")
+    print("resumed " .. show(c:wait().stdout))
+  end
 end))
 
 -- A WebSocket over TLS on its own, as spawn makes it: the server's certificate is

@@ -28,10 +28,10 @@ describe("sbxd behind nginx with TLS", function()
   end
 
   --- spec/tls_client.lua's lines, run with SSL_CERT_FILE=`ca` (nil: unset) against `base`.
-  local function client(ca, base)
+  local function client(ca, base, restart)
     local env = helper.lua_env({ SSL_CERT_FILE = ca }, { "SSL_CERT_FILE" })
-    local out = helper.sh(("%s lua5.4 spec/tls_client.lua %s %s 2>/dev/null")
-      :format(env, q(base or url), q(node.key)))
+    local out = helper.sh(("%s lua5.4 spec/tls_client.lua %s %s %s 2>/dev/null")
+      :format(env, q(base or url), q(node.key), restart and q(restart) or ""))
     local lines = {}
     for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
     return lines, out
@@ -74,6 +74,15 @@ describe("sbxd behind nginx with TLS", function()
     -- the bare WebSocket to /health: TLS up, then no upgrade (not a session's path)
     assert.matches("^wss error ", lines[5])
     assert.is_nil(lines[5]:find("certificate", 1, true), out)
+  end)
+
+  it("resumes a session over wss after nginx restarts under it", function()
+    -- nginx stopped (its connections cut at once) and started again on the same port
+    local restart = ("unset LD_PRELOAD; %s -s stop; while [ -e %s ]; do sleep 0.02; done; %s")
+      :format(nginx(), q(dir .. "/nginx.pid"), nginx())
+    local lines, out = client(dir .. "/ca.pem", nil, restart)
+    assert.are.equal("create ok", lines[5], out)
+    assert.are.equal('resumed "got before\\ntick\\ngot after\\n"', lines[4], out)
   end)
 
   local REFUSED = "wss error the server's TLS certificate could not be verified with the CA "

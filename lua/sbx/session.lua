@@ -295,6 +295,12 @@ local function pump(s)
   end)
 end
 
+--- Whether the session's connection is down (cut, or ended): the pump of a session
+-- without callbacks runs only then, not for every output event.
+local function disconnected(s)
+  return ops.connected(s) == "idle" and not ops.closed(s)
+end
+
 -- ---- fields
 
 --- The output received so far on channel ch. Without callbacks, what is queued is taken
@@ -473,7 +479,10 @@ function M.spawn(commands, start, opts, how)
   st.stdin = setmetatable({ session = s }, Stdin)
   st.has_callbacks = opts.on_stdout ~= nil or opts.on_stderr ~= nil
   wait.adopt(s)
-  if st.has_callbacks then wait.pump(s, pump) end
+  -- A session without callbacks is drained by its calls and field reads, but a cut must
+  -- be followed even while nobody calls (a host reading s.stdout between frames, or not
+  -- at all): sbxd kills a process whose reader stays away for its resume grace.
+  if st.has_callbacks then wait.pump(s, pump) else wait.pump(s, pump, disconnected) end
   local ok, err = pcall(function()
     send_control(s, st, "spawn", STATUS, cjson.encode({ start = start }))
     drive(s, st, "spawn", function() return st.pid ~= nil end, wait.deadline(st.request_timeout),

@@ -22,6 +22,8 @@ local on_op = {}           -- op -> the task waiting on it, or a set of them whe
 -- op -> the function that takes its events when it has some and no task waits on it (a
 -- session with callbacks): weak keys, so that it keeps no op alive
 local pumps = setmetatable({}, { __mode = "k" })
+-- op -> a predicate on it: its pump runs only when the predicate holds (weak keys too)
+local pump_wanted = setmetatable({}, { __mode = "k" })
 local runnable = {}        -- queue of { task, why }
 local live = 0
 local failed_unseen = {}   -- tasks that failed and nobody has waited for, in order
@@ -161,7 +163,7 @@ local function dispatch(mine, started)
       local all = {}
       for t in pairs(w) do all[#all + 1] = t end
       for _, t in ipairs(all) do schedule(t, "ready") end
-    elseif pumps[op] then
+    elseif pumps[op] and (not pump_wanted[op] or pump_wanted[op](op)) then
       M.go(pumps[op], op)
     end
   end
@@ -258,9 +260,10 @@ function M.wait(op, deadline)
 end
 
 --- From now on, when `op` has events and no task waits on it, a task runs fn(op) (once
--- per step at most); nil stops it.
-function M.pump(op, fn)
+-- per step at most), if wanted(op) holds where `wanted` is given; nil stops it.
+function M.pump(op, fn, wanted)
   pumps[op] = fn
+  pump_wanted[op] = fn and wanted or nil
 end
 
 --- The current task (if any) owns `obj`: cancelling the task closes it (obj:close()).
