@@ -101,6 +101,27 @@ function M.free_port(addr)
     .. [[s.bind(("%s", 0)); print(s.getsockname()[1])']]):format(addr or "127.0.0.1")))
 end
 
+--- An nginx of a spec's own, run from `dir` (its nginx.conf written there, with --prefix
+-- `dir`): `cmd`, its command line; `pid_file`; start(), which raises what nginx says
+-- when it does not start; stop(), which returns once nginx is gone.
+function M.nginx(dir)
+  local n = {
+    cmd = ("nginx -p %s -c %s/nginx.conf -e %s/error.log"):format(M.q(dir), M.q(dir), M.q(dir)),
+    pid_file = dir .. "/nginx.pid",
+  }
+  function n.start()
+    local out = M.sh(n.cmd .. " 2>&1")
+    assert(out == "", out)
+  end
+  function n.stop()
+    M.sh(n.cmd .. " -s stop 2>/dev/null")
+    M.wait_for(function()
+      return M.sh("test -e " .. M.q(n.pid_file) .. " || echo gone") == "gone"
+    end, "nginx to stop")
+  end
+  return n
+end
+
 --- `s` quoted for the shell, as one word.
 function M.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"

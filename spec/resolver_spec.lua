@@ -16,7 +16,7 @@ local function node_of(id)
 end
 
 describe("nginx with names resolved per request (the Kubernetes form)", function()
-  local dir, dns_pid, port, key, url, nodes
+  local dir, dns_pid, port, key, url, nodes, nginx
   local names = {}
 
   -- The DNS's answers: name -> addresses, read again at every query.
@@ -24,10 +24,6 @@ describe("nginx with names resolved per request (the Kubernetes form)", function
     local lines = {}
     for name, addrs in pairs(names) do lines[#lines + 1] = name .. " " .. table.concat(addrs, " ") end
     write_file(dir .. "/hosts", table.concat(lines, "\n") .. "\n")
-  end
-
-  local function nginx()
-    return ("nginx -p %s -c %s/nginx.conf -e %s/error.log"):format(q(dir), q(dir), q(dir))
   end
 
   local function start_node(n, addr)
@@ -55,8 +51,8 @@ describe("nginx with names resolved per request (the Kubernetes form)", function
     helper.sh(("mkdir -p %s/tmp && deploy/nginx/sbx-nginx-conf.sh --listen 127.0.0.1:%d --prefix %s "
       .. "--workers 1 --resolver 127.0.0.1:%s --any ready.test:%d --node n0.test:%d --node n1.test:%d "
       .. "> %s/nginx.conf"):format(q(dir), nginx_port, q(dir), dns_port, port, port, port, q(dir)))
-    local out = helper.sh(nginx() .. " 2>&1")
-    assert(out == "", out)
+    nginx = helper.nginx(dir)
+    nginx.start()
     url = "http://127.0.0.1:" .. nginx_port
     helper.wait_for(function()
       return helper.sh("curl -s -o /dev/null -w '%{http_code}' " .. url .. "/nodes") == "200"
@@ -64,12 +60,9 @@ describe("nginx with names resolved per request (the Kubernetes form)", function
   end)
 
   teardown(function()
-    helper.sh(nginx() .. " -s stop 2>/dev/null")
+    if nginx then nginx.stop() end
     if dns_pid then helper.sh("kill " .. dns_pid) end
     for n = 0, 1 do if nodes and nodes[n] then nodes[n].stop() end end
-    helper.wait_for(function()
-      return helper.sh("test -e " .. q(dir .. "/nginx.pid") .. " || echo gone") == "gone"
-    end, "nginx to stop")
     helper.sh("rm -rf " .. q(dir))
   end)
 

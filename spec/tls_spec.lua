@@ -21,11 +21,7 @@ local function make_certificates(dir)
 end
 
 describe("sbxd behind nginx with TLS", function()
-  local dir, node, url
-
-  local function nginx()
-    return ("nginx -p %s -c %s/nginx.conf -e %s/error.log"):format(q(dir), q(dir), q(dir))
-  end
+  local dir, node, url, nginx
 
   --- spec/tls_client.lua's lines, run with SSL_CERT_FILE=`ca` (nil: unset) against `base`.
   local function client(ca, base, restart)
@@ -45,8 +41,8 @@ describe("sbxd behind nginx with TLS", function()
     helper.sh(("mkdir -p %s/tmp && deploy/nginx/sbx-nginx-conf.sh --listen 127.0.0.1:%d --prefix %s "
       .. "--workers 1 --tls-cert %s/server.pem --tls-key %s/server.key --node %s > %s/nginx.conf")
       :format(q(dir), port, q(dir), q(dir), q(dir), node.url:match("^http://(.+)$"), q(dir)))
-    local out = helper.sh(nginx() .. " 2>&1")
-    assert(out == "", out)
+    nginx = helper.nginx(dir)
+    nginx.start()
     url = ("https://localhost:%d"):format(port)
     helper.wait_for(function()
       local probe = "curl -s --cacert %s/ca.pem -o /dev/null -w '%%{http_code}' %s/nodes"
@@ -55,11 +51,8 @@ describe("sbxd behind nginx with TLS", function()
   end)
 
   teardown(function()
-    helper.sh(nginx() .. " -s stop 2>/dev/null")
+    if nginx then nginx.stop() end
     if node then node.stop() end
-    helper.wait_for(function()
-      return helper.sh("test -e " .. q(dir .. "/nginx.pid") .. " || echo gone") == "gone"
-    end, "nginx to stop")
     helper.sh("rm -rf " .. q(dir))
   end)
 
@@ -79,7 +72,7 @@ describe("sbxd behind nginx with TLS", function()
   it("resumes a session over wss after nginx restarts under it", function()
     -- nginx stopped (its connections cut at once) and started again on the same port
     local restart = ("unset LD_PRELOAD; %s -s stop; while [ -e %s ]; do sleep 0.02; done; %s")
-      :format(nginx(), q(dir .. "/nginx.pid"), nginx())
+      :format(nginx.cmd, q(nginx.pid_file), nginx.cmd)
     local lines, out = client(dir .. "/ca.pem", nil, restart)
     assert.are.equal("create ok", lines[5], out)
     assert.are.equal('resumed "got before\\ntick\\ngot after\\n"', lines[4], out)

@@ -69,10 +69,16 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(s);
 }
 
-/* The lws context of the session's connections: the TLS one for wss. */
+/* The client's lws context for connections with TLS (wss) or without. */
+static struct sbx_wsctx *client_wsctx(struct sbx_client *C, int tls)
+{
+    return tls ? &C->wss : &C->ws;
+}
+
+/* The lws context of the session's connections. */
 static struct sbx_wsctx *wsctx_of(struct sbx_session *s)
 {
-    return s->tls ? &s->client->wss : &s->client->ws;
+    return client_wsctx(s->client, s->tls);
 }
 
 /* Out of the scheduler, and the owner's: nobody will take its events any more. */
@@ -394,8 +400,7 @@ struct sbx_session *sbx_session_new(struct sbx_client *C, const struct sbx_ws_ta
                                     const char *path, const char **why)
 {
     *why = "out of memory";
-    struct sbx_wsctx *W = target->tls ? &C->wss : &C->ws;
-    if (!sbx_wsctx_get(W, PROTOCOLS)) return *why = "libwebsockets could not be set up", NULL;
+    if (!sbx_wsctx_get(client_wsctx(C, target->tls), PROTOCOLS)) return *why = "libwebsockets could not be set up", NULL;
     struct sbx_session *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->client = C;
