@@ -2,6 +2,7 @@
 -- while anything drives the loop; wait, kill, stdin, disconnect and connect(pid).
 local sbx = require "sbx"
 local helper = require "helper"
+local testing = require "sbx.testing"
 
 describe("background commands", function()
   local ctx = helper.sandbox_per_block(setup, teardown)
@@ -182,5 +183,80 @@ describe("background commands", function()
     assert.is_true(h:kill())
     other:close()
     empty:close()
+  end)
+end)
+
+describe("a background command whose stream is cut while nobody waits on it", function()
+  --- A server, a sandbox on it, and a handle of `cmd` once h.stdout is `first`; nil
+  -- (the test pending) where ss -K cannot cut the stream.
+  local function cut_after(cmd, first)
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local h = box.commands:run(cmd, { background = true })
+    assert.is_true(helper.eventually(function()
+      sbx.step(0.01)
+      return h.stdout == first
+    end, 5), "h.stdout is " .. h.stdout)
+    if helper.destroy_connections(server.url:match(":(%d+)$")) == 0 then
+      box:close()
+      server.stop()
+      return nil
+    end
+    return server, box, h
+  end
+
+  it("attaches again while the host only steps: h.stdout grows on, every byte once", function()
+    local server, box, h = cut_after("echo one; sleep 1; echo two; sleep 1; echo three", "one\n")
+    if not server then return pending("ss -K cannot destroy sockets here") end
+    -- a handle without callbacks keeps no loop() going, following a cut included
+    local t0 = sbx.now()
+    sbx.loop()
+    assert.is_true(sbx.now() - t0 < 0.5, "sbx.loop() took " .. (sbx.now() - t0) .. " s")
+    -- a host's frames: steps, and no call on the handle
+    assert.is_true(helper.eventually(function()
+      sbx.step(0.01)
+      return h.stdout == "one\ntwo\n"
+    end, 5), "h.stdout is " .. h.stdout)
+    local r = h:wait()
+    assert.are.same({ "one\ntwo\nthree\n", 0 }, { r.stdout, r.exit_code })
+    box:close()
+    server.stop()
+  end)
+
+  it("keeps no sbx.loop() going while it tries to attach again, and wait raises", function()
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key, request_timeout = 3 }
+    local h = box.commands:run("echo up; sleep 30", { background = true })
+    assert.is_true(helper.eventually(function()
+      sbx.step(0.01)
+      return h.stdout == "up\n"
+    end, 5), "h.stdout is " .. h.stdout)
+    local live = sbx.step(0)
+    assert.is_true(testing.kill(server.daemon, 9))
+    -- the cut is noticed, and the handle tries again (a refused port may be a proxy
+    -- restarting) for request_timeout from the cut, pausing between tries: no task of
+    -- it counts as live meanwhile (sbx.step returns how many are)
+    local counted = {}
+    local t0 = sbx.now()
+    while sbx.now() - t0 < 1 do counted[sbx.step(0.02)] = true end
+    assert.are.same({ [live] = true }, counted)
+    t0 = sbx.now()
+    sbx.loop()
+    assert.is_true(sbx.now() - t0 < 0.5, "sbx.loop() took " .. (sbx.now() - t0) .. " s")
+    local err = helper.error_of(h.wait, h)
+    assert.are.equal("SandboxError", err and err.kind, tostring(err))
+    assert.matches("could not be resumed", err.message)
+    assert.are.equal("up\n", h.stdout)
+    server.stop()
+  end)
+
+  it("gets every byte once when wait comes right after the cut", function()
+    local server, box, h = cut_after("seq 1 3; sleep 0.5; seq 4 6", "1\n2\n3\n")
+    if not server then return pending("ss -K cannot destroy sockets here") end
+    local r = h:wait()
+    assert.are.same({ "1\n2\n3\n4\n5\n6\n", 0 }, { r.stdout, r.exit_code })
+    assert.are.equal(r.stdout, h.stdout)
+    box:close()
+    server.stop()
   end)
 end)

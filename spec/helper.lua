@@ -101,6 +101,13 @@ function M.free_port(addr)
     .. [[s.bind(("%s", 0)); print(s.getsockname()[1])']]):format(addr or "127.0.0.1")))
 end
 
+--- A fault no client makes: the kernel destroys the TCP connections to `port` (ss -K,
+-- which needs CAP_NET_ADMIN and a kernel with socket destroy). How many it destroyed.
+function M.destroy_connections(port)
+  return tonumber(M.sh(("ss -H -K -t state established '( dport = :%s )' 2>/dev/null | wc -l")
+    :format(port)))
+end
+
 --- An nginx of a spec's own, run from `dir` (its nginx.conf written there, with --prefix
 -- `dir`): `cmd`, its command line; `pid_file`; start(), which raises what nginx says
 -- when it does not start; stop(), which returns once nginx is gone.
@@ -156,7 +163,8 @@ end
 function M.summary(samples)
   table.sort(samples)
   local function percentile(p) return samples[math.max(1, math.ceil(#samples * p))] end
-  return { median = percentile(0.5), p99 = percentile(0.99) }
+  return { median = percentile(0.5), p99 = percentile(0.99), min = samples[1],
+    max = samples[#samples] }
 end
 
 --- Blocks the whole process for `seconds`, sbx included (nothing steps its loop).

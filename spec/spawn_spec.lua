@@ -34,13 +34,6 @@ local function bytes(n, seed)
   return table.concat(out)
 end
 
---- A fault no client makes: the kernel destroys the TCP connections to `port` (ss -K,
--- which needs CAP_NET_ADMIN and a kernel with socket destroy). How many it destroyed.
-local function destroy_connections(port)
-  return tonumber(helper.sh(("ss -H -K -t state established '( dport = :%s )' 2>/dev/null | wc -l")
-    :format(port)))
-end
-
 describe("spawn", function()
   local ctx = helper.sandbox_per_block(setup, teardown, { tcp = false })
 
@@ -333,7 +326,7 @@ describe("spawn over a connection that is cut", function()
     s.stdin:write("one\n")
     read_until(s, "one\n")
     local port = server.url:match(":(%d+)$")
-    if destroy_connections(port) == 0 then
+    if helper.destroy_connections(port) == 0 then
       box:close(); server.stop()
       return pending("ss -K cannot destroy sockets here")
     end
@@ -353,7 +346,7 @@ describe("spawn over a connection that is cut while nobody calls the session", f
     local s <close> = box.commands:spawn("read x; echo got $x; sleep 2; echo tick")
     s.stdin:write("one\n")
     read_until(s, "got one\n")
-    if destroy_connections(server.url:match(":(%d+)$")) == 0 then
+    if helper.destroy_connections(server.url:match(":(%d+)$")) == 0 then
       box:close(); server.stop()
       return pending("ss -K cannot destroy sockets here")
     end
@@ -373,7 +366,7 @@ describe("spawn over a connection that is cut, then quiet", function()
     local box = sbx.create { url = server.url, api_key = server.key, request_timeout = 0.3 }
     local s <close> = box.commands:spawn("read x; sleep 1.5; echo $x")
     local port = server.url:match(":(%d+)$")
-    if destroy_connections(port) == 0 then
+    if helper.destroy_connections(port) == 0 then
       box:close(); server.stop()
       return pending("ss -K cannot destroy sockets here")
     end

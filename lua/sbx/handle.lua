@@ -45,7 +45,11 @@ end
 -- stream (and keeps sbx.loop() going) until the process ends or the handle disconnects.
 function Handle.new(commands, s, pid)
   local h = setmetatable({ commands = commands, stream = s, pid = pid }, Handle)
-  if s:wants_chunks() and s.op then h.task = wait.go(follow_in_task, h) end
+  if s:wants_chunks() and s.op then
+    h.task = wait.go(follow_in_task, h)
+  else
+    s:watch_requests()
+  end
   return h
 end
 
@@ -77,7 +81,11 @@ function Handle:wait(on_stdout, on_stderr)
     t:wait()
   else
     s.disconnected = nil
-    s:follow()
+    -- the stream's pump leaves it alone meanwhile (Stream:catch_up)
+    s.following = true
+    local ok, err = pcall(s.follow, s)
+    s.following = nil
+    if not ok then error(err, 0) end
   end
   return outcome(self)
 end

@@ -478,6 +478,48 @@ function Stream:reattach(output_from)
   -- an attach after a cut has what is left of the cut's window; a first one, the
   -- request timeout
   self.deadline = self.cut_at and self.cut_at + self:window() or wait.deadline(self:request_timeout())
+  if self.watch then self:watch_request() end
+end
+
+--- A stream nobody follows, of a background command (no callbacks, and no wait under
+-- way): a cut must not stop it, as h.stdout grows while anything steps the loop. Once
+-- watched, each request of the stream has a pump (a quiet task: it keeps no loop()
+-- going) that takes its events when it has some and nobody else does (Stream:catch_up).
+function Stream:watch_requests()
+  self.watch = function(op) self:catch_up(op) end
+  if self.op then self:watch_request() end
+end
+
+function Stream:watch_request()
+  wait.pump(self.op, self.watch, nil, true)
+end
+
+--- The pump's work: takes what request `op` has, without waiting for more; at a cut it
+-- attaches again from where the stream stood, after the pause a follow would make. A
+-- wait under way (`following`) takes the events itself, and one that began during the
+-- pause attaches itself. An error is left for a wait, which follows the stream the same
+-- way and raises it.
+function Stream:catch_up(op)
+  if self.following or self.op ~= op then return end
+  local ok = pcall(function()
+    local how
+    repeat
+      local evs = op:poll(BATCH, BATCH_BYTES)
+      for _, ev in ipairs(evs) do
+        how = self:on_core_event(ev)
+        if how then break end
+      end
+    until how or #evs == 0
+    if how == "end" then
+      self:close()
+    elseif how == "cut" then
+      self:on_cut()
+      if not (self.op or self.following or self.disconnected) then self:reattach() end
+    end
+  end)
+  -- a request that failed (an attach refused) is let go, what it brought kept: the wait
+  -- attaches again, and gets the refusal itself
+  if not ok and self.op and not self.following then self:detach() end
 end
 
 --- Follows the process until its end event (or, with `until_start`, its start event),

@@ -24,6 +24,8 @@ local on_op = {}           -- op -> the task waiting on it, or a set of them whe
 local pumps = setmetatable({}, { __mode = "k" })
 -- op -> a predicate on it: its pump runs only when the predicate holds (weak keys too)
 local pump_wanted = setmetatable({}, { __mode = "k" })
+-- op -> true when its pump's tasks keep no loop() going (weak keys too)
+local pump_quiet = setmetatable({}, { __mode = "k" })
 local runnable = {}        -- queue of { task, why }
 local live = 0
 local failed_unseen = {}   -- tasks that failed and nobody has waited for, in order
@@ -87,7 +89,7 @@ local NO_WAITERS = {}
 
 local function finish(t, ok, ...)
   tasks[t.co] = nil
-  live = live - 1
+  if not t.quiet then live = live - 1 end
   if ok then
     t.state, t.results = "done", table.pack(...)
   else
@@ -115,6 +117,16 @@ local function resume(t, ...)
     waiting[t] = true
     schedule(t, "yield")
   end
+end
+
+--- Starts fn(...) as a task, at once: it runs until its first wait. A `quiet` one is not
+-- counted as live (loop() and step() do not wait for it).
+local function start(fn, quiet, ...)
+  local t = setmetatable({ state = "running", co = coroutine.create(fn), quiet = quiet or nil }, Task)
+  tasks[t.co] = t
+  if not quiet then live = live + 1 end
+  resume(t, ...)
+  return t
 end
 
 -- What turning one byte an operation holds into Lua strings costs, in seconds (a copy
@@ -163,8 +175,9 @@ local function dispatch(mine, started)
       local all = {}
       for t in pairs(w) do all[#all + 1] = t end
       for _, t in ipairs(all) do schedule(t, "ready") end
-    elseif pumps[op] and (not pump_wanted[op] or pump_wanted[op](op)) then
-      M.go(pumps[op], op)
+    elseif op ~= mine and pumps[op] and (not pump_wanted[op] or pump_wanted[op](op)) then
+      -- (not for the op a blocking call waits on: that call takes its events)
+      start(pumps[op], pump_quiet[op], op)
     end
   end
   local now = core.now()
@@ -260,10 +273,12 @@ function M.wait(op, deadline)
 end
 
 --- From now on, when `op` has events and no task waits on it, a task runs fn(op) (once
--- per step at most), if wanted(op) holds where `wanted` is given; nil stops it.
-function M.pump(op, fn, wanted)
+-- per step at most), if wanted(op) holds where `wanted` is given; nil stops it. With
+-- `quiet`, those tasks are not counted as live: they keep no loop() going.
+function M.pump(op, fn, wanted, quiet)
   pumps[op] = fn
   pump_wanted[op] = fn and wanted or nil
+  pump_quiet[op] = fn and quiet or nil
 end
 
 --- The current task (if any) owns `obj`: cancelling the task closes it (obj:close()).
@@ -309,11 +324,7 @@ function M.go(fn, ...)
   if type(fn) ~= "function" then
     errors.raise("InvalidArgumentError", "go: fn must be a function")
   end
-  local t = setmetatable({ state = "running", co = coroutine.create(fn) }, Task)
-  tasks[t.co] = t
-  live = live + 1
-  resume(t, ...)
-  return t
+  return start(fn, false, ...)
 end
 
 local function outcome(t)
