@@ -26,11 +26,15 @@ describe("sbxd behind nginx with TLS", function()
   --- spec/tls_client.lua's lines, run with SSL_CERT_FILE=`ca` (nil: unset) against `base`.
   local function client(ca, base, restart)
     local env = helper.lua_env({ SSL_CERT_FILE = ca }, { "SSL_CERT_FILE" })
-    local out = helper.sh(("%s lua5.4 spec/tls_client.lua %s %s %s 2>/dev/null")
-      :format(env, q(base or url), q(node.key), restart and q(restart) or ""))
+    local err_file = dir .. "/client.err"
+    local out = helper.sh(("%s lua5.4 spec/tls_client.lua %s %s %s 2>%s")
+      :format(env, q(base or url), q(node.key), restart and q(restart) or "", q(err_file)))
     local lines = {}
     for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
-    return lines, out
+    local f = assert(io.open(err_file, "rb"))
+    local err = f:read("a")
+    f:close()
+    return lines, out, err
   end
 
   setup(function()
@@ -82,16 +86,18 @@ describe("sbxd behind nginx with TLS", function()
     .. "certificates trusted ($SSL_CERT_FILE, else the system's), or does not name the host"
 
   it("refuses a server whose certificate no CA it trusts signed, over https and wss", function()
-    local lines, out = client(nil)
+    local lines, out, err = client(nil)
     assert.are.equal(2, #lines, out)
+    assert.are.equal("", err) -- the errors say it all: nothing in the host's stderr
     assert.matches("^create SandboxError connection to sbxd at https://localhost:%d+ failed: "
       .. "SSL certificate problem: unable to get local issuer certificate$", lines[1])
     assert.are.equal(REFUSED, lines[2])
   end)
 
   it("refuses a certificate that does not name the host in the URL", function()
-    local lines, out = client(dir .. "/ca.pem", (url:gsub("localhost", "127.0.0.1")))
+    local lines, out, err = client(dir .. "/ca.pem", (url:gsub("localhost", "127.0.0.1")))
     assert.are.equal(2, #lines, out)
+    assert.are.equal("", err)
     assert.matches("^create SandboxError .*SSL: no alternative certificate subject name matches "
       .. "target host name '127.0.0.1'$", lines[1])
     assert.are.equal(REFUSED, lines[2])

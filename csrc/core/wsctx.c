@@ -82,8 +82,10 @@ static struct lws_context *create(struct sbx_wsctx *W, const struct lws_protocol
         info.client_ssl_ca_filepath = sbx_ca_file(ca, sizeof ca);
     }
     /* lws logs to stderr by default (a notice for the foreign loop, warnings for every
-     * refused upgrade); the client reports failures itself. The level is lws-wide. */
-    lws_set_log_level(LLL_ERR, NULL);
+     * refused upgrade, an error line for a certificate it refuses): a library's lines in
+     * its host's stderr. The client raises every failure with its reason instead (a
+     * refused certificate's too), so lws logs nothing. The level is lws-wide. */
+    lws_set_log_level(0, NULL);
     return lws_create_context(&info);
 }
 
