@@ -193,6 +193,32 @@ describe("a careless client", function()
     assert.are.equal("done\n", run:wait())
   end)
 
+  it("leaves none of its descriptors open in a child the host starts", function()
+    -- A host of its own (a Lua process): the descriptors a child of it holds, before it
+    -- loads sbx and after it used it (a run, a session open), are the same.
+    local script = [[
+      local function child_fds()
+        local p = io.popen("ls /proc/$$/fd")
+        local fds = p:read("a"):gsub("%s+", " ")
+        p:close()
+        return fds
+      end
+      local before = child_fds()
+      local sbx = require "sbx"
+      local box <close> = sbx.create() -- SBX_URL, SBX_API_KEY
+      box.commands:run("true")
+      local s <close> = box.commands:spawn("cat")
+      s.stdin:write("x")
+      print(before)
+      print(child_fds())
+    ]]
+    local env = helper.lua_env { SBX_URL = server.url, SBX_API_KEY = server.key }
+    local out = helper.sh(("%s lua5.4 -e %s 2>&1"):format(env, helper.q(script)))
+    local before, after = out:match("^([^\n]*)\n([^\n]*)$")
+    assert.is_not_nil(before, out)
+    assert.are.equal(before, after)
+  end)
+
   it("gives make check's sanitized unit tests the sanitized build", function()
     -- a dry run (-n) only prints the commands; the make running this spec is left out
     local out = helper.sh("env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -n check")

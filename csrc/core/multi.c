@@ -1,4 +1,5 @@
 #include "multi.h"
+#include "cloexec.h"
 
 #include <pthread.h>
 #include <sys/socket.h>
@@ -80,7 +81,12 @@ static int on_close_socket(void *userp, curl_socket_t fd)
 
 int sbx_multi_init(struct sbx_multi *M, uv_loop_t *uv)
 {
-    if (sbx_curl_global_init() != 0 || !(M->handle = curl_multi_init())) return -1;
+    if (sbx_curl_global_init() != 0) return -1;
+    struct sbx_free_fds fresh;
+    sbx_free_fds_note(&fresh);
+    M->handle = curl_multi_init();
+    sbx_free_fds_cloexec(&fresh); /* its wakeup socketpair */
+    if (!M->handle) return -1;
     uv_timer_init(uv, &M->timer);
     M->timer.data = M;
     sbx_sockwatch_init(&M->sockets, uv, on_activity, M);
