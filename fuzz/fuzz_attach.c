@@ -1,7 +1,8 @@
 /* libFuzzer target: an attach request's query parameters and Last-Event-ID, and the
  * Accept check. The input's first line is the Last-Event-ID value (absent when the line
  * is empty); the rest is the query, its parameters split at '&'. Whatever is accepted
- * must be what the parsers promise: a whole number that fits 64 bits. */
+ * must be what the parsers promise: a whole number that fits 64 bits, a writer id of the
+ * allowed characters. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,5 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         at += len + 1;
     }
     if (!failed && head && !req.has_last_event_id) abort();
+    /* a writer id taken is one the check allows, NUL-terminated in its field */
+    size_t wlen = strnlen(req.writer, sizeof req.writer);
+    if (wlen == sizeof req.writer || (wlen && !sbxd_writer_id_ok(req.writer, wlen))) abort();
     return 0;
 }

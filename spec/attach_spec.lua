@@ -214,8 +214,9 @@ describe("attach", function()
     end)
 
     it("with 400 a bad offset or serial, an unknown parameter, an offset past the end", function()
+      -- (writer is a WebSocket session's: an event stream takes no stdin)
       for _, q in ipairs { "?offset=x", "?offset=-1", "?offset=", "?offset=1.5", "?serial=abc",
-        "?offset=99999999999999999999", "?foo=1", "?offset=1&offset=2", "?offset=6" } do
+        "?offset=99999999999999999999", "?foo=1", "?offset=1&offset=2", "?offset=6", "?writer=w" } do
         refused(400, "InvalidArgumentError", q)
       end
       assert.are.equal(200, attach(ctx.server, ctx.box, pid, "?offset=5").status)

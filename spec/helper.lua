@@ -102,10 +102,13 @@ function M.free_port(addr)
 end
 
 --- A fault no client makes: the kernel destroys the TCP connections to `port` (ss -K,
--- which needs CAP_NET_ADMIN and a kernel with socket destroy). How many it destroyed.
-function M.destroy_connections(port)
-  return tonumber(M.sh(("ss -H -K -t state established '( dport = :%s )' 2>/dev/null | wc -l")
-    :format(port)))
+-- which needs CAP_NET_ADMIN and a kernel with socket destroy), the client's ends; with
+-- `both`, the server's too, and the bytes they had not read yet with them (what a proxy
+-- that restarts loses). How many sockets it destroyed.
+function M.destroy_connections(port, both)
+  local filter = both and "( dport = :%s or sport = :%s )" or "( dport = :%s )"
+  return tonumber(M.sh(("ss -H -K -t state established '%s' 2>/dev/null | wc -l")
+    :format(filter:format(port, port))))
 end
 
 --- An nginx of a spec's own, run from `dir` (its nginx.conf written there, with --prefix

@@ -339,6 +339,43 @@ describe("spawn over a connection that is cut", function()
   end)
 end)
 
+describe("spawn with stdin on its way when the connection is cut", function()
+  it("sends again what the cuts lost: 4 MiB through cat, every byte once", function()
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key }
+    -- cat reads nothing for a while: stdin backs up in sbxd, its socket and the client's
+    local s <close> = box.commands:spawn("sleep 1.5; cat", { timeout = 60 })
+    local chunk, sent = bytes(64 * 1024), {}
+    local writer = sbx.go(function()
+      for i = 1, 64 do
+        sent[i] = chunk:sub(i) .. chunk:sub(1, i - 1)
+        s.stdin:write(sent[i])
+      end
+      s.stdin:close()
+    end)
+    -- meanwhile the kernel cuts the connection three times, sbxd's end losing what it
+    -- had not read yet
+    local port, cuts = server.url:match(":(%d+)$"), 0
+    for _ = 1, 3 do
+      local t0 = sbx.now()
+      while sbx.now() - t0 < 0.4 do sbx.step(0.01) end
+      cuts = cuts + helper.destroy_connections(port, true)
+    end
+    if cuts == 0 then
+      box:close(); server.stop()
+      return pending("ss -K cannot destroy sockets here")
+    end
+    writer:wait()
+    local r = s:wait()
+    local want = table.concat(sent)
+    assert.are.equal(#want, #r.stdout)
+    assert.is_true(want == r.stdout, "the output differs from the input")
+    assert.are.equal(0, r.exit_code)
+    box:close()
+    server.stop()
+  end)
+end)
+
 describe("spawn over a connection that is cut while nobody calls the session", function()
   it("attaches again while the host only steps, before sbxd's resume grace is over", function()
     local server = helper.sbxd { args = { "--resume-grace", "1" } }

@@ -200,6 +200,76 @@ describe("interactive sessions (WebSocket)", function()
     assert.are.equal(0, r.statuses[1].exit_code)
   end)
 
+  it("count a writer's stdin: an attach of the same writer learns how much came in", function()
+    local a = assert(wsraw.open(ctx.server, path_of(ctx.box) .. "?writer=w1"))
+    assert(a:send(STATUS, cjson.encode { start = { cmd = "cat; sleep 1" } }))
+    local st = status_of(a:recv())
+    assert.are.equal(0, st.stdin)
+    assert(a:send(STDIN, "abc"))
+    assert(a:send(STDIN, "de"))
+    assert.are.equal("abcde", stdout_until(a, "abcde"))
+    a:close() -- cut: no close frame
+    local function attach(query)
+      local s, _, body = wsraw.open(ctx.server, path_of(ctx.box, st.pid, query))
+      assert(s, body)
+      return s, status_of(s:recv())
+    end
+    local b, bst = attach(("?offset=5&serial=%d&writer=w1"):format(st.serial))
+    assert.are.equal(5, bst.stdin)
+    -- another writer has a count of its own; a connection that names none gets none
+    local c, cst = attach("?offset=5&writer=w2")
+    assert.are.equal(0, cst.stdin)
+    local d, dst = attach("?offset=5")
+    assert.is_nil(dst.stdin)
+    c:close()
+    d:close()
+    assert(b:send(CLOSE, string.char(STDIN))) -- the EOF counts 1
+    assert(b:send(STATUS, cjson.encode { signal = "SIGCONT" })) -- (a round trip: the EOF is in)
+    b:close()
+    local e, est = attach("?offset=5&writer=w1")
+    assert.are.equal(6, est.stdin)
+    assert.are.equal(0, rest_of(e).statuses[1].exit_code)
+  end)
+
+  it("drop stdin that comes on a writer's older connection once a newer one has it", function()
+    local a = assert(wsraw.open(ctx.server, path_of(ctx.box) .. "?writer=w"))
+    assert(a:send(STATUS, cjson.encode { start = { cmd = "cat" } }))
+    local st = status_of(a:recv())
+    assert(a:send(STDIN, "one"))
+    assert.are.equal("one", stdout_until(a, "one"))
+    local b = assert(wsraw.open(ctx.server, path_of(ctx.box, st.pid, "?offset=3&writer=w")))
+    assert.are.equal(3, status_of(b:recv()).stdin)
+    -- a, not cut as far as sbxd knows, still sends: the client sends that on b again
+    assert(a:send(STDIN, "lost"))
+    socket.sleep(0.2)
+    assert(b:send(STDIN, "two"))
+    assert(b:send(CLOSE, string.char(STDIN)))
+    local r = rest_of(b)
+    assert.are.equal("two", r.stdout)
+    assert.are.equal(0, r.statuses[1].exit_code)
+    a:close()
+  end)
+
+  it("say how much of a writer's stdin came in as it comes, every 256 KiB", function()
+    local s = assert(wsraw.open(ctx.server, path_of(ctx.box) .. "?writer=big"))
+    assert(s:send(STATUS, cjson.encode { start = { cmd = "cat >/dev/null; echo done" } }))
+    status_of(s:recv())
+    local chunk = ("x"):rep(64 * 1024)
+    for _ = 1, 9 do assert(s:send(STDIN, chunk)) end -- 576 KiB
+    assert(s:send(CLOSE, string.char(STDIN)))
+    local r = rest_of(s)
+    assert.are.equal("done\n", r.stdout)
+    local counts = {}
+    for _, x in ipairs(r.statuses) do
+      if x.type == "stdin" then counts[#counts + 1] = x.received end
+    end
+    -- each once 256 KiB more than the one before (or the start) said came in
+    assert.is_true(#counts >= 1 and counts[1] >= 262144, cjson.encode(counts))
+    for i = 2, #counts do assert.is_true(counts[i] - counts[i - 1] >= 262144, cjson.encode(counts)) end
+    assert.is_true(counts[#counts] <= 9 * 65536, cjson.encode(counts))
+    assert.are.equal("end", last(r.statuses).type)
+  end)
+
   it("refuse a bad start with an error status, then close 1008", function()
     local bodies = {
       { { cmd = "" }, "'cmd'" },
@@ -227,6 +297,10 @@ describe("interactive sessions (WebSocket)", function()
       { {}, path_of(ctx.box, 4000000), 404, "NotFoundError" },
       { {}, path_of(ctx.box, 4000000, "?offset=x"), 400, "InvalidArgumentError" },
       { {}, path_of(ctx.box) .. "?offset=0", 400, "InvalidArgumentError" },
+      { {}, path_of(ctx.box) .. "?writer=", 400, "InvalidArgumentError" },
+      { {}, path_of(ctx.box) .. "?writer=a%20b", 400, "InvalidArgumentError" },
+      { {}, path_of(ctx.box) .. "?writer=" .. ("w"):rep(33), 400, "InvalidArgumentError" },
+      { {}, path_of(ctx.box) .. "?writer=a&writer=b", 400, "InvalidArgumentError" },
       { {}, "/sandboxes/" .. ctx.box.id .. "/processes", 404, "NotFoundError" },
       { { protocol = false }, path_of(ctx.box), 400, "InvalidArgumentError" },
       { { protocol = "chat, other" }, path_of(ctx.box), 400, "InvalidArgumentError" },

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -354,10 +355,19 @@ static int start_connect(struct sbx_session *s, const char **why)
     return 0;
 }
 
+/* path with the session's writer id added to its query; NULL when out of memory. */
+static char *with_writer(const struct sbx_session *s, const char *path)
+{
+    size_t n = strlen(path) + sizeof "&writer=" + sizeof s->writer;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s%swriter=%s", path, strchr(path, '?') ? "&" : "?", s->writer);
+    return p;
+}
+
 int sbx_session_connect(struct sbx_session *s, const char *path, const char **why)
 {
     if (s->state != SBX_SESSION_IDLE || s->wsi) return *why = "the session is still connected", -1;
-    char *copy = strdup(path);
+    char *copy = with_writer(s, path);
     if (!copy) return *why = "out of memory", -1;
     free(s->path);
     s->path = copy;
@@ -396,6 +406,17 @@ static char *dup_opt(const char *s, int *failed)
     return d;
 }
 
+/* 16 hex digits, random: no two sessions writing to one process share one. */
+static void new_writer_id(char out[17])
+{
+    unsigned char r[8];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        uint64_t t = uv_hrtime() ^ (uint64_t)(uintptr_t)out;
+        memcpy(r, &t, sizeof r);
+    }
+    for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
 struct sbx_session *sbx_session_new(struct sbx_client *C, const struct sbx_ws_target *target,
                                     const char *path, const char **why)
 {
@@ -410,6 +431,7 @@ struct sbx_session *sbx_session_new(struct sbx_client *C, const struct sbx_ws_ta
     sbx_list_init(&s->events);
     sbx_wstx_init(&s->tx);
     sbx_wsrx_init(&s->rx);
+    new_writer_id(s->writer);
     uv_timer_init(&C->loop.uv, &s->timer);
     s->timer.data = s;
     s->holds = 1; /* the timer, until its close callback */
@@ -429,6 +451,19 @@ struct sbx_session *sbx_session_new(struct sbx_client *C, const struct sbx_ws_ta
 }
 
 /* --- outgoing -------------------------------------------------------------------------- */
+
+int sbx_session_stdin_resume(struct sbx_session *s, int known, uint64_t units)
+{
+    int rc = sbx_wstx_resume_stdin(&s->tx, known, units);
+    if (sbx_wstx_pending(&s->tx)) mark_writable(s);
+    sbx_session_poke(s); /* a writer waiting on what was written looks again */
+    return rc;
+}
+
+void sbx_session_stdin_counted(struct sbx_session *s, uint64_t units)
+{
+    sbx_wstx_stdin_counted(&s->tx, units);
+}
 
 long sbx_session_write(struct sbx_session *s, const void *data, size_t len)
 {
@@ -490,6 +525,8 @@ void sbx_session_destroy(struct sbx_session *s)
 static void on_established(struct sbx_session *s)
 {
     s->state = SBX_SESSION_OPEN;
+    /* stdin waits for the start status to say where it stands on the server */
+    if (s->tx.keep) s->tx.held = 1;
     s->last_rx = s->last_ping = uv_hrtime();
     push_event(s, SBX_SEV_OPEN, -1, 0, NULL, 0);
     if (sbx_wstx_pending(&s->tx) || s->closing) lws_callback_on_writable(s->wsi);

@@ -94,6 +94,8 @@ struct sbx_session {
     int ping_due;
     double keepalive;               /* seconds; 0: unknown yet */
     uint64_t last_rx, last_ping, close_by;  /* uv_hrtime() */
+    char writer[17];                /* its writer id (?writer=, on every connection): the
+                                     * server counts the stdin of each writer */
     int peer_code;                  /* the close code the server sent, 0 if none */
     char peer_reason[SBX_WS_REASON_MAX + 1];
     void **owner;                   /* the binding's pointer, cleared when it goes */
@@ -109,7 +111,8 @@ struct sbx_session {
 struct sbx_session *sbx_session_new(struct sbx_client *C, const struct sbx_ws_target *target,
                                     const char *path, const char **why);
 /* A new connection to `path` once the last one ended (state IDLE). 0, or -1 (then an
- * ERROR event follows, or *why says it when nothing was queued). */
+ * ERROR event follows, or *why says it when nothing was queued). The session's writer id
+ * joins the path's query. */
 int sbx_session_connect(struct sbx_session *s, const char *path, const char **why);
 /* The owner lets the session go: a process it may have started and that Lua did not see
  * end is killed ({"signal":"SIGKILL"}, then close 1000), in the background (nobody
@@ -122,6 +125,13 @@ void sbx_session_destroy(struct sbx_session *s);
 long sbx_session_write(struct sbx_session *s, const void *data, size_t len);
 int sbx_session_eof(struct sbx_session *s);
 int sbx_session_control(struct sbx_session *s, int channel, const void *payload, size_t len);
+
+/* The start status of a connection says where the session's stdin stands (`known` 0
+ * when it says nothing: a server that keeps no count): stdin goes out again from there
+ * (wstx.h). 0, or -1 when out of memory. */
+int sbx_session_stdin_resume(struct sbx_session *s, int known, uint64_t units);
+/* A stdin status: the server counted `units` of the session's stdin. */
+void sbx_session_stdin_counted(struct sbx_session *s, uint64_t units);
 
 /* The server's keepalive interval (seconds, > 0): pings and the silence bound start. */
 void sbx_session_keepalive(struct sbx_session *s, double seconds);

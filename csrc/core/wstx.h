@@ -29,13 +29,28 @@ struct sbx_wsmsg {
     unsigned char storage[];
 };
 
+/* Stdin kept until the server says it came (its `stdin` counts, docs/PROTOCOL.md): a
+ * cut loses what was on its way, and the next connection sends it again from where the
+ * server's count stands. Units: stdin payload bytes, then 1 for the EOF. */
+struct sbx_wstx_kept {
+    unsigned char *bytes;            /* the stdin from unit `from` on */
+    size_t len, cap;
+    uint64_t from;
+};
+
 struct sbx_wstx {
     struct sbx_list control, input;  /* oldest first */
     size_t control_queued;           /* control payload bytes in the queue */
     size_t stdin_queued;             /* stdin payload bytes in the queue */
     uint64_t stdin_accepted;         /* stdin payload bytes ever queued */
-    uint64_t stdin_written;          /* of them, handed to the socket */
+    uint64_t stdin_written;          /* of them, handed to the socket (on the last connection,
+                                        from where the server's count stood) */
     int eof_queued;                  /* stdin's EOF is queued or written: no more stdin */
+    int keep;                        /* stdin is kept until the server counts it (not
+                                        once a server said no count) */
+    int held;                        /* stdin waits: a new connection, whose server has not
+                                        said where stdin stands yet */
+    struct sbx_wstx_kept kept;
 };
 
 void sbx_wstx_init(struct sbx_wstx *tx);
@@ -59,11 +74,19 @@ int sbx_wstx_push_eof(struct sbx_wstx *tx);
 int sbx_wstx_push_control(struct sbx_wstx *tx, int channel, const void *payload, size_t len,
                           int urgent);
 
-/* The next message to write (control first), or NULL. */
+/* The server says where this writer's stdin stands on a new connection: `known` 0 when
+ * it keeps no count (then nothing is kept from now on), else `units` it has. What it
+ * lacks of the stdin kept is queued again, ahead of the stdin not yet written, and stdin
+ * goes out again. 0, or -1 when out of memory. */
+int sbx_wstx_resume_stdin(struct sbx_wstx *tx, int known, uint64_t units);
+/* The server counted `units` of stdin: what is kept of them goes. */
+void sbx_wstx_stdin_counted(struct sbx_wstx *tx, uint64_t units);
+
+/* The next message to write (control first; stdin only while not held), or NULL. */
 struct sbx_wsmsg *sbx_wstx_next(const struct sbx_wstx *tx);
 /* The message sbx_wstx_next returned was written: it leaves the queue and is freed. */
 void sbx_wstx_written(struct sbx_wstx *tx, struct sbx_wsmsg *m);
-/* Whether anything waits to be written. */
+/* Whether anything waits to be written (stdin that is held does not). */
 int sbx_wstx_pending(const struct sbx_wstx *tx);
 
 #endif

@@ -28,6 +28,9 @@
  *        | nil, message
  *   ops.written(s), ops.accepted(s) --> stdin bytes written to the socket, and queued, ever
  *   ops.keepalive(s, seconds); ops.finished(s); ops.poke(s)
+ *   ops.stdin_resume(s, units | nil) --> true | nil, message: the start status said where
+ *        the session's stdin stands on the server (nil: it keeps no count)
+ *   ops.stdin_counted(s, units): a stdin status
  *   ops.connected(s) --> "idle" | "resolving" | "connecting" | "open"
  *   ops.backlog(s) --> bytes of events queued (0 when closed)
  *   ops.state(s) --> the user value table (also of a closed session)
@@ -176,6 +179,30 @@ static int s_keepalive(lua_State *L)
     return 0;
 }
 
+/* A count of stdin units from a status message: an integer >= 0. */
+static uint64_t check_units(lua_State *L, int arg)
+{
+    lua_Integer n = luaL_checkinteger(L, arg);
+    luaL_argcheck(L, n >= 0, arg, "must be a count (>= 0)");
+    return (uint64_t)n;
+}
+
+static int s_stdin_resume(lua_State *L)
+{
+    struct sbx_session *s = check_open(L);
+    int known = !lua_isnoneornil(L, 2);
+    if (sbx_session_stdin_resume(s, known, known ? check_units(L, 2) : 0) != 0) return fail(L, "out of memory");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int s_stdin_counted(lua_State *L)
+{
+    struct sbx_session *s = check_open(L);
+    sbx_session_stdin_counted(s, check_units(L, 2));
+    return 0;
+}
+
 static int s_finished(lua_State *L)
 {
     sbx_session_finished(check_open(L));
@@ -298,6 +325,7 @@ static const luaL_Reg OPS[] = {
     {"poll", s_poll}, {"connect", s_connect}, {"write", s_write}, {"eof", s_eof},
     {"control", s_control}, {"written", s_written}, {"accepted", s_accepted},
     {"keepalive", s_keepalive}, {"finished", s_finished}, {"poke", s_poke},
+    {"stdin_resume", s_stdin_resume}, {"stdin_counted", s_stdin_counted},
     {"connected", s_connected}, {"backlog", s_backlog}, {"state", s_state},
     {"closed", s_closed}, {"close", s_close}, {NULL, NULL}};
 

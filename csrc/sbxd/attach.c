@@ -27,32 +27,34 @@ int sbxd_accepts_frames(struct lws *wsi)
     return n > 0 && sbxd_wants_frames(accept, (size_t)n);
 }
 
-struct sbxd_proc *sbxd_attach_find(struct lws *wsi, struct sbxd_sandbox *box, pid_t pid, uint64_t *offset,
-                                   struct sbxd_err *err)
+struct sbxd_proc *sbxd_attach_find(struct lws *wsi, struct sbxd_sandbox *box, pid_t pid,
+                                   struct sbxd_attach_req *req, struct sbxd_err *err)
 {
-    struct sbxd_attach_req req;
-    if (sbxd_attach_query(wsi, &req, err)) return NULL;
+    if (sbxd_attach_query(wsi, req, err)) return NULL;
     struct sbxd_proc *p = sbxd_proc_find_attach(box, pid);
-    if (!p || (req.has_serial && req.serial != p->serial)) {
+    if (!p || (req->has_serial && req->serial != p->serial)) {
         sbxd_fail(err, 404, SBX_ERR_NOT_FOUND, "no process %d%s in sandbox '%s'", (int)pid,
                   p ? " of that serial" : "", box->id);
         return NULL;
     }
-    if (req.offset > p->log.end) {
+    if (req->offset > p->log.end) {
         sbxd_fail(err, 400, SBX_ERR_INVALID, "offset %" PRIu64 " is past the end of the output (%" PRIu64 ")",
-                  req.offset, p->log.end);
+                  req->offset, p->log.end);
         return NULL;
     }
     if (sbxd_sandbox_resume(box, err)) return NULL;
-    *offset = req.offset;
     return p;
 }
 
 int sbxd_attach(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid)
 {
     struct sbxd_err err;
-    uint64_t offset;
-    struct sbxd_proc *p = sbxd_attach_find(wsi, box, pid, &offset, &err);
+    struct sbxd_attach_req req;
+    struct sbxd_proc *p = sbxd_attach_find(wsi, box, pid, &req, &err);
+    if (p && req.writer[0]) {
+        sbxd_fail(&err, 400, SBX_ERR_INVALID, "'writer' is for WebSocket sessions: an event stream takes no stdin");
+        p = NULL;
+    }
     if (!p) return sbxd_reply_error(wsi, &err);
-    return sbxd_sse_begin(wsi, c, p, offset, sbxd_accepts_frames(wsi)) == 0 ? 0 : -1;
+    return sbxd_sse_begin(wsi, c, p, req.offset, sbxd_accepts_frames(wsi)) == 0 ? 0 : -1;
 }

@@ -29,6 +29,16 @@ static int bad_number(struct sbxd_err *err, const char *what)
     return sbxd_fail(err, 400, SBX_ERR_INVALID, "'%s' must be a whole number >= 0", what);
 }
 
+static int writer_param(struct sbxd_attach_req *req, const char *value, size_t len, struct sbxd_err *err)
+{
+    if (req->writer[0]) return sbxd_fail(err, 400, SBX_ERR_INVALID, "query parameter 'writer' given twice");
+    if (!sbxd_writer_id_ok(value, len))
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "'writer' must be 1 to %d of [0-9A-Za-z_-]", SBXD_WRITER_ID_MAX);
+    memcpy(req->writer, value, len);
+    req->writer[len] = '\0';
+    return 0;
+}
+
 int sbxd_attach_param(struct sbxd_attach_req *req, const char *param, size_t len, struct sbxd_err *err)
 {
     const char *eq = memchr(param, '=', len);
@@ -36,8 +46,10 @@ int sbxd_attach_param(struct sbxd_attach_req *req, const char *param, size_t len
     const char *value = eq ? eq + 1 : param + len;
     size_t vlen = len - nlen - (eq ? 1 : 0);
     int is_offset = nlen == 6 && !memcmp(param, "offset", 6), is_serial = nlen == 6 && !memcmp(param, "serial", 6);
+    if (nlen == 6 && !memcmp(param, "writer", 6)) return writer_param(req, value, vlen, err);
     if (!is_offset && !is_serial)
-        return sbxd_fail(err, 400, SBX_ERR_INVALID, "unknown query parameter '%.*s': attach takes offset and serial",
+        return sbxd_fail(err, 400, SBX_ERR_INVALID,
+                         "unknown query parameter '%.*s': attach takes offset and serial (and writer on a WebSocket)",
                          (int)(nlen < 64 ? nlen : 64), param);
     int *has = is_offset ? &req->has_offset : &req->has_serial;
     if (*has) return sbxd_fail(err, 400, SBX_ERR_INVALID, "query parameter '%s' given twice", is_offset ? "offset" : "serial");

@@ -86,12 +86,13 @@ size_t sbxd_end_data(const struct sbxd_proc *p, char out[SBXD_END_DATA_MAX]);
 /* Whether the request's Accept asks for binary frames (attach.c). */
 int sbxd_accepts_frames(struct lws *wsi);
 struct sbxd_attach_req;
-/* An attach's query (offset, serial) and Last-Event-ID (attach.c); -1 with err set. */
+/* An attach's query (offset, serial, writer) and Last-Event-ID (attach.c); -1 with err
+ * set. */
 int sbxd_attach_query(struct lws *wsi, struct sbxd_attach_req *req, struct sbxd_err *err);
-/* The process an attach is for, and its offset, with a paused sandbox resumed; NULL
- * with err set (404, 400) when there is none. */
-struct sbxd_proc *sbxd_attach_find(struct lws *wsi, struct sbxd_sandbox *box, pid_t pid, uint64_t *offset,
-                                   struct sbxd_err *err);
+/* The process an attach is for, with its query in *req (the offset, a WebSocket's
+ * writer) and a paused sandbox resumed; NULL with err set (404, 400) when there is none. */
+struct sbxd_proc *sbxd_attach_find(struct lws *wsi, struct sbxd_sandbox *box, pid_t pid,
+                                   struct sbxd_attach_req *req, struct sbxd_err *err);
 /* The WebSocket routes (routes.c): /sandboxes/{id}/processes/ws (*pid 0) and
  * /sandboxes/{id}/processes/{pid}/ws. 1 with the id and pid set, else 0. */
 int sbxd_route_ws(const char *path, char *id, size_t idlen, pid_t *pid);

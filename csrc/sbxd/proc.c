@@ -337,6 +337,7 @@ static void proc_free(struct sbxd_proc *p)
     free_handle_of(&p->grace);
     free(p->spare);
     free(p->pty_in);
+    sbxd_writers_free(p->writers);
     sbxd_outlog_free(&p->log);
     free(p);
 }

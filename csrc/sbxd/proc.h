@@ -17,6 +17,7 @@
 #include "request.h"
 #include "sbxd.h"
 #include "stdin.h"
+#include "writers.h"
 
 #define SBXD_LOG_HIGH (256u * 1024u)   /* stop reading the pipes above this backlog */
 #define SBXD_LOG_LOW  (64u * 1024u)    /* and start again below this */
@@ -88,6 +89,7 @@ struct sbxd_proc {
     unsigned char *pty_in;             /* the start's stdin bytes, until a sandbox's pty master
                                           comes with the init's answer */
     size_t pty_in_len;
+    struct sbxd_writers *writers;      /* its sessions' stdin so far (writers.h), or NULL */
 };
 
 /* Starts the command of `req` in `box`. NULL with err set when refused or failed. */

@@ -7,6 +7,7 @@
 #define SBXD_WS_H
 #include "http.h"
 #include "wschan.h"
+#include "writers.h"
 
 /* One session: the reader of one process, on one WebSocket. Malloc'd: its stdin writes
  * may outlive the connection (they forget it when it goes). */
@@ -31,7 +32,16 @@ struct sbxd_ws {
     /* stdin writes not yet done (struct ws_stdin_op), their bytes */
     struct sbx_list stdin_ops;
     size_t stdin_pending;
+    /* the session's writer id (writers.h), "" when its connection named none; what its
+     * last stdin status said was received */
+    char writer[SBXD_WRITER_ID_MAX + 1];
+    uint64_t stdin_acked;
+    int stdin_ack_due;                 /* a stdin status is due */
 };
+
+/* A stdin status goes out once this many more units of a writer's stdin came in than
+ * the last one said: the client keeps what it sent until a status says it came. */
+#define SBXD_WS_STDIN_ACK_EVERY (256u * 1024u)
 
 /* lws per-session memory of the sbx.v1 protocol. */
 struct sbxd_ws_pss {
@@ -44,6 +54,7 @@ struct sbxd_ws_target {
     struct sbxd_sandbox *box;
     struct sbxd_proc *proc;            /* NULL for a start */
     uint64_t offset;
+    char writer[SBXD_WRITER_ID_MAX + 1]; /* the session's writer id (writers.h), or "" */
 };
 
 /* ws_upgrade.c: the target of the request whose head lws holds; -1 with err set when
@@ -51,8 +62,12 @@ struct sbxd_ws_target {
 int sbxd_ws_target(struct lws *wsi, struct sbxd_server *srv, struct sbxd_ws_target *t, struct sbxd_err *err);
 
 /* ws_session.c */
-/* The process's start: attaches the session as its reader from 0. */
+/* The session becomes the reader of process p from `offset`, and the owner of its writer
+ * (if it named one): its start status goes out next. */
 void sbxd_ws_attach(struct sbxd_ws *s, struct sbxd_proc *p, uint64_t offset);
+/* The writer's units of stdin received so far, when the session owns its writer: else
+ * NULL (it named none, or a newer connection of the same writer took it over). */
+struct sbxd_writer *sbxd_ws_writer(struct sbxd_ws *s);
 /* Sends an error status (err's kind and message), then closes with 1008, or 1011 for a
  * server-side failure (status >= 500). */
 void sbxd_ws_fail(struct sbxd_ws *s, const struct sbxd_err *err);

@@ -203,6 +203,22 @@ static void resize(struct sbxd_ws *s, const char *payload, size_t len)
 
 /* ---- messages */
 
+/* A writer's stdin counts as it comes in (units: payload bytes, 1 for its EOF). 0 when
+ * the session's connection no longer owns its writer: a newer one took over after a cut,
+ * and the client sends this stdin again there, so it is dropped here. */
+static int stdin_counted(struct sbxd_ws *s, size_t units)
+{
+    if (!s->writer[0]) return 1;
+    struct sbxd_writer *w = sbxd_ws_writer(s);
+    if (!w) return 0;
+    w->received += units;
+    if (!s->stdin_ack_due && w->received - s->stdin_acked >= SBXD_WS_STDIN_ACK_EVERY) {
+        s->stdin_ack_due = 1;
+        sbxd_ws_want_write(s);
+    }
+    return 1;
+}
+
 static void take_message(struct sbxd_ws *s, const void *data, size_t len)
 {
     struct sbx_ws_msg m;
@@ -215,10 +231,14 @@ static void take_message(struct sbxd_ws *s, const void *data, size_t len)
         return;
     }
     switch (m.channel) {
-    case SBX_WS_STDIN: write_stdin(s, m.payload, m.len); break;
+    case SBX_WS_STDIN:
+        if (stdin_counted(s, m.len)) write_stdin(s, m.payload, m.len);
+        break;
     case SBX_WS_STATUS: control(s, m.payload, m.len); break;
     case SBX_WS_RESIZE: resize(s, m.payload, m.len); break;
-    default: if (m.payload[0] == SBX_WS_STDIN) close_stdin(s); break; /* SBX_WS_CLOSE */
+    default: /* SBX_WS_CLOSE */
+        if (m.payload[0] == SBX_WS_STDIN && stdin_counted(s, 1)) close_stdin(s);
+        break;
     }
 }
 

@@ -36,10 +36,15 @@ static int send_status(struct sbxd_ws *s, const char *json, size_t len)
 static int send_start(struct sbxd_ws *s)
 {
     const struct sbxd_proc *p = s->proc;
-    char json[192];
+    const struct sbxd_writer *w = sbxd_ws_writer(s);
+    char json[256], stdin_part[48] = "";
+    if (w) {
+        snprintf(stdin_part, sizeof stdin_part, ",\"stdin\":%" PRIu64, w->received);
+        s->stdin_acked = w->received;
+    }
     int n = snprintf(json, sizeof json,
-                     "{\"type\":\"start\",\"pid\":%d,\"serial\":%" PRIu64 ",\"from\":%" PRIu64 ",\"keepalive\":%g}",
-                     (int)p->pid, p->serial, s->reader.cur.pos, s->srv->keepalive);
+                     "{\"type\":\"start\",\"pid\":%d,\"serial\":%" PRIu64 ",\"from\":%" PRIu64 ",\"keepalive\":%g%s}",
+                     (int)p->pid, p->serial, s->reader.cur.pos, s->srv->keepalive, stdin_part);
     if (n < 0 || (size_t)n >= sizeof json) return -1;
     s->start_due = 0;
     sbxd_proc_start_sent(s->proc);
@@ -58,6 +63,18 @@ static int send_output(struct sbxd_ws *s)
     sbxd_outlog_advance(&s->reader.cur, n);
     sbxd_proc_drained(p);
     return 0;
+}
+
+/* How much of the writer's stdin came in: the client lets go of what it kept of it. */
+static int send_stdin_ack(struct sbxd_ws *s)
+{
+    const struct sbxd_writer *w = sbxd_ws_writer(s);
+    s->stdin_ack_due = 0;
+    if (!w) return 0;
+    char json[64];
+    int n = snprintf(json, sizeof json, "{\"type\":\"stdin\",\"received\":%" PRIu64 "}", w->received);
+    s->stdin_acked = w->received;
+    return send_status(s, json, (size_t)n);
 }
 
 /* The end, then the close that follows it. */
@@ -89,7 +106,7 @@ int sbxd_ws_has_news(const struct sbxd_ws *s)
     if (s->error || s->close_code) return 1;
     if (!p || s->end_sent) return 0;
     if (s->start_due) return sbxd_proc_started_yet(p);
-    return sbxd_proc_unread(p, &s->reader) > 0 || sbxd_proc_finished_for(p, &s->reader);
+    return s->stdin_ack_due || sbxd_proc_unread(p, &s->reader) > 0 || sbxd_proc_finished_for(p, &s->reader);
 }
 
 /* The close: lws sends the frame with this code and reason, then waits for the client's
@@ -114,6 +131,7 @@ int sbxd_ws_writable(struct sbxd_ws *s)
     else if (s->close_code) return send_close(s);
     else if (!sbxd_ws_has_news(s)) return 0;
     else if (s->start_due) rc = send_start(s);
+    else if (s->stdin_ack_due) rc = send_stdin_ack(s);
     else if (sbxd_proc_unread(s->proc, &s->reader)) rc = send_output(s);
     else rc = send_end(s);
     if (rc) return -1;

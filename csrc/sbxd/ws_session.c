@@ -60,8 +60,20 @@ void sbxd_ws_attach(struct sbxd_ws *s, struct sbxd_proc *p, uint64_t offset)
     s->proc = p;
     s->start_due = 1;
     sbxd_proc_attach(p, &s->reader, offset);
+    /* from now on stdin of this writer counts on this connection only; the start status
+     * says how much came on the ones before */
+    if (s->writer[0] && !sbxd_writer_own(&p->writers, s->writer, s)) {
+        struct sbxd_err err;
+        sbxd_fail(&err, 500, SBX_ERR_SANDBOX, "out of memory");
+        sbxd_ws_fail(s, &err);
+    }
     sbxd_ws_update_rx(s);
     sbxd_ws_want_write(s);
+}
+
+struct sbxd_writer *sbxd_ws_writer(struct sbxd_ws *s)
+{
+    return s->writer[0] && s->proc ? sbxd_writer_owned(s->proc->writers, s->writer, s) : NULL;
 }
 
 static void on_news(struct sbxd_reader *r)
@@ -105,7 +117,10 @@ static int establish(struct lws *wsi, struct sbxd_ws_pss *pss)
     struct sbxd_err err;
     if (sbxd_ws_target(wsi, s->srv, &t, &err) != 0) {
         sbxd_ws_fail(s, &err);
-    } else if (t.proc) {
+        return 0;
+    }
+    memcpy(s->writer, t.writer, sizeof s->writer);
+    if (t.proc) {
         sbxd_ws_attach(s, t.proc, t.offset);
     } else {
         s->awaiting_start = 1;
@@ -116,6 +131,7 @@ static int establish(struct lws *wsi, struct sbxd_ws_pss *pss)
 
 static void session_free(struct sbxd_ws *s)
 {
+    if (s->proc) sbxd_writers_disown(s->proc->writers, s);
     if (s->proc) sbxd_proc_detach(s->proc, &s->reader);
     sbxd_ws_forget_stdin(s);
     free(s->msg);

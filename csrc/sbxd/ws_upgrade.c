@@ -80,11 +80,16 @@ static int handshake_refused(struct lws *wsi, struct sbxd_err *err)
     return 0;
 }
 
-/* The start route takes no query. */
-static int no_query(struct lws *wsi, struct sbxd_err *err)
+/* The start route's query: a writer id at most. */
+static int start_query(struct lws *wsi, struct sbxd_ws_target *t, struct sbxd_err *err)
 {
+    struct sbxd_attach_req req;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) <= 0) return 0;
-    return sbxd_fail(err, 400, SBX_ERR_INVALID, "the start route takes no query: the start message says it all");
+    if (sbxd_attach_query(wsi, &req, err)) return -1;
+    if (req.has_offset || req.has_serial)
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "the start route takes only writer: the start message says the rest");
+    memcpy(t->writer, req.writer, sizeof t->writer);
+    return 0;
 }
 
 int sbxd_ws_target(struct lws *wsi, struct sbxd_server *srv, struct sbxd_ws_target *t, struct sbxd_err *err)
@@ -95,8 +100,12 @@ int sbxd_ws_target(struct lws *wsi, struct sbxd_server *srv, struct sbxd_ws_targ
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !sbxd_route_ws(path, id, sizeof id, &pid))
         return sbxd_fail(err, 404, SBX_ERR_NOT_FOUND, "no WebSocket at this route");
     if (!(t->box = sbxd_sandbox_find(srv, id))) return sbxd_fail(err, 404, SBX_ERR_NOT_FOUND, "no sandbox '%.64s'", id);
-    if (pid == 0) return no_query(wsi, err);
-    return (t->proc = sbxd_attach_find(wsi, t->box, pid, &t->offset, err)) ? 0 : -1;
+    if (pid == 0) return start_query(wsi, t, err);
+    struct sbxd_attach_req req;
+    if (!(t->proc = sbxd_attach_find(wsi, t->box, pid, &req, err))) return -1;
+    t->offset = req.offset;
+    memcpy(t->writer, req.writer, sizeof t->writer);
+    return 0;
 }
 
 /* What every route checks first: the head's size, the key; then that this is a GET of

@@ -112,6 +112,11 @@ local function on_start(s, st, doc)
   end
   st.offset = from
   if st.attaching then st.attaching, st.cut_at = nil, nil end -- attached again
+  -- where this session's stdin stands on sbxd: what a cut lost goes out again from there
+  -- (nil: a server that keeps no count)
+  local units = math.type(doc.stdin) and math.tointeger(doc.stdin)
+  local ok, err = ops.stdin_resume(s, units and units >= 0 and units or nil)
+  if not ok then fail(st, "SandboxError", "cannot send stdin again: " .. tostring(err)) end
 end
 
 local function on_status(s, st, data)
@@ -125,6 +130,9 @@ local function on_status(s, st, data)
     end
     st.ended = doc
     ops.finished(s)
+  elseif t == "stdin" then
+    local received = math.type(doc.received) and math.tointeger(doc.received)
+    if received and received >= 0 then ops.stdin_counted(s, received) end
   elseif t == "error" then
     local e = type(doc.error) == "table" and doc.error or {}
     st.server_error = { kind = errors.kind_for(nil, transport.str(e.kind)),

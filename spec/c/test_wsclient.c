@@ -152,6 +152,54 @@ static void test_control_bound_and_urgent(void)
     sbx_wstx_clear(&tx);
 }
 
+/* The payload of the next queued message (its bytes as queued, before write_next masks
+ * them), and its channel; -1 when none. */
+static int peek_next(const struct sbx_wstx *tx, const unsigned char **payload, size_t *len)
+{
+    struct sbx_wsmsg *m = sbx_wstx_next(tx);
+    if (!m) return -1;
+    *payload = m->bytes + 1;
+    *len = m->len - 1;
+    return m->bytes[0];
+}
+
+static void test_stdin_sent_again(void)
+{
+    struct sbx_wstx tx;
+    sbx_wstx_init(&tx);
+    const unsigned char *p = NULL;
+    size_t len = 0;
+    CHECK(sbx_wstx_push_stdin(&tx, "abcdef", 6) == 6, "stdin");
+    while (write_next(&tx, &len) >= 0) {}
+    CHECK(tx.stdin_written == 6 && tx.kept.len == 6 && tx.kept.from == 0, "written, and kept");
+    tx.held = 1; /* a new connection */
+    CHECK(sbx_wstx_push_stdin(&tx, "gh", 2) == 2 && sbx_wstx_push_eof(&tx) == 0, "stdin and EOF while held");
+    CHECK(!sbx_wstx_pending(&tx) && !sbx_wstx_next(&tx), "held: no stdin goes");
+    CHECK(sbx_wstx_push_control(&tx, 3, "{}", 2, 0) == 0 && write_next(&tx, &len) == 3, "control goes");
+    /* the server has 2 units: the rest goes again, as it was (the kept copy, unmasked) */
+    CHECK(sbx_wstx_resume_stdin(&tx, 1, 2) == 0 && !tx.held && tx.stdin_written == 2, "resumed at 2");
+    CHECK(peek_next(&tx, &p, &len) == 0 && len == 6 && memcmp(p, "cdefgh", 6) == 0, "from unit 2: %.*s",
+          (int)len, (const char *)p);
+    CHECK(write_next(&tx, &len) == 0 && write_next(&tx, &len) == 255 && write_next(&tx, &len) < 0,
+          "then the EOF, once");
+    CHECK(tx.stdin_written == 8, "written again: %llu", (unsigned long long)tx.stdin_written);
+    sbx_wstx_stdin_counted(&tx, 5);
+    CHECK(tx.kept.from == 5 && tx.kept.len == 3, "counted: what came goes (%llu, %zu)",
+          (unsigned long long)tx.kept.from, tx.kept.len);
+    CHECK(sbx_wstx_resume_stdin(&tx, 1, 1) == 0 && peek_next(&tx, &p, &len) == 0 && len == 3 &&
+          memcmp(p, "fgh", 3) == 0, "a count below one counted before: from what is kept");
+    /* units: the 8 bytes, then the EOF */
+    CHECK(sbx_wstx_resume_stdin(&tx, 1, 8) == 0 && write_next(&tx, &len) == 255 && !sbx_wstx_pending(&tx),
+          "all but the EOF: the EOF again");
+    CHECK(sbx_wstx_resume_stdin(&tx, 1, 9) == 0 && !sbx_wstx_pending(&tx), "all and the EOF: nothing again");
+    CHECK(sbx_wstx_resume_stdin(&tx, 0, 0) == 0 && !tx.keep && tx.kept.len == 0, "a server with no count");
+    sbx_wstx_clear(&tx);
+    sbx_wstx_init(&tx);
+    CHECK(sbx_wstx_resume_stdin(&tx, 0, 0) == 0 && sbx_wstx_push_stdin(&tx, "i", 1) == 1 && tx.kept.len == 0,
+          "nothing kept once a server said no count");
+    sbx_wstx_clear(&tx);
+}
+
 int main(void)
 {
     test_output_fragments();
@@ -159,5 +207,6 @@ int main(void)
     test_protocol_breaks();
     test_stdin_bound_and_order();
     test_control_bound_and_urgent();
+    test_stdin_sent_again();
     return check_report();
 }
