@@ -175,8 +175,7 @@ local function dispatch(mine, started)
       local all = {}
       for t in pairs(w) do all[#all + 1] = t end
       for _, t in ipairs(all) do schedule(t, "ready") end
-    elseif op ~= mine and pumps[op] and (not pump_wanted[op] or pump_wanted[op](op)) then
-      -- (not for the op a blocking call waits on: that call takes its events)
+    elseif pumps[op] and (not pump_wanted[op] or pump_wanted[op](op)) then
       start(pumps[op], pump_quiet[op], op)
     end
   end
