@@ -165,13 +165,7 @@ int sbx_wstx_resume_stdin(struct sbx_wstx *tx, int known, uint64_t units)
         tx->stdin_queued += n;
         at += n;
     }
-    if (tx->eof_queued && units <= eof_unit) {
-        unsigned char which = SBX_WS_STDIN;
-        struct sbx_wsmsg *m = new_msg(SBX_WSMSG_EOF, SBX_WS_CLOSE, &which, 1);
-        if (!m) return -1;
-        sbx_list_push_back(&tx->input, &m->link);
-    }
-    return 0;
+    return tx->eof_queued && units <= eof_unit ? sbx_wstx_push_eof(tx) : 0;
 }
 
 void sbx_wstx_stdin_counted(struct sbx_wstx *tx, uint64_t units)

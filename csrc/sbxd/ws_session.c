@@ -131,8 +131,10 @@ static int establish(struct lws *wsi, struct sbxd_ws_pss *pss)
 
 static void session_free(struct sbxd_ws *s)
 {
-    if (s->proc) sbxd_writers_disown(s->proc->writers, s);
-    if (s->proc) sbxd_proc_detach(s->proc, &s->reader);
+    if (s->proc) {
+        sbxd_writers_disown(s->proc->writers, s);
+        sbxd_proc_detach(s->proc, &s->reader);
+    }
     sbxd_ws_forget_stdin(s);
     free(s->msg);
     free(s->error);
