@@ -260,3 +260,37 @@ describe("a background command whose stream is cut while nobody waits on it", fu
     server.stop()
   end)
 end)
+
+describe("a stdin call whose connection is cut while it waits", function()
+  it("is sent again: the bytes reach the command once, the close once", function()
+    local server = helper.sbxd()
+    local box = sbx.create { url = server.url, api_key = server.key }
+    local h = box.commands:run("sleep 1.2; cat", { background = true })
+    local f = assert(io.open("/dev/urandom", "rb"))
+    local data = f:read(4 * 1024 * 1024) -- past what the pipe holds: the write waits for cat
+    f:close()
+    local write = sbx.go(function() h:send_stdin(data) end)
+    -- the kernel cuts both ends of every connection to sbxd three times while the write
+    -- waits (as a proxy restarting does): its answer is lost each time
+    local port, cut = server.url:match(":(%d+)$"), 0
+    for _ = 1, 3 do
+      local t0 = sbx.now()
+      while sbx.now() - t0 < 0.25 do sbx.step(0.01) end
+      cut = cut + helper.destroy_connections(port, true)
+    end
+    if cut == 0 then
+      write:cancel()
+      box:close()
+      server.stop()
+      return pending("ss -K cannot destroy sockets here")
+    end
+    write:wait()
+    h:close_stdin()
+    local r = h:wait()
+    assert.are.equal(0, r.exit_code)
+    assert.are.equal(#data, #r.stdout)
+    assert.is_true(r.stdout == data, "the output is not the bytes once")
+    box:close()
+    server.stop()
+  end)
+end)

@@ -212,6 +212,26 @@ describe("streams through nginx", function()
       end
     end)
 
+    it("a stdin write cut after sbxd took it, then answered 503 and 504, is taken once", function()
+      local data = random_bytes(2 * MIB) -- past what the pipe holds: the write waits for cat
+      local h = box.commands:run("sleep 1; cat", { background = true })
+      local proxy = cutproxy.start(c.port, { cuts = 0, least = 1, most = 2,
+        after_cut = function(p) p:answer(UNAVAILABLE, 1); p:answer(GATEWAY_TIMEOUT, 1) end })
+      local ok, err = pcall(cutproxy.drive, function()
+        local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key })
+        proxy.limit = 1 -- the write's answer is cut after its first byte
+        via.commands:send_stdin(h.pid, data)
+      end, 20)
+      proxy:close()
+      assert(ok, err)
+      assert.are.equal(1, proxy.cuts)
+      assert.are.equal(0, #proxy.canned, "the answers were not all taken")
+      h:close_stdin()
+      local r = h:wait()
+      assert.are.equal(#data, #r.stdout)
+      assert.is_true(r.stdout == data, "the output is not the bytes once")
+    end)
+
     it("answered 401 fails at once, long before the request timeout", function()
       for _, kind in ipairs { "run", "session" } do
         local proxy = proxy_answering { UNAUTHORIZED }

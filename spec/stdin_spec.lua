@@ -252,6 +252,71 @@ describe("stdin of a background process", function()
   end)
 end)
 
+describe("a stdin call with a key (?writer=), sent again after a cut", function()
+  local ctx = helper.sandbox_per_block(setup, teardown)
+  local function keyed(pid, key) return stdin_path(ctx.box.id, pid) .. "?writer=" .. key end
+
+  it("is taken once: a write sent again writes nothing more, a close sent again says closed", function()
+    local s = start(ctx.server, ctx.box.id, "cat")
+    assert.are.same({ 200, { written = 3 } }, { call(ctx.server, "POST", keyed(s.pid, "k1"), "abc") })
+    assert.are.same({ 200, { written = 3 } }, { call(ctx.server, "POST", keyed(s.pid, "k1"), "abc") })
+    assert.are.same({ 200, { written = 2 } }, { call(ctx.server, "POST", keyed(s.pid, "k2"), "de") })
+    assert.are.same({ 200, { closed = true } }, { call(ctx.server, "DELETE", keyed(s.pid, "c1")) })
+    assert.are.same({ 200, { closed = true } }, { call(ctx.server, "DELETE", keyed(s.pid, "c1")) })
+    -- another close (another key) finds it closed; another write is refused
+    assert.are.same({ 200, { closed = false } }, { call(ctx.server, "DELETE", keyed(s.pid, "c2")) })
+    assert.are.equal(409, (call(ctx.server, "POST", keyed(s.pid, "k3"), "x")))
+    assert.are.equal(0, s:finish().exit_code)
+    assert.are.equal("abcde", s:output())
+  end)
+
+  it("answers a write sent again once the first sending's bytes are in the pipe", function()
+    local s = start(ctx.server, ctx.box.id, "sleep 0.6; cat")
+    local data = ("w"):rep(MiB) -- past the pipe's capacity: the write waits for cat
+    local first = connect(ctx.server)
+    send_request(first, ctx.server, "POST", keyed(s.pid, "big"), data)
+    helper.sleep(0.1)
+    first:close() -- the cut: its answer is lost, its bytes are sbxd's
+    local again = connect(ctx.server)
+    send_request(again, ctx.server, "POST", keyed(s.pid, "big"), data)
+    assert.is_nil(answer_of(again, s, 0.2), "answered before cat read the first sending's bytes")
+    assert.are.same({ 200, { written = MiB } }, { answer_of(again, s) })
+    again:close()
+    assert.are.same({ 200, { closed = true } }, { call(ctx.server, "DELETE", keyed(s.pid, "end")) })
+    s:finish()
+    assert.are.equal(MiB, #s:output())
+    assert.is_true(s:output() == data, "the output is not the bytes once")
+  end)
+
+  it("leaves the key of a refused write free", function()
+    local s = start(ctx.server, ctx.box.id, "sleep 100")
+    local w = post_stdin(ctx.server, ctx.box.id, s.pid, ("z"):rep(12 * MiB))
+    assert.is_nil(answer_of(w, s, 0.3))
+    assert.are.equal(429, (call(ctx.server, "POST", keyed(s.pid, "r"), ("z"):rep(5 * MiB))))
+    -- sent again, it is a write of its own: refused again, not answered as taken
+    assert.are.equal(429, (call(ctx.server, "POST", keyed(s.pid, "r"), ("z"):rep(5 * MiB))))
+    kill(ctx.server, ctx.box.id, s.pid)
+    assert.are.equal(409, (answer_of(w, s)))
+    w:close()
+    s:finish()
+  end)
+
+  it("refuses a bad key and any other query parameter (400)", function()
+    local s = start(ctx.server, ctx.box.id, "cat")
+    local path = stdin_path(ctx.box.id, s.pid)
+    for _, q in ipairs { "?writer=", "?writer=a%21", "?writer=" .. ("a"):rep(33), "?writer=a&writer=b",
+      "?offset=1", "?writer=a&serial=1" } do
+      local status, doc = call(ctx.server, "POST", path .. q, "x")
+      assert.are.same({ 400, "InvalidArgumentError" }, { status, doc.error.kind }, q)
+      status, doc = call(ctx.server, "DELETE", path .. q)
+      assert.are.same({ 400, "InvalidArgumentError" }, { status, doc.error.kind }, q)
+    end
+    call(ctx.server, "DELETE", path)
+    s:finish()
+    assert.are.equal("", s:output())
+  end)
+end)
+
 for _, transport in ipairs { "tcp", "unix" } do
   describe("a connection that closes while its write waits (" .. transport .. ")", function()
     local ctx = helper.sandbox_per_block(setup, teardown, { tcp = transport == "tcp" })

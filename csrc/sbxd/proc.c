@@ -338,6 +338,7 @@ static void proc_free(struct sbxd_proc *p)
     free(p->spare);
     free(p->pty_in);
     sbxd_writers_free(p->writers);
+    sbxd_writers_free(p->stdin_calls);
     sbxd_outlog_free(&p->log);
     free(p);
 }

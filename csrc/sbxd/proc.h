@@ -90,6 +90,7 @@ struct sbxd_proc {
                                           comes with the init's answer */
     size_t pty_in_len;
     struct sbxd_writers *writers;      /* its sessions' stdin so far (writers.h), or NULL */
+    struct sbxd_writers *stdin_calls;  /* the keys of its stdin calls taken lately, or NULL */
 };
 
 /* Starts the command of `req` in `box`. NULL with err set when refused or failed. */

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include "attach_req.h"
 #include "http.h"
 #include "later.h"
 #include "protocol.h"
@@ -134,34 +135,77 @@ static struct sbxd_proc *stdin_target(struct sbxd_sandbox *box, pid_t pid, struc
     return p && !p->exited ? p : NULL;
 }
 
+/* A stdin call's query: its key (`writer=ID`) at most, "" without. A call sent again with
+ * the key of one taken before takes nothing more (docs/PROTOCOL.md "stdin"). */
+static int stdin_key(struct lws *wsi, char key[SBXD_WRITER_ID_MAX + 1], struct sbxd_err *err)
+{
+    struct sbxd_attach_req req;
+    key[0] = '\0';
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) <= 0) return 0;
+    if (sbxd_attach_query(wsi, &req, err)) return -1;
+    if (req.has_offset || req.has_serial)
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "a stdin call takes only writer (its key) in its query");
+    memcpy(key, req.writer, SBXD_WRITER_ID_MAX + 1);
+    return 0;
+}
+
+/* Notes `key` (if any) as taken by process p: 500 when out of memory. */
+static int note_key(struct sbxd_proc *p, const char *key, struct sbxd_err *err)
+{
+    if (!key[0] || sbxd_writer_own(&p->stdin_calls, key, NULL)) return 0;
+    return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
+}
+
+/* The body's bytes, queued unless its key was taken: they were, by the same call sent
+ * before. Returns what sbxd_stdin_write_again does (0 for a write queued), or -1. */
+static int queue_stdin(struct sbxd_proc *p, struct sbxd_conn *c, const char *key, struct sbxd_later *l,
+                       struct sbxd_err *err)
+{
+    if (key[0] && sbxd_writer_find(p->stdin_calls, key))
+        return sbxd_stdin_write_again(&p->in, c->body_len, &l->waiter, err);
+    if (note_key(p, key, err)) return -1;
+    if (sbxd_stdin_write(&p->in, c->body, c->body_len, &l->waiter, err)) {
+        if (key[0]) sbxd_writer_drop(p->stdin_calls, key);
+        return -1;
+    }
+    c->body = NULL; /* the write has it */
+    return SBXD_STDIN_AGAIN_WAITS;
+}
+
 /* POST /sandboxes/{id}/processes/{pid}/stdin: the body's bytes, as they are, into the
  * process's stdin; answered {"written": N} once they are all in the pipe. */
 static int write_stdin(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid)
 {
     struct sbxd_err err;
+    char key[SBXD_WRITER_ID_MAX + 1];
+    if (stdin_key(wsi, key, &err)) return sbxd_reply_error(wsi, &err);
     struct sbxd_proc *p = stdin_target(box, pid, &err);
     if (!p) return sbxd_reply_error(wsi, &err);
     struct sbxd_later *l = sbxd_later_new(wsi);
     if (!l) return reply_fail(wsi, 500, SBX_ERR_SANDBOX, "out of memory");
-    if (sbxd_stdin_write(&p->in, c->body, c->body_len, &l->waiter, &err)) {
-        sbxd_later_drop(l);
-        return sbxd_reply_error(wsi, &err);
-    }
-    c->body = NULL; /* the write has it */
-    return sbxd_later_wait(l, c);
+    int queued = queue_stdin(p, c, key, l, &err);
+    if (queued == SBXD_STDIN_AGAIN_WAITS) return sbxd_later_wait(l, c);
+    sbxd_later_drop(l);
+    if (queued < 0) return sbxd_reply_error(wsi, &err);
+    return sbxd_reply(wsi, 200, json_pack("{s:I}", "written", (json_int_t)c->body_len));
 }
 
 /* DELETE /sandboxes/{id}/processes/{pid}/stdin: {"closed": true} once the writes before
- * it are in the pipe and it is closed; {"closed": false} when it was closed already. */
+ * it are in the pipe and it is closed; {"closed": false} when it was closed already; a
+ * close sent again (its key taken) {"closed": true} at once. */
 static int close_stdin(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid)
 {
     struct sbxd_err err;
+    char key[SBXD_WRITER_ID_MAX + 1];
+    if (stdin_key(wsi, key, &err)) return sbxd_reply_error(wsi, &err);
     struct sbxd_proc *p = stdin_target(box, pid, &err);
     if (!p) return sbxd_reply_error(wsi, &err);
+    if (key[0] && sbxd_writer_find(p->stdin_calls, key)) return sbxd_reply(wsi, 200, json_pack("{s:b}", "closed", 1));
     struct sbxd_later *l = sbxd_later_new(wsi);
     if (!l) return reply_fail(wsi, 500, SBX_ERR_SANDBOX, "out of memory");
-    int found = sbxd_stdin_close(&p->in, &l->waiter, &err);
+    int found = note_key(p, key, &err) ? -1 : sbxd_stdin_close(&p->in, &l->waiter, &err);
     if (found == SBXD_STDIN_CLOSE_WAITS) return sbxd_later_wait(l, c);
+    if (key[0] && found != SBXD_STDIN_CLOSED) sbxd_writer_drop(p->stdin_calls, key);
     sbxd_later_drop(l);
     if (found < 0) return sbxd_reply_error(wsi, &err);
     return sbxd_reply(wsi, 200, json_pack("{s:b}", "closed", found == SBXD_STDIN_CLOSED));

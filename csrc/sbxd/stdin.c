@@ -61,6 +61,7 @@ struct stdin_op {
     int is_close;
     uv_write_t req;
     size_t len;
+    size_t told;                   /* the bytes its answer says: len, or a resent write's */
     char *data;
 };
 
@@ -104,6 +105,7 @@ static void end(struct sbxd_stdin *in, enum ending why)
         free(op);
     }
     in->pending = 0;
+    in->broken = why == BROKEN;
     close_pipe(in);
 }
 
@@ -129,7 +131,7 @@ static void on_written(uv_write_t *req, int status)
         sbx_list_remove(&op->link);
         in->pending -= op->len;
     }
-    if (status == 0) tell(op, json_pack("{s:I}", "written", (json_int_t)op->len), NULL);
+    if (status == 0) tell(op, json_pack("{s:I}", "written", (json_int_t)op->told), NULL);
     else tell_conflict(op, in ? BROKEN : op->ended);
     free(op->data);
     free(op);
@@ -144,6 +146,7 @@ static int enqueue(struct sbxd_stdin *in, char *data, size_t len, struct sbxd_wa
     op->in = in;
     op->waiter = w;
     op->len = len;
+    op->told = len;
     op->data = data;
     op->req.data = op;
     static char nothing[1];
@@ -195,6 +198,19 @@ int sbxd_stdin_write(struct sbxd_stdin *in, char *data, size_t len, struct sbxd_
                          "too much stdin waiting: %zu bytes wait to be written, at most %u may wait", in->pending,
                          SBXD_STDIN_MAX);
     return enqueue(in, data, len, w, err);
+}
+
+/* A write of no bytes keeps its place in libuv's queue: its callback comes after those of
+ * the writes before it. A stdin closed since by a close took the bytes before it. */
+int sbxd_stdin_write_again(struct sbxd_stdin *in, size_t len, struct sbxd_waiter *w, struct sbxd_err *err)
+{
+    if (!in->opened)
+        return sbxd_fail(err, 409, SBX_ERR_CONFLICT, "the process's stdin is not open: only a background command's is");
+    if (in->broken) return sbxd_fail(err, 409, SBX_ERR_CONFLICT, "%s", WHY[BROKEN]);
+    if (!in->pipe || in->closing || sbx_list_empty(&in->queue)) return SBXD_STDIN_AGAIN_DONE;
+    if (enqueue(in, NULL, 0, w, err)) return -1;
+    OP_OF(sbx_list_last(&in->queue))->told = len;
+    return SBXD_STDIN_AGAIN_WAITS;
 }
 
 int sbxd_stdin_close(struct sbxd_stdin *in, struct sbxd_waiter *w, struct sbxd_err *err)

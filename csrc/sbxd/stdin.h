@@ -20,6 +20,7 @@ struct sbxd_stdin {
     uv_pipe_t *pipe;            /* NULL: never opened (a foreground command) or closed */
     int opened;                 /* it was opened: a background command's */
     int closing;                /* a close was asked: no write is taken any more */
+    int broken;                 /* the process closed it: a write failed (EPIPE) */
     size_t pending;             /* bytes of the writes not done yet */
     struct sbx_list queue;      /* writes and a close not done yet, in order */
 };
@@ -37,6 +38,14 @@ void sbxd_stdin_open(struct sbxd_stdin *in, uv_loop_t *loop, int fd, const unsig
  * stdin is not open (409) or holds too much already (429). */
 int sbxd_stdin_write(struct sbxd_stdin *in, char *data, size_t len, struct sbxd_waiter *w,
                      struct sbxd_err *err);
+/* What a write sent again found (its key was taken, docs/PROTOCOL.md "stdin"): `w` is told
+ * {"written": len} once the writes queued before it are done, or nothing waits before it
+ * and the answer is due now. */
+enum sbxd_stdin_again { SBXD_STDIN_AGAIN_WAITS, SBXD_STDIN_AGAIN_DONE };
+/* Queues no bytes: a write whose bytes were taken before (its first sending was cut
+ * before its answer). -1 with err set (409) for a stdin that never was open, or that the
+ * process closed (the first sending may have failed). */
+int sbxd_stdin_write_again(struct sbxd_stdin *in, size_t len, struct sbxd_waiter *w, struct sbxd_err *err);
 /* What a close found: the pipe closed now, the stdin closed already (or closing), or the
  * close waits for the writes before it (w is told {"closed": true} then). */
 enum sbxd_stdin_close { SBXD_STDIN_CLOSED, SBXD_STDIN_WAS_CLOSED, SBXD_STDIN_CLOSE_WAITS };

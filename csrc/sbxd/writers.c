@@ -14,7 +14,7 @@ int sbxd_writer_id_ok(const char *s, size_t len)
     return 1;
 }
 
-static struct sbxd_writer *find(struct sbxd_writers *t, const char *id)
+struct sbxd_writer *sbxd_writer_find(struct sbxd_writers *t, const char *id)
 {
     for (int i = 0; t && i < SBXD_WRITERS_MAX; i++)
         if (t->w[i].id[0] && strcmp(t->w[i].id, id) == 0) return &t->w[i];
@@ -36,7 +36,7 @@ static struct sbxd_writer *make_room(struct sbxd_writers *t)
 struct sbxd_writer *sbxd_writer_own(struct sbxd_writers **t, const char *id, const void *owner)
 {
     if (!*t && !(*t = calloc(1, sizeof **t))) return NULL;
-    struct sbxd_writer *w = find(*t, id);
+    struct sbxd_writer *w = sbxd_writer_find(*t, id);
     if (!w) {
         w = make_room(*t);
         strncpy(w->id, id, SBXD_WRITER_ID_MAX);
@@ -48,8 +48,14 @@ struct sbxd_writer *sbxd_writer_own(struct sbxd_writers **t, const char *id, con
 
 struct sbxd_writer *sbxd_writer_owned(struct sbxd_writers *t, const char *id, const void *owner)
 {
-    struct sbxd_writer *w = find(t, id);
+    struct sbxd_writer *w = sbxd_writer_find(t, id);
     return w && w->owner == owner ? w : NULL;
+}
+
+void sbxd_writer_drop(struct sbxd_writers *t, const char *id)
+{
+    struct sbxd_writer *w = sbxd_writer_find(t, id);
+    if (w) memset(w, 0, sizeof *w);
 }
 
 void sbxd_writers_disown(struct sbxd_writers *t, const void *owner)

@@ -3,7 +3,11 @@
  * attaches again after a cut learns from its start status where its stdin stands, and
  * sends again what the cut lost: nothing is lost, nothing is taken twice. A writer's
  * newest connection owns it: stdin still arriving on an older one (a cut that sbxd has
- * not seen yet) is dropped, since the client sends it again on the new one. */
+ * not seen yet) is dropped, since the client sends it again on the new one.
+ *
+ * A stdin call over HTTP (`?writer=` on .../stdin) is a writer of its own, owned by
+ * nobody: its key, noted when the call is taken, makes the same call sent again after a
+ * cut take nothing more. */
 #ifndef SBXD_WRITERS_H
 #define SBXD_WRITERS_H
 #include <stddef.h>
@@ -31,6 +35,10 @@ int sbxd_writer_id_ok(const char *s, size_t len);
 struct sbxd_writer *sbxd_writer_own(struct sbxd_writers **t, const char *id, const void *owner);
 /* Writer `id` if `owner` still owns it (its stdin counts), else NULL. Changes nothing. */
 struct sbxd_writer *sbxd_writer_owned(struct sbxd_writers *t, const char *id, const void *owner);
+/* Writer `id`, whoever owns it, or NULL. */
+struct sbxd_writer *sbxd_writer_find(struct sbxd_writers *t, const char *id);
+/* Forgets writer `id` (a stdin call refused after its key was noted). */
+void sbxd_writer_drop(struct sbxd_writers *t, const char *id);
 /* The connection `owner` goes: what it owned is owned by nobody. */
 void sbxd_writers_disown(struct sbxd_writers *t, const void *owner);
 void sbxd_writers_free(struct sbxd_writers *t);

@@ -139,19 +139,20 @@ function Commands:kill(pid)
 end
 
 --- Writes `data` to the stdin of background process `pid` (it waits while the pipe is
--- full; the bytes are never dropped).
+-- full; the bytes are never dropped). A call cut on its way is sent again: sbxd takes it
+-- once (docs/PROTOCOL.md "stdin").
 function Commands:send_stdin(pid, data)
   check_commands("send_stdin", self)
   check.value("send_stdin", "pid", pid, "count")
   check.value("send_stdin", "data", data, "string")
-  self.box.client:call_bytes("POST", self.box:path("/processes/" .. pid .. "/stdin"), data)
+  self.box.client:call_keyed("POST", self.box:path("/processes/" .. pid .. "/stdin"), data)
 end
 
 --- Closes the stdin of background process `pid` (EOF), after the writes before it.
 function Commands:close_stdin(pid)
   check_commands("close_stdin", self)
   check.value("close_stdin", "pid", pid, "count")
-  self.box.client:call("DELETE", self.box:path("/processes/" .. pid .. "/stdin"))
+  self.box.client:call_keyed("DELETE", self.box:path("/processes/" .. pid .. "/stdin"))
 end
 
 --- A handle of process `pid`, making no request: its wait attaches and gets the
