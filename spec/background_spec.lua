@@ -272,13 +272,7 @@ describe("a stdin call whose connection is cut while it waits", function()
     local write = sbx.go(function() h:send_stdin(data) end)
     -- the kernel cuts both ends of every connection to sbxd three times while the write
     -- waits (as a proxy restarting does): its answer is lost each time
-    local port, cut = server.url:match(":(%d+)$"), 0
-    for _ = 1, 3 do
-      local t0 = sbx.now()
-      while sbx.now() - t0 < 0.25 do sbx.step(0.01) end
-      cut = cut + helper.destroy_connections(port, true)
-    end
-    if cut == 0 then
+    if helper.cut_repeatedly(server.url:match(":(%d+)$"), 3, 0.25) == 0 then
       write:cancel()
       box:close()
       server.stop()

@@ -111,6 +111,20 @@ function M.destroy_connections(port, both)
     :format(filter:format(port, port))))
 end
 
+--- `times` times: drives sbx (its tasks included) for `every` seconds, then has the kernel
+-- cut both ends of every connection to `port`. Returns how many connections it cut (0
+-- where ss -K cannot destroy sockets).
+function M.cut_repeatedly(port, times, every)
+  local step = require("sbx").step
+  local cut = 0
+  for _ = 1, times do
+    local t0 = core.now()
+    while core.now() - t0 < every do step(0.01) end
+    cut = cut + M.destroy_connections(port, true)
+  end
+  return cut
+end
+
 --- An nginx of a spec's own, run from `dir` (its nginx.conf written there, with --prefix
 -- `dir`): `cmd`, its command line; `pid_file`; start(), which raises what nginx says
 -- when it does not start; stop(), which returns once nginx is gone.

@@ -355,13 +355,7 @@ describe("spawn with stdin on its way when the connection is cut", function()
     end)
     -- meanwhile the kernel cuts the connection three times, sbxd's end losing what it
     -- had not read yet
-    local port, cuts = server.url:match(":(%d+)$"), 0
-    for _ = 1, 3 do
-      local t0 = sbx.now()
-      while sbx.now() - t0 < 0.4 do sbx.step(0.01) end
-      cuts = cuts + helper.destroy_connections(port, true)
-    end
-    if cuts == 0 then
+    if helper.cut_repeatedly(server.url:match(":(%d+)$"), 3, 0.4) == 0 then
       box:close(); server.stop()
       return pending("ss -K cannot destroy sockets here")
     end

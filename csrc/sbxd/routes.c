@@ -125,14 +125,21 @@ static int signal_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd
 }
 
 /* The process a stdin call is for: a paused sandbox is resumed first (as for any command
- * call); 404 for no process of this sandbox by that pid, 409 for one that has exited. */
-static struct sbxd_proc *stdin_target(struct sbxd_sandbox *box, pid_t pid, struct sbxd_err *err)
+ * call); 404 for no process of this sandbox by that pid, 409 for one that has exited,
+ * unless the call is a close whose key (`close_key`, "" for none) it took: that close was
+ * done before the exit. */
+static struct sbxd_proc *stdin_target(struct sbxd_sandbox *box, pid_t pid, const char *close_key,
+                                      struct sbxd_err *err)
 {
     if (sbxd_sandbox_resume(box, err)) return NULL;
     struct sbxd_proc *p = sbxd_proc_find_attach(box, pid);
-    if (!p) sbxd_fail(err, 404, SBX_ERR_NOT_FOUND, "no process %d in sandbox '%s'", (int)pid, box->id);
-    else if (p->exited) sbxd_fail(err, 409, SBX_ERR_CONFLICT, "process %d has exited", (int)pid);
-    return p && !p->exited ? p : NULL;
+    if (!p) {
+        sbxd_fail(err, 404, SBX_ERR_NOT_FOUND, "no process %d in sandbox '%s'", (int)pid, box->id);
+        return NULL;
+    }
+    if (!p->exited || (close_key[0] && sbxd_writer_find(p->stdin_calls, close_key))) return p;
+    sbxd_fail(err, 409, SBX_ERR_CONFLICT, "process %d has exited", (int)pid);
+    return NULL;
 }
 
 /* A stdin call's query: its key (`writer=ID`) at most, "" without. A call sent again with
@@ -179,7 +186,7 @@ static int write_stdin(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_co
     struct sbxd_err err;
     char key[SBXD_WRITER_ID_MAX + 1];
     if (stdin_key(wsi, key, &err)) return sbxd_reply_error(wsi, &err);
-    struct sbxd_proc *p = stdin_target(box, pid, &err);
+    struct sbxd_proc *p = stdin_target(box, pid, "", &err);
     if (!p) return sbxd_reply_error(wsi, &err);
     struct sbxd_later *l = sbxd_later_new(wsi);
     if (!l) return reply_fail(wsi, 500, SBX_ERR_SANDBOX, "out of memory");
@@ -198,7 +205,7 @@ static int close_stdin(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_co
     struct sbxd_err err;
     char key[SBXD_WRITER_ID_MAX + 1];
     if (stdin_key(wsi, key, &err)) return sbxd_reply_error(wsi, &err);
-    struct sbxd_proc *p = stdin_target(box, pid, &err);
+    struct sbxd_proc *p = stdin_target(box, pid, key, &err);
     if (!p) return sbxd_reply_error(wsi, &err);
     if (key[0] && sbxd_writer_find(p->stdin_calls, key)) return sbxd_reply(wsi, 200, json_pack("{s:b}", "closed", 1));
     struct sbxd_later *l = sbxd_later_new(wsi);
