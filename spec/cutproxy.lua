@@ -13,7 +13,9 @@ Proxy.__index = Proxy
 --- A proxy to 127.0.0.1:`port`. It cuts each connection after a random number of bytes
 -- sent to the client (at least opts.least, default 4 KiB; at most opts.most) for as
 -- long as it has made fewer cuts than p.limit (opts.cuts; the caller may raise it
--- later: a connection past its number then is cut within its next read). Later
+-- later: a connection past its number then is cut within its next read, passing on at
+-- least opts.kept bytes of it, default 0: curl sends a request again by itself when a
+-- connection it reused dies before the first line of the answer). Later
 -- connections pass through whole. opts.after_cut(p) is called after each cut. A
 -- connection whose upstream refuses is reset, so the client sees what it would see of
 -- the server itself. Returns the proxy: url, limit, cuts (made so far), connections
@@ -21,6 +23,7 @@ Proxy.__index = Proxy
 function M.start(port, opts)
   local p = setmetatable({
     port = port, limit = opts.cuts or 0, least = opts.least or 4096, most = opts.most or 65536,
+    kept = opts.kept or 0,
     after_cut = opts.after_cut, cuts = 0, connections = 0, resets = 0, handles = {}, canned = {},
   }, Proxy)
   local server = uv.new_tcp()
@@ -97,7 +100,7 @@ function Proxy:accept(server)
       end
       -- the cut: the bytes up to the budget (or, past it, some of this read), then the
       -- connection closes
-      local keep = budget > sent and budget - sent or math.random(0, #data - 1)
+      local keep = budget > sent and budget - sent or math.random(math.min(self.kept, #data - 1), #data - 1)
       self.cuts = self.cuts + 1
       up:read_stop()
       down:write(data:sub(1, keep), close_both)

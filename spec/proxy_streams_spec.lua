@@ -212,17 +212,26 @@ describe("streams through nginx", function()
       end
     end)
 
+    --- Runs fn(via) with `via` connected through a proxy that cuts the answer of the
+    -- call fn makes after its first line (and before its body: answers are longer than
+    -- 100 bytes), then answers 503 and 504 once each; returns whether fn returned, what
+    -- it returned or raised, and the proxy.
+    local function cut_call(fn)
+      local proxy = cutproxy.start(c.port, { cuts = 0, least = 20, most = 100, kept = 20,
+        after_cut = function(p) p:answer(UNAVAILABLE, 1); p:answer(GATEWAY_TIMEOUT, 1) end })
+      local ok, r = pcall(cutproxy.drive, function()
+        local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key })
+        proxy.limit = 1
+        return fn(via)
+      end, 20)
+      proxy:close()
+      return ok, r, proxy
+    end
+
     it("a stdin write cut after sbxd took it, then answered 503 and 504, is taken once", function()
       local data = random_bytes(2 * MIB) -- past what the pipe holds: the write waits for cat
       local h = box.commands:run("sleep 1; cat", { background = true })
-      local proxy = cutproxy.start(c.port, { cuts = 0, least = 1, most = 2,
-        after_cut = function(p) p:answer(UNAVAILABLE, 1); p:answer(GATEWAY_TIMEOUT, 1) end })
-      local ok, err = pcall(cutproxy.drive, function()
-        local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key })
-        proxy.limit = 1 -- the write's answer is cut after its first byte
-        via.commands:send_stdin(h.pid, data)
-      end, 20)
-      proxy:close()
+      local ok, err, proxy = cut_call(function(via) via.commands:send_stdin(h.pid, data) end)
       assert(ok, err)
       assert.are.equal(1, proxy.cuts)
       assert.are.equal(0, #proxy.canned, "the answers were not all taken")
@@ -230,6 +239,39 @@ describe("streams through nginx", function()
       local r = h:wait()
       assert.are.equal(#data, #r.stdout)
       assert.is_true(r.stdout == data, "the output is not the bytes once")
+    end)
+
+    it("a read, a pause and a resume cut in their answer, then answered 503 and 504, go on", function()
+      local h = box.commands:run("sleep 30", { background = true })
+      local calls = {
+        info = function(via) return via:info().id == box.id end,
+        list = function(via)
+          for _, p in ipairs(via.commands:list()) do if p.pid == h.pid then return true end end
+          return false
+        end,
+        pause = function(via) return via:pause() and box:info().state == "paused" end,
+        resume = function(via) return via:resume() and box:info().state == "running" end,
+        set_timeout = function(via) via:set_timeout(600); return true end,
+      }
+      for _, name in ipairs { "info", "list", "pause", "resume", "set_timeout" } do
+        local ok, r, proxy = cut_call(calls[name])
+        assert(ok, r)
+        assert.is_true(r, name)
+        assert.are.equal(1, proxy.cuts, name)
+        assert.are.equal(0, #proxy.canned, name .. ": the answers were not all taken")
+      end
+      assert.is_true(h:kill())
+    end)
+
+    it("a process's kill cut in its answer is not sent again: SandboxError", function()
+      local h = box.commands:run("sleep 30", { background = true })
+      local ok, err, proxy = cut_call(function(via) return via.commands:kill(h.pid) end)
+      assert.is_false(ok)
+      assert.are.equal("SandboxError", type(err) == "table" and err.kind, tostring(err))
+      assert.are.equal(2, #proxy.canned, "it was sent again")
+      -- the kill itself was done
+      local ended = helper.error_of(h.wait, h)
+      assert.are.same({ 137, "signal: SIGKILL" }, { ended.result.exit_code, ended.result.error })
     end)
 
     it("answered 401 fails at once, long before the request timeout", function()

@@ -229,13 +229,14 @@ function M.events_until(op, deadline)
   end
 end
 
--- A keyed call (docs/PROTOCOL.md "stdin": sbxd takes a call with a key once) that was cut
--- after it reached a server, or that a proxy answered 503 or 504, is sent again after
--- these pauses, doubling, within its request timeout; so is it while the server cannot be
--- reached after such a cut (a proxy restarting).
+-- A call that may be sent again (a read; pause, resume, a timeout; a stdin call with its
+-- key, which sbxd takes once: docs/PROTOCOL.md "stdin") that was cut after it reached a
+-- server is sent again after these pauses, doubling, within its request timeout; so is
+-- it after such a cut while the server cannot be reached or answers 503 or 504 (a proxy
+-- restarting).
 local AGAIN_FIRST, AGAIN_MAX = 0.02, 1
 
---- Whether a keyed call may be sent again now, after the pause: not past its deadline.
+--- Whether a repeatable call may be sent again now, after the pause: not past its deadline.
 local function pause_to_resend(resends)
   resends.again = resends.again and math.min(resends.again * 2, AGAIN_MAX) or AGAIN_FIRST
   if resends.deadline and core.now() + resends.again > resends.deadline then return false end
@@ -243,7 +244,7 @@ local function pause_to_resend(resends)
   return true
 end
 
---- Whether transport error `ev` of a keyed call lets it be sent again. Before any cut, a
+--- Whether transport error `ev` of a repeatable call lets it be sent again. Before any cut, a
 -- call that reached no server is refused at once, as every call is.
 local function again_after(ev, resends)
   if not resends.again and unreachable(ev) then return false end
@@ -259,20 +260,23 @@ local function call_once(client, method, path, body, raw, seconds, deadline, res
       if ev.type == "done" then
         op:close()
         if ev.status < 200 or ev.status > 299 then
-          if resends.keyed and M.PASSING[ev.status] and pause_to_resend(resends) then return nil, true end
+          -- after a cut: a proxy whose upstream is restarting (sbxd's own 503 to a first
+          -- sending, out of descriptors, is the caller's to see)
+          local passing = resends.repeatable and resends.again and M.PASSING[ev.status]
+          if passing and pause_to_resend(resends) then return nil, true end
           M.raise_status(ev.status, ev.body)
         end
         local doc = decode_json(ev.body)
         if doc == nil then
           -- curl (7.88) ends an answer cut inside its head as a whole one with no body
-          if resends.keyed and pause_to_resend(resends) then return nil, true end
+          if resends.repeatable and pause_to_resend(resends) then return nil, true end
           errors.raise("SandboxError", "sbxd sent a body that is not JSON", { status = ev.status })
         end
         return doc
       elseif ev.type == "error" then
         op:close()
         if client:may_resend(ev, resends) then return nil, true end
-        if resends.keyed and again_after(ev, resends) then return nil, true end
+        if resends.repeatable and again_after(ev, resends) then return nil, true end
         M.raise_transport(ev, client)
       end
     end
@@ -280,31 +284,28 @@ local function call_once(client, method, path, body, raw, seconds, deadline, res
 end
 
 --- A call whose body is `text` (JSON, or bytes when `raw`; or nil): returns the decoded
--- body of a 2xx answer, raises otherwise. `keyed`: sbxd takes it once (AGAIN_FIRST).
-local function call(client, method, path, text, raw, request_timeout, keyed)
+-- body of a 2xx answer, raises otherwise. `repeatable`: it may be sent again (AGAIN_FIRST).
+local function call(client, method, path, text, raw, request_timeout, repeatable)
   local seconds = request_timeout or client.request_timeout
   local deadline = wait.deadline(seconds)
   local resends = client:resends(deadline)
-  resends.keyed = keyed
+  resends.repeatable = repeatable
   while true do
     local doc, again = call_once(client, method, path, text, raw, seconds, deadline, resends)
     if not again then return doc end
   end
 end
 
---- A JSON call: `body` is a Lua table sent as JSON (or nil).
-function Client:call(method, path, body, request_timeout)
-  return call(self, method, path, body and cjson.encode(body) or nil, false, request_timeout)
-end
-
---- A call whose body is raw bytes (application/octet-stream); the answer is JSON.
-function Client:call_bytes(method, path, bytes, request_timeout)
-  return call(self, method, path, bytes, true, request_timeout)
+--- A JSON call: `body` is a Lua table sent as JSON (or nil). A GET is sent again after a
+-- cut; so is another call when `repeatable` (doing it twice does what once does).
+function Client:call(method, path, body, request_timeout, repeatable)
+  return call(self, method, path, body and cjson.encode(body) or nil, false, request_timeout,
+    repeatable or method == "GET")
 end
 
 --- A call sbxd takes at most once (a stdin call): `path` gets a key of its own
 -- (`?writer=`), and a sending cut after it reached a server is sent again with the same
--- key. `bytes`: the raw body, or nil.
+-- key. `bytes`: the raw body (application/octet-stream), or nil; the answer is JSON.
 function Client:call_keyed(method, path, bytes)
   local key = core.random_hex(8)
   if key then path = path .. "?writer=" .. key end
