@@ -82,21 +82,21 @@ end
 --- Stops every process of the sandbox and holds its timers; true. Idempotent.
 function Sandbox:pause()
   check_box("pause", self)
-  self.client:call("POST", self:path("/pause"), {}, nil, true)
+  self.client:call_repeatable("POST", self:path("/pause"), {})
   return true
 end
 
 --- Lets a paused sandbox go on; true. Idempotent.
 function Sandbox:resume()
   check_box("resume", self)
-  self.client:call("POST", self:path("/resume"), {}, nil, true)
+  self.client:call_repeatable("POST", self:path("/resume"), {})
   return true
 end
 
 function Sandbox:set_timeout(seconds)
   check_box("set_timeout", self)
   check.value("set_timeout", "seconds", seconds, "positive")
-  self.client:call("POST", self:path("/timeout"), { timeout = seconds }, nil, true)
+  self.client:call_repeatable("POST", self:path("/timeout"), { timeout = seconds })
 end
 
 --- Marks the box closed and kills the sandbox if this object created it; idempotent.
@@ -156,7 +156,7 @@ function M.connect(id, opts)
   opts = check.options("connect", opts, CONNECT_OPTIONS)
   local client = client_for(opts)
   -- connecting resumes a paused sandbox (a no-op on a running one)
-  local info = to_info(client:call("POST", "/sandboxes/" .. id .. "/resume", {}, nil, true))
+  local info = to_info(client:call_repeatable("POST", "/sandboxes/" .. id .. "/resume", {}))
   return new_sandbox(client, info, false)
 end
 

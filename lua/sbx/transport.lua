@@ -297,10 +297,16 @@ local function call(client, method, path, text, raw, request_timeout, repeatable
 end
 
 --- A JSON call: `body` is a Lua table sent as JSON (or nil). A GET is sent again after a
--- cut; so is another call when `repeatable` (doing it twice does what once does).
-function Client:call(method, path, body, request_timeout, repeatable)
+-- cut (AGAIN_FIRST); another method is not.
+function Client:call(method, path, body, request_timeout)
   return call(self, method, path, body and cjson.encode(body) or nil, false, request_timeout,
-    repeatable or method == "GET")
+    method == "GET")
+end
+
+--- A JSON call that doing twice does what doing once does (pause, resume, a timeout): sent
+-- again after a cut, as a GET is.
+function Client:call_repeatable(method, path, body)
+  return call(self, method, path, body and cjson.encode(body) or nil, false, nil, true)
 end
 
 --- A call sbxd takes at most once (a stdin call): `path` gets a key of its own
