@@ -29,7 +29,7 @@ local BATCH, BATCH_BYTES = 16, 32 * 1024
 
 -- A cut connection is attached again after these pauses, doubling, for as long as the
 -- request timeout allows from the cut (output received since starts it over).
-local RESUME_FIRST, RESUME_MAX = 0.02, 1
+local RESUME_FIRST, RESUME_MAX = transport.RESUME_FIRST, transport.RESUME_MAX
 
 local CHANNEL = { stdout = 1, stderr = 2 }
 local CALLBACK = { "on_stdout", "on_stderr" }

@@ -25,7 +25,7 @@ local END_GRACE = 1
 
 -- A cut stream is attached again after these pauses, doubling, for as long as the
 -- request timeout allows from the cut (a stream that makes progress starts over).
-local RESUME_FIRST, RESUME_MAX = 0.02, 1
+local RESUME_FIRST, RESUME_MAX = transport.RESUME_FIRST, transport.RESUME_MAX
 
 local Stream = {}
 Stream.__index = Stream

@@ -229,12 +229,16 @@ function M.events_until(op, deadline)
   end
 end
 
+-- What a cut costs before the next try, doubling from the first to the most: one policy
+-- for streams and sessions attaching again, and for calls sent again (docs/API.md).
+M.RESUME_FIRST, M.RESUME_MAX = 0.02, 1
+
 -- A call that may be sent again (a read; pause, resume, a timeout; a stdin call with its
 -- key, which sbxd takes once: docs/PROTOCOL.md "stdin") that was cut after it reached a
--- server is sent again after these pauses, doubling, within its request timeout; so is
--- it after such a cut while the server cannot be reached or answers 503 or 504 (a proxy
+-- server is sent again after those pauses within its request timeout; so is it after
+-- such a cut while the server cannot be reached or answers 503 or 504 (a proxy
 -- restarting).
-local AGAIN_FIRST, AGAIN_MAX = 0.02, 1
+local AGAIN_FIRST, AGAIN_MAX = M.RESUME_FIRST, M.RESUME_MAX
 
 --- Whether a repeatable call may be sent again now, after the pause: not past its deadline.
 local function pause_to_resend(resends)
