@@ -266,6 +266,91 @@ describe("--max-logs", function()
   end)
 end)
 
+describe("a start with a key (?key=)", function()
+  local ctx = helper.sandbox_per_block(setup, teardown)
+  local HEADERS = { "Accept: text/event-stream", "Content-Type: application/json" }
+
+  local function start(key, cmd, background)
+    local path = ("/sandboxes/%s/processes?key=%s"):format(ctx.box.id, key)
+    local body = cjson.encode { cmd = cmd, background = background }
+    local res = exchange(ctx.server, "POST", path, HEADERS, body)
+    if res.status == 200 then res.s = summary(events_of(res.body)) end
+    return res
+  end
+
+  local function signal(query)
+    local path = ("/sandboxes/%s/processes/signal%s"):format(ctx.box.id, query)
+    local res = exchange(ctx.server, "POST", path, { "Content-Type: application/json" },
+      '{"signal":"SIGKILL"}')
+    return res.status, cjson.decode(res.body)
+  end
+
+  it("sent again gets the stream of the process the first began, whole; the command ran once", function()
+    local cmd = "echo ran >> /tmp/keyed.1; printf abc; sleep 0.2; printf def >&2"
+    local first = start("k1", cmd)
+    local again = start("k1", cmd)
+    assert.are.equal(200, again.status)
+    assert.are.same({ first.s.start.pid, first.s.start.serial }, { again.s.start.pid, again.s.start.serial })
+    assert.are.same({ "abc", "def", 0 }, { again.s.out, again.s.err, again.s["end"].exit_code })
+    assert.is_true(again.s.ids_ok)
+    assert.are.equal("ran\n", ctx.box.commands:run("cat /tmp/keyed.1").stdout)
+    -- another key starts another process
+    assert.are_not.equal(first.s.start.pid, start("k2", cmd).s.start.pid)
+    assert.are.equal("ran\nran\n", ctx.box.commands:run("cat /tmp/keyed.1").stdout)
+  end)
+
+  it("whose connection closed at once, sent again, runs the command once, whole", function()
+    -- The first sending's answer goes nowhere: the client learnt nothing, not even
+    -- whether sbxd took it; the same start sent again gets the whole run.
+    local cmd = "echo ran >> /tmp/keyed.2; sleep 0.5; echo out"
+    local c = connect(ctx.server)
+    c:send(request(ctx.server, "POST", ("/sandboxes/%s/processes?key=k3"):format(ctx.box.id), HEADERS,
+      cjson.encode { cmd = cmd }))
+    c:close()
+    local res
+    assert.is_true(helper.eventually(function()
+      res = start("k3", cmd)
+      return res.status ~= 503 -- 503: the init has not said yet that it started
+    end, 5))
+    assert.are.equal(200, res.status)
+    assert.are.same({ "out\n", 0, cjson.null }, { res.s.out, res.s["end"].exit_code, res.s["end"].error })
+    assert.are.equal("ran\n", ctx.box.commands:run("cat /tmp/keyed.2").stdout)
+  end)
+
+  it("names the process for a signal until its pid is known", function()
+    local c = connect(ctx.server)
+    c:send(request(ctx.server, "POST", ("/sandboxes/%s/processes?key=k4"):format(ctx.box.id), HEADERS,
+      cjson.encode { cmd = "sleep 30.7201", background = true }))
+    assert.are.equal(200, (read_head(c)))
+    assert.is_truthy(read_chunk(c):find("event: start", 1, true))
+    c:close() -- a background command runs on without a reader
+    assert.are.same({ 200, { killed = true } }, { signal("?key=k4") })
+    assert.is_true(helper.eventually(function() return #helper.pgrep("sleep 30.7201") == 0 end, 5))
+    assert.are.same({ 200, { killed = false } }, { signal("?key=k4") })
+    assert.are.same({ 200, { killed = false } }, { signal("?key=nosuchkey") })
+    -- a kill that overtook its start (on another connection): that start starts nothing
+    local res = start("nosuchkey", "echo ran > /tmp/keyed.4")
+    assert.are.equal(409, res.status)
+    assert.are.equal("ConflictError", cjson.decode(res.body).error.kind)
+    assert.are.equal("", ctx.box.commands:run("cat /tmp/keyed.4 2>/dev/null").stdout)
+  end)
+
+  it("refuses a bad key, a key given twice and any other query parameter (400)", function()
+    local base = ("/sandboxes/%s/processes"):format(ctx.box.id)
+    for _, query in ipairs { "?key=", "?key=a%20b", "?key=" .. ("x"):rep(33), "?key=a&key=b", "?offset=0",
+      "?writer=k", "?key=a&x=1" } do
+      for _, path in ipairs { base .. query, base .. "/signal" .. query } do
+        local res = exchange(ctx.server, "POST", path, { "Content-Type: application/json" },
+          path:find("/signal", 1, true) and '{"signal":"SIGKILL"}' or '{"cmd":"echo no >> /tmp/refused"}')
+        assert.are.equal(400, res.status, path)
+        assert.are.equal("InvalidArgumentError", cjson.decode(res.body).error.kind, path)
+      end
+    end
+    assert.are.equal(400, (signal("")))
+    assert.are.equal("", ctx.box.commands:run("cat /tmp/refused 2>/dev/null").stdout)
+  end)
+end)
+
 describe("a foreground command whose reader goes", function()
   local ctx = helper.sandbox_per_block(setup, teardown, { args = { "--resume-grace", "1.5" } })
 

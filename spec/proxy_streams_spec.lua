@@ -263,6 +263,26 @@ describe("streams through nginx", function()
       assert.is_true(h:kill())
     end)
 
+    it("a start cut before its start event, then answered 503 and 504, runs its command once", function()
+      -- The old client raised SandboxError here; without its key, the start sent again
+      -- would have run the command twice.
+      for i, background in ipairs { false, true } do
+        local file = "/tmp/started." .. i
+        local cmd = ("echo ran >> %s; printf out; sleep 0.3; printf err >&2"):format(file)
+        local ok, r, proxy = cut_call(function(via)
+          local run = via.commands:run(cmd, { background = background })
+          if background then run = run:wait() end
+          return run
+        end)
+        assert(ok, r)
+        assert.are.equal(1, proxy.cuts)
+        assert.are.equal(0, #proxy.canned, "the answers were not all taken")
+        assert.are.same({ "out", "err", 0 }, { r.stdout, r.stderr, r.exit_code })
+        assert.are.equal("ran\n", box.commands:run("cat " .. file).stdout,
+          "background: " .. tostring(background))
+      end
+    end)
+
     it("a process's kill cut in its answer is not sent again: SandboxError", function()
       local h = box.commands:run("sleep 30", { background = true })
       local ok, err, proxy = cut_call(function(via) return via.commands:kill(h.pid) end)

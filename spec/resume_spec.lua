@@ -135,6 +135,18 @@ describe("a run whose reader goes on purpose", function()
     assert.is_true(gone_within("[s]leep 60.7103", 3), "a command outlived its cancel")
   end)
 
+  it("kills the command at once when its stream closes before it took the start event", function()
+    -- A run cancelled before its start event came knows no pid: closing its request kills
+    -- the command by its start's key. Here the start event has come but is left untaken
+    -- (Stream:close, not Stream:abandon, which would take it), as if it had not come.
+    local Stream = require "sbx.stream"
+    local s = Stream.start(ctx.box.commands, '{"cmd":"sleep 60.7104"}', {}, true)
+    assert.is_true(running("[s]leep 60.7104"))
+    helper.sleep(0.1) -- the start event went: sbxd alone would keep the command for a resume
+    s:close()
+    assert.is_true(gone_within("[s]leep 60.7104", 3), "the command outlived its stream")
+  end)
+
   it("kills the command at once when a callback raises", function()
     local err = helper.error_of(ctx.box.commands.run, ctx.box.commands, "echo x; sleep 60.7102",
       { on_stdout = function() error({ mine = true }) end })

@@ -26,7 +26,8 @@
  *   op:chunks(bool) --> from now on output events are queued (or not); bytes collected
  *        already are not queued again
  *   core.request_template{method=, url=, unix_socket=, headers=, body=, url_tail=}
- *        --> a template: the request whose url is url, a pid, then url_tail (close,
+ *        --> a template: the request whose url is url, a number (a pid, or a start's
+ *        key: docs/PROTOCOL.md "A start sent again"), then url_tail (close,
  *        __close, __gc let it go; operations that hold it keep it)
  *   op:kill_on_close(template, pid | nil) --> when the op is closed or collected while
  *        it is set and the stream has not reached its end event, the template's request

@@ -370,8 +370,9 @@ static void set_grace(struct sbxd_proc *p, double seconds)
 }
 
 /* No reader is attached. A finished process is kept for a later attach, or released;
- * a running foreground one whose pid someone knows waits for a reader, its pipes held;
- * one whose pid nobody knows is killed; a background one reads on. May free p. */
+ * a running foreground one whose pid someone knows, or whose start had a key (the start
+ * sent again attaches), waits for a reader, its pipes held; one nobody can name is
+ * killed; a background one reads on. May free p. */
 static void settle(struct sbxd_proc *p)
 {
     int was = is_reading(p);
@@ -381,7 +382,7 @@ static void settle(struct sbxd_proc *p)
         else if (!p->background) set_grace(p, p->srv->resume_grace);
         return;
     }
-    if (!p->background && !p->start_sent) {
+    if (!p->background && !p->start_sent && !p->start_key[0]) {
         p->orphan = 1;
         sbxd_proc_kill(p, "reader gone");
     } else if (!p->background) {
@@ -518,6 +519,17 @@ struct sbxd_proc *sbxd_proc_find_attach(struct sbxd_sandbox *box, pid_t pid)
         p = PROC_OF(n);
         if (p->box == box && p->pid == pid && !p->orphan) return p;
     }
+    return NULL;
+}
+
+struct sbxd_proc *sbxd_proc_find_keyed(struct sbxd_sandbox *box, const char *key)
+{
+    struct sbx_list *lists[] = {&box->srv->procs, &box->srv->kept};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+        for (struct sbx_list *n = lists[i]->next; n != lists[i]; n = n->next) {
+            struct sbxd_proc *p = PROC_OF(n);
+            if (p->box == box && !p->orphan && !strcmp(p->start_key, key)) return p;
+        }
     return NULL;
 }
 

@@ -91,6 +91,9 @@ struct sbxd_proc {
     size_t pty_in_len;
     struct sbxd_writers *writers;      /* its sessions' stdin so far (writers.h), or NULL */
     struct sbxd_writers *stdin_calls;  /* the keys of its stdin calls taken lately, or NULL */
+    char start_key[SBXD_WRITER_ID_MAX + 1]; /* its start's key (`?key=`), or "": that start
+                                          sent again attaches here, and a signal by the key
+                                          reaches it before its pid is known */
 };
 
 /* Starts the command of `req` in `box`. NULL with err set when refused or failed. */
@@ -116,6 +119,9 @@ int sbxd_proc_finished_for(const struct sbxd_proc *p, const struct sbxd_reader *
 /* The process of `box` to attach to by `pid`: the running one, else the latest kept one;
  * NULL when there is none. */
 struct sbxd_proc *sbxd_proc_find_attach(struct sbxd_sandbox *box, pid_t pid);
+/* The process of `box` that the start with key `key` began, running or kept; NULL when
+ * there is none. */
+struct sbxd_proc *sbxd_proc_find_keyed(struct sbxd_sandbox *box, const char *key);
 /* The sandbox is going: kills each of its processes (with `reason`, or NULL) and leaves
  * them without a sandbox. */
 void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason);

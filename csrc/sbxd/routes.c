@@ -1,5 +1,6 @@
 /* The routes of docs/PROTOCOL.md: path and method to a handler. */
 #include <ctype.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "attach_req.h"
@@ -92,25 +93,88 @@ static int pause_or_resume(struct lws *wsi, struct sbxd_sandbox *box, int pause)
     return sbxd_reply(wsi, 200, sbxd_sandbox_info(box));
 }
 
-/* A command on a paused sandbox resumes it first. */
+/* A start's query (and a signal by key's): its key (`key=KEY`) at most, "" without. */
+static int start_key(struct lws *wsi, char key[SBXD_WRITER_ID_MAX + 1], struct sbxd_err *err)
+{
+    static char frag[SBXD_URI_MAX + 2];
+    key[0] = '\0';
+    int n;
+    for (int i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++) {
+        if (n < 4 || memcmp(frag, "key=", 4) != 0)
+            return sbxd_fail(err, 400, SBX_ERR_INVALID, "this route takes only key (the start's key) in its query");
+        if (key[0]) return sbxd_fail(err, 400, SBX_ERR_INVALID, "query parameter 'key' given twice");
+        if (!sbxd_writer_id_ok(frag + 4, (size_t)n - 4))
+            return sbxd_fail(err, 400, SBX_ERR_INVALID, "'key' must be 1 to %d of [0-9A-Za-z_-]", SBXD_WRITER_ID_MAX);
+        memcpy(key, frag + 4, (size_t)n - 4);
+        key[n - 4] = '\0';
+    }
+    return 0;
+}
+
+/* A start sent again with the key of one taken: the stream of the process that one
+ * began, from its first byte, as the first sending would have had it. While the init
+ * has not said whether it started, 503: the client sends it again a moment later. */
+static int start_again(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
+{
+    if (!p->pid && !p->exited)
+        return reply_fail(wsi, 503, SBX_ERR_SANDBOX, "the command of this key is still starting: send again");
+    return sbxd_sse_begin(wsi, c, p, 0, sbxd_accepts_frames(wsi)) == 0 ? 0 : -1;
+}
+
+/* The start's request, checked whole; 0, or -1 with err set. */
+static int parse_start(struct sbxd_conn *c, struct sbxd_start_req *req, struct sbxd_err *err)
+{
+    if (sbxd_parse_start(c->body, c->body_len, req, err)) return -1;
+    if (!req->pty) return 0;
+    sbxd_start_req_free(req);
+    return sbxd_fail(err, 400, SBX_ERR_INVALID,
+                     "'pty' is for interactive sessions: GET /sandboxes/{id}/processes/ws (WebSocket)");
+}
+
+/* POST /sandboxes/{id}/processes[?key=KEY]: the command's output stream. A command on a
+ * paused sandbox resumes it first. A start with the key of one taken starts nothing
+ * (docs/PROTOCOL.md "A start sent again"). */
 static int start_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c)
 {
     struct sbxd_start_req req;
     struct sbxd_err err;
-    if (sbxd_parse_start(c->body, c->body_len, &req, &err)) return sbxd_reply_error(wsi, &err);
-    if (req.pty) {
-        sbxd_start_req_free(&req);
-        return reply_fail(wsi, 400, SBX_ERR_INVALID,
-                          "'pty' is for interactive sessions: GET /sandboxes/{id}/processes/ws (WebSocket)");
-    }
+    char key[SBXD_WRITER_ID_MAX + 1];
+    if (start_key(wsi, key, &err) || parse_start(c, &req, &err)) return sbxd_reply_error(wsi, &err);
     if (sbxd_sandbox_resume(box, &err)) {
         sbxd_start_req_free(&req);
         return sbxd_reply_error(wsi, &err);
     }
-    struct sbxd_proc *p = sbxd_proc_start(box, &req, &err);
+    struct sbxd_proc *p = key[0] ? sbxd_proc_find_keyed(box, key) : NULL;
+    if (p || (key[0] && sbxd_writer_find(box->killed_keys, key))) {
+        sbxd_start_req_free(&req);
+        if (p) return start_again(wsi, c, p);
+        return reply_fail(wsi, 409, SBX_ERR_CONFLICT, "a kill by this start's key came first: nothing was started");
+    }
+    p = sbxd_proc_start(box, &req, &err);
     sbxd_start_req_free(&req);
     if (!p) return sbxd_reply_error(wsi, &err);
+    memcpy(p->start_key, key, sizeof key);
     return sbxd_sse_begin(wsi, c, p, 0, sbxd_accepts_frames(wsi)) == 0 ? 0 : -1;
+}
+
+/* POST /sandboxes/{id}/processes/signal?key=KEY: the signal to the process the start with
+ * that key began, for a client that has not learnt its pid (a run cancelled before its
+ * start event): {"killed": whether it was running}; false for a key no start had. A
+ * SIGKILL may overtake its start (another connection): its key is noted, and that start
+ * then starts nothing. */
+static int signal_keyed(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c)
+{
+    int sig;
+    struct sbxd_err err;
+    char key[SBXD_WRITER_ID_MAX + 1];
+    if (start_key(wsi, key, &err)) return sbxd_reply_error(wsi, &err);
+    if (!key[0]) return reply_fail(wsi, 400, SBX_ERR_INVALID, "a signal by key needs ?key=KEY (the start's key)");
+    if (sbxd_parse_signal(c->body, c->body_len, &sig, &err)) return sbxd_reply_error(wsi, &err);
+    if (sbxd_sandbox_resume(box, &err)) return sbxd_reply_error(wsi, &err);
+    struct sbxd_proc *p = sbxd_proc_find_keyed(box, key);
+    if (!p && sig == SIGKILL && !sbxd_writer_own(&box->killed_keys, key, NULL))
+        return reply_fail(wsi, 500, SBX_ERR_SANDBOX, "out of memory");
+    return sbxd_reply(wsi, 200, json_pack("{s:b}", "killed", p && sbxd_proc_signal(p, sig)));
 }
 
 /* POST /sandboxes/{id}/processes/{pid}/signal: {"killed": whether it was running}. A
@@ -283,7 +347,8 @@ static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_c
     const char *action = NULL;
     pid_t pid = process_path(rest, &action);
     int known = !strcmp(rest, "") || !strcmp(rest, "/timeout") || !strcmp(rest, "/processes") ||
-                !strcmp(rest, "/pause") || !strcmp(rest, "/resume") || (pid > 0 && known_action(action));
+                !strcmp(rest, "/processes/signal") || !strcmp(rest, "/pause") || !strcmp(rest, "/resume") ||
+                (pid > 0 && known_action(action));
     if (!known) return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
     struct sbxd_sandbox *box = sbxd_sandbox_find(srv, id);
     if (!box) {
@@ -300,6 +365,7 @@ static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_c
     if (!strcmp(rest, "/pause") && c->method == SBXD_POST) return pause_or_resume(wsi, box, 1);
     if (!strcmp(rest, "/resume") && c->method == SBXD_POST) return pause_or_resume(wsi, box, 0);
     if (!strcmp(rest, "/processes") && c->method == SBXD_POST) return start_process(wsi, box, c);
+    if (!strcmp(rest, "/processes/signal") && c->method == SBXD_POST) return signal_keyed(wsi, box, c);
     if (!strcmp(rest, "/processes") && c->method == SBXD_GET)
         return sbxd_reply(wsi, 200, json_pack("{s:o}", "processes", sbxd_proc_list(box)));
     process_handler handle = pid > 0 ? process_handler_for(action, c->method) : NULL;

@@ -183,6 +183,7 @@ static int make_dirs(struct sbxd_sandbox *box)
 
 static void free_box(struct sbxd_sandbox *box)
 {
+    sbxd_writers_free(box->killed_keys);
     sbxd_cgroup_destroy(box->cg);
     if (box->dir) sbxd_remove_tree(box->dir);
     free(box->dir);
@@ -330,6 +331,7 @@ void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
     if (box->err >= 0) close(box->err);
     json_decref(box->env);
     json_decref(box->metadata);
+    sbxd_writers_free(box->killed_keys);
     free(box->dir);
     free(box->home_buf);
     free(box);

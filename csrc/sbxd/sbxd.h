@@ -8,6 +8,8 @@
 #include <uv.h>
 #include "list.h"
 
+struct sbxd_writers;
+
 /* An id's bytes: "sbx_", with --node a node of at most 4 digits and "_", 16 hex digits,
  * and a NUL. */
 #define SBXD_ID_MAX 32
@@ -54,6 +56,8 @@ struct sbxd_sandbox {
     double lifetime_left;      /* paused: seconds its lifetime had left */
     double started_at, expires_at;
     uv_timer_t *lifetime;      /* malloc'd: its close completes after the sandbox is gone */
+    struct sbxd_writers *killed_keys; /* start keys a kill by key came for before their start
+                                         (writers.h), or NULL: such a start starts nothing */
 };
 
 struct sbxd_server {

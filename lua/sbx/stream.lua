@@ -42,8 +42,8 @@ local BULK = { [COLLECT] = { collect = true, chunks = false, bulk = true },
 -- foreground: a run's (not a background command's).
 local function new(commands, opts, foreground)
   -- A command in flight keeps this table all along: it holds what it needs then (at most
-  -- 8 fields keep it at its smallest); `offset` (0 until a cut), `body` and `resends`
-  -- (until the head) and the rest come and go.
+  -- 8 fields keep it at its smallest); `offset` (0 until a cut), `body`, `resends` and
+  -- `key` (until the start event) and the rest come and go.
   return setmetatable({
     commands = commands, opts = opts, foreground = foreground,
   }, Stream)
@@ -71,15 +71,33 @@ function Stream:core_options()
   return self.bulk and BULK[options] or options
 end
 
+--- A start's key: a random whole number below 2^48 (a number, so that a kill request
+-- template can name the process by it, as by a pid), or nil when there is no randomness.
+local function start_key()
+  local hex = core.random_hex(6)
+  return hex and tonumber(hex, 16)
+end
+
 --- Starts a command (`body`: the start request's JSON): its stream follows from the start.
+-- The start carries a key of its own: sent again after a cut before its start event, it
+-- gets the stream of the process the first sending began, if sbxd took it (docs/PROTOCOL.md
+-- "A start sent again").
 function Stream.start(commands, body, opts, foreground)
   local s = new(commands, opts, foreground)
-  s.body = body
-  local client = commands.box.client
-  s.resends = client:resends(wait.deadline(s:request_timeout()))
-  s.op = client:open_url("POST", commands.start_url, body, s:core_options())
+  s.body, s.key = body, start_key()
+  s.resends = commands.box.client:resends(wait.deadline(s:request_timeout()))
+  s:send_start()
   s.deadline = wait.deadline(s:request_timeout())
   return s
+end
+
+--- Sends the start request (again). Until the start event names the pid, closing a
+-- foreground command's request kills it by its start's key.
+function Stream:send_start()
+  local commands, key = self.commands, self.key
+  local url = key and ("%s?key=%d"):format(commands.start_url, key) or commands.start_url
+  self.op = self:client():open_url("POST", url, self.body, self:core_options())
+  if key and self.foreground then self.op:kill_on_close(self:kill_template("key"), key) end
 end
 
 --- A stream of process `pid` that attaches when followed, from offset 0: no request yet.
@@ -233,27 +251,43 @@ local function decode(data, what)
   errors.raise("SandboxError", ("sbxd sent a malformed %s event: %s"):format(what, data:sub(1, 100)))
 end
 
---- Makes the stream's request close kill the command (sbxd would otherwise keep it for a
--- resume): set on a foreground command's stream once its pid is known, cleared at its
--- end. Every command of a sandbox shares one template of that request.
-function Stream:kill_on_close()
+-- The kill requests of a sandbox's commands: by pid, and by a start's key (before the
+-- start event named the pid). A number goes between each URL's two parts.
+local KILL_URLS = { pid = { "/processes/", "/signal" }, key = { "/processes/signal?key=", "" } }
+
+--- The template of the request that kills a command of the sandbox by its `by` ("pid" or
+-- "key"). Every command of a sandbox shares one of each.
+function Stream:kill_template(by)
   local commands = self.commands
-  local template = commands.kill_template
+  local templates = commands.kill_templates
+  if not templates then
+    templates = {}
+    commands.kill_templates = templates
+  end
+  local template = templates[by]
   if not template then
-    local client = self:client()
+    local client, url = self:client(), KILL_URLS[by]
     template = core.request_template {
-      method = "POST", url = client:url_of(commands.box:path("/processes/")), url_tail = "/signal",
+      method = "POST", url = client:url_of(commands.box:path(url[1])), url_tail = url[2],
       unix_socket = client.socket, headers = client:auth_headers(), body = '{"signal":"SIGKILL"}',
     }
-    commands.kill_template = template
+    templates[by] = template
   end
-  self.op:kill_on_close(template, self.pid)
+  return template
+end
+
+--- Makes the stream's request close kill the command (sbxd would otherwise keep it for a
+-- resume): set on a foreground command's stream once its pid is known, cleared at its
+-- end.
+function Stream:kill_on_close()
+  self.op:kill_on_close(self:kill_template("pid"), self.pid)
 end
 
 function Stream:on_start(data)
   local doc = decode(data, "start")
   local pid = transport.int(doc.pid)
   if not pid then errors.raise("SandboxError", "sbxd sent a start event without a pid") end
+  self.body, self.resends, self.key = nil, nil, nil -- the start is never sent again
   self.pid, self.serial = pid, transport.int(doc.serial)
   -- sbxd sends something at least every `keepalive` seconds while it lives: hearing
   -- nothing for three of them (and a second) means it is gone or stopped.
@@ -322,15 +356,27 @@ local function is_stream(content_type)
   return t == "text/event-stream" or t == "application/vnd.sbx.frames"
 end
 
+--- Whether a start cut before its start event is to be sent again (its key makes that
+-- safe): after the pause, within its request timeout. Transport error `ev`, or nil for a
+-- cut inside the answer; a start that reached no server at all is refused at once.
+function Stream:start_again(ev)
+  if not (self.key and self.resends) then return false end
+  if ev then return transport.again_after(ev, self.resends) end
+  return transport.pause_to_resend(self.resends)
+end
+
 --- Handles one core event. Returns nil to go on, "end" once the response is over with
--- the end event, "cut" when the stream broke off before it, "resend" when the request
--- reached no server and is to be sent again.
+-- the end event, "cut" when the stream broke off before it, "resend" when the start is
+-- to be sent again (it reached no server, or it has a key and was cut before its start
+-- event).
 function Stream:on_core_event(ev)
   local t = ev.type
   if t == "event" then
     self:on_event(ev)
   elseif t == "head" then
-    self.resends, self.body = nil, nil -- a server answered: the request is never sent again
+    -- a server answered: a start without a key is never sent again
+    if not self.key then self.resends, self.body = nil, nil end
+    if ev.status ~= 200 and not self.pid then self.op:kill_on_close(nil) end -- nothing started
     if self.resuming then self.answered = true end
     if ev.status == 200 then
       if not is_stream(ev.content_type) then
@@ -345,10 +391,15 @@ function Stream:on_core_event(ev)
         self.cut_reason = ("the attach was answered HTTP %d"):format(ev.status)
         return "cut"
       end
+      -- a start sent again after a cut: a proxy restarting, or sbxd's "still starting"
+      local passing = not self.pid and self.resends and self.resends.again and transport.PASSING[ev.status]
+      if passing and self:start_again() then return "resend" end
       self:refused(ev.status, ev.body)
     end
     if self.ended then return "end" end
     if not self.pid then
+      -- curl (7.88) ends an answer cut inside its head as a whole one with no body
+      if self:start_again() then return "resend" end
       errors.raise("SandboxError", "the output stream ended before the command's start event")
     end
     self.cut_reason = "the output stream ended before the command's end event"
@@ -356,6 +407,7 @@ function Stream:on_core_event(ev)
   elseif t == "error" then
     if self.ended then return "end" end
     if self.resends and self:client():may_resend(ev, self.resends) then return "resend" end
+    if not self.pid and not NOT_A_CUT[ev.code] and self:start_again(ev) then return "resend" end
     if not self.pid or NOT_A_CUT[ev.code] then transport.raise_transport(ev, self:client()) end
     self.cut_reason = ev.message
     return "cut"
@@ -535,8 +587,9 @@ function Stream:follow(until_start)
     elseif how == "start" then
       return
     elseif how == "resend" then
+      self.op:kill_on_close(nil) -- the start sent again takes the command over
       self:close()
-      self.op = self:client():open_url("POST", self.commands.start_url, self.body, self:core_options())
+      self:send_start()
     elseif how == "outgrown" then
       self:outgrown()
     else

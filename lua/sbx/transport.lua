@@ -254,6 +254,8 @@ local function again_after(ev, resends)
   if not resends.again and unreachable(ev) then return false end
   return pause_to_resend(resends)
 end
+-- (a start with its key is sent again as these calls are: sbx/stream.lua)
+M.pause_to_resend, M.again_after = pause_to_resend, again_after
 
 --- One JSON request. It is closed on every way out, an error or a cancel of the task
 -- included. Returns the document, or nil and true when it is to be sent again.
