@@ -283,6 +283,42 @@ describe("streams through nginx", function()
       end
     end)
 
+    --- The length of the head of a session's upgrade answer (101) through port `port`.
+    local function upgrade_head_length(port)
+      local sock = require("socket").tcp()
+      sock:settimeout(10)
+      assert(sock:connect("127.0.0.1", port))
+      assert(sock:send(table.concat({ ("GET %s HTTP/1.1"):format(box:path("/processes/ws")), "Host: sbxd",
+        "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+        "Authorization: Bearer " .. c.key, "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==",
+        "Sec-WebSocket-Protocol: sbx.v1" }, "\r\n") .. "\r\n\r\n"))
+      local head = ""
+      repeat head = head .. assert(sock:receive(1)) until head:sub(-4) == "\r\n\r\n"
+      sock:close()
+      assert(head:match("^HTTP/1.1 101 "), head)
+      return #head
+    end
+
+    it("a spawn cut before its start status, then answered 503 and 504, starts its process once", function()
+      -- The old client raised SandboxError ("closed before the process started").
+      local cut_at = upgrade_head_length(c.port) + 3 -- inside the start status's frame
+      local proxy = cutproxy.start(c.port, { cuts = 0, least = cut_at, most = cut_at, kept = cut_at,
+        after_cut = function(p) p:answer(UNAVAILABLE, 1); p:answer(GATEWAY_TIMEOUT, 1) end })
+      local cmd = "echo ran >> /tmp/spawned; printf out; sleep 0.3; printf err >&2"
+      local ok, r = pcall(cutproxy.drive, function()
+        local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key })
+        proxy.limit = 1
+        local s <close> = via.commands:spawn(cmd)
+        return s:wait()
+      end, 20)
+      proxy:close()
+      assert(ok, r)
+      assert.are.equal(1, proxy.cuts)
+      assert.are.equal(0, #proxy.canned, "the answers were not all taken")
+      assert.are.same({ "out", "err", 0 }, { r.stdout, r.stderr, r.exit_code })
+      assert.are.equal("ran\n", box.commands:run("cat /tmp/spawned").stdout)
+    end)
+
     it("a process's kill cut in its answer is not sent again: SandboxError", function()
       local h = box.commands:run("sleep 30", { background = true })
       local ok, err, proxy = cut_call(function(via) return via.commands:kill(h.pid) end)

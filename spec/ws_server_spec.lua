@@ -231,6 +231,27 @@ describe("interactive sessions (WebSocket)", function()
     assert.are.equal(0, rest_of(e).statuses[1].exit_code)
   end)
 
+  it("take a start sent again by the first one's writer: one process, read from its first byte", function()
+    local cmd = "echo ran >> /tmp/ws-started; printf abc; sleep 0.3; printf def >&2"
+    local a = assert(wsraw.open(ctx.server, path_of(ctx.box) .. "?writer=w9"))
+    assert(a:send(STATUS, cjson.encode { start = { cmd = cmd } }))
+    local first = status_of(a:recv())
+    a:close() -- cut: the client learnt nothing it could use, it sends the start again
+    local b = assert(wsraw.open(ctx.server, path_of(ctx.box) .. "?writer=w9"))
+    assert(b:send(STATUS, cjson.encode { start = { cmd = cmd } }))
+    local st = status_of(b:recv())
+    assert.are.same({ "start", first.pid, first.serial, 0 }, { st.type, st.pid, st.serial, st.from })
+    local r = rest_of(b)
+    assert.are.same({ "abc", "def", 0, 1000 },
+      { r.stdout, r.stderr, last(r.statuses).exit_code, r.close.code })
+    assert.are.equal("ran\n", ctx.box.commands:run("cat /tmp/ws-started").stdout)
+    -- another writer's start starts another process
+    local c, cst = start(ctx, { cmd = cmd })
+    assert.are_not.equal(first.pid, cst.pid)
+    rest_of(c)
+    assert.are.equal("ran\nran\n", ctx.box.commands:run("cat /tmp/ws-started").stdout)
+  end)
+
   it("drop stdin that comes on a writer's older connection once a newer one has it", function()
     local a = assert(wsraw.open(ctx.server, path_of(ctx.box) .. "?writer=w"))
     assert(a:send(STATUS, cjson.encode { start = { cmd = "cat" } }))
@@ -285,7 +306,7 @@ describe("interactive sessions (WebSocket)", function()
       local r = rest_of(s)
       local st = r.statuses[1]
       assert.are.equal("error", st.type)
-      assert.are.equal("InvalidArgumentError", st.error.kind)
+      assert.are.same({ "InvalidArgumentError", 400 }, { st.error.kind, st.error.status })
       assert.truthy(st.error.message:find(case[2], 1, true), st.error.message)
       assert.are.equal(1008, r.close.code)
     end

@@ -26,6 +26,7 @@
  *   ops.eof(s) --> true | nil, message
  *   ops.control(s, channel, payload) --> true, or false when the control queue is full
  *        | nil, message
+ *   ops.control_queued(s) --> bytes of control messages queued, not yet written
  *   ops.written(s), ops.accepted(s) --> stdin bytes written to the socket, and queued, ever
  *   ops.keepalive(s, seconds); ops.finished(s); ops.poke(s)
  *   ops.stdin_resume(s, units | nil) --> true | nil, message: the start status said where
@@ -157,6 +158,12 @@ static int s_control(lua_State *L)
     int rc = sbx_session_control(s, (int)channel, payload, len);
     if (rc < 0) return fail(L, "out of memory");
     lua_pushboolean(L, rc == 0);
+    return 1;
+}
+
+static int s_control_queued(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)check_open(L)->tx.control_queued);
     return 1;
 }
 
@@ -323,7 +330,7 @@ static int l_session_metatable(lua_State *L)
 
 static const luaL_Reg OPS[] = {
     {"poll", s_poll}, {"connect", s_connect}, {"write", s_write}, {"eof", s_eof},
-    {"control", s_control}, {"written", s_written}, {"accepted", s_accepted},
+    {"control", s_control}, {"control_queued", s_control_queued}, {"written", s_written}, {"accepted", s_accepted},
     {"keepalive", s_keepalive}, {"finished", s_finished}, {"poke", s_poke},
     {"stdin_resume", s_stdin_resume}, {"stdin_counted", s_stdin_counted},
     {"connected", s_connected}, {"backlog", s_backlog}, {"state", s_state},

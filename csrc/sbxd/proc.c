@@ -522,15 +522,37 @@ struct sbxd_proc *sbxd_proc_find_attach(struct sbxd_sandbox *box, pid_t pid)
     return NULL;
 }
 
-struct sbxd_proc *sbxd_proc_find_keyed(struct sbxd_sandbox *box, const char *key)
+/* The first process of `box`, running or kept, that `named` says `name` names. */
+static struct sbxd_proc *find_named(struct sbxd_sandbox *box, int (*named)(const struct sbxd_proc *, const char *),
+                                    const char *name)
 {
     struct sbx_list *lists[] = {&box->srv->procs, &box->srv->kept};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
         for (struct sbx_list *n = lists[i]->next; n != lists[i]; n = n->next) {
             struct sbxd_proc *p = PROC_OF(n);
-            if (p->box == box && !p->orphan && !strcmp(p->start_key, key)) return p;
+            if (p->box == box && !p->orphan && named(p, name)) return p;
         }
     return NULL;
+}
+
+static int has_start_key(const struct sbxd_proc *p, const char *key)
+{
+    return !strcmp(p->start_key, key);
+}
+
+static int has_writer(const struct sbxd_proc *p, const char *writer)
+{
+    return sbxd_writer_find(p->writers, writer) != NULL;
+}
+
+struct sbxd_proc *sbxd_proc_find_keyed(struct sbxd_sandbox *box, const char *key)
+{
+    return find_named(box, has_start_key, key);
+}
+
+struct sbxd_proc *sbxd_proc_find_writer(struct sbxd_sandbox *box, const char *writer)
+{
+    return find_named(box, has_writer, writer);
 }
 
 /* The sandbox died with it: killed by SIGKILL, like everything in it; or it never

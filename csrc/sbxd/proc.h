@@ -122,6 +122,9 @@ struct sbxd_proc *sbxd_proc_find_attach(struct sbxd_sandbox *box, pid_t pid);
 /* The process of `box` that the start with key `key` began, running or kept; NULL when
  * there is none. */
 struct sbxd_proc *sbxd_proc_find_keyed(struct sbxd_sandbox *box, const char *key);
+/* The process of `box` that session writer `writer` wrote to (it started or attached to
+ * it), running or kept; NULL when there is none. */
+struct sbxd_proc *sbxd_proc_find_writer(struct sbxd_sandbox *box, const char *writer);
 /* The sandbox is going: kills each of its processes (with `reason`, or NULL) and leaves
  * them without a sandbox. */
 void sbxd_proc_kill_sandbox(struct sbxd_sandbox *box, const char *reason);

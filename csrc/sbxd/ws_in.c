@@ -122,6 +122,20 @@ static int session_start_refused(json_t *body, const struct sbxd_start_req *req,
     return 0;
 }
 
+/* The process a session's start gets: a new one; or, for a start sent again after a cut
+ * (the session's writer wrote to a process: it started it), that one, which the session
+ * then reads from its first byte. While the init has not said whether that one started,
+ * 503: the client sends the start again a moment later. NULL with err set. */
+static struct sbxd_proc *session_process(struct sbxd_ws *s, struct sbxd_sandbox *box,
+                                         const struct sbxd_start_req *req, struct sbxd_err *err)
+{
+    struct sbxd_proc *p = s->writer[0] ? sbxd_proc_find_writer(box, s->writer) : NULL;
+    if (!p) return sbxd_proc_start(box, req, err);
+    if (p->pid || p->exited) return p;
+    sbxd_fail(err, 503, SBX_ERR_SANDBOX, "the command of this session is still starting: send the start again");
+    return NULL;
+}
+
 /* {"start": {...}}: the process starts, resuming a paused sandbox, and the session reads
  * it from its first byte. A refusal is an error status, then a close. */
 static void start(struct sbxd_ws *s, json_t *body)
@@ -138,7 +152,7 @@ static void start(struct sbxd_ws *s, json_t *body)
     req.interactive = 1;
     if (session_start_refused(body, &req, &err) == 0) {
         if (!box) sbxd_fail(&err, 404, SBX_ERR_NOT_FOUND, "no sandbox '%.64s'", s->box_id);
-        else if (sbxd_sandbox_resume(box, &err) == 0) p = sbxd_proc_start(box, &req, &err);
+        else if (sbxd_sandbox_resume(box, &err) == 0) p = session_process(s, box, &req, &err);
     }
     sbxd_start_req_free(&req);
     if (p) sbxd_ws_attach(s, p, 0);

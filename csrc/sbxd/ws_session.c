@@ -48,8 +48,8 @@ void sbxd_ws_close(struct sbxd_ws *s, int code, const char *reason)
 
 void sbxd_ws_fail(struct sbxd_ws *s, const struct sbxd_err *err)
 {
-    json_t *doc = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "kind", err->kind, "message",
-                            err->message);
+    json_t *doc = json_pack("{s:s, s:{s:s, s:s, s:i}}", "type", "error", "error", "kind", err->kind, "message",
+                            err->message, "status", err->status);
     if (!s->error && !s->close_code) s->error = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     sbxd_ws_close(s, err->status >= 500 ? SBX_WS_SERVER_ERROR : SBX_WS_POLICY, err->message);

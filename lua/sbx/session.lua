@@ -112,6 +112,7 @@ local function on_start(s, st, doc)
   end
   st.offset = from
   if st.attaching then st.attaching, st.cut_at = nil, nil end -- attached again
+  st.restarting, st.start_json = nil, nil -- the start is never sent again
   -- where this session's stdin stands on sbxd: what a cut lost goes out again from there
   -- (nil: a server that keeps no count)
   local units = math.type(doc.stdin) and math.tointeger(doc.stdin)
@@ -136,29 +137,54 @@ local function on_status(s, st, data)
   elseif t == "error" then
     local e = type(doc.error) == "table" and doc.error or {}
     st.server_error = { kind = errors.kind_for(nil, transport.str(e.kind)),
-      message = transport.str(e.message) or "sbxd reported an error" }
+      message = transport.str(e.message) or "sbxd reported an error", status = transport.int(e.status) }
   else
     fail(st, "SandboxError", "sbxd sent a malformed status: " .. data:sub(1, 100))
   end
+end
+
+--- A connection that starts the process ended before the start status came (`why`;
+-- `status`: an HTTP status, 0 for none, when the connection was refused or failed, or
+-- sbxd's own in an error status; nil for a close): true when the start is to be sent
+-- again, as a cut. A connection that was up may have brought sbxd the start, and the
+-- start sent again gets that process (sbxd knows it by the session's writer id). After
+-- such a cut, so is a connection refused for the moment (none, 503 or 504: a proxy
+-- restarting) and sbxd's "still starting" (503).
+local function start_cut(st, why, status)
+  local again
+  if status then again = st.restarting and (status <= 0 or transport.PASSING[status])
+  else again = st.open end
+  if not again then return false end
+  st.cut, st.restarting = why, true
+  return true
 end
 
 --- The connection closed: the end, an error sbxd reported, or a cut.
 local function on_closed(st, ev)
   if st.ended then return end
   local e = st.server_error
-  if e then return fail(st, e.kind, e.message) end
+  if e then
+    st.server_error = nil
+    if not st.pid and e.status and start_cut(st, e.message, e.status) then return end
+    return fail(st, e.kind, e.message)
+  end
   if ev.code == 1003 or ev.code == 1008 or ev.code == 1009 or ev.code == 1011 then
     return fail(st, "SandboxError", ("sbxd closed the session (%d): %s"):format(ev.code, ev.reason))
   end
-  if not st.pid then
+  local why = ev.reason ~= "" and ev.reason or "the connection closed"
+  if not st.pid and not start_cut(st, why) then
     return fail(st, "SandboxError", ("the connection to sbxd at %s closed before the process "
       .. "started%s"):format(st.url, ev.reason ~= "" and ": " .. ev.reason or ""))
   end
-  st.cut = ev.reason ~= "" and ev.reason or "the connection closed"
+  st.cut = why
 end
 
 local function on_error(st, ev)
-  if not st.pid then return start_failed(st, ev) end
+  if not st.pid then
+    if start_cut(st, ev.status > 0 and ("the start was answered HTTP %d"):format(ev.status) or ev.message,
+      ev.status) then return end
+    return start_failed(st, ev)
+  end
   -- An attach after a cut that could not connect, or was cut before it was up (nginx
   -- restarting), or was answered 503/504 (transport.PASSING): tried again within the
   -- cut's window. Any other status (404: sbxd no longer keeps the process; 401; a
@@ -249,9 +275,15 @@ local function resume(s, st)
     return cannot_resume(st, ("not within %g s (%s)"):format(window(st), tostring(st.first_cut)))
   end
   if ops.connected(s) ~= "idle" or now < st.retry_at then return end
-  local path = ("%s/%d/ws?offset=%d"):format(st.base_path, st.pid, st.offset or 0)
-  if st.serial then path = path .. "&serial=" .. st.serial end
+  local path = st.base_path .. "/ws" -- no pid yet: the start, sent again
+  if st.pid then
+    path = ("%s/%d/ws?offset=%d"):format(st.base_path, st.pid, st.offset or 0)
+    if st.serial then path = path .. "&serial=" .. st.serial end
+  end
+  st.open = nil
   local ok, why = ops.connect(s, path)
+  -- (a start not written before the cut is still queued: it goes on this connection)
+  if ok and not st.pid and ops.control_queued(s) == 0 then ok, why = ops.control(s, STATUS, st.start_json) end
   if not ok then return cannot_resume(st, why) end
   st.cut, st.attaching = nil, true
   st.pause = math.min((st.pause or RESUME_FIRST) * 2, RESUME_MAX)
@@ -491,8 +523,9 @@ function M.spawn(commands, start, opts, how)
   -- be followed even while nobody calls (a host reading s.stdout between frames, or not
   -- at all): sbxd kills a process whose reader stays away for its resume grace.
   if st.has_callbacks then wait.pump(s, pump) else wait.pump(s, pump, disconnected) end
+  st.start_json = cjson.encode({ start = start })
   local ok, err = pcall(function()
-    send_control(s, st, "spawn", STATUS, cjson.encode({ start = start }))
+    send_control(s, st, "spawn", STATUS, st.start_json)
     drive(s, st, "spawn", function() return st.pid ~= nil end, wait.deadline(st.request_timeout),
       ("spawn timed out after %g s"):format(st.request_timeout))
   end)
