@@ -20,10 +20,11 @@ describe("streaming", function()
     -- The client's first 2 streams in flight read through a bulk receive buffer, the rest
     -- through curl's smallest; one of those that brings 64 KiB attaches again from where
     -- it is with a bulk buffer (Stream:outgrown, counted here). Each command writes 1 MiB
-    -- of random bytes to stdout and their sha256 to stderr.
-    -- How many streams get a bulk buffer from the start depends on when their starts go
-    -- out (a bulk holder that already ended leaves its buffer to the next): at least one
-    -- of the 4 past the first 2 attaches again, none twice.
+    -- of random bytes to stdout, half, a pause of 1 s, then the rest, and their sha256 to
+    -- stderr. The pause holds: every start is out before any stream ends (a bulk holder
+    -- that ended would leave its buffer to the next), and a stream past its first half
+    -- has not ended, whenever its bytes came. So at least one of the 4 past the first 2
+    -- attaches again, and none twice.
     local Stream = require "sbx.stream"
     local outgrown, counted = Stream.outgrown, {}
     Stream.outgrown = function(self)
@@ -32,7 +33,8 @@ describe("streaming", function()
     end
     local ok, err = pcall(function()
       local cmd = "mkfifo /tmp/f$$; sha256sum < /tmp/f$$ | cut -d' ' -f1 >&2 & "
-        .. "head -c 1048576 /dev/urandom | tee /tmp/f$$; wait; rm /tmp/f$$"
+        .. "{ head -c 524288 /dev/urandom; sleep 1; head -c 524288 /dev/urandom; } | tee /tmp/f$$; "
+        .. "wait; rm /tmp/f$$"
       local tasks = {}
       for i = 1, 6 do
         tasks[i] = sbx.go(function()
