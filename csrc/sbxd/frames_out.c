@@ -6,7 +6,6 @@
  * be sent over several writes: the reader's cursor moves as its bytes go, so the log
  * keeps them (they are above its floor) until then. */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,39 +13,16 @@
 #include "protocol.h"
 #include "stream.h"
 
-#define FRAME_HEAD 5u                  /* type and length */
 #define OFFSET_LEN 8u                  /* an output frame's offset after */
 #define FRAME_COPY_MAX 16384u          /* output below this is copied into the write */
 #define FRAME_IOV_MAX 64               /* pieces of one write: its text, log records, tail */
 #define TAIL_ROOM (2u + STREAM_END_ROOM)
 
-static unsigned char *put_be(unsigned char *at, uint64_t v, int bytes)
-{
-    for (int i = bytes - 1; i >= 0; i--) at[bytes - 1 - i] = (unsigned char)(v >> (8 * i));
-    return at + bytes;
-}
-
-/* A chunk's size line and a frame's head, for a payload of `len` bytes. */
-static void add_frame_head(struct batch *b, unsigned type, size_t len)
-{
-    b->pos += sprintf((char *)b->pos, "%zx\r\n", FRAME_HEAD + len);
-    *b->pos++ = (unsigned char)type;
-    b->pos = put_be(b->pos, len, 4);
-}
-
-void sbxd_frames_add(struct batch *b, unsigned type, const char *payload, size_t len)
-{
-    add_frame_head(b, type, len);
-    memcpy(b->pos, payload, len);
-    memcpy(b->pos + len, "\r\n", 2);
-    b->pos += len + 2;
-}
-
 /* The head of an output frame of `len` bytes ending at offset `after`. */
 static void add_output_head(struct batch *b, enum sbxd_channel ch, size_t len, uint64_t after)
 {
-    add_frame_head(b, ch == SBXD_STDOUT ? SBX_FRAME_STDOUT : SBX_FRAME_STDERR, OFFSET_LEN + len);
-    b->pos = put_be(b->pos, after, 8);
+    sbxd_frame_head(b, ch == SBXD_STDOUT ? SBX_FRAME_STDOUT : SBX_FRAME_STDERR, OFFSET_LEN + len);
+    b->pos = stream_put_be(b->pos, after, 8);
 }
 
 /* How many bytes from the cursor on one uncopied frame takes: those of one channel, at

@@ -79,7 +79,7 @@ int sbxd_route_raw_body(const char *path);
  * the connection is to close, and p goes on as it would without this reader. */
 int sbxd_sse_begin(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p, uint64_t offset, int frames);
 /* A process's end, as its stream's end event carries it: {"exit_code", "signal",
- * "error"} (sse_out.c). Its length; the reasons are sbxd's own short words, so it always
+ * "error"} (stream_parts.c). Its length; the reasons are sbxd's own short words, so it always
  * fits. */
 #define SBXD_END_DATA_MAX 128u
 size_t sbxd_end_data(const struct sbxd_proc *p, char out[SBXD_END_DATA_MAX]);

@@ -1,6 +1,6 @@
 /* A process's stream on one connection, shared by its two formats: SSE (sse_out.c, which
- * also runs the stream: its head, timers, watch and end) and binary frames
- * (frames_out.c). Private to those two files. */
+ * also runs the stream: its timers and news) and binary frames (frames_out.c), and the
+ * parts both write (stream_parts.c). Private to those three files. */
 #ifndef SBXD_STREAM_H
 #define SBXD_STREAM_H
 #include <stdint.h>
@@ -35,23 +35,32 @@ static inline size_t batch_room(const struct batch *b)
     return (size_t)(b->end - b->pos);
 }
 
+static inline unsigned char *stream_put_be(unsigned char *at, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--) at[bytes - 1 - i] = (unsigned char)(v >> (8 * i));
+    return at + bytes;
+}
+
 #define STREAM_END_ROOM SBXD_END_ROOM  /* the end and the last chunk always fit after output */
 #define STREAM_CHUNK_LINE 16u          /* a chunk's size line and closing CRLF, at most */
 
-/* sse_out.c: the response head and the start (SSE event or frame), the end and the
- * response's last chunk, a keep-alive; whether anything is due now; a write asked of the
- * watch; the response over once all is sent (1, or -1 when the connection must close). */
+/* stream_parts.c: the response head and the start (SSE event or frame), the end and the
+ * response's last chunk, a keep-alive; whether anything is due now; the stream's watch
+ * brought up to date (-1 when it fails); a write asked of the watch; the response over
+ * once all is sent (1, or -1 when the connection must close); a frame's chunk size line
+ * and head, and a whole frame (start, end, keep-alive) as one chunk. */
 int sbxd_stream_add_head(struct sbxd_sse *s, struct batch *b);
 void sbxd_stream_add_end(struct sbxd_sse *s, struct batch *b);
 void sbxd_stream_add_keepalive(struct sbxd_sse *s, struct batch *b);
 int sbxd_stream_has_news(const struct sbxd_sse *s);
+int sbxd_stream_watch(struct sbxd_sse *s);
 int sbxd_stream_want_write(struct sbxd_sse *s);
 int sbxd_stream_end_response(struct sbxd_sse *s);
-
-/* frames_out.c: a whole frame (start, end, keep-alive) as one chunk; and the write of a
- * frames stream: like SSE's but output of some size goes from the log to the socket
- * uncopied. Returns as SSE's write does. */
+void sbxd_frame_head(struct batch *b, unsigned type, size_t len);
 void sbxd_frames_add(struct batch *b, unsigned type, const char *payload, size_t len);
+
+/* frames_out.c: the write of a frames stream: like SSE's, but output of some size goes
+ * from the log to the socket uncopied. Returns as SSE's write does. */
 int sbxd_frames_write(struct sbxd_sse *s, unsigned char *buf, size_t room);
 
 #endif

@@ -1,8 +1,9 @@
 /* Interactive sessions: a process over one WebSocket, subprotocol sbx.v1 (wschan.h,
  * docs/PROTOCOL.md "Interactive sessions (WebSocket)"). Private to the ws_*.c files:
  * ws_upgrade.c checks a request before lws upgrades it and finds what it is for,
- * ws_session.c holds a connection's session and its process, ws_in.c takes the messages
- * received, ws_out.c sends. */
+ * ws_session.c makes and frees a connection's session and runs lws' callback, ws_in.c
+ * takes the messages received, ws_out.c sends, ws_state.c holds what all three change
+ * (they call it; it calls none of them). */
 #ifndef SBXD_WS_H
 #define SBXD_WS_H
 #include "http.h"
@@ -61,7 +62,7 @@ struct sbxd_ws_target {
  * there is none (the request's refusal). */
 int sbxd_ws_target(struct lws *wsi, struct sbxd_server *srv, struct sbxd_ws_target *t, struct sbxd_err *err);
 
-/* ws_session.c */
+/* ws_state.c */
 /* The session becomes the reader of process p from `offset`, and the owner of its writer
  * (if it named one): its start status goes out next. */
 void sbxd_ws_attach(struct sbxd_ws *s, struct sbxd_proc *p, uint64_t offset);
@@ -79,6 +80,10 @@ void sbxd_ws_close(struct sbxd_ws *s, int code, const char *reason);
 void sbxd_ws_update_rx(struct sbxd_ws *s);
 /* Asks lws for a WRITEABLE callback when something is due. */
 void sbxd_ws_want_write(struct sbxd_ws *s);
+/* Whether anything is due to be sent. */
+int sbxd_ws_has_news(const struct sbxd_ws *s);
+/* The keep-alive's interval, in microseconds. */
+lws_usec_t sbxd_ws_keepalive_us(const struct sbxd_ws *s);
 
 /* ws_in.c: a piece of a received message (lws' RECEIVE); stdin writes' bookkeeping. */
 void sbxd_ws_receive(struct sbxd_ws *s, const void *in, size_t len);
@@ -88,7 +93,5 @@ void sbxd_ws_forget_stdin(struct sbxd_ws *s);
 /* ws_out.c: one write, on WRITEABLE. Returns -1 when the connection is to close (after
  * a close frame, when one was due). */
 int sbxd_ws_writable(struct sbxd_ws *s);
-/* Whether anything is due to be sent. */
-int sbxd_ws_has_news(const struct sbxd_ws *s);
 
 #endif

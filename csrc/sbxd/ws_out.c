@@ -99,16 +99,6 @@ static int send_error(struct sbxd_ws *s)
     return rc;
 }
 
-int sbxd_ws_has_news(const struct sbxd_ws *s)
-{
-    const struct sbxd_proc *p = s->proc;
-    if (s->close_sent) return 0;
-    if (s->error || s->close_code) return 1;
-    if (!p || s->end_sent) return 0;
-    if (s->start_due) return sbxd_proc_started_yet(p);
-    return s->stdin_ack_due || sbxd_proc_unread(p, &s->reader) > 0 || sbxd_proc_finished_for(p, &s->reader);
-}
-
 /* The close: lws sends the frame with this code and reason, then waits for the client's
  * answering close (or its timeout). It is begun from the session's timer (ws_session.c),
  * not by this callback returning -1: Debian's build of lws 4.1 closes a connection whose

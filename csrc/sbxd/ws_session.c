@@ -14,68 +14,6 @@ static struct sbxd_ws *session_of(struct sbxd_reader *r)
     return (struct sbxd_ws *)((char *)r - offsetof(struct sbxd_ws, reader));
 }
 
-void sbxd_ws_want_write(struct sbxd_ws *s)
-{
-    if (sbxd_ws_has_news(s)) lws_callback_on_writable(s->wsi);
-}
-
-/* The keep-alive's interval, in microseconds. */
-static lws_usec_t keepalive_us(const struct sbxd_ws *s)
-{
-    return (lws_usec_t)(s->srv->keepalive * LWS_US_PER_SEC);
-}
-
-void sbxd_ws_update_rx(struct sbxd_ws *s)
-{
-    int pause = s->close_code ? !s->close_sent
-                              : (s->proc && s->start_due) || s->stdin_pending > SBX_WS_STDIN_PENDING_MAX;
-    if (pause == s->rx_paused) return;
-    s->rx_paused = pause;
-    lws_rx_flow_control(s->wsi, !pause);
-    /* While sbxd does not read, the client's pongs wait unread: its silence is sbxd's
-     * doing, not a cut. The timer vouches for it (LWS_CALLBACK_TIMER). */
-    if (!s->close_code) lws_set_timer_usecs(s->wsi, pause ? keepalive_us(s) : LWS_SET_TIMER_USEC_CANCEL);
-}
-
-void sbxd_ws_close(struct sbxd_ws *s, int code, const char *reason)
-{
-    if (s->close_code) return; /* the first close stands */
-    s->close_code = code;
-    sbx_ws_set_reason(s->close_reason, reason);
-    sbxd_ws_update_rx(s);
-    lws_callback_on_writable(s->wsi);
-}
-
-void sbxd_ws_fail(struct sbxd_ws *s, const struct sbxd_err *err)
-{
-    json_t *doc = json_pack("{s:s, s:{s:s, s:s, s:i}}", "type", "error", "error", "kind", err->kind, "message",
-                            err->message, "status", err->status);
-    if (!s->error && !s->close_code) s->error = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    sbxd_ws_close(s, err->status >= 500 ? SBX_WS_SERVER_ERROR : SBX_WS_POLICY, err->message);
-}
-
-void sbxd_ws_attach(struct sbxd_ws *s, struct sbxd_proc *p, uint64_t offset)
-{
-    s->proc = p;
-    s->start_due = 1;
-    sbxd_proc_attach(p, &s->reader, offset);
-    /* from now on stdin of this writer counts on this connection only; the start status
-     * says how much came on the ones before */
-    if (s->writer[0] && !sbxd_writer_own(&p->writers, s->writer, s)) {
-        struct sbxd_err err;
-        sbxd_fail(&err, 500, SBX_ERR_SANDBOX, "out of memory");
-        sbxd_ws_fail(s, &err);
-    }
-    sbxd_ws_update_rx(s);
-    sbxd_ws_want_write(s);
-}
-
-struct sbxd_writer *sbxd_ws_writer(struct sbxd_ws *s)
-{
-    return s->writer[0] && s->proc ? sbxd_writer_owned(s->proc->writers, s->writer, s) : NULL;
-}
-
 static void on_news(struct sbxd_reader *r)
 {
     sbxd_ws_want_write(session_of(r));
@@ -148,7 +86,7 @@ static int on_timer(struct sbxd_ws *s)
     if (s->close_sent) return -1;
     if (!s->rx_paused || s->close_code) return 0;
     lws_validity_confirmed(s->wsi);
-    lws_set_timer_usecs(s->wsi, keepalive_us(s));
+    lws_set_timer_usecs(s->wsi, sbxd_ws_keepalive_us(s));
     return 0;
 }
 
