@@ -216,11 +216,11 @@ describe("streams through nginx", function()
     -- call fn makes after its first line (and before its body: answers are longer than
     -- 100 bytes), then answers 503 and 504 once each; returns whether fn returned, what
     -- it returned or raised, and the proxy.
-    local function cut_call(fn)
+    local function cut_call(fn, id)
       local proxy = cutproxy.start(c.port, { cuts = 0, least = 20, most = 100, kept = 20,
         after_cut = function(p) p:answer(UNAVAILABLE, 1); p:answer(GATEWAY_TIMEOUT, 1) end })
       local ok, r = pcall(cutproxy.drive, function()
-        local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key })
+        local via = sbx.connect(id or box.id, { url = proxy.url, api_key = c.key })
         proxy.limit = 1
         return fn(via)
       end, 20)
@@ -317,6 +317,19 @@ describe("streams through nginx", function()
       assert.are.equal(0, #proxy.canned, "the answers were not all taken")
       assert.are.same({ "out", "err", 0 }, { r.stdout, r.stderr, r.exit_code })
       assert.are.equal("ran\n", box.commands:run("cat /tmp/spawned").stdout)
+    end)
+
+    it("a sandbox's kill cut in its answer, then answered 503 and 504, is sent again: true", function()
+      -- sbxd killed it at the first sending; the one sent again is answered 404
+      local victim = sbx.create(c.opts)
+      local ok, r, proxy = cut_call(function(via) return via:kill() end, victim.id)
+      assert(ok, r)
+      assert.is_true(r)
+      assert.are.equal(1, proxy.cuts)
+      assert.are.equal(0, #proxy.canned, "the answers were not all taken")
+      assert.are.equal("NotFoundError", helper.error_of(victim.info, victim).kind)
+      -- a kill that is not cut still says false for a sandbox already gone
+      assert.is_false(victim:kill())
     end)
 
     it("a process's kill cut in its answer is not sent again: SandboxError", function()

@@ -65,9 +65,11 @@ function Sandbox:info()
   return to_info(self.client:call("GET", self:path()))
 end
 
---- Deletes the sandbox on the server: true, or false when it was already gone.
+--- Deletes the sandbox on the server: true, or false when it was already gone. A kill
+-- cut after it reached sbxd is sent again (a sandbox's id is never used again), and one
+-- that then finds the sandbox gone says true: the first sending killed it.
 local function delete(box)
-  local ok, err = pcall(box.client.call, box.client, "DELETE", box:path())
+  local ok, err = pcall(box.client.delete, box.client, box:path())
   if ok then return true end
   if errors.is(err, "NotFoundError") then return false end
   error(err, 0)

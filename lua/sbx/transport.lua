@@ -257,6 +257,9 @@ end
 -- (a start with its key is sent again as these calls are: sbx/stream.lua)
 M.pause_to_resend, M.again_after = pause_to_resend, again_after
 
+-- The answer of Client:delete sent again after a cut and answered 404.
+local GONE = { gone = true }
+
 --- One JSON request. It is closed on every way out, an error or a cancel of the task
 -- included. Returns the document, or nil and true when it is to be sent again.
 local function call_once(client, method, path, body, raw, seconds, deadline, resends)
@@ -266,6 +269,8 @@ local function call_once(client, method, path, body, raw, seconds, deadline, res
       if ev.type == "done" then
         op:close()
         if ev.status < 200 or ev.status > 299 then
+          -- sent again after a cut, a kill that finds nothing to kill: the first did it
+          if ev.status == 404 and resends.done_if_gone and resends.again then return GONE end
           -- after a cut: a proxy whose upstream is restarting (sbxd's own 503 to a first
           -- sending, out of descriptors, is the caller's to see)
           local passing = resends.repeatable and resends.again and M.PASSING[ev.status]
@@ -291,11 +296,12 @@ end
 
 --- A call whose body is `text` (JSON, or bytes when `raw`; or nil): returns the decoded
 -- body of a 2xx answer, raises otherwise. `repeatable`: it may be sent again (AGAIN_FIRST).
-local function call(client, method, path, text, raw, request_timeout, repeatable)
+-- `done_if_gone`: a 404 to a sending after a cut means the sending before did it (GONE).
+local function call(client, method, path, text, raw, request_timeout, repeatable, done_if_gone)
   local seconds = request_timeout or client.request_timeout
   local deadline = wait.deadline(seconds)
   local resends = client:resends(deadline)
-  resends.repeatable = repeatable
+  resends.repeatable, resends.done_if_gone = repeatable, done_if_gone
   while true do
     local doc, again = call_once(client, method, path, text, raw, seconds, deadline, resends)
     if not again then return doc end
@@ -313,6 +319,14 @@ end
 -- again after a cut, as a GET is.
 function Client:call_repeatable(method, path, body)
   return call(self, method, path, body and cjson.encode(body) or nil, false, nil, true)
+end
+
+--- A DELETE of something whose name is never used again (a sandbox's kill): sent again
+-- after a cut, as a GET is. Returns sbxd's document; or, when a sending after a cut is
+-- answered 404, `{gone = true}`: a sending before it did the deed (or it was done
+-- before; either way, it is done). A 404 to the first sending raises NotFoundError.
+function Client:delete(path)
+  return call(self, "DELETE", path, nil, false, nil, true, true)
 end
 
 --- A call sbxd takes at most once (a stdin call): `path` gets a key of its own
