@@ -299,12 +299,12 @@ describe("streams through nginx", function()
       return #head
     end
 
-    it("a spawn cut before its start status, then answered 503 and 504, starts its process once", function()
-      -- The old client raised SandboxError ("closed before the process started").
-      local cut_at = upgrade_head_length(c.port) + 3 -- inside the start status's frame
+    --- A spawn whose first connection is cut after `cut_at` bytes of its answer, then
+    -- answered 503 and 504: it runs its command once, and its output is whole.
+    local function spawn_cut_at(cut_at, file)
       local proxy = cutproxy.start(c.port, { cuts = 0, least = cut_at, most = cut_at, kept = cut_at,
         after_cut = function(p) p:answer(UNAVAILABLE, 1); p:answer(GATEWAY_TIMEOUT, 1) end })
-      local cmd = "echo ran >> /tmp/spawned; printf out; sleep 0.3; printf err >&2"
+      local cmd = ("echo ran >> %s; printf out; sleep 0.3; printf err >&2"):format(file)
       local ok, r = pcall(cutproxy.drive, function()
         local via = sbx.connect(box.id, { url = proxy.url, api_key = c.key })
         proxy.limit = 1
@@ -316,7 +316,18 @@ describe("streams through nginx", function()
       assert.are.equal(1, proxy.cuts)
       assert.are.equal(0, #proxy.canned, "the answers were not all taken")
       assert.are.same({ "out", "err", 0 }, { r.stdout, r.stderr, r.exit_code })
-      assert.are.equal("ran\n", box.commands:run("cat /tmp/spawned").stdout)
+      assert.are.equal("ran\n", box.commands:run("cat " .. file).stdout)
+    end
+
+    it("a spawn cut before its start status, then answered 503 and 504, starts its process once", function()
+      -- The old client raised SandboxError ("closed before the process started").
+      spawn_cut_at(upgrade_head_length(c.port) + 3, "/tmp/spawned") -- inside the start status's frame
+    end)
+
+    it("a spawn cut in its upgrade's answer, then answered 503 and 504, starts its process once", function()
+      -- The upgrade went out, its 101 was cut after 10 bytes: no start reached sbxd. The old
+      -- client raised SandboxError ("cannot reach sbxd at ...").
+      spawn_cut_at(10, "/tmp/spawned_early")
     end)
 
     it("a sandbox's kill cut in its answer, then answered 503 and 504, is sent again: true", function()

@@ -125,6 +125,7 @@ static void push_event(struct sbx_session *s, enum sbx_sev_type type, int channe
     ev->type = type;
     ev->channel = channel;
     ev->code = code;
+    ev->reached = type == SBX_SEV_ERROR && s->request_sent;
     ev->len = len;
     if (len) memcpy(ev->data, data, len);
     ev->data[len] = '\0';
@@ -265,6 +266,7 @@ static int open_connection(struct sbx_session *s, const char *address, const cha
     i.ssl_connection = s->tls ? LCCSCF_USE_SSL : 0;
     s->reported = 0;
     s->cert_refused = 0;
+    s->request_sent = 0;
     s->state = SBX_SESSION_CONNECTING;
     sbx_wsrx_reset(&s->rx);
     struct lws *wsi = lws_client_connect_via_info(&i);
@@ -653,8 +655,10 @@ static void on_wsi_destroy(struct sbx_session *s, struct lws *wsi)
     }
 }
 
-static int append_auth(struct sbx_session *s, struct lws *wsi, void *in, size_t len)
+/* lws builds the upgrade request once the connection (and its TLS) is up. */
+static int on_handshake_headers(struct sbx_session *s, struct lws *wsi, void *in, size_t len)
 {
+    s->request_sent = 1;
     if (!s->authorization) return 0;
     unsigned char **p = in, *end = *p + len;
     return lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
@@ -671,7 +675,7 @@ static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     if (!s) /* let go of: it closes */
         return reason == LWS_CALLBACK_CLIENT_WRITEABLE || reason == LWS_CALLBACK_TIMER ? -1 : 0;
     switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: return append_auth(s, wsi, in, len);
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: return on_handshake_headers(s, wsi, in, len);
     case LWS_CALLBACK_CLIENT_ESTABLISHED: on_established(s); return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE: return on_receive(s, wsi, in, len);
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG: s->last_rx = uv_hrtime(); return 0;

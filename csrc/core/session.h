@@ -35,7 +35,7 @@ enum sbx_sev_type {
     SBX_SEV_CLOSED,   /* the connection closed after it was up: code (0: no close frame
                        * came, a cut), data the reason */
     SBX_SEV_ERROR,    /* the connection failed before it was up: code (the HTTP status
-                       * of a refused upgrade, 0 when none), data the message */
+                       * of a refused upgrade, 0 when none), data the message, reached */
 };
 
 struct sbx_sev {
@@ -43,6 +43,7 @@ struct sbx_sev {
     enum sbx_sev_type type;
     int channel;
     int code;
+    int reached;      /* an error: the upgrade request had gone out to a server */
     size_t len;
     char data[];      /* len bytes, and a NUL */
 };
@@ -85,6 +86,8 @@ struct sbx_session {
     int released;                   /* the owner let it go */
     int reported;                   /* this connection's end was queued as an event */
     int cert_refused;               /* TLS: this connection's server certificate failed */
+    int request_sent;               /* this connection's upgrade request was made: it
+                                       reached a server (and TLS, if any, was up) */
     int paused;                     /* reading stopped until Lua drains */
     int wrote;                      /* a message went out on some connection: the server
                                      * may run a process for it */

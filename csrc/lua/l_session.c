@@ -18,8 +18,10 @@
  *        {type="status", data=}                       a status message's JSON
  *        {type="closed", code=, reason=}              the connection closed (code 0: no
  *                                                     close frame came, a cut)
- *        {type="error", status=, message=}            it failed before it was up (status:
- *                                                     that of a refused upgrade, or 0)
+ *        {type="error", status=, message=, reached=}  it failed before it was up (status:
+ *                                                     that of a refused upgrade, or 0;
+ *                                                     reached: its upgrade request had
+ *                                                     gone out to a server)
  *   ops.connect(s, path) --> true | nil, message: a new connection, once the last ended
  *   ops.write(s, data, from) --> how many bytes of data, from index `from`, were queued
  *        (0 when the queue is full) | nil, message
@@ -92,6 +94,7 @@ static void push_event(lua_State *L, const struct sbx_sev *ev)
         lua_pushliteral(L, "error");
         lua_pushinteger(L, ev->code), lua_setfield(L, -3, "status");
         lua_pushlstring(L, ev->data, ev->len), lua_setfield(L, -3, "message");
+        lua_pushboolean(L, ev->reached), lua_setfield(L, -3, "reached");
         break;
     }
     lua_setfield(L, -2, "type");

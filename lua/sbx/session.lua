@@ -145,14 +145,17 @@ end
 
 --- A connection that starts the process ended before the start status came (`why`;
 -- `status`: an HTTP status, 0 for none, when the connection was refused or failed, or
--- sbxd's own in an error status; nil for a close): true when the start is to be sent
--- again, as a cut. A connection that was up may have brought sbxd the start, and the
--- start sent again gets that process (sbxd knows it by the session's writer id). After
--- such a cut, so is a connection refused for the moment (none, 503 or 504: a proxy
--- restarting) and sbxd's "still starting" (503).
-local function start_cut(st, why, status)
+-- sbxd's own in an error status; nil for a close; `reached`: a failed connection's
+-- upgrade request had gone out): true when the start is to be sent again, as a cut. A
+-- connection that was up may have brought sbxd the start, and the start sent again gets
+-- that process (sbxd knows it by the session's writer id); one cut after its upgrade
+-- request went out, before the answer, brought none (a run's start is sent again after
+-- such a cut too). After such a cut, so is a connection refused for the moment (none,
+-- 503 or 504: a proxy restarting) and sbxd's "still starting" (503).
+local function start_cut(st, why, status, reached)
   local again
-  if status then again = st.restarting and (status <= 0 or transport.PASSING[status])
+  if status then
+    again = (st.restarting and (status <= 0 or transport.PASSING[status])) or (status <= 0 and reached)
   else again = st.open end
   if not again then return false end
   st.cut, st.restarting = why, true
@@ -182,7 +185,7 @@ end
 local function on_error(st, ev)
   if not st.pid then
     if start_cut(st, ev.status > 0 and ("the start was answered HTTP %d"):format(ev.status) or ev.message,
-      ev.status) then return end
+      ev.status, ev.reached) then return end
     return start_failed(st, ev)
   end
   -- An attach after a cut that could not connect, or was cut before it was up (nginx
