@@ -152,6 +152,41 @@ describe("the embedded sbxd", function()
     assert.matches("^hi\nunix:/tmp/sbx%-[%w]+/sbxd%.sock$", out)
   end)
 
+  it("runs sbxd and sandboxes as ordinary processes under a real-time host or sbxd", function()
+    if helper.sh("id -u") ~= "0" then return pending("needs root, to set a real-time policy") end
+    -- A host whose frame thread runs at SCHED_FIFO (games, audio engines). The kernel refuses
+    -- to move a real-time process into a cgroup that limits CPU: a sandbox that inherited
+    -- the policy could not start ("cannot put the sandbox in its cgroups"). Field 41 of
+    -- /proc/PID/stat is the policy: 0 SCHED_OTHER, 1 SCHED_FIFO.
+    local script = [[
+      local sbx = require "sbx"
+      local box = sbx.create()
+      local function policy(pid)
+        local f = assert(io.open("/proc/" .. pid .. "/stat"))
+        local fields = {}
+        for w in f:read("a"):gmatch("%S+") do fields[#fields + 1] = w end
+        f:close()
+        return fields[41]
+      end
+      local r = box.commands:run("awk '{print $41}' /proc/self/stat")
+      print(r.stdout:gsub("\n$", ""), r.exit_code, policy(require("sbx.embedded").daemon():pid()))
+    ]]
+    -- the host real-time: sbxd and the command ordinary
+    local out = helper.sh(("env -u SBX_URL %s chrt -f 10 %s -e %s 2>&1"):format(ENV, LUA, helper.q(script)))
+    assert.are.equal("0\t0\t0", out)
+    -- sbxd started real-time (its choice, by a wrapper): its commands ordinary
+    local dir = helper.sh("mktemp -d /tmp/sbx-spec-rt-XXXXXX")
+    local wrapper = dir .. "/sbxd"
+    local f = assert(io.open(wrapper, "w"))
+    f:write(("#!/bin/sh\nexec chrt -f 10 %s \"$@\"\n"):format(helper.q(helper.SBXD)))
+    f:close()
+    helper.sh("chmod +x " .. wrapper)
+    out = helper.sh(("env -u SBX_URL %s SBX_SBXD=%s %s -e %s 2>&1"):format(ENV, helper.q(wrapper), LUA,
+      helper.q(script)))
+    helper.sh("rm -rf " .. dir)
+    assert.are.equal("0\t0\t1", out)
+  end)
+
   it("works from a Lua process that is not root: an isolated sandbox with one user", function()
     if helper.sh("id -u") ~= "0" then return pending("needs root, to become another user") end
     -- A copy of the module and the programs, readable by the unprivileged account

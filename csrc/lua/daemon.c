@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,19 @@
 
 extern char **environ;
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
+/* In the child, between fork and exec: only async-signal-safe calls (and
+ * sched_setscheduler, a bare system call). */
 static void exec_child(const char *path, char *const argv[], char *const envp[], int parent_rd,
                        int ready_wr)
 {
     setsid(); /* a terminal's ^C must not kill sbxd before it can clean up */
+    /* A host's real-time priority (a game's or an audio engine's frame thread) is its
+     * own: sbxd and its commands run as ordinary processes. */
+    int policy = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+    if (policy == SCHED_FIFO || policy == SCHED_RR) {
+        struct sched_param none = {0};
+        sched_setscheduler(0, SCHED_OTHER, &none);
+    }
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
     int a = fcntl(parent_rd, F_DUPFD_CLOEXEC, 10), b = fcntl(ready_wr, F_DUPFD_CLOEXEC, 10);

@@ -6,7 +6,8 @@
 void sbxd_sched_init(void);
 /* Before a command starts, with the number of others still running. */
 void sbxd_sched_before_start(int running);
-/* In a command's child, before exec: the policy sbxd was started with. */
+/* In a command's (or a sandbox's) child, before exec: the policy sbxd was started
+ * with, or SCHED_OTHER in place of a real-time one. */
 void sbxd_sched_in_child(void);
 
 #endif
