@@ -1,4 +1,5 @@
 -- Sandboxes: create, list, connect, info, kill, close; transport and auth failures.
+local cjson = require "cjson"
 local sbx = require "sbx"
 local helper = require "helper"
 local testing = require "sbx.testing"
@@ -70,7 +71,53 @@ describe("sandboxes", function()
     local out = helper.sh(("curl -s -w ' %%{http_code}' -H 'Authorization: Bearer %s' '%s/sandboxes?owner=x'")
       :format(server.key, server.url))
     assert.are.equal('{"error":{"kind":"InvalidArgumentError","message":"unknown query parameter '
-      .. "'owner=x': the list takes metadata.KEY=VALUE\"}} 400", out)
+      .. "'owner=x': the list takes metadata.KEY=VALUE and key=KEY\"}} 400", out)
+    -- a name or value that is not UTF-8 would match nothing: refused, not dropped from the filter
+    out = helper.sh(("curl -s -w ' %%{http_code}' -H 'Authorization: Bearer %s' "
+      .. "'%s/sandboxes?metadata.team=%%FF'"):format(server.key, server.url))
+    assert.are.equal('{"error":{"kind":"InvalidArgumentError","message":"metadata.team: a metadata name and '
+      .. 'value are UTF-8"}} 400', out)
+  end)
+
+  it("makes one sandbox for one create key, and lists it by that key", function()
+    local function curl(method, path, body)
+      local out = helper.sh(("curl -s -X %s -w ' %%{http_code}' -H 'Authorization: Bearer %s' %s '%s%s'")
+        :format(method, server.key, body and ("-d '%s'"):format(body) or "", server.url, path))
+      local json, status = out:match("^(.*) (%d+)$")
+      return cjson.decode(json), tonumber(status)
+    end
+    local before = #sbx.list(opts)
+    local first, status = curl("POST", "/sandboxes?key=create-1", '{"metadata":{"n":"1"}}')
+    assert.are.equal(201, status)
+    -- the same create sent again (after a cut) makes nothing: the first one's sandbox, 200
+    local again, status2 = curl("POST", "/sandboxes?key=create-1", '{"metadata":{"n":"1"}}')
+    assert.are.same({ 200, first.id }, { status2, again.id })
+    local other = curl("POST", "/sandboxes?key=create-2", "{}")
+    assert.are_not.equal(first.id, other.id)
+    assert.are.equal(before + 2, #sbx.list(opts))
+    local listed = curl("GET", "/sandboxes?key=create-1")
+    assert.are.same({ first.id }, { listed.sandboxes[1].id, listed.sandboxes[2] })
+    assert.are.same({}, curl("GET", "/sandboxes?key=create-3").sandboxes)
+    assert.are.same({}, curl("GET", "/sandboxes?key=create-1&metadata.n=2").sandboxes)
+    assert.are.equal(1, #curl("GET", "/sandboxes?key=create-1&metadata.n=1").sandboxes)
+    -- once its sandbox is gone, a key makes a new one
+    sbx.connect(first.id, opts):kill()
+    local third, status3 = curl("POST", "/sandboxes?key=create-1", "{}")
+    assert.are_not.equal(first.id, third.id)
+    assert.are.equal(201, status3)
+    for _, id in ipairs { other.id, third.id } do sbx.connect(id, opts):kill() end
+    -- keys as start keys are: one, of [0-9A-Za-z_-], at most 32; no other parameter
+    for query, message in pairs {
+      ["key=a.b"] = "'key' must be 1 to 32 of [0-9A-Za-z_-]",
+      ["key="] = "'key' must be 1 to 32 of [0-9A-Za-z_-]",
+      ["key=" .. ("k"):rep(33)] = "'key' must be 1 to 32 of [0-9A-Za-z_-]",
+      ["key=a&key=b"] = "query parameter 'key' given twice",
+      ["owner=x"] = "this route takes only key (the call's key) in its query",
+    } do
+      local doc, code = curl("POST", "/sandboxes?" .. query, "{}")
+      assert.are.same({ 400, "InvalidArgumentError", message }, { code, doc.error.kind, doc.error.message })
+    end
+    assert.are.equal(before, #sbx.list(opts))
   end)
 
   it("raises NotFoundError for an unknown sandbox", function()

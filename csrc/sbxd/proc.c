@@ -716,6 +716,11 @@ int sbxd_proc_started_yet(const struct sbxd_proc *p)
     return p->pid > 0;
 }
 
+int sbxd_proc_start_pending(const struct sbxd_proc *p)
+{
+    return !p->pid && !p->exited;
+}
+
 void sbxd_proc_started(struct sbxd_proc *p, pid_t pid)
 {
     p->pid = pid;

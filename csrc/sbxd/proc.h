@@ -143,6 +143,8 @@ void sbxd_proc_start_failed(struct sbxd_proc *p, int step, int err);
 void sbxd_proc_exited(struct sbxd_proc *p, int status);
 /* The process has its pid: its start event can go. */
 int sbxd_proc_started_yet(const struct sbxd_proc *p);
+/* The init has not yet said whether the process started: neither a pid nor an end. */
+int sbxd_proc_start_pending(const struct sbxd_proc *p);
 /* The command has exited and both pipes are at EOF (the log may still hold bytes). */
 int sbxd_proc_done(const struct sbxd_proc *p);
 /* A reader moved its cursor on: reads resume when every backlog fell low enough. */

@@ -17,45 +17,100 @@ static int reply_fail(struct lws *wsi, int status, const char *kind, const char 
     return sbxd_reply_error(wsi, &err);
 }
 
+/* One `key=KEY` of a query (frag, n bytes) into `key`; 0, or -1 with err set. */
+static int take_key(const char *frag, int n, char key[SBXD_WRITER_ID_MAX + 1], struct sbxd_err *err)
+{
+    if (key[0]) return sbxd_fail(err, 400, SBX_ERR_INVALID, "query parameter 'key' given twice");
+    if (!sbxd_writer_id_ok(frag + 4, (size_t)n - 4))
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "'key' must be 1 to %d of [0-9A-Za-z_-]", SBXD_WRITER_ID_MAX);
+    memcpy(key, frag + 4, (size_t)n - 4);
+    key[n - 4] = '\0';
+    return 0;
+}
+
+/* A keyed call's query (a create, a start, a signal by key): its key (`key=KEY`) at
+ * most, "" without. */
+static int query_key(struct lws *wsi, char key[SBXD_WRITER_ID_MAX + 1], struct sbxd_err *err)
+{
+    static char frag[SBXD_URI_MAX + 2];
+    key[0] = '\0';
+    int n;
+    for (int i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++) {
+        if (n < 4 || memcmp(frag, "key=", 4) != 0)
+            return sbxd_fail(err, 400, SBX_ERR_INVALID, "this route takes only key (the call's key) in its query");
+        if (take_key(frag, n, key, err)) return -1;
+    }
+    return 0;
+}
+
+/* POST /sandboxes[?key=KEY]: 201 and the new sandbox's info. A create with the key of a
+ * live sandbox's create makes nothing: 200 and that sandbox's info (a create sent again
+ * after a cut, docs/PROTOCOL.md "A create sent again"). */
 static int create_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c)
 {
     struct sbxd_create_req req;
     struct sbxd_err err;
-    if (sbxd_parse_create(c->body, c->body_len, &req, &err)) return sbxd_reply_error(wsi, &err);
+    char key[SBXD_WRITER_ID_MAX + 1];
+    if (query_key(wsi, key, &err) || sbxd_parse_create(c->body, c->body_len, &req, &err))
+        return sbxd_reply_error(wsi, &err);
+    struct sbxd_sandbox *made = key[0] ? sbxd_sandbox_find_created(srv, key) : NULL;
+    if (made) {
+        sbxd_create_req_free(&req);
+        return sbxd_reply(wsi, 200, sbxd_sandbox_info(made));
+    }
     struct sbxd_sandbox *box = sbxd_sandbox_create(srv, &req, &err);
     sbxd_create_req_free(&req);
     if (!box) return sbxd_reply_error(wsi, &err);
+    memcpy(box->create_key, key, sizeof key);
     return sbxd_reply(wsi, 201, sbxd_sandbox_info(box));
 }
 
+/* One part of the list's query (frag, n bytes): metadata.KEY=VALUE into `filter`, or
+ * key=KEY into `key`; 0, or -1 with err set for anything else. */
+static int add_to_filter(json_t *filter, char *frag, int n, char key[SBXD_WRITER_ID_MAX + 1], struct sbxd_err *err)
+{
+    const char *prefix = "metadata.";
+    if (n >= 4 && !memcmp(frag, "key=", 4)) return take_key(frag, n, key, err);
+    char *eq = strchr(frag, '=');
+    if (strncmp(frag, prefix, strlen(prefix)) != 0 || !eq || eq == frag + strlen(prefix))
+        return sbxd_fail(err, 400, SBX_ERR_INVALID,
+                         "unknown query parameter '%.64s': the list takes metadata.KEY=VALUE and key=KEY", frag);
+    *eq = '\0';
+    /* a name or value that is not UTF-8 would otherwise drop out of the filter and widen it */
+    if (json_object_set_new(filter, frag + strlen(prefix), json_string(eq + 1)))
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "metadata.%.64s: a metadata name and value are UTF-8",
+                         frag + strlen(prefix));
+    return 0;
+}
+
 /* The list's filter: ?metadata.KEY=VALUE&... (lws decodes the %-escapes), as an object
- * of KEY to VALUE; NULL with err set for any other query parameter. */
-static json_t *metadata_filter(struct lws *wsi, struct sbxd_err *err)
+ * of KEY to VALUE, and at most one key=KEY (a create's key: the sandbox it made) into
+ * `key`, "" without; NULL with err set for any other query parameter. */
+static json_t *list_filter(struct lws *wsi, char key[SBXD_WRITER_ID_MAX + 1], struct sbxd_err *err)
 {
     static char frag[SBXD_URI_MAX + 2];
-    const char *prefix = "metadata.";
     json_t *filter = json_object();
-    for (int i = 0; filter && lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
-        char *eq = strchr(frag, '=');
-        if (strncmp(frag, prefix, strlen(prefix)) != 0 || !eq || eq == frag + strlen(prefix)) {
-            sbxd_fail(err, 400, SBX_ERR_INVALID, "unknown query parameter '%.64s': the list takes metadata.KEY=VALUE",
-                      frag);
+    key[0] = '\0';
+    int n;
+    for (int i = 0; filter && (n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i)) > 0;
+         i++) {
+        if (add_to_filter(filter, frag, n, key, err)) {
             json_decref(filter);
             return NULL;
         }
-        *eq = '\0';
-        json_object_set_new(filter, frag + strlen(prefix), json_string(eq + 1));
     }
     return filter;
 }
 
-/* Whether every KEY=VALUE of the filter is in the sandbox's metadata. */
-static int has_metadata(const struct sbxd_sandbox *box, json_t *filter)
+/* Whether every KEY=VALUE of the filter is in the sandbox's metadata, and its create had
+ * the key `key` when that is not "". */
+static int listed(const struct sbxd_sandbox *box, json_t *filter, const char *key)
 {
-    const char *key;
+    if (key[0] && strcmp(box->create_key, key) != 0) return 0;
+    const char *name;
     json_t *want;
-    json_object_foreach(filter, key, want) {
-        json_t *have = json_object_get(box->metadata, key);
+    json_object_foreach(filter, name, want) {
+        json_t *have = json_object_get(box->metadata, name);
         if (!have || !json_equal(have, want)) return 0;
     }
     return 1;
@@ -64,13 +119,14 @@ static int has_metadata(const struct sbxd_sandbox *box, json_t *filter)
 static int list_sandboxes(struct lws *wsi, struct sbxd_server *srv)
 {
     struct sbxd_err err;
-    json_t *filter = metadata_filter(wsi, &err);
+    char key[SBXD_WRITER_ID_MAX + 1];
+    json_t *filter = list_filter(wsi, key, &err);
     if (!filter) return sbxd_reply_error(wsi, &err);
     json_t *arr = json_array();
     struct sbx_list *n;
     sbx_list_each(n, &srv->boxes) {
         struct sbxd_sandbox *box = sbx_list_entry(n, struct sbxd_sandbox, link);
-        if (has_metadata(box, filter)) json_array_append_new(arr, sbxd_sandbox_info(box));
+        if (listed(box, filter, key)) json_array_append_new(arr, sbxd_sandbox_info(box));
     }
     json_decref(filter);
     return sbxd_reply(wsi, 200, json_pack("{s:o}", "sandboxes", arr));
@@ -93,30 +149,12 @@ static int pause_or_resume(struct lws *wsi, struct sbxd_sandbox *box, int pause)
     return sbxd_reply(wsi, 200, sbxd_sandbox_info(box));
 }
 
-/* A start's query (and a signal by key's): its key (`key=KEY`) at most, "" without. */
-static int start_key(struct lws *wsi, char key[SBXD_WRITER_ID_MAX + 1], struct sbxd_err *err)
-{
-    static char frag[SBXD_URI_MAX + 2];
-    key[0] = '\0';
-    int n;
-    for (int i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++) {
-        if (n < 4 || memcmp(frag, "key=", 4) != 0)
-            return sbxd_fail(err, 400, SBX_ERR_INVALID, "this route takes only key (the start's key) in its query");
-        if (key[0]) return sbxd_fail(err, 400, SBX_ERR_INVALID, "query parameter 'key' given twice");
-        if (!sbxd_writer_id_ok(frag + 4, (size_t)n - 4))
-            return sbxd_fail(err, 400, SBX_ERR_INVALID, "'key' must be 1 to %d of [0-9A-Za-z_-]", SBXD_WRITER_ID_MAX);
-        memcpy(key, frag + 4, (size_t)n - 4);
-        key[n - 4] = '\0';
-    }
-    return 0;
-}
-
 /* A start sent again with the key of one taken: the stream of the process that one
  * began, from its first byte, as the first sending would have had it. While the init
  * has not said whether it started, 503: the client sends it again a moment later. */
 static int start_again(struct lws *wsi, struct sbxd_conn *c, struct sbxd_proc *p)
 {
-    if (!p->pid && !p->exited)
+    if (sbxd_proc_start_pending(p))
         return reply_fail(wsi, 503, SBX_ERR_SANDBOX, "the command of this key is still starting: send again");
     return sbxd_sse_begin(wsi, c, p, 0, sbxd_accepts_frames(wsi)) == 0 ? 0 : -1;
 }
@@ -139,7 +177,7 @@ static int start_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_
     struct sbxd_start_req req;
     struct sbxd_err err;
     char key[SBXD_WRITER_ID_MAX + 1];
-    if (start_key(wsi, key, &err) || parse_start(c, &req, &err)) return sbxd_reply_error(wsi, &err);
+    if (query_key(wsi, key, &err) || parse_start(c, &req, &err)) return sbxd_reply_error(wsi, &err);
     if (sbxd_sandbox_resume(box, &err)) {
         sbxd_start_req_free(&req);
         return sbxd_reply_error(wsi, &err);
@@ -167,7 +205,7 @@ static int signal_keyed(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_c
     int sig;
     struct sbxd_err err;
     char key[SBXD_WRITER_ID_MAX + 1];
-    if (start_key(wsi, key, &err)) return sbxd_reply_error(wsi, &err);
+    if (query_key(wsi, key, &err)) return sbxd_reply_error(wsi, &err);
     if (!key[0]) return reply_fail(wsi, 400, SBX_ERR_INVALID, "a signal by key needs ?key=KEY (the start's key)");
     if (sbxd_parse_signal(c->body, c->body_len, &sig, &err)) return sbxd_reply_error(wsi, &err);
     if (sbxd_sandbox_resume(box, &err)) return sbxd_reply_error(wsi, &err);

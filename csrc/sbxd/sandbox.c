@@ -28,6 +28,16 @@ struct sbxd_sandbox *sbxd_sandbox_find(struct sbxd_server *srv, const char *id)
     return NULL;
 }
 
+struct sbxd_sandbox *sbxd_sandbox_find_created(struct sbxd_server *srv, const char *key)
+{
+    struct sbx_list *n;
+    sbx_list_each(n, &srv->boxes) {
+        struct sbxd_sandbox *b = sbx_list_entry(n, struct sbxd_sandbox, link);
+        if (strcmp(b->create_key, key) == 0) return b;
+    }
+    return NULL;
+}
+
 struct sbxd_sandbox *sbxd_sandbox_first(struct sbxd_server *srv)
 {
     if (sbx_list_empty(&srv->boxes)) return NULL;

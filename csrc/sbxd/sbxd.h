@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <uv.h>
 #include "list.h"
+#include "writers.h"
 
 struct sbxd_writers;
 
@@ -58,6 +59,8 @@ struct sbxd_sandbox {
     uv_timer_t *lifetime;      /* malloc'd: its close completes after the sandbox is gone */
     struct sbxd_writers *killed_keys; /* start keys a kill by key came for before their start
                                          (writers.h), or NULL: such a start starts nothing */
+    char create_key[SBXD_WRITER_ID_MAX + 1]; /* its create's `?key=`, or "": that create sent
+                                                again is answered with this sandbox */
 };
 
 struct sbxd_server {
@@ -109,6 +112,8 @@ uint64_t sbxd_timeout_ms(double seconds);
 
 /* sandbox.c */
 struct sbxd_sandbox *sbxd_sandbox_find(struct sbxd_server *srv, const char *id);
+/* The live sandbox its create's key `key` (not "") made, or NULL. */
+struct sbxd_sandbox *sbxd_sandbox_find_created(struct sbxd_server *srv, const char *key);
 struct sbxd_create_req;
 struct sbxd_sandbox *sbxd_sandbox_create(struct sbxd_server *srv, const struct sbxd_create_req *req,
                                          struct sbxd_err *err);

@@ -131,7 +131,7 @@ static struct sbxd_proc *session_process(struct sbxd_ws *s, struct sbxd_sandbox 
 {
     struct sbxd_proc *p = s->writer[0] ? sbxd_proc_find_writer(box, s->writer) : NULL;
     if (!p) return sbxd_proc_start(box, req, err);
-    if (p->pid || p->exited) return p;
+    if (!sbxd_proc_start_pending(p)) return p;
     sbxd_fail(err, 503, SBX_ERR_SANDBOX, "the command of this session is still starting: send the start again");
     return NULL;
 }
