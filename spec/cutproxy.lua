@@ -14,8 +14,9 @@ Proxy.__index = Proxy
 -- sent to the client (at least opts.least, default 4 KiB; at most opts.most) for as
 -- long as it has made fewer cuts than p.limit (opts.cuts; the caller may raise it
 -- later: a connection past its number then is cut within its next read, passing on at
--- least opts.kept bytes of it, default 0: curl sends a request again by itself when a
--- connection it reused dies before the first line of the answer). Later
+-- least opts.kept bytes of it, default 0, and at most opts.kept_most, default all but
+-- one: curl sends a request again by itself when a connection it reused dies before the
+-- first line of the answer, and by itself only before its first byte). Later
 -- connections pass through whole. opts.after_cut(p) is called after each cut. A
 -- connection whose upstream refuses is reset, so the client sees what it would see of
 -- the server itself. Returns the proxy: url, limit, cuts (made so far), connections
@@ -23,7 +24,7 @@ Proxy.__index = Proxy
 function M.start(port, opts)
   local p = setmetatable({
     port = port, limit = opts.cuts or 0, least = opts.least or 4096, most = opts.most or 65536,
-    kept = opts.kept or 0,
+    kept = opts.kept or 0, kept_most = opts.kept_most,
     after_cut = opts.after_cut, cuts = 0, connections = 0, resets = 0, handles = {}, canned = {},
   }, Proxy)
   local server = uv.new_tcp()
@@ -100,7 +101,8 @@ function Proxy:accept(server)
       end
       -- the cut: the bytes up to the budget (or, past it, some of this read), then the
       -- connection closes
-      local keep = budget > sent and budget - sent or math.random(math.min(self.kept, #data - 1), #data - 1)
+      local most = math.min(self.kept_most or #data - 1, #data - 1)
+      local keep = budget > sent and budget - sent or math.random(math.min(self.kept, most), most)
       self.cuts = self.cuts + 1
       up:read_stop()
       down:write(data:sub(1, keep), close_both)

@@ -167,6 +167,7 @@ static int configure(struct sbx_op *op, const struct sbx_request *req, struct sb
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers->slist);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    if (req->fresh) curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     if (req->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     if (req->unix_socket) no_proxy_nor_tls(e);
     else if (set_ca_file(e, req, err) != 0) return -1;

@@ -28,6 +28,10 @@ struct sbx_request {
                                  * bytes) this one takes over as it starts, and collects
                                  * onto; NULL: none */
     long timeout_ms;         /* the whole transfer's bound; 0: none */
+    int fresh;               /* on a connection of its own, never one reused: curl sends a
+                              * request again by itself when a reused connection dies before
+                              * the answer, which a create must not be (it may have reached a
+                              * proxy that passed it on) */
 };
 
 /* Why a request could not start. */

@@ -349,6 +349,8 @@ static void read_request(lua_State *L, struct sbx_request *req)
     req->chunks = lua_isnil(L, -1) || lua_toboolean(L, -1);
     lua_getfield(L, 1, "bulk");
     req->bulk = lua_toboolean(L, -1);
+    lua_getfield(L, 1, "fresh");
+    req->fresh = lua_toboolean(L, -1);
     lua_getfield(L, 1, "output_from");
     if (!lua_isnil(L, -1)) {
         struct l_op *from = luaL_testudata(L, -1, SBXL_OP_MT);

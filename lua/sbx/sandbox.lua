@@ -4,6 +4,7 @@ local errors = require "sbx.errors"
 local transport = require "sbx.transport"
 local task = require "sbx.task"
 local embedded = require "sbx.embedded"
+local core = require "sbx.core"
 local Commands = require "sbx.commands"
 
 local M = {}
@@ -139,17 +140,6 @@ local function check_not_module(fname, arg)
   end
 end
 
-function M.create(opts)
-  check_not_module("create", opts)
-  opts = check.options("create", opts, CREATE_OPTIONS)
-  local client = client_for(opts)
-  local doc = client:call("POST", "/sandboxes", {
-    env = opts.env, timeout = opts.timeout, network = opts.network, metadata = opts.metadata,
-    memory_mb = opts.memory_mb, pids = opts.pids, cpus = opts.cpus,
-  })
-  return new_sandbox(client, to_info(doc), true)
-end
-
 local CONNECT_OPTIONS = { url = "string", api_key = "string", request_timeout = "duration" }
 
 function M.connect(id, opts)
@@ -189,11 +179,12 @@ end
 --- The sandboxes of every node behind a proxy (deploy/nginx), asked all at once: each
 -- node answers for itself at /nodes/N/sandboxes. A node that is down has none to list
 -- (its sandboxes went with it), so its 502 is skipped; any other failure is raised.
-local function list_nodes(client, nodes, query)
+local function list_nodes(client, nodes, query, request_timeout)
   local asks = {}
   for i, node in ipairs(nodes) do
     asks[i] = task.go(function()
-      local ok, doc = pcall(client.call, client, "GET", "/nodes/" .. node .. "/sandboxes" .. query)
+      local ok, doc = pcall(client.call, client, "GET", "/nodes/" .. node .. "/sandboxes" .. query, nil,
+        request_timeout)
       if ok then return doc end
       if errors.is(doc, "SandboxError") and doc.status == 502 then return nil end
       error(doc, 0)
@@ -219,19 +210,53 @@ local function list_nodes(client, nodes, query)
   return out
 end
 
-function M.list(opts)
-  check_not_module("list", opts)
-  opts = check.options("list", opts, LIST_OPTIONS)
-  local client = client_for(opts)
-  local query = metadata_query(opts.metadata)
-  local ok, doc = pcall(client.call, client, "GET", "/sandboxes" .. query)
+--- The sandboxes a list with `query` finds, of the server, or of every node behind a
+-- proxy that answers with its nodes. `request_timeout`: nil for the client's.
+local function listed(client, query, request_timeout)
+  local ok, doc = pcall(client.call, client, "GET", "/sandboxes" .. query, nil, request_timeout)
   if ok then
     local out = {}
     add_listed(out, doc)
     return out
   end
   if not (errors.is(doc, "SbxError") and doc.nodes) then error(doc, 0) end
-  return list_nodes(client, doc.nodes, query)
+  return list_nodes(client, doc.nodes, query, request_timeout)
+end
+
+--- A create's lookup (Client:create): the info of the sandbox the create with `key` made,
+-- found on whichever node has it, or nil when none has or none can be asked now (the
+-- create is then sent again, and sbxd makes one sandbox for one key).
+local function made_by(client, key)
+  return function(deadline)
+    local left = deadline and deadline - core.now()
+    if left and left <= 0 then return nil end
+    local ok, found = pcall(listed, client, "?key=" .. key, left)
+    if ok then return found[1] end
+    if errors.is(found, "CancelledError") then error(found, 0) end
+    return nil
+  end
+end
+
+function M.create(opts)
+  check_not_module("create", opts)
+  opts = check.options("create", opts, CREATE_OPTIONS)
+  local client = client_for(opts)
+  local body = {
+    env = opts.env, timeout = opts.timeout, network = opts.network, metadata = opts.metadata,
+    memory_mb = opts.memory_mb, pids = opts.pids, cpus = opts.cpus,
+  }
+  -- sent again after a cut with its key, it makes one sandbox (docs/PROTOCOL.md "A create
+  -- sent again"); without randomness for a key, it is sent once
+  local key = core.random_hex(12)
+  local doc = key and client:create("/sandboxes?key=" .. key, body, made_by(client, key))
+    or client:call("POST", "/sandboxes", body)
+  return new_sandbox(client, to_info(doc), true)
+end
+
+function M.list(opts)
+  check_not_module("list", opts)
+  opts = check.options("list", opts, LIST_OPTIONS)
+  return listed(client_for(opts), metadata_query(opts.metadata))
 end
 
 return M

@@ -89,14 +89,16 @@ local STREAM_ACCEPT = "application/vnd.sbx.frames, text/event-stream"
 local REQUEST = {}
 
 --- Client:open with the URL already made and the body already JSON text (or nil; or
--- bytes sent as they are when `raw`). A request that cannot start (curl refuses a value
--- of it, or memory ran out) raises the sbx error the core names.
-function Client:open_url(method, url, json, sse, raw, output_from)
+-- bytes sent as they are when `raw`). `fresh`: on a new connection, never a reused one
+-- (which curl would send it again on by itself, were it cut before its answer). A
+-- request that cannot start (curl refuses a value of it, or memory ran out) raises the
+-- sbx error the core names.
+function Client:open_url(method, url, json, sse, raw, output_from, fresh)
   local req = REQUEST
   req.method, req.url, req.unix_socket, req.body, req.raw_body = method, url, self.socket, json, raw
   req.headers = self:headers(sse and STREAM_ACCEPT or "application/json")
   req.sse, req.collect, req.chunks = sse ~= nil, sse and sse.collect, sse and sse.chunks
-  req.bulk, req.output_from = sse and sse.bulk, output_from
+  req.bulk, req.output_from, req.fresh = sse and sse.bulk, output_from, fresh
   local op, message, kind = core.request(req)
   -- a large body lives as long as its op, not longer; an op only as long as it is used
   req.url, req.body, req.output_from = nil, nil, nil
@@ -263,7 +265,7 @@ local GONE = { gone = true }
 --- One JSON request. It is closed on every way out, an error or a cancel of the task
 -- included. Returns the document, or nil and true when it is to be sent again.
 local function call_once(client, method, path, body, raw, seconds, deadline, resends)
-  local op <close> = client:open_url(method, client:url_of(path), body, nil, raw)
+  local op <close> = client:open_url(method, client:url_of(path), body, nil, raw, nil, resends.fresh)
   while true do
     for _, ev in ipairs(M.next_events(op, deadline, method .. " " .. path, seconds)) do
       if ev.type == "done" then
@@ -294,17 +296,26 @@ local function call_once(client, method, path, body, raw, seconds, deadline, res
   end
 end
 
+-- How a call is sent again (see call): not at all; as a read is; as a sandbox's kill is.
+local ONCE, REPEATABLE = {}, { repeatable = true }
+local DELETE = { repeatable = true, done_if_gone = true }
+
 --- A call whose body is `text` (JSON, or bytes when `raw`; or nil): returns the decoded
--- body of a 2xx answer, raises otherwise. `repeatable`: it may be sent again (AGAIN_FIRST).
--- `done_if_gone`: a 404 to a sending after a cut means the sending before did it (GONE).
-local function call(client, method, path, text, raw, request_timeout, repeatable, done_if_gone)
+-- body of a 2xx answer, raises otherwise. `how.repeatable`: it may be sent again
+-- (AGAIN_FIRST). `how.done_if_gone`: a 404 to a sending after a cut means the sending
+-- before did it (GONE). `how.made(deadline)`: asked before each sending again, the
+-- document of what a sending before made, or nil; `how.fresh`: each sending on a new
+-- connection (a create: see Client:create).
+local function call(client, method, path, text, raw, request_timeout, how)
   local seconds = request_timeout or client.request_timeout
   local deadline = wait.deadline(seconds)
   local resends = client:resends(deadline)
-  resends.repeatable, resends.done_if_gone = repeatable, done_if_gone
+  resends.repeatable, resends.done_if_gone, resends.fresh = how.repeatable, how.done_if_gone, how.fresh
   while true do
     local doc, again = call_once(client, method, path, text, raw, seconds, deadline, resends)
     if not again then return doc end
+    doc = how.made and how.made(deadline)
+    if doc then return doc end
   end
 end
 
@@ -312,13 +323,13 @@ end
 -- cut (AGAIN_FIRST); another method is not.
 function Client:call(method, path, body, request_timeout)
   return call(self, method, path, body and cjson.encode(body) or nil, false, request_timeout,
-    method == "GET")
+    method == "GET" and REPEATABLE or ONCE)
 end
 
 --- A JSON call that doing twice does what doing once does (pause, resume, a timeout): sent
 -- again after a cut, as a GET is.
 function Client:call_repeatable(method, path, body)
-  return call(self, method, path, body and cjson.encode(body) or nil, false, nil, true)
+  return call(self, method, path, body and cjson.encode(body) or nil, false, nil, REPEATABLE)
 end
 
 --- A DELETE of something whose name is never used again (a sandbox's kill): sent again
@@ -326,7 +337,19 @@ end
 -- answered 404, `{gone = true}`: a sending before it did the deed (or it was done
 -- before; either way, it is done). A 404 to the first sending raises NotFoundError.
 function Client:delete(path)
-  return call(self, "DELETE", path, nil, false, nil, true, true)
+  return call(self, "DELETE", path, nil, false, nil, DELETE)
+end
+
+--- A create (POST `path`, whose query holds its key: ?key=) of JSON `body`: sent again
+-- after a cut, as a GET is; sbxd makes one sandbox for one key. Behind a proxy the
+-- sending again may reach another node than the sending before, so before each one
+-- `made(deadline)` looks for what a sending before made (by its key, on every node): the
+-- info document of that sandbox, or nil. Each sending goes on a connection of its own:
+-- curl would send it again by itself on a reused one that died before the answer,
+-- without that look.
+function Client:create(path, body, made)
+  return call(self, "POST", path, cjson.encode(body), false, nil,
+    { repeatable = true, made = made, fresh = true })
 end
 
 --- A call sbxd takes at most once (a stdin call): `path` gets a key of its own
@@ -335,7 +358,7 @@ end
 function Client:call_keyed(method, path, bytes)
   local key = core.random_hex(8)
   if key then path = path .. "?writer=" .. key end
-  return call(self, method, path, bytes, bytes ~= nil, nil, key ~= nil)
+  return call(self, method, path, bytes, bytes ~= nil, nil, key and REPEATABLE or ONCE)
 end
 
 --- JSON null -> nil; whole floats -> integers (cjson decodes every number as a float).
