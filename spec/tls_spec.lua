@@ -68,9 +68,11 @@ describe("sbxd behind nginx with TLS", function()
       'pty "got typed\\r\\n"',
       "create ok",
     }, { lines[1], lines[2], lines[3], lines[4] }, out)
+    assert.matches("^connect NotFoundError ", lines[5])
+    assert.are.equal("list ok", lines[6])
     -- the bare WebSocket to /health: TLS up, then no upgrade (not a session's path)
-    assert.matches("^wss error ", lines[5])
-    assert.is_nil(lines[5]:find("certificate", 1, true), out)
+    assert.matches("^wss error ", lines[7])
+    assert.is_nil(lines[7]:find("certificate", 1, true), out)
   end)
 
   it("resumes a session over wss after nginx restarts under it", function()
@@ -87,19 +89,24 @@ describe("sbxd behind nginx with TLS", function()
 
   it("refuses a server whose certificate no CA it trusts signed, over https and wss", function()
     local lines, out, err = client(nil)
-    assert.are.equal(2, #lines, out)
+    assert.are.equal(4, #lines, out)
     assert.are.equal("", err) -- the errors say it all: nothing in the host's stderr
-    assert.matches("^create SandboxError connection to sbxd at https://localhost:%d+ failed: "
-      .. "SSL certificate problem: unable to get local issuer certificate$", lines[1])
-    assert.are.equal(REFUSED, lines[2])
+    -- at once, not sent again until the request timeout (a TimeoutError)
+    for i, call in ipairs { "create", "connect", "list" } do
+      assert.matches("^" .. call .. " SandboxError connection to sbxd at https://localhost:%d+ failed: "
+        .. "SSL certificate problem: unable to get local issuer certificate$", lines[i])
+    end
+    assert.are.equal(REFUSED, lines[4])
   end)
 
   it("refuses a certificate that does not name the host in the URL", function()
     local lines, out, err = client(dir .. "/ca.pem", (url:gsub("localhost", "127.0.0.1")))
-    assert.are.equal(2, #lines, out)
+    assert.are.equal(4, #lines, out)
     assert.are.equal("", err)
-    assert.matches("^create SandboxError .*SSL: no alternative certificate subject name matches "
-      .. "target host name '127.0.0.1'$", lines[1])
-    assert.are.equal(REFUSED, lines[2])
+    for i, call in ipairs { "create", "connect", "list" } do
+      assert.matches("^" .. call .. " SandboxError .*SSL: no alternative certificate subject name matches "
+        .. "target host name '127.0.0.1'$", lines[i])
+    end
+    assert.are.equal(REFUSED, lines[4])
   end)
 end)

@@ -347,9 +347,9 @@ function Stream:refused(status, body)
 end
 
 -- curl's codes for a stream that broke because of what it said, not because the
--- connection went: a malformed stream (the decoder refused it), no memory. Attaching
+-- connection went (a malformed stream, no memory, a certificate refused): attaching
 -- again would get the same.
-local NOT_A_CUT = { [23] = true, [27] = true }
+local NOT_A_CUT = transport.NOT_A_CUT
 
 local function is_stream(content_type)
   local t = type(content_type) == "string" and content_type:match("^%s*([^;%s]+)")
@@ -407,7 +407,7 @@ function Stream:on_core_event(ev)
   elseif t == "error" then
     if self.ended then return "end" end
     if self.resends and self:client():may_resend(ev, self.resends) then return "resend" end
-    if not self.pid and not NOT_A_CUT[ev.code] and self:start_again(ev) then return "resend" end
+    if not self.pid and self:start_again(ev) then return "resend" end
     if not self.pid or NOT_A_CUT[ev.code] then transport.raise_transport(ev, self:client()) end
     self.cut_reason = ev.message
     return "cut"

@@ -142,6 +142,13 @@ local function unreachable(ev)
   return ev.code == CURLE_COULDNT_CONNECT or ev.code == CURLE_COULDNT_RESOLVE_HOST
 end
 
+-- curl's codes for a request that failed because of what was said, not because the
+-- connection went: a URL curl cannot use, a malformed answer (the decoder refused it),
+-- no memory, a TLS certificate refused (the server's: no CA trusted signed it, or it
+-- names another host; or the client's own). Sending again would get the same.
+M.NOT_A_CUT = { [1] = true, [2] = true, [3] = true, [23] = true, [27] = true, [58] = true,
+  [59] = true, [60] = true, [77] = true, [83] = true, [90] = true, [91] = true, [98] = true }
+
 --- Raises the SandboxError a transport failure event of a request to `client` stands for.
 -- When the request could not connect, err.unreachable is true: no server saw it.
 function M.raise_transport(ev, client)
@@ -251,9 +258,10 @@ local function pause_to_resend(resends)
 end
 
 --- Whether transport error `ev` of a repeatable call lets it be sent again. Before any cut, a
--- call that reached no server is refused at once, as every call is.
+-- call that reached no server is refused at once, as every call is; one that is no cut
+-- (NOT_A_CUT) is refused always.
 local function again_after(ev, resends)
-  if not resends.again and unreachable(ev) then return false end
+  if M.NOT_A_CUT[ev.code] or (not resends.again and unreachable(ev)) then return false end
   return pause_to_resend(resends)
 end
 -- (a start with its key is sent again as these calls are: sbx/stream.lua)
