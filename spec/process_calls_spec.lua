@@ -73,6 +73,28 @@ describe("process calls", function()
     t:wait()
   end)
 
+  it("takes a kill by pid with a key (?writer=) once: sent again, it says true again", function()
+    local h = ctx.box.commands:run("sleep 30", { background = true })
+    local function signal(query)
+      return helper.sh(("curl -s -w ' %%{http_code}' -H 'Authorization: Bearer %s' -d '{}' "
+        .. "'%s/sandboxes/%s/processes/%d/signal%s'")
+        :format(ctx.server.key, ctx.server.url, ctx.box.id, h.pid, query))
+    end
+    assert.are.equal('{"killed":true} 200', signal("?writer=k1"))
+    assert.are.equal(137, helper.error_of(h.wait, h).result.exit_code)
+    -- the same call sent again (after a cut) is answered as the first was, by its key
+    assert.are.equal('{"killed":true} 200', signal("?writer=k1"))
+    -- another call, with another key or none, finds the process gone; a key that killed
+    -- nothing is not noted
+    assert.are.equal('{"killed":false} 200', signal("?writer=k2"))
+    assert.are.equal('{"killed":false} 200', signal("?writer=k2"))
+    assert.are.equal('{"killed":false} 200', signal(""))
+    for _, q in ipairs { "?writer=", "?writer=a%21", "?writer=" .. ("a"):rep(33), "?writer=a&writer=b",
+      "?offset=1", "?key=k1" } do
+      assert.matches('^{"error":{"kind":"InvalidArgumentError".* 400$', signal(q), 1, false)
+    end
+  end)
+
   it("refuses a pid that is not a positive integer, and a tag that is not a string", function()
     for _, bad in ipairs { 0, -3, 1.5, "12", true } do
       local err = helper.error_of(ctx.box.commands.kill, ctx.box.commands, bad)

@@ -338,7 +338,7 @@ static void proc_free(struct sbxd_proc *p)
     free(p->spare);
     free(p->pty_in);
     sbxd_writers_free(p->writers);
-    sbxd_writers_free(p->stdin_calls);
+    sbxd_writers_free(p->taken_calls);
     sbxd_outlog_free(&p->log);
     free(p);
 }
@@ -905,12 +905,6 @@ int sbxd_proc_signal(struct sbxd_proc *p, int sig)
     else if (p->pid) signal_group(p, sig);
     else return 0;
     return 1;
-}
-
-int sbxd_proc_signal_pid(struct sbxd_sandbox *box, pid_t pid, int sig)
-{
-    struct sbxd_proc *p = sbxd_proc_find_pid(box, pid);
-    return p ? sbxd_proc_signal(p, sig) : 0;
 }
 
 /* The pty master's descriptor while its output is read; -1 otherwise. */

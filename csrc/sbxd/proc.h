@@ -90,7 +90,8 @@ struct sbxd_proc {
                                           comes with the init's answer */
     size_t pty_in_len;
     struct sbxd_writers *writers;      /* its sessions' stdin so far (writers.h), or NULL */
-    struct sbxd_writers *stdin_calls;  /* the keys of its stdin calls taken lately, or NULL */
+    struct sbxd_writers *taken_calls;  /* the keys of its calls taken lately (stdin writes and
+                                          closes, signals that reached it), or NULL */
     char start_key[SBXD_WRITER_ID_MAX + 1]; /* its start's key (`?key=`), or "": that start
                                           sent again attaches here, and a signal by the key
                                           reaches it before its pid is known */
@@ -160,9 +161,6 @@ void sbxd_proc_resume(struct sbxd_proc *p);
 void sbxd_proc_hold_sandbox(struct sbxd_sandbox *box, int hold);
 /* The sandbox's running processes, as the process list shows them (a JSON array). */
 json_t *sbxd_proc_list(struct sbxd_sandbox *box);
-/* Sends `sig` to the process group of the running process `pid` of `box`: 1 when sent,
- * 0 when there is no such running process. */
-int sbxd_proc_signal_pid(struct sbxd_sandbox *box, pid_t pid, int sig);
 /* Sends `sig` to the process group of a running process (SIGKILL: sbxd_proc_kill). A
  * signal other than SIGKILL before the process has its pid goes nowhere. 1 when sent. */
 int sbxd_proc_signal(struct sbxd_proc *p, int sig);

@@ -215,15 +215,40 @@ static int signal_keyed(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_c
     return sbxd_reply(wsi, 200, json_pack("{s:b}", "killed", p && sbxd_proc_signal(p, sig)));
 }
 
-/* POST /sandboxes/{id}/processes/{pid}/signal: {"killed": whether it was running}. A
- * signal to a paused sandbox's process resumes the sandbox first. */
+/* A process call's query (stdin, a signal by pid): its key (`writer=ID`) at most, "" without.
+ * A call sent again with the key of one taken before does nothing more (docs/PROTOCOL.md
+ * "stdin", "The process list and signals"). */
+static int call_key(struct lws *wsi, char key[SBXD_WRITER_ID_MAX + 1], struct sbxd_err *err)
+{
+    struct sbxd_attach_req req;
+    key[0] = '\0';
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) <= 0) return 0;
+    if (sbxd_attach_query(wsi, &req, err)) return -1;
+    if (req.has_offset || req.has_serial)
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "this call takes only writer (its key) in its query");
+    memcpy(key, req.writer, SBXD_WRITER_ID_MAX + 1);
+    return 0;
+}
+
+/* POST /sandboxes/{id}/processes/{pid}/signal[?writer=KEY]: {"killed": whether it was
+ * running}. A signal to a paused sandbox's process resumes the sandbox first. A process a
+ * signal with a key reached notes the key: the same call sent again after a cut is
+ * answered true again, and signals nothing (the pid may be another process's by then). */
 static int signal_process(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_conn *c, pid_t pid)
 {
     int sig;
     struct sbxd_err err;
-    if (sbxd_parse_signal(c->body, c->body_len, &sig, &err)) return sbxd_reply_error(wsi, &err);
+    char key[SBXD_WRITER_ID_MAX + 1];
+    if (call_key(wsi, key, &err) || sbxd_parse_signal(c->body, c->body_len, &sig, &err))
+        return sbxd_reply_error(wsi, &err);
     if (sbxd_sandbox_resume(box, &err)) return sbxd_reply_error(wsi, &err);
-    return sbxd_reply(wsi, 200, json_pack("{s:b}", "killed", sbxd_proc_signal_pid(box, pid, sig)));
+    struct sbxd_proc *p = sbxd_proc_find_attach(box, pid);
+    if (p && key[0] && sbxd_writer_find(p->taken_calls, key))
+        return sbxd_reply(wsi, 200, json_pack("{s:b}", "killed", 1));
+    int killed = p && sbxd_proc_signal(p, sig);
+    /* out of memory for the note: the answer is still the truth, a sending again says false */
+    if (killed && key[0]) sbxd_writer_own(&p->taken_calls, key, NULL);
+    return sbxd_reply(wsi, 200, json_pack("{s:b}", "killed", killed));
 }
 
 /* The process a stdin call is for: a paused sandbox is resumed first (as for any command
@@ -239,29 +264,15 @@ static struct sbxd_proc *stdin_target(struct sbxd_sandbox *box, pid_t pid, const
         sbxd_fail(err, 404, SBX_ERR_NOT_FOUND, "no process %d in sandbox '%s'", (int)pid, box->id);
         return NULL;
     }
-    if (!p->exited || (close_key[0] && sbxd_writer_find(p->stdin_calls, close_key))) return p;
+    if (!p->exited || (close_key[0] && sbxd_writer_find(p->taken_calls, close_key))) return p;
     sbxd_fail(err, 409, SBX_ERR_CONFLICT, "process %d has exited", (int)pid);
     return NULL;
-}
-
-/* A stdin call's query: its key (`writer=ID`) at most, "" without. A call sent again with
- * the key of one taken before takes nothing more (docs/PROTOCOL.md "stdin"). */
-static int stdin_key(struct lws *wsi, char key[SBXD_WRITER_ID_MAX + 1], struct sbxd_err *err)
-{
-    struct sbxd_attach_req req;
-    key[0] = '\0';
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) <= 0) return 0;
-    if (sbxd_attach_query(wsi, &req, err)) return -1;
-    if (req.has_offset || req.has_serial)
-        return sbxd_fail(err, 400, SBX_ERR_INVALID, "a stdin call takes only writer (its key) in its query");
-    memcpy(key, req.writer, SBXD_WRITER_ID_MAX + 1);
-    return 0;
 }
 
 /* Notes `key` (if any) as taken by process p: 500 when out of memory. */
 static int note_key(struct sbxd_proc *p, const char *key, struct sbxd_err *err)
 {
-    if (!key[0] || sbxd_writer_own(&p->stdin_calls, key, NULL)) return 0;
+    if (!key[0] || sbxd_writer_own(&p->taken_calls, key, NULL)) return 0;
     return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
 }
 
@@ -270,11 +281,11 @@ static int note_key(struct sbxd_proc *p, const char *key, struct sbxd_err *err)
 static int queue_stdin(struct sbxd_proc *p, struct sbxd_conn *c, const char *key, struct sbxd_later *l,
                        struct sbxd_err *err)
 {
-    if (key[0] && sbxd_writer_find(p->stdin_calls, key))
+    if (key[0] && sbxd_writer_find(p->taken_calls, key))
         return sbxd_stdin_write_again(&p->in, c->body_len, &l->waiter, err);
     if (note_key(p, key, err)) return -1;
     if (sbxd_stdin_write(&p->in, c->body, c->body_len, &l->waiter, err)) {
-        if (key[0]) sbxd_writer_drop(p->stdin_calls, key);
+        if (key[0]) sbxd_writer_drop(p->taken_calls, key);
         return -1;
     }
     c->body = NULL; /* the write has it */
@@ -287,7 +298,7 @@ static int write_stdin(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_co
 {
     struct sbxd_err err;
     char key[SBXD_WRITER_ID_MAX + 1];
-    if (stdin_key(wsi, key, &err)) return sbxd_reply_error(wsi, &err);
+    if (call_key(wsi, key, &err)) return sbxd_reply_error(wsi, &err);
     struct sbxd_proc *p = stdin_target(box, pid, "", &err);
     if (!p) return sbxd_reply_error(wsi, &err);
     struct sbxd_later *l = sbxd_later_new(wsi);
@@ -306,15 +317,15 @@ static int close_stdin(struct lws *wsi, struct sbxd_sandbox *box, struct sbxd_co
 {
     struct sbxd_err err;
     char key[SBXD_WRITER_ID_MAX + 1];
-    if (stdin_key(wsi, key, &err)) return sbxd_reply_error(wsi, &err);
+    if (call_key(wsi, key, &err)) return sbxd_reply_error(wsi, &err);
     struct sbxd_proc *p = stdin_target(box, pid, key, &err);
     if (!p) return sbxd_reply_error(wsi, &err);
-    if (key[0] && sbxd_writer_find(p->stdin_calls, key)) return sbxd_reply(wsi, 200, json_pack("{s:b}", "closed", 1));
+    if (key[0] && sbxd_writer_find(p->taken_calls, key)) return sbxd_reply(wsi, 200, json_pack("{s:b}", "closed", 1));
     struct sbxd_later *l = sbxd_later_new(wsi);
     if (!l) return reply_fail(wsi, 500, SBX_ERR_SANDBOX, "out of memory");
     int found = note_key(p, key, &err) ? -1 : sbxd_stdin_close(&p->in, &l->waiter, &err);
     if (found == SBXD_STDIN_CLOSE_WAITS) return sbxd_later_wait(l, c);
-    if (key[0] && found != SBXD_STDIN_CLOSED) sbxd_writer_drop(p->stdin_calls, key);
+    if (key[0] && found != SBXD_STDIN_CLOSED) sbxd_writer_drop(p->taken_calls, key);
     sbxd_later_drop(l);
     if (found < 0) return sbxd_reply_error(wsi, &err);
     return sbxd_reply(wsi, 200, json_pack("{s:b}", "closed", found == SBXD_STDIN_CLOSED));

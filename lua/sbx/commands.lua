@@ -129,11 +129,12 @@ function Commands:list()
 end
 
 --- SIGKILL to the process group of a running process: true, or false when no process of
--- this sandbox by that pid runs (exited, or never one).
+-- this sandbox by that pid runs (exited, or never one). A call cut on its way is sent
+-- again with its key: sbxd answers it true again when the sending before killed it.
 function Commands:kill(pid)
   check_commands("kill", self)
   check.value("kill", "pid", pid, "count")
-  local doc = self.box.client:call("POST", self.box:path("/processes/" .. pid .. "/signal"),
+  local doc = self.box.client:call_keyed("POST", self.box:path("/processes/" .. pid .. "/signal"),
     { signal = "SIGKILL" })
   return doc.killed == true
 end
@@ -145,7 +146,7 @@ function Commands:send_stdin(pid, data)
   check_commands("send_stdin", self)
   check.value("send_stdin", "pid", pid, "count")
   check.value("send_stdin", "data", data, "string")
-  self.box.client:call_keyed("POST", self.box:path("/processes/" .. pid .. "/stdin"), data)
+  self.box.client:call_keyed("POST", self.box:path("/processes/" .. pid .. "/stdin"), data, true)
 end
 
 --- Closes the stdin of background process `pid` (EOF), after the writes before it.

@@ -360,13 +360,16 @@ function Client:create(path, body, made)
     { repeatable = true, made = made, fresh = true })
 end
 
---- A call sbxd takes at most once (a stdin call): `path` gets a key of its own
--- (`?writer=`), and a sending cut after it reached a server is sent again with the same
--- key. `bytes`: the raw body (application/octet-stream), or nil; the answer is JSON.
-function Client:call_keyed(method, path, bytes)
+--- A call sbxd takes at most once (a stdin call, a signal by pid): `path` gets a key of
+-- its own (`?writer=`), and a sending cut after it reached a server is sent again with
+-- the same key. `body`: a table sent as JSON; or, when `raw`, bytes sent as they are
+-- (application/octet-stream); or nil. The answer is JSON.
+function Client:call_keyed(method, path, body, raw)
   local key = core.random_hex(8)
   if key then path = path .. "?writer=" .. key end
-  return call(self, method, path, bytes, bytes ~= nil, nil, key and REPEATABLE or ONCE)
+  local text = body
+  if body ~= nil and not raw then text = cjson.encode(body) end
+  return call(self, method, path, text, raw, nil, key and REPEATABLE or ONCE)
 end
 
 --- JSON null -> nil; whole floats -> integers (cjson decodes every number as a float).
