@@ -91,9 +91,12 @@ static json_t *list_filter(struct lws *wsi, char key[SBXD_WRITER_ID_MAX + 1], st
     static char frag[SBXD_URI_MAX + 2];
     json_t *filter = json_object();
     key[0] = '\0';
+    if (!filter) {
+        sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
+        return NULL;
+    }
     int n;
-    for (int i = 0; filter && (n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i)) > 0;
-         i++) {
+    for (int i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++) {
         if (add_to_filter(filter, frag, n, key, err)) {
             json_decref(filter);
             return NULL;
