@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+#include "rtpolicy.h"
 
 extern char **environ;
 
@@ -25,8 +26,7 @@ static void exec_child(const char *path, char *const argv[], char *const envp[],
     setsid(); /* a terminal's ^C must not kill sbxd before it can clean up */
     /* A host's real-time priority (a game's or an audio engine's frame thread) is its
      * own: sbxd and its commands run as ordinary processes. */
-    int policy = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
-    if (policy == SCHED_FIFO || policy == SCHED_RR) {
+    if (sbx_policy_is_realtime(sched_getscheduler(0))) {
         struct sched_param none = {0};
         sched_setscheduler(0, SCHED_OTHER, &none);
     }

@@ -11,6 +11,7 @@
  * CPU, so no sandbox could start. Best effort: a policy sbxd cannot set it goes without. */
 #include <sched.h>
 #include "cpusched.h"
+#include "rtpolicy.h"
 
 static int started_policy = -1;   /* -1: unknown, leave the policy alone */
 static struct sched_param started_param;
@@ -22,8 +23,8 @@ void sbxd_sched_init(void)
 {
     int policy = sched_getscheduler(0);
     if (policy < 0 || sched_getparam(0, &started_param) != 0) return;
-    started_policy = policy & ~SCHED_RESET_ON_FORK;
-    int realtime = started_policy == SCHED_FIFO || started_policy == SCHED_RR;
+    started_policy = sbx_policy_base(policy);
+    int realtime = sbx_policy_is_realtime(policy);
     child_policy = realtime ? SCHED_OTHER : started_policy;
     child_param = started_param;
     if (realtime) child_param.sched_priority = 0;

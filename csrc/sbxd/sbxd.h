@@ -9,8 +9,6 @@
 #include "list.h"
 #include "writers.h"
 
-struct sbxd_writers;
-
 /* An id's bytes: "sbx_", with --node a node of at most 4 digits and "_", 16 hex digits,
  * and a NUL. */
 #define SBXD_ID_MAX 32
