@@ -187,6 +187,58 @@ describe("the embedded sbxd", function()
     assert.are.equal("0\t0\t1", out)
   end)
 
+  it("runs sbxd and its commands nicer than the host, in the host's session, out of its ^C", function()
+    -- What a host (a game's frame loop) shares its CPUs with: sbxd, relaying output, and the
+    -- commands. sbxd runs 10 nicer than the host, and its commands inherit that. It stays
+    -- in the host's session, so that where the kernel schedules by autogroups (one per
+    -- session) that nice value weighs against the host; in a process group of its own, so
+    -- that a terminal's ^C reaches the host only; and a background group is stopped when it
+    -- touches the terminal, so sbxd ignores SIGTTOU and SIGTTIN, and its commands do not.
+    local script = [[
+      local sbx = require "sbx"
+      local box = sbx.create()
+      local function stat(pid) -- the fields after the command's name: [1] is field 3
+        local f = assert(io.open("/proc/" .. pid .. "/stat"))
+        local fields = {}
+        for w in f:read("a"):match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = w end
+        f:close()
+        return { pgrp = fields[3], session = fields[4], nice = fields[17] }
+      end
+      local function read(path)
+        local f = io.open(path)
+        if not f then return nil end
+        local s = f:read("a")
+        f:close()
+        return s
+      end
+      local function stops(status) -- SIGTTIN (21) and SIGTTOU (22) ignored, by bits 20, 21
+        local mask = tonumber(status:match("SigIgn:%s*(%x+)"), 16)
+        return (mask >> 20 & 1) .. (mask >> 21 & 1)
+      end
+      local pid = require("sbx.embedded").daemon():pid()
+      local host, d = stat("self"), stat(pid)
+      local r = box.commands:run("awk '{print $19}' /proc/self/stat; cat /proc/self/status")
+      local ag = read("/proc/self/autogroup")
+      print(table.concat({ host.nice, d.nice, r.stdout:match("^(%S+)"),
+        tostring(d.session == host.session), tostring(d.pgrp == tostring(pid) and d.pgrp ~= host.pgrp),
+        stops(read("/proc/" .. pid .. "/status")), stops(r.stdout),
+        tostring(ag == nil or ag == read("/proc/" .. pid .. "/autogroup")) }, " "))
+    ]]
+    assert.are.equal("0 10 10 true true 11 00 true", run_script(script))
+    -- a host at nice 15: sbxd and the command at 19, the most there is
+    local out = helper.sh(("env -u SBX_URL %s nice -n 15 %s -e %s 2>&1"):format(ENV, LUA, helper.q(script)))
+    assert.are.equal("15 19 19 true true 11 00 true", out)
+  end)
+
+  it("is started by a core call that refuses a nice step outside 0..19", function()
+    local core = require "sbx.core"
+    for _, bad in ipairs { -1, 20, 2.5, "x" } do
+      local ok, err = pcall(core.spawn_daemon, "/bin/true", {}, 1, nil, bad)
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find("bad argument #5", 1, true), tostring(err))
+    end
+  end)
+
   it("works from a Lua process that is not root: an isolated sandbox with one user", function()
     if helper.sh("id -u") ~= "0" then return pending("needs root, to become another user") end
     -- A copy of the module and the programs, readable by the unprivileged account

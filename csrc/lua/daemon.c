@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,24 +19,48 @@
 
 extern char **environ;
 
+/* Raises the nice value by `by`, up to 19: best effort (sbx_daemon_cmd.nicer). */
+static void run_nicer(int by)
+{
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, 0);
+    if (by > 0 && errno == 0) setpriority(PRIO_PROCESS, 0, nice + by > 19 ? 19 : nice + by);
+}
+
+/* sbxd's own process group, in the host's session: a terminal's ^C (SIGINT to the
+ * foreground group) must not kill sbxd before it can clean up. Not a session of its own:
+ * where the kernel schedules by autogroups (kernel.sched_autogroup_enabled, Debian's
+ * default), each session is one, CPU is shared among sessions first, and a nice value
+ * weighs only within its session; sbxd's own would take as much CPU as the host's whole
+ * session, however nice. A group in the background is stopped when it writes to the
+ * terminal (with `stty tostop`) or reads from it; sbxd must never be, so it ignores those
+ * signals (it gives its commands the default back: launch.c). */
+static void leave_foreground(void)
+{
+    setpgid(0, 0);
+    signal(SIGTTOU, SIG_IGN);
+    signal(SIGTTIN, SIG_IGN);
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls (and
  * sched_setscheduler, a bare system call). */
-static void exec_child(const char *path, char *const argv[], char *const envp[], int parent_rd,
-                       int ready_wr)
+static void exec_child(const struct sbx_daemon_cmd *cmd, char *const argv[], char *const envp[],
+                       int parent_rd, int ready_wr)
 {
-    setsid(); /* a terminal's ^C must not kill sbxd before it can clean up */
+    leave_foreground();
     /* A host's real-time priority (a game's or an audio engine's frame thread) is its
      * own: sbxd and its commands run as ordinary processes. */
     if (sbx_policy_is_realtime(sched_getscheduler(0))) {
         struct sched_param none = {0};
         sched_setscheduler(0, SCHED_OTHER, &none);
     }
+    run_nicer(cmd->nicer);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
     int a = fcntl(parent_rd, F_DUPFD_CLOEXEC, 10), b = fcntl(ready_wr, F_DUPFD_CLOEXEC, 10);
     if (a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0) _exit(127);
     close_range(5, ~0U, 0);
-    execve(path, argv, envp);
+    execve(cmd->path, argv, envp);
     _exit(127);
 }
 
@@ -108,7 +133,7 @@ static pid_t fork_child(const struct sbx_daemon_cmd *cmd, int parent_rd, int rea
     char **envp = build_envp(cmd->env, cmd->nenv);
     pid_t pid = -1;
     if (!argv || !envp) errno = ENOMEM;
-    else if ((pid = fork()) == 0) exec_child(cmd->path, argv, envp, parent_rd, ready_wr);
+    else if ((pid = fork()) == 0) exec_child(cmd, argv, envp, parent_rd, ready_wr);
     int saved = errno;
     free(argv), free(envp);
     errno = saved;

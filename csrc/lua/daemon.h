@@ -22,6 +22,9 @@ struct sbx_daemon_cmd {
     size_t nargs;
     const char *const *env;
     size_t nenv;
+    /* How much nicer than this process sbxd runs (0..19; its commands inherit it): an
+     * embedding host's frames then come before sbxd's relaying and the commands' work. */
+    int nicer;
 };
 
 /* Spawns cmd and waits up to ready_timeout seconds for its first line, stored in `line`.

@@ -1,6 +1,6 @@
 /* The "sbx.daemon" userdata: an sbxd child that dies with this process (daemon.c).
  *
- *   core.spawn_daemon(path, args, ready_timeout, env) --> daemon, ready_line | nil, message
+ *   core.spawn_daemon(path, args, ready_timeout, env, nicer) --> daemon, ready_line | nil, message
  *   daemon:pid(), daemon:alive()
  *   daemon:stop([timeout]) closes sbxd's parent pipe and waits up to timeout seconds
  *        (default 2) for it to exit, then kills it
@@ -54,12 +54,16 @@ static const char **env_entries(lua_State *L, int idx, size_t *n)
     return string_array(L, keep, n);
 }
 
-/* core.spawn_daemon(path, args, ready_timeout, env) -> daemon, ready_line | nil, message
- * env (optional): {NAME = value} set over this process's environment for sbxd. */
+/* core.spawn_daemon(path, args, ready_timeout, env, nicer) -> daemon, ready_line | nil, message
+ * env (optional): {NAME = value} set over this process's environment for sbxd.
+ * nicer (optional, 0..19, default 0): how much nicer than this process sbxd runs. */
 static int l_spawn_daemon(lua_State *L)
 {
-    lua_settop(L, 4); /* what follows pushes above the arguments */
+    lua_settop(L, 5); /* what follows pushes above the arguments */
     struct sbx_daemon_cmd cmd = {.path = luaL_checkstring(L, 1)};
+    lua_Integer nicer = luaL_optinteger(L, 5, 0);
+    luaL_argcheck(L, nicer >= 0 && nicer <= 19, 5, "must be an integer from 0 to 19");
+    cmd.nicer = (int)nicer;
     luaL_checktype(L, 2, LUA_TTABLE);
     double timeout = luaL_optnumber(L, 3, 10);
     luaL_argcheck(L, timeout > 0, 3, "must be a positive number of seconds");

@@ -68,11 +68,15 @@ end
 -- reach it may be sent again when a later one runs.
 local generation = 0
 
+-- How much nicer than the host the embedded sbxd runs, and the commands it starts: the
+-- host's frames come first (docs/API.md, "Where sbxd is").
+local NICER = 10
+
 --- Starts sbxd for `r` at r.socket with key r.key. The key goes in its environment, which
 -- only this user can read (/proc/PID/environ), not on its command line, which everyone can.
 local function spawn(r)
   local daemon, msg = core.spawn_daemon(M.find_sbxd(),
-    { "--listen", "unix:" .. r.socket, "--quiet" }, 10, { SBXD_API_KEY = r.key })
+    { "--listen", "unix:" .. r.socket, "--quiet" }, 10, { SBXD_API_KEY = r.key }, NICER)
   if not daemon then
     errors.raise("SandboxError", "cannot start the embedded sbxd: " .. tostring(msg))
   end
