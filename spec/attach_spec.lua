@@ -335,6 +335,26 @@ describe("a start with a key (?key=)", function()
     assert.are.equal("", ctx.box.commands:run("cat /tmp/keyed.4 2>/dev/null").stdout)
   end)
 
+  it("that a SIGKILL by key reaches while it starts never runs on", function()
+    -- The kill is sent right behind the start, on another connection: it reaches sbxd
+    -- before the sandbox's init has said the command started, or after; either way the
+    -- command must not outlive the answer "killed". Background: no reader's absence kills it.
+    local started, killed = 0, 0
+    for i = 1, 20 do
+      local key = "k6_" .. i
+      local c = connect(ctx.server)
+      c:send(request(ctx.server, "POST", ("/sandboxes/%s/processes?key=%s"):format(ctx.box.id, key), HEADERS,
+        cjson.encode { cmd = "sleep 30.7203", background = true }))
+      local status, answer = signal("?key=" .. key)
+      assert.are.equal(200, status)
+      if answer.killed then killed = killed + 1 end
+      if read_head(c) == 200 then started = started + 1 end
+      c:close()
+    end
+    assert.is_true(helper.eventually(function() return #helper.pgrep("sleep 30.7203") == 0 end, 5),
+      ("%d started, %d said killed, %d still run"):format(started, killed, #helper.pgrep("sleep 30.7203")))
+  end)
+
   it("refuses a bad key, a key given twice and any other query parameter (400)", function()
     local base = ("/sandboxes/%s/processes"):format(ctx.box.id)
     for _, query in ipairs { "?key=", "?key=a%20b", "?key=" .. ("x"):rep(33), "?key=a&key=b", "?offset=0",

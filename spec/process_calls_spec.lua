@@ -63,6 +63,15 @@ describe("process calls", function()
     assert.is_false(ctx.box.commands:kill(p.pid))
   end)
 
+  it("says false to a kill right behind a kill, and lists the process no more", function()
+    -- SIGKILL cannot be survived: once sent, the process no longer runs, reaped or not
+    local t, p = running("sleep 30")
+    assert.is_true(ctx.box.commands:kill(p.pid))
+    assert.is_false(ctx.box.commands:kill(p.pid))
+    assert.are.same({}, ctx.box.commands:list())
+    assert.are.equal(137, t:wait().exit_code)
+  end)
+
   it("knows no pid of another sandbox, and none that never ran", function()
     local other <close> = sbx.create(ctx.opts)
     local t, p = running("sleep 30")

@@ -449,6 +449,7 @@ void sbxd_proc_kill(struct sbxd_proc *p, const char *reason)
 {
     if (p->exited) return;
     if (!p->reason) p->reason = reason;
+    p->kill_sent = 1;
     if (p->pid) signal_group(p, SIGKILL); /* else at its start */
 }
 
@@ -724,7 +725,7 @@ int sbxd_proc_start_pending(const struct sbxd_proc *p)
 void sbxd_proc_started(struct sbxd_proc *p, pid_t pid)
 {
     p->pid = pid;
-    if (p->reason) signal_group(p, SIGKILL);  /* killed while it started */
+    if (p->kill_sent) signal_group(p, SIGKILL);  /* killed while it started */
     else arm_timers(p);
     progress(p);
 }
@@ -757,7 +758,9 @@ static void drain_if_reading(struct sbxd_proc *p)
  * while the command ran. */
 static int killed_by_memory_limit(const struct sbxd_proc *p, int status)
 {
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL || p->reason || p->oom_before < 0) return 0;
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL || p->reason || p->kill_sent ||
+        p->oom_before < 0)
+        return 0;
     return p->box && p->box->cg && sbxd_cgroup_oom_kills(p->box->cg) > p->oom_before;
 }
 
@@ -889,7 +892,7 @@ json_t *sbxd_proc_list(struct sbxd_sandbox *box)
     struct sbx_list *n;
     sbx_list_each(n, &box->srv->procs) {
         const struct sbxd_proc *p = PROC_OF(n);
-        if (p->box != box || !p->pid || p->exited) continue;
+        if (p->box != box || !p->pid || p->exited || p->kill_sent) continue;
         const char *tag = described(p, 3);
         json_array_append_new(list, json_pack("{s:i, s:s, s:s, s:s, s:s?, s:f}", "pid", (int)p->pid, "cmd",
                                               described(p, 0), "cwd", described(p, 1), "user", described(p, 2),
@@ -900,7 +903,7 @@ json_t *sbxd_proc_list(struct sbxd_sandbox *box)
 
 int sbxd_proc_signal(struct sbxd_proc *p, int sig)
 {
-    if (p->exited) return 0;
+    if (p->exited || p->kill_sent) return 0;
     if (sig == SIGKILL) sbxd_proc_kill(p, NULL);
     else if (p->pid) signal_group(p, sig);
     else return 0;

@@ -60,6 +60,8 @@ struct sbxd_proc {
     double started_at;
     int exited, status;
     const char *reason;                /* why sbxd killed it: "timeout", ... or NULL */
+    int kill_sent;                     /* SIGKILL went to its group, or is due at its start:
+                                          it no longer runs, whether reaped yet or not */
     uv_pipe_t *out, *err;              /* NULL once at EOF and closed */
     uv_timer_t *timer;                 /* the command's timeout */
     double timeout;                    /* its seconds, armed once it runs (0: none) */
@@ -162,7 +164,8 @@ void sbxd_proc_hold_sandbox(struct sbxd_sandbox *box, int hold);
 /* The sandbox's running processes, as the process list shows them (a JSON array). */
 json_t *sbxd_proc_list(struct sbxd_sandbox *box);
 /* Sends `sig` to the process group of a running process (SIGKILL: sbxd_proc_kill). A
- * signal other than SIGKILL before the process has its pid goes nowhere. 1 when sent. */
+ * signal other than SIGKILL before the process has its pid goes nowhere. 1 when sent; 0
+ * for a process that exited or was sent SIGKILL before (it no longer runs). */
 int sbxd_proc_signal(struct sbxd_proc *p, int sig);
 /* A pty's new size (TIOCSWINSZ on its master): 0, or -1 without a pty or once its output
  * is over. */
