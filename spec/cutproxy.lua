@@ -2,7 +2,7 @@
 -- fault injection only: a real sbxd or nginx does not drop a client's connection after a
 -- random number of bytes, nor answers 503 on demand. The specs put it between the sbx
 -- client and the server under test (sbxd, or nginx in front of several).
-local uv = require "luv"
+local uv = require "luv_once"
 local sbx = require "sbx"
 
 local M = {}

@@ -3,7 +3,7 @@
 -- event. They come from a fake
 -- server written here (luv, in this process) for fault injection only; every other spec
 -- talks to a real sbxd.
-local uv = require "luv"
+local uv = require "luv_once"
 local sbx = require "sbx"
 
 local HEAD = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"

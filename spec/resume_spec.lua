@@ -2,7 +2,7 @@
 -- the connection breaks. The cuts come from spec/cutproxy.lua between the client and a
 -- real sbxd, for fault injection only: a real server does not drop its connections
 -- mid-stream.
-local uv = require "luv"
+local uv = require "luv_once"
 local sbx = require "sbx"
 local helper = require "helper"
 local cutproxy = require "cutproxy"

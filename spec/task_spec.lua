@@ -271,7 +271,7 @@ describe("the pollable loop", function()
     -- The host sleeps until sbx's descriptor is readable or timeout() passes, and nil
     -- means "only the descriptor". Streams paused by the step budget have no I/O of
     -- their own to wake it: timeout() must say 0 while any is paused.
-    local uv = require "luv"
+    local uv = require "luv_once"
     local server = helper.sbxd()
     local box = sbx.create { url = server.url, api_key = server.key }
     local sizes = {}
