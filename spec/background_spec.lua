@@ -28,6 +28,26 @@ describe("background commands", function()
     assert.is_true(h:kill())
   end)
 
+  it("is killed when its run is cancelled before the handle came back", function()
+    -- cancelled at every point of its start's round trip: before the request went, while
+    -- sbxd starts the command, after its start event came but before run returned
+    for steps = 0, 8 do
+      local t = sbx.go(function() return ctx.box.commands:run("sleep 30.7205", { background = true }) end)
+      for _ = 1, steps do sbx.step(0.002) end
+      if t:status() == "running" then
+        t:cancel()
+        local err = helper.error_of(t.wait, t)
+        assert.are.equal("CancelledError", err and err.kind, tostring(err))
+      else
+        assert.is_true(t:wait():kill()) -- it returned its handle: the caller holds it
+      end
+    end
+    assert.is_true(helper.eventually(function()
+      sbx.step(0.01)
+      return #helper.pgrep("sleep 30.7205") == 0 and #ctx.box.commands:list() == 0
+    end, 5), ("%d still run"):format(#helper.pgrep("sleep 30.7205")))
+  end)
+
   it("raises CommandExitError with the result when the exit code is not 0", function()
     local h = ctx.box.commands:run("echo partial; exit 3", { background = true })
     local err = helper.error_of(h.wait, h)

@@ -91,13 +91,14 @@ function Stream.start(commands, body, opts, foreground)
   return s
 end
 
---- Sends the start request (again). Until the start event names the pid, closing a
--- foreground command's request kills it by its start's key.
+--- Sends the start request (again). Until the start event names the pid, closing the
+-- request kills the command by its start's key: a background command too, as a start
+-- left before it returned a handle (a cancel, an error) leaves nobody holding it.
 function Stream:send_start()
   local commands, key = self.commands, self.key
   local url = key and ("%s?key=%d"):format(commands.start_url, key) or commands.start_url
   self.op = self:client():open_url("POST", url, self.body, self:core_options())
-  if key and self.foreground then self.op:kill_on_close(self:kill_template("key"), key) end
+  if key then self.op:kill_on_close(self:kill_template("key"), key) end
 end
 
 --- A stream of process `pid` that attaches when followed, from offset 0: no request yet.
@@ -305,7 +306,8 @@ function Stream:on_start(data)
     self.lost = (self.lost or 0) + from - (self.offset or 0)
     self.offset = from
   end
-  if self.foreground then self:kill_on_close() end
+  -- a background command belongs to its sandbox from its start on
+  if self.foreground then self:kill_on_close() else self.op:kill_on_close(nil) end
 end
 
 function Stream:on_end(data)

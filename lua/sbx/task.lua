@@ -81,7 +81,9 @@ local function schedule(t, why)
   if t.awaited then t.awaited.waiters[t] = nil end -- made when t began to wait for it
   if t.deadline_entry then live_deadlines = live_deadlines - 1 end
   t.op, t.awaited, t.deadline_entry = nil, nil, nil
-  runnable[#runnable + 1] = { t, why, op }
+  local item = { t, why, op }
+  t.queued = item
+  runnable[#runnable + 1] = item
 end
 
 -- The waiters of a task nobody waited for: a task makes its set when the first one comes.
@@ -108,6 +110,7 @@ local function finish(t, ok, ...)
 end
 
 local function resume(t, ...)
+  t.queued = nil
   if coroutine.status(t.co) ~= "suspended" then return end
   local res = table.pack(coroutine.resume(t.co, ...))
   if coroutine.status(t.co) == "dead" then
@@ -308,7 +311,7 @@ function M.relinquish()
   if not t then return end
   if t.cancelled then error(cancelled_error(), 0) end
   waiting[t] = true
-  schedule(t, "yield")
+  schedule(t, "turn")
   if coroutine.yield(WAIT) == "cancel" then error(cancelled_error(), 0) end
 end
 
@@ -360,6 +363,10 @@ function Task:cancel()
   self.cancelled = true
   -- what the task owns (its sessions) closes now, whatever the task does with the error
   for obj in pairs(self.owned or NO_WAITERS) do obj:close() end
+  -- a wait that ended, the task not resumed yet, raises too: it is still its current wait
+  -- (not a bare coroutine.yield of the task's own, which is resumed with "yield")
+  local queued = self.queued
+  if queued and queued[2] ~= "yield" then queued[2] = "cancel" end
   schedule(self, "cancel")
 end
 
