@@ -48,6 +48,22 @@ describe("background commands", function()
     end, 5), ("%d still run"):format(#helper.pgrep("sleep 30.7205")))
   end)
 
+  it("ends a wait in another task with SandboxError when the handle is disconnected", function()
+    for _, opts in ipairs { { background = true }, { background = true, on_stdout = function() end } } do
+      local h = ctx.box.commands:run("echo a; sleep 1; echo b", opts)
+      local waiter = sbx.go(function() return h:wait() end)
+      sbx.step(0.05)
+      h:disconnect()
+      assert.is_true(helper.eventually(function() sbx.step(0.01) return waiter:status() ~= "running" end, 5),
+        "the wait still waits")
+      local err = helper.error_of(waiter.wait, waiter)
+      assert.are.equal("SandboxError", err and err.kind, tostring(err))
+      assert.matches("disconnected", err.message, 1, true)
+      -- the process ran on; a later wait attaches again from where the handle stood
+      assert.are.equal("a\nb\n", h:wait().stdout)
+    end
+  end)
+
   it("raises CommandExitError with the result when the exit code is not 0", function()
     local h = ctx.box.commands:run("echo partial; exit 3", { background = true })
     local err = helper.error_of(h.wait, h)

@@ -289,6 +289,34 @@ describe("spawn", function()
     assert.is_true(helper.eventually(function() return not listed(ctx.box, pid) end, 3))
   end)
 
+  it("ends a wait in another task when the session is closed, by close() or <close>", function()
+    local function ended(t)
+      return helper.eventually(function() sbx.step(0.01) return t:status() ~= "running" end, 5)
+    end
+    local s = ctx.box.commands:spawn("sleep 30")
+    local waiter = sbx.go(function() return s:wait() end)
+    sbx.step(0.01)
+    s:close()
+    assert.is_true(ended(waiter), "the wait still waits")
+    local err = helper.error_of(waiter.wait, waiter)
+    assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+    assert.matches("closed session", err.message, 1, true)
+    -- the same when the <close> variable of the task that spawned it goes out of scope
+    local shared
+    local owner = sbx.go(function()
+      local mine <close> = ctx.box.commands:spawn("sleep 30")
+      shared = mine
+      task.sleep(0.2)
+    end)
+    assert.is_true(helper.eventually(function() sbx.step(0.01) return shared ~= nil end, 5))
+    local pid = shared.pid
+    local waiter2 = sbx.go(function() return shared:wait() end)
+    assert.is_true(ended(waiter2), "the wait still waits")
+    assert.are.equal("InvalidArgumentError", helper.error_of(waiter2.wait, waiter2).kind)
+    owner:wait()
+    assert.is_true(helper.eventually(function() return not listed(ctx.box, pid) end, 3))
+  end)
+
   it("carries 1 MiB through cat in each of 50 sessions at once, exact", function()
     local payload = bytes(1024 * 1024, 11)
     local tasks = {}

@@ -78,7 +78,10 @@ function Handle:wait(on_stdout, on_stderr)
   s:add_callbacks(on_stdout, on_stderr)
   local t = self.task
   if t and t:status() == "running" and not s.disconnected then
-    t:wait()
+    local ok, err = pcall(t.wait, t)
+    -- the handle's task cancelled by h:disconnect() meanwhile: this wait was not cancelled
+    if not ok and t:status() == "cancelled" and s.disconnected then err = Stream.disconnected_error() end
+    if not ok then error(err, 0) end
   else
     s.disconnected = nil
     -- the stream's pump leaves it alone meanwhile (Stream:catch_up)

@@ -442,8 +442,12 @@ function Session.resize(s, cols, rows)
   send_control(s, st, "resize", RESIZE, cjson.encode({ cols = cols, rows = rows }))
 end
 
---- Kills the process (unless it ended) and closes the connection; idempotent.
-Session.close = ops.close
+--- Kills the process (unless it ended) and closes the connection; idempotent. A wait of
+-- another task on the session ends, raising that the session is closed.
+function Session.close(s)
+  ops.close(s)
+  wait.wake(s)
+end
 
 --- Bytes of events the session holds for Lua (the scheduler's cost estimate).
 Session.backlog = ops.backlog
@@ -498,6 +502,7 @@ function Stdin.close(stdin)
 end
 
 mt.__index = index
+mt.__close = Session.close -- (__gc stays the core's: no task waits on a session collected)
 
 --- Starts `cmd` in a session of `commands`' sandbox: returns the session once the process
 -- started (its pid known). `start` is the start object (cmd, cwd, env, user, timeout,

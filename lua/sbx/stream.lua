@@ -114,7 +114,10 @@ end
 function Stream:close()
   local op = self.op
   self.op = nil
-  if op then op:close() end
+  if op then
+    op:close()
+    wait.wake(op) -- a wait of another task on it (h:wait, then h:disconnect) ends
+  end
 end
 
 --- A foreground stream left before its end (an error, a cancel) whose start event came
@@ -444,7 +447,8 @@ function Stream:on_quiet(why)
 end
 
 --- Takes the current request's events until its response is over or, with
--- `until_start`, the start event came. Returns "end", "start", "cut", "resend" or
+-- `until_start`, the start event came. Returns "end", "start", "cut", "resend", "detached"
+-- (another task let the request go: h:disconnect() during a wait) or
 -- "outgrown" (the request reads through curl's smallest buffer and the command has much
 -- output: attaching again with a bulk one costs less).
 -- The waiting is inline, not a function of its own: a command in flight waits here, and
@@ -453,6 +457,7 @@ end
 function Stream:drive(until_start)
   local op, max = self.op, until_start and 1 or BATCH
   while true do
+    if self.op ~= op then return "detached" end -- let go by another task meanwhile
     local evs, left = op:poll(max, BATCH_BYTES)
     if left > 0 then wait.relinquish() end
     for _, ev in ipairs(evs) do
@@ -576,6 +581,11 @@ function Stream:catch_up(op)
   if not ok and self.op and not self.following then self:detach() end
 end
 
+--- What a wait raises when the handle it follows is disconnected under it.
+function Stream.disconnected_error()
+  return errors.new("SandboxError", "the command's stream was disconnected while this wait followed it")
+end
+
 --- Follows the process until its end event (or, with `until_start`, its start event),
 -- attaching again as often as the stream is cut.
 function Stream:follow(until_start)
@@ -594,6 +604,8 @@ function Stream:follow(until_start)
       self:send_start()
     elseif how == "outgrown" then
       self:outgrown()
+    elseif how == "detached" then
+      error(Stream.disconnected_error(), 0)
     else
       self:on_cut()
     end

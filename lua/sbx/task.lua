@@ -165,19 +165,28 @@ local function nearest_deadline()
   return e
 end
 
+--- Makes the tasks waiting on `op` runnable, as when it has events. Whoever closes an
+-- operation that other tasks may wait on calls it: a closed operation gets no events,
+-- and its waiters would otherwise wait for good (each finds it closed when it runs).
+function M.wake(op)
+  local w = on_op[op]
+  if w and getmetatable(w) == Task then
+    schedule(w, "ready")
+  elseif w then
+    local all = {}
+    for t in pairs(w) do all[#all + 1] = t end
+    for _, t in ipairs(all) do schedule(t, "ready") end
+  end
+end
+
 --- Resumes every task that can proceed: woken by its op, its deadline, or a cancel.
 -- `started` is when the step began (core.now()): its I/O counts against the budget.
 local function dispatch(mine, started)
   local woke = false
   for _, op in ipairs(core.ready()) do
     if op == mine then woke = true end
-    local w = on_op[op]
-    if w and getmetatable(w) == Task then
-      schedule(w, "ready")
-    elseif w then
-      local all = {}
-      for t in pairs(w) do all[#all + 1] = t end
-      for _, t in ipairs(all) do schedule(t, "ready") end
+    if on_op[op] then
+      M.wake(op)
     elseif pumps[op] and (not pump_wanted[op] or pump_wanted[op](op)) then
       start(pumps[op], pump_quiet[op], op)
     end
