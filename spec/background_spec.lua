@@ -324,3 +324,27 @@ describe("a stdin call whose connection is cut while it waits", function()
     server.stop()
   end)
 end)
+
+describe("send_stdin past sbxd's bound on a request body", function()
+  local ctx = helper.sandbox_per_block(setup, teardown, { args = { "--max-body", "65536" } })
+
+  local function urandom(n)
+    local f = assert(io.open("/dev/urandom", "rb"))
+    local data = f:read(n)
+    f:close()
+    return data
+  end
+
+  it("writes it all, in order, in requests sbxd takes", function()
+    -- 20 MiB is past the default bound (16 MiB) too; this sbxd takes 64 KiB a request
+    for _, size in ipairs { 3 * 65536 + 7, 20 * 1024 * 1024 + 5 } do
+      local data = urandom(size)
+      local h = ctx.box.commands:run("cat", { background = true })
+      h:send_stdin(data)
+      h:close_stdin()
+      local out = h:wait().stdout
+      assert.are.equal(#data, #out)
+      assert.is_true(out == data, "the output is not the bytes in order")
+    end
+  end)
+end)

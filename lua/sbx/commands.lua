@@ -139,6 +139,11 @@ function Commands:kill(pid)
   return doc.killed == true
 end
 
+-- A write longer than this goes as several requests, in order: sbxd bounds a request's
+-- body (--max-body, 16 MiB by default), not what a process may be sent. A smaller bound
+-- (413) makes the pieces smaller, down to STDIN_PIECE_MIN.
+local STDIN_PIECE, STDIN_PIECE_MIN = 8 * 1024 * 1024, 4096
+
 --- Writes `data` to the stdin of background process `pid` (it waits while the pipe is
 -- full; the bytes are never dropped). A call cut on its way is sent again: sbxd takes it
 -- once (docs/PROTOCOL.md "stdin").
@@ -146,7 +151,19 @@ function Commands:send_stdin(pid, data)
   check_commands("send_stdin", self)
   check.value("send_stdin", "pid", pid, "count")
   check.value("send_stdin", "data", data, "string")
-  self.box.client:call_keyed("POST", self.box:path("/processes/" .. pid .. "/stdin"), data, true)
+  local path, client = self.box:path("/processes/" .. pid .. "/stdin"), self.box.client
+  if data == "" then return client:call_keyed("POST", path, data, true) end -- (the checks alone)
+  local piece, at = STDIN_PIECE, 1
+  while at <= #data do
+    local ok, err = pcall(client.call_keyed, client, "POST", path, data:sub(at, at + piece - 1), true)
+    if ok then
+      at = at + piece
+    elseif type(err) == "table" and err.status == 413 and piece > STDIN_PIECE_MIN then
+      piece = piece // 4 -- sbxd takes smaller bodies (--max-body); it wrote nothing of this one
+    else
+      error(err, 0)
+    end
+  end
 end
 
 --- Closes the stdin of background process `pid` (EOF), after the writes before it.
