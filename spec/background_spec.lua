@@ -325,7 +325,7 @@ describe("a stdin call whose connection is cut while it waits", function()
   end)
 end)
 
-describe("send_stdin past sbxd's bound on a request body", function()
+describe("stdin past sbxd's bound on a request body", function()
   local ctx = helper.sandbox_per_block(setup, teardown, { args = { "--max-body", "65536" } })
 
   local function urandom(n)
@@ -335,7 +335,21 @@ describe("send_stdin past sbxd's bound on a request body", function()
     return data
   end
 
-  it("writes it all, in order, in requests sbxd takes", function()
+  it("as run's stdin option reaches the command whole while its output is read", function()
+    local data = urandom(3 * 1024 * 1024 + 3)
+    local r = ctx.box.commands:run("cat", { stdin = data })
+    assert.are.equal(0, r.exit_code)
+    assert.is_true(r.stdout == data, "the output is not the input")
+    local n = 0
+    r = ctx.box.commands:run("cat; echo end >&2", { stdin = data, on_stdout = function(c) n = n + #c end })
+    assert.are.same({ #data, "end\n" }, { n, r.stderr })
+    -- a command that reads part of it, or none, ends as it would with a short stdin
+    assert.are.equal(data:sub(1, 10), ctx.box.commands:run("head -c 10", { stdin = data }).stdout)
+    assert.are.equal(3, ctx.box.commands:run("exit 3", { stdin = data }).exit_code)
+    assert.are.same({}, ctx.box.commands:list())
+  end)
+
+  it("as send_stdin's data is written all, in order, in requests sbxd takes", function()
     -- 20 MiB is past the default bound (16 MiB) too; this sbxd takes 64 KiB a request
     for _, size in ipairs { 3 * 65536 + 7, 20 * 1024 * 1024 + 5 } do
       local data = urandom(size)

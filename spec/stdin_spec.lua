@@ -47,7 +47,7 @@ Stream.__index = Stream
 local function start(server, box_id, cmd, opts)
   opts = opts or {}
   local c = connect(server)
-  local body = { cmd = cmd, background = not opts.foreground }
+  local body = { cmd = cmd, background = not opts.foreground, stdin_open = opts.stdin_open }
   if opts.stdin then body.stdin = require("sbx.core").b64encode(opts.stdin) end
   send_request(c, server, "POST", "/sandboxes/" .. box_id .. "/processes", cjson.encode(body),
     { "Accept: text/event-stream", "Content-Type: application/json" })
@@ -244,6 +244,19 @@ describe("stdin of a background process", function()
     assert.are.same({ 409, "ConflictError" }, kind(call(ctx.server, "DELETE", stdin_path(box, fg.pid))))
     fg.sock:close()
     other:close()
+  end)
+
+  it("of a foreground command started with stdin_open is open, then EOF at its close", function()
+    local s = start(ctx.server, ctx.box.id, "cat; echo done",
+      { foreground = true, stdin_open = true, stdin = "a" })
+    assert.are.same({ 200, { written = 2 } }, { write_stdin(ctx.server, ctx.box.id, s, "b\0") })
+    assert.are.same({ 200, { closed = true } }, { call(ctx.server, "DELETE", stdin_path(ctx.box.id, s.pid)) })
+    assert.are.equal(0, s:finish().exit_code)
+    assert.are.equal("ab\0done\n", s:output())
+    local bad = cjson.encode { cmd = "true", stdin_open = "yes" }
+    local st, doc = call(ctx.server, "POST", "/sandboxes/" .. ctx.box.id .. "/processes", bad)
+    assert.are.same({ 400, "InvalidArgumentError" }, { st, doc.error.kind })
+    assert.matches("stdin_open", doc.error.message, 1, true)
   end)
 
   it("takes a body that begins like a request line", function()

@@ -794,12 +794,12 @@ void sbxd_proc_start_failed(struct sbxd_proc *p, int step, int e)
 }
 
 /* A foreground command's stdin gets its bytes then EOF; a background or interactive
- * one's stays open. A sandbox's pty has no descriptor yet: its bytes wait for the master.
- * -1 when out of memory. */
+ * one's, or one started with stdin_open, stays open. A sandbox's pty has no descriptor
+ * yet: its bytes wait for the master. -1 when out of memory. */
 static int open_stdin(struct sbxd_proc *p, const struct sbxd_start_req *req, int fd)
 {
     uv_loop_t *loop = &p->srv->loop;
-    if (!req->background && !req->interactive) {
+    if (!req->background && !req->interactive && !req->stdin_open) {
         sbxd_stdin_feed(loop, fd, req->stdin_data, req->stdin_len);
         return 0;
     }

@@ -212,7 +212,7 @@ int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
 int sbxd_parse_start_object(json_t *obj, struct sbxd_start_req *out, struct sbxd_err *err)
 {
     static const char *const FIELDS[] = {"cmd", "cwd", "env", "user", "timeout", "idle_timeout", "stdin", "tag",
-                                         "background", "pty", NULL};
+                                         "background", "stdin_open", "pty", NULL};
     memset(out, 0, sizeof *out);
     if (!json_is_object(obj)) return bad(err, "the start must be a JSON object%s", "");
     out->root = json_incref(obj);
@@ -240,6 +240,10 @@ int sbxd_parse_start_object(json_t *obj, struct sbxd_start_req *out, struct sbxd
     if ((v = json_object_get(r, "background"))) {
         if (!json_is_boolean(v)) { bad(err, "'%s' must be a boolean", "background"); goto fail; }
         out->background = json_is_true(v);
+    }
+    if ((v = json_object_get(r, "stdin_open"))) {
+        if (!json_is_boolean(v)) { bad(err, "'%s' must be a boolean", "stdin_open"); goto fail; }
+        out->stdin_open = json_is_true(v);
     }
     if ((v = json_object_get(r, "pty"))) {
         if (sbxd_parse_winsize(v, "pty", &out->cols, &out->rows, err)) goto fail;

@@ -23,6 +23,7 @@ struct sbxd_start_req {
     size_t stdin_len;
     int background;                       /* lives on without a reader; its stdin stays open */
     int interactive;                      /* a WebSocket session's: its stdin stays open */
+    int stdin_open;                       /* start{stdin_open}: a foreground one's stays open too */
     int pty;                              /* pty{cols, rows}: runs on a terminal */
     unsigned cols, rows;                  /* the pty's size, 1..65535 */
 };

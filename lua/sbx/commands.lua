@@ -7,6 +7,7 @@ local Handle = require "sbx.handle"
 local Session = require "sbx.session"
 local Stream = require "sbx.stream"
 local transport = require "sbx.transport"
+local wait = require "sbx.task"
 
 local Commands = {}
 Commands.__index = Commands
@@ -40,13 +41,27 @@ local function streams(opts)
   return opts.on_stdout ~= nil or opts.on_stderr ~= nil
 end
 
+-- A foreground run's stdin up to this size goes in its start request; a longer one is
+-- written through the stdin route while the command runs (stdin_open), as send_stdin
+-- writes: no request body has to hold it (sbxd's --max-body), and it is not base64'd.
+local STDIN_IN_START = 64 * 1024
+
+--- Whether run writes opts.stdin while the command runs rather than in its start.
+local function feeds_stdin(opts)
+  return not opts.background and opts.stdin ~= nil and #opts.stdin > STDIN_IN_START
+end
+
 local function start_body(cmd, opts)
   local b = BODY
   b.cmd, b.cwd, b.env, b.user, b.tag = cmd, opts.cwd, opts.env, opts.user, opts.tag
   b.background = opts.background or nil
   local timeout = (opts.timeout or 0) > 0 and opts.timeout or nil
   if streams(opts) then b.idle_timeout = timeout else b.timeout = timeout end
-  b.stdin = opts.stdin and core.b64encode(opts.stdin) or nil
+  if feeds_stdin(opts) then
+    b.stdin_open = true
+  else
+    b.stdin = opts.stdin and core.b64encode(opts.stdin) or nil
+  end
   local json = cjson.encode(b)
   for k in pairs(b) do b[k] = nil end
   return json
@@ -75,10 +90,38 @@ function Commands:run(cmd, opts)
     return Handle.new(self, s, s.pid)
   end
   local s <close> = Stream.start(self, start_body(cmd, opts), opts, true)
-  s:follow()
+  if feeds_stdin(opts) then
+    s:follow(true) -- its start: the pid the writes go to
+    self:follow_feeding(s, opts.stdin)
+  else
+    s:follow()
+  end
   local result = s:result()
   Stream.raise_if_cut_short(result, opts)
   return result
+end
+
+--- Follows foreground stream `s` to its end while a task of its own writes `data` to the
+-- command's stdin, then closes it: the command may write output before it has read all
+-- its input, and that output must be taken meanwhile. A command that exits or closes its
+-- stdin before it read all is not an error (as for stdin in the start); a write that
+-- fails otherwise closes the stream (sbxd kills the command), and run raises its error.
+function Commands:follow_feeding(s, data)
+  local failure, followed
+  local writer = wait.go(function()
+    local ok, err = pcall(function()
+      self:send_stdin(s.pid, data)
+      self:close_stdin(s.pid)
+    end)
+    if ok or followed or errors.is(err, "ConflictError") or errors.is(err, "NotFoundError") then return end
+    failure = err
+    s:close()
+  end)
+  local ok, err = pcall(s.follow, s)
+  followed = true
+  writer:cancel() -- the command ended, or the run failed: what is left of its stdin goes nowhere
+  if failure then error(failure, 0) end
+  if not ok then error(err, 0) end
 end
 
 local function check_pty(pty)
