@@ -74,6 +74,29 @@ local function check_commands(fname, commands)
   commands.box:ensure_open(fname)
 end
 
+--- Follows foreground stream `s` to its end while a task of its own writes `data` to the
+-- command's stdin, then closes it: the command may write output before it has read all
+-- its input, and that output must be taken meanwhile. A command that exits or closes its
+-- stdin before it read all is not an error (as for stdin in the start); a write that
+-- fails otherwise closes the stream (sbxd kills the command), and run raises its error.
+local function follow_feeding(commands, s, data)
+  local failure, followed
+  local writer = wait.go(function()
+    local ok, err = pcall(function()
+      commands:send_stdin(s.pid, data)
+      commands:close_stdin(s.pid)
+    end)
+    if ok or followed or errors.is(err, "ConflictError") or errors.is(err, "NotFoundError") then return end
+    failure = err
+    s:close()
+  end)
+  local ok, err = pcall(s.follow, s)
+  followed = true
+  writer:cancel() -- the command ended, or the run failed: what is left of its stdin goes nowhere
+  if failure then error(failure, 0) end
+  if not ok then error(err, 0) end
+end
+
 --- Runs `cmd` with /bin/sh -c in the sandbox and returns its CommandResult; with
 -- `background`, a handle at once (once its pid is known).
 function Commands:run(cmd, opts)
@@ -92,36 +115,13 @@ function Commands:run(cmd, opts)
   local s <close> = Stream.start(self, start_body(cmd, opts), opts, true)
   if feeds_stdin(opts) then
     s:follow(true) -- its start: the pid the writes go to
-    self:follow_feeding(s, opts.stdin)
+    follow_feeding(self, s, opts.stdin)
   else
     s:follow()
   end
   local result = s:result()
   Stream.raise_if_cut_short(result, opts)
   return result
-end
-
---- Follows foreground stream `s` to its end while a task of its own writes `data` to the
--- command's stdin, then closes it: the command may write output before it has read all
--- its input, and that output must be taken meanwhile. A command that exits or closes its
--- stdin before it read all is not an error (as for stdin in the start); a write that
--- fails otherwise closes the stream (sbxd kills the command), and run raises its error.
-function Commands:follow_feeding(s, data)
-  local failure, followed
-  local writer = wait.go(function()
-    local ok, err = pcall(function()
-      self:send_stdin(s.pid, data)
-      self:close_stdin(s.pid)
-    end)
-    if ok or followed or errors.is(err, "ConflictError") or errors.is(err, "NotFoundError") then return end
-    failure = err
-    s:close()
-  end)
-  local ok, err = pcall(s.follow, s)
-  followed = true
-  writer:cancel() -- the command ended, or the run failed: what is left of its stdin goes nowhere
-  if failure then error(failure, 0) end
-  if not ok then error(err, 0) end
 end
 
 local function check_pty(pty)
