@@ -302,9 +302,7 @@ describe("a stdin call whose connection is cut while it waits", function()
     local server = helper.sbxd()
     local box = sbx.create { url = server.url, api_key = server.key }
     local h = box.commands:run("sleep 1.2; cat", { background = true })
-    local f = assert(io.open("/dev/urandom", "rb"))
-    local data = f:read(4 * 1024 * 1024) -- past what the pipe holds: the write waits for cat
-    f:close()
+    local data = helper.random_bytes(4 * 1024 * 1024) -- past what the pipe holds: the write waits for cat
     local write = sbx.go(function() h:send_stdin(data) end)
     -- the kernel cuts both ends of every connection to sbxd three times while the write
     -- waits (as a proxy restarting does): its answer is lost each time
@@ -328,15 +326,8 @@ end)
 describe("stdin past sbxd's bound on a request body", function()
   local ctx = helper.sandbox_per_block(setup, teardown, { args = { "--max-body", "65536" } })
 
-  local function urandom(n)
-    local f = assert(io.open("/dev/urandom", "rb"))
-    local data = f:read(n)
-    f:close()
-    return data
-  end
-
   it("as run's stdin option reaches the command whole while its output is read", function()
-    local data = urandom(3 * 1024 * 1024 + 3)
+    local data = helper.random_bytes(3 * 1024 * 1024 + 3)
     local r = ctx.box.commands:run("cat", { stdin = data })
     assert.are.equal(0, r.exit_code)
     assert.is_true(r.stdout == data, "the output is not the input")
@@ -352,7 +343,7 @@ describe("stdin past sbxd's bound on a request body", function()
   it("as send_stdin's data is written all, in order, in requests sbxd takes", function()
     -- 20 MiB is past the default bound (16 MiB) too; this sbxd takes 64 KiB a request
     for _, size in ipairs { 3 * 65536 + 7, 20 * 1024 * 1024 + 5 } do
-      local data = urandom(size)
+      local data = helper.random_bytes(size)
       local h = ctx.box.commands:run("cat", { background = true })
       h:send_stdin(data)
       h:close_stdin()

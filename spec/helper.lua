@@ -184,6 +184,14 @@ function M.summary(samples)
     max = samples[#samples] }
 end
 
+--- n random bytes (/dev/urandom): data in which a byte lost, doubled or moved shows.
+function M.random_bytes(n)
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local bytes = f:read(n)
+  f:close()
+  return bytes
+end
+
 --- Blocks the whole process for `seconds`, sbx included (nothing steps its loop).
 function M.sleep(seconds)
   M.sh("sleep " .. seconds)

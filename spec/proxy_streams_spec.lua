@@ -11,12 +11,7 @@ local wait = require "sbx.task"
 
 local MIB = 1024 * 1024
 
-local function random_bytes(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local bytes = f:read(n)
-  f:close()
-  return bytes
-end
+local random_bytes = helper.random_bytes
 
 -- A command that writes numbered 64-byte lines, 100 every 20 ms, until /tmp/stop exists:
 -- its whole output is lines 0 to K-1 for some K, so a byte lost or sent twice shows.

@@ -160,9 +160,7 @@ describe("stdin of a background process", function()
   end)
 
   it("carries 8 MiB through cat in 64 KiB writes, exactly, waiting while the pipe is full", function()
-    local f = assert(io.open("/dev/urandom", "rb"))
-    local data = f:read(8 * MiB)
-    f:close()
+    local data = helper.random_bytes(8 * MiB)
     local s = start(ctx.server, ctx.box.id, "cat")
     for i = 1, #data, 64 * KiB do
       local status, doc = write_stdin(ctx.server, ctx.box.id, s, data:sub(i, i + 64 * KiB - 1))
