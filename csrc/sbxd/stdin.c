@@ -187,11 +187,17 @@ void sbxd_stdin_open(struct sbxd_stdin *in, uv_loop_t *loop, int fd, const unsig
     if (copy && enqueue(in, memcpy(copy, data, len), len, NULL, &err) != 0) free(copy);
 }
 
+/* A stdin call for a process whose stdin was never open: a foreground command's. */
+static int refuse_not_open(struct sbxd_err *err)
+{
+    return sbxd_fail(err, 409, SBX_ERR_CONFLICT,
+                     "the process's stdin is not open: only a background command's is, or one started with stdin_open");
+}
+
 int sbxd_stdin_write(struct sbxd_stdin *in, char *data, size_t len, struct sbxd_waiter *w,
                      struct sbxd_err *err)
 {
-    if (!in->opened)
-        return sbxd_fail(err, 409, SBX_ERR_CONFLICT, "the process's stdin is not open: only a background command's is, or one started with stdin_open");
+    if (!in->opened) return refuse_not_open(err);
     if (!in->pipe || in->closing) return sbxd_fail(err, 409, SBX_ERR_CONFLICT, "the process's stdin is closed");
     if (len > SBXD_STDIN_MAX - in->pending)
         return sbxd_fail(err, 429, SBX_ERR_SANDBOX,
@@ -204,8 +210,7 @@ int sbxd_stdin_write(struct sbxd_stdin *in, char *data, size_t len, struct sbxd_
  * the writes before it. A stdin closed since by a close took the bytes before it. */
 int sbxd_stdin_write_again(struct sbxd_stdin *in, size_t len, struct sbxd_waiter *w, struct sbxd_err *err)
 {
-    if (!in->opened)
-        return sbxd_fail(err, 409, SBX_ERR_CONFLICT, "the process's stdin is not open: only a background command's is, or one started with stdin_open");
+    if (!in->opened) return refuse_not_open(err);
     if (in->broken) return sbxd_fail(err, 409, SBX_ERR_CONFLICT, "%s", WHY[BROKEN]);
     if (!in->pipe || in->closing || sbx_list_empty(&in->queue)) return SBXD_STDIN_AGAIN_DONE;
     if (enqueue(in, NULL, 0, w, err)) return -1;
@@ -215,8 +220,7 @@ int sbxd_stdin_write_again(struct sbxd_stdin *in, size_t len, struct sbxd_waiter
 
 int sbxd_stdin_close(struct sbxd_stdin *in, struct sbxd_waiter *w, struct sbxd_err *err)
 {
-    if (!in->opened)
-        return sbxd_fail(err, 409, SBX_ERR_CONFLICT, "the process's stdin is not open: only a background command's is, or one started with stdin_open");
+    if (!in->opened) return refuse_not_open(err);
     if (!in->pipe || in->closing) return SBXD_STDIN_WAS_CLOSED;
     if (sbx_list_empty(&in->queue)) {
         close_pipe(in);
