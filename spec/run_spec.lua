@@ -329,6 +329,13 @@ describe("commands:run", function()
       { "cwd that is not a string", "true", { cwd = true }, "cwd" },
       { "user that is not a string", "true", { user = 0 }, "user" },
       { "on_stdout that is not a function", "true", { on_stdout = "x" }, "on_stdout" },
+      -- an exec's arguments, a path and a name are C strings: a NUL would cut them short
+      { "a command with a NUL byte", "echo a\0b", nil, "cmd must not hold a NUL byte" },
+      { "a cwd with a NUL byte", "true", { cwd = "/tmp\0/x" }, "cwd' must not hold a NUL byte" },
+      { "a user with a NUL byte", "true", { user = "root\0" }, "user' must not hold a NUL byte" },
+      { "an env value with a NUL byte", "true", { env = { A = "x\0y" } },
+        'env\' has a NUL byte in the value of "A"' },
+      { "a tag with a NUL byte", "true", { tag = "t\0" }, "tag' must not hold a NUL byte" },
     }
     for _, case in ipairs(cases) do
       it("rejects " .. case[1], function()

@@ -233,6 +233,9 @@ describe("sandboxes", function()
       { sbx.create, { { env = { A = 1 } } }, "env" }, { sbx.create, { { metadata = 3 } }, "metadata" },
       { sbx.create, { { network = "yes" } }, "network" }, { sbx.create, { { bogus = 1 } }, "bogus" },
       { sbx.create, { { url = "ftp://x" } }, "url" },
+      { sbx.create, { { metadata = { k = "a\0b" } } }, "'metadata' has a NUL byte in the value of \"k\"" },
+      { sbx.create, { { env = { A = "\0" } } }, "'env' has a NUL byte in the value of \"A\"" },
+      { sbx.create, { { api_key = "k\0" } }, "api_key' must not hold a NUL byte" },
       { sbx.connect, { nil }, "id" }, { sbx.connect, { "../x" }, "id" },
       { sbx.connect, { "sbx_1", { timeout = 1 } }, "timeout" }, { sbx.list, { { env = {} } }, "env" },
     }

@@ -51,6 +51,11 @@ describe("sbxd", function()
     { "a wrong method", "PUT", "/sandboxes", "{}", 405, "InvalidArgumentError" },
     { "a start without cmd", "POST", procs, '{}', 400, "InvalidArgumentError", "cmd" },
     { "a start with an empty cmd", "POST", procs, '{"cmd":""}', 400, "InvalidArgumentError", "cmd" },
+    { "a cmd with a NUL byte", "POST", procs, '{"cmd":"echo a\\u0000b"}', 400, "InvalidArgumentError",
+      "malformed JSON: a string holds \\u0000: a command, a path, a name or an env entry cannot hold a "
+      .. "NUL byte" },
+    { "an env value with a NUL byte", "POST", "/sandboxes", '{"env":{"A":"x\\u0000"}}', 400,
+      "InvalidArgumentError", "cannot hold a NUL byte" },
     { "stdin that is not base64", "POST", procs, '{"cmd":"true","stdin":"%%%"}', 400,
       "InvalidArgumentError", "stdin" },
     { "a start with a tag that is not a string", "POST", procs,

@@ -11,6 +11,13 @@ static int bad(struct sbxd_err *err, const char *fmt, const char *field)
     return sbxd_fail(err, 400, SBX_ERR_INVALID, fmt, field);
 }
 
+const char *sbxd_json_error_text(const json_error_t *je)
+{
+    if (json_error_code(je) == json_error_null_character)
+        return "a string holds \\u0000: a command, a path, a name or an env entry cannot hold a NUL byte";
+    return je->text;
+}
+
 /* The body as a JSON object; an empty body is an empty object when allow_empty. */
 static json_t *parse_object(const char *body, size_t len, int allow_empty, struct sbxd_err *err)
 {
@@ -18,7 +25,7 @@ static json_t *parse_object(const char *body, size_t len, int allow_empty, struc
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        sbxd_fail(err, 400, SBX_ERR_INVALID, "malformed JSON: %s", je.text);
+        sbxd_fail(err, 400, SBX_ERR_INVALID, "malformed JSON: %s", sbxd_json_error_text(&je));
         return NULL;
     }
     if (!json_is_object(root)) {

@@ -43,6 +43,12 @@ int sbxd_parse_winsize(json_t *v, const char *field, unsigned *cols, unsigned *r
 /* What a string of `len` bytes takes of execve's argument space: its bytes, its NUL and
  * its pointer (the kernel counts them so; see SBX_MAX_EXEC_TOTAL). */
 size_t sbxd_exec_cost(size_t len);
+
+/* What a JSON body's parse error says, in the words of this protocol: jansson refuses
+ * \u0000 in strings (none of the strings it carries may hold one), and says so in its
+ * own terms. */
+const char *sbxd_json_error_text(const json_error_t *je);
+
 /* {"signal": a number or a name ("SIGTERM", "TERM")}; absent or empty body: SIGKILL. */
 int sbxd_parse_signal(const char *body, size_t len, int *sig, struct sbxd_err *err);
 /* {"timeout": number > 0} */

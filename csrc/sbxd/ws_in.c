@@ -181,7 +181,7 @@ static json_t *json_of(struct sbxd_ws *s, const char *payload, size_t len, const
     char reason[512];
     if (root && json_is_object(root)) return root;
     if (root) snprintf(reason, sizeof reason, "%s: not a JSON object", what);
-    else snprintf(reason, sizeof reason, "%s: malformed JSON: %s", what, je.text);
+    else snprintf(reason, sizeof reason, "%s: malformed JSON: %s", what, sbxd_json_error_text(&je));
     json_decref(root);
     refuse(s, reason);
     return NULL;

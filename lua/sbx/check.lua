@@ -16,11 +16,26 @@ local function is_string_map(v)
   return true
 end
 
+-- Commands, paths, names, env entries and metadata travel as JSON strings, and end up as
+-- C strings (an exec's arguments, a path): a NUL byte cannot be in them. Bytes (stdin,
+-- a session's writes) are another matter: those are binary-safe.
+local function nul_in_map(v)
+  for k, x in pairs(v) do
+    if k:find("%z") then return ("has a key with a NUL byte: %q"):format(k) end
+    if x:find("%z") then return ("has a NUL byte in the value of %q"):format(k) end
+  end
+end
+
 -- Each rule returns nil when the value is acceptable, else the complaint.
 local RULES = {
   string = function(v) if type(v) ~= "string" then return "must be a string" end end,
+  text = function(v)
+    if type(v) ~= "string" then return "must be a string" end
+    if v:find("%z") then return "must not hold a NUL byte" end
+  end,
   nonempty = function(v)
     if type(v) ~= "string" or v == "" then return "must be a non-empty string" end
+    if v:find("%z") then return "must not hold a NUL byte" end
   end,
   id = function(v)
     if type(v) ~= "string" or not v:match("^[%w_%-]+$") then
@@ -52,9 +67,11 @@ local RULES = {
     for k in pairs(v) do
       if k == "" or k:find("[=%z]") then return ("has an invalid variable name %q"):format(k) end
     end
+    return nul_in_map(v)
   end,
   map = function(v)
     if not is_string_map(v) then return "must be a table of string keys to string values" end
+    return nul_in_map(v)
   end,
   table = function(v) if type(v) ~= "table" then return "must be a table" end end,
 }

@@ -14,15 +14,15 @@ Commands.__index = Commands
 Commands.__name = "sbx.Commands"
 
 local RUN_OPTIONS = {
-  cwd = "string", env = "env", user = "string", timeout = "duration",
+  cwd = "text", env = "env", user = "text", timeout = "duration",
   request_timeout = "duration", stdin = "string",
-  on_stdout = "function", on_stderr = "function", lines = "boolean", tag = "string",
+  on_stdout = "function", on_stderr = "function", lines = "boolean", tag = "text",
   background = "boolean",
 }
 
 local SPAWN_OPTIONS = {
-  cwd = "string", env = "env", user = "string", timeout = "duration",
-  request_timeout = "duration", on_stdout = "function", on_stderr = "function", tag = "string",
+  cwd = "text", env = "env", user = "text", timeout = "duration",
+  request_timeout = "duration", on_stdout = "function", on_stderr = "function", tag = "text",
   pty = "table",
 }
 

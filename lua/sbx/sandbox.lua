@@ -127,7 +127,7 @@ function Sandbox.__tostring(box)
 end
 
 local CREATE_OPTIONS = {
-  url = "string", api_key = "string", env = "env", timeout = "positive",
+  url = "text", api_key = "text", env = "env", timeout = "positive",
   request_timeout = "duration", network = "boolean", metadata = "map",
   memory_mb = "count", pids = "count", cpus = "amount",
 }
@@ -140,7 +140,7 @@ local function check_not_module(fname, arg)
   end
 end
 
-local CONNECT_OPTIONS = { url = "string", api_key = "string", request_timeout = "duration" }
+local CONNECT_OPTIONS = { url = "text", api_key = "text", request_timeout = "duration" }
 
 function M.connect(id, opts)
   check_not_module("connect", id)
@@ -153,7 +153,7 @@ function M.connect(id, opts)
 end
 
 local LIST_OPTIONS = {
-  url = "string", api_key = "string", request_timeout = "duration", metadata = "map",
+  url = "text", api_key = "text", request_timeout = "duration", metadata = "map",
 }
 
 --- The query of a list filtered by metadata: ?metadata.KEY=VALUE&..., percent-encoded.
