@@ -82,6 +82,37 @@ describe("process calls", function()
     t:wait()
   end)
 
+  it("takes a pid that is a float with a whole value, as Lua's own functions do", function()
+    -- a pid kept as JSON comes back a float (lua-cjson decodes every number so)
+    local h = ctx.box.commands:run("cat", { background = true })
+    local pid = require("cjson").decode(("[%d]"):format(h.pid))[1]
+    assert.are.equal("float", math.type(pid))
+    ctx.box.commands:send_stdin(pid, "one\n")
+    ctx.box.commands:close_stdin(pid)
+    assert.are.equal("one\n", ctx.box.commands:connect(pid):wait().stdout)
+    local t = running("sleep 30")
+    assert.is_true(ctx.box.commands:kill(ctx.box.commands:list()[1].pid + 0.0))
+    assert.are.equal(137, t:wait().exit_code)
+  end)
+
+  it("knows no pid past any the kernel gives: kill false, the rest NotFoundError", function()
+    local c, big = ctx.box.commands, math.maxinteger
+    assert.is_false(c:kill(4194305))
+    assert.is_false(c:kill(big))
+    for _, call in ipairs { { c.send_stdin, c, big, "x" }, { c.close_stdin, c, big } } do
+      local err = helper.error_of(table.unpack(call))
+      assert.are.equal("NotFoundError", err and err.kind, tostring(err))
+      assert.are.equal(("no process %d in sandbox '%s'"):format(big, ctx.box.id), err.message)
+    end
+    local err = helper.error_of(c.connect(c, 2 ^ 40).wait, c:connect(2 ^ 40))
+    assert.are.equal("NotFoundError", err and err.kind, tostring(err))
+    assert.are.equal(("no process %d in sandbox '%s'"):format(2 ^ 40, ctx.box.id), err.message)
+    -- more digits than any integer holds
+    local out = helper.sh(("curl -s -w ' %%{http_code}' -H 'Authorization: Bearer %s' -d '{}' "
+      .. "'%s/sandboxes/%s/processes/%s/signal'"):format(ctx.server.key, ctx.server.url, ctx.box.id, ("9"):rep(40)))
+    assert.are.equal('{"killed":false} 200', out)
+  end)
+
   it("takes a kill by pid with a key (?writer=) once: sent again, it says true again", function()
     local h = ctx.box.commands:run("sleep 30", { background = true })
     local function signal(query)

@@ -349,17 +349,21 @@ static const struct {
 };
 #define N_PROCESS_ROUTES (sizeof PROCESS_ROUTES / sizeof *PROCESS_ROUTES)
 
+/* The kernel gives no pid above this (PID_MAX_LIMIT on 64-bit). */
+#define SBXD_PID_LIMIT 4194304L
+
 /* "/processes/{pid}/{action}": the pid and where the action begins in `rest`; 0 when the
- * rest is not of that shape. */
-static pid_t process_path(const char *rest, const char **action)
+ * rest is not of that shape. A pid of more digits than a long holds is LONG_MAX: past any
+ * the kernel gives, as it is. */
+static long process_path(const char *rest, const char **action)
 {
     const char *prefix = "/processes/", *digits = rest + strlen(prefix);
     if (strncmp(rest, prefix, strlen(prefix)) != 0 || !isdigit((unsigned char)*digits)) return 0;
     char *end;
     long pid = strtol(digits, &end, 10);
-    if (*end != '/' || !end[1] || strchr(end + 1, '/') || pid <= 0 || pid > 4194304) return 0;
+    if (*end != '/' || !end[1] || strchr(end + 1, '/') || pid <= 0) return 0;
     *action = end + 1;
-    return (pid_t)pid;
+    return pid;
 }
 
 /* Whether `action` names a route under a process, of any method. */
@@ -393,11 +397,23 @@ static int split_sandbox_path(const char *path, char *id, size_t idlen, const ch
     return 0;
 }
 
+/* A process call for a pid past any the kernel gives: no process has it, so a signal
+ * reached nothing ({"killed": false}, as for any pid not running) and the rest are 404. */
+static int beyond_any_pid(struct lws *wsi, struct sbxd_sandbox *box, process_handler handle, const char *rest)
+{
+    if (handle == signal_process) return sbxd_reply(wsi, 200, json_pack("{s:b}", "killed", 0));
+    const char *digits = rest + strlen("/processes/");
+    struct sbxd_err err;
+    sbxd_fail(&err, 404, SBX_ERR_NOT_FOUND, "no process %.*s in sandbox '%s'", (int)strspn(digits, "0123456789"),
+              digits, box->id);
+    return sbxd_reply_error(wsi, &err);
+}
+
 static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c,
                          const char *id, const char *rest)
 {
     const char *action = NULL;
-    pid_t pid = process_path(rest, &action);
+    long pid = process_path(rest, &action);
     int known = !strcmp(rest, "") || !strcmp(rest, "/timeout") || !strcmp(rest, "/processes") ||
                 !strcmp(rest, "/processes/signal") || !strcmp(rest, "/pause") || !strcmp(rest, "/resume") ||
                 (pid > 0 && known_action(action));
@@ -421,7 +437,8 @@ static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_c
     if (!strcmp(rest, "/processes") && c->method == SBXD_GET)
         return sbxd_reply(wsi, 200, json_pack("{s:o}", "processes", sbxd_proc_list(box)));
     process_handler handle = pid > 0 ? process_handler_for(action, c->method) : NULL;
-    if (handle) return handle(wsi, box, c, pid);
+    if (handle && pid > SBXD_PID_LIMIT) return beyond_any_pid(wsi, box, handle, rest);
+    if (handle) return handle(wsi, box, c, (pid_t)pid);
     return reply_fail(wsi, 405, SBX_ERR_INVALID, "method not allowed");
 }
 
@@ -430,9 +447,9 @@ int sbxd_route_ws(const char *path, char *id, size_t idlen, pid_t *pid)
     const char *rest, *action;
     if (split_sandbox_path(path, id, idlen, &rest) != 0) return 0;
     if (!strcmp(rest, "/processes/ws")) return *pid = 0, 1;
-    pid_t p = process_path(rest, &action);
-    if (p <= 0 || strcmp(action, "ws") != 0) return 0;
-    *pid = p;
+    long p = process_path(rest, &action);
+    if (p <= 0 || p > SBXD_PID_LIMIT || strcmp(action, "ws") != 0) return 0;
+    *pid = (pid_t)p;
     return 1;
 }
 

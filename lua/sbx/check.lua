@@ -54,8 +54,10 @@ local RULES = {
       return "must be a positive number of seconds"
     end
   end,
+  -- a float with a whole value counts, as for Lua's own functions (JSON decoders give floats)
   count = function(v)
-    if math.type(v) ~= "integer" or v <= 0 then return "must be a positive integer" end
+    local n = type(v) == "number" and math.tointeger(v)
+    if not n or n <= 0 then return "must be a positive integer" end
   end,
   amount = function(v)
     if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
@@ -76,10 +78,16 @@ local RULES = {
   table = function(v) if type(v) ~= "table" then return "must be a table" end end,
 }
 
---- Checks one value against a rule name; `what` names it in the message.
+-- What a value that passed its rule is used as, where that differs from the value.
+local NORMAL = { count = math.tointeger }
+
+--- Checks one value against a rule name; `what` names it in the message. Returns the
+-- value as it is to be used (a count as an integer).
 function M.value(fname, what, v, rule)
   local complaint = RULES[rule](v)
   if complaint then fail(fname, what, complaint) end
+  local normal = NORMAL[rule]
+  if normal then return normal(v) end
   return v
 end
 

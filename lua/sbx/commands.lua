@@ -176,7 +176,7 @@ end
 -- again with its key: sbxd answers it true again when the sending before killed it.
 function Commands:kill(pid)
   check_commands("kill", self)
-  check.value("kill", "pid", pid, "count")
+  pid = check.value("kill", "pid", pid, "count")
   local doc = self.box.client:call_keyed("POST", self.box:path("/processes/" .. pid .. "/signal"),
     { signal = "SIGKILL" })
   return doc.killed == true
@@ -192,7 +192,7 @@ local STDIN_PIECE, STDIN_PIECE_MIN = 8 * 1024 * 1024, 4096
 -- once (docs/PROTOCOL.md "stdin").
 function Commands:send_stdin(pid, data)
   check_commands("send_stdin", self)
-  check.value("send_stdin", "pid", pid, "count")
+  pid = check.value("send_stdin", "pid", pid, "count")
   check.value("send_stdin", "data", data, "string")
   local path, client = self.box:path("/processes/" .. pid .. "/stdin"), self.box.client
   if data == "" then return client:call_keyed("POST", path, data, true) end -- (the checks alone)
@@ -212,7 +212,7 @@ end
 --- Closes the stdin of background process `pid` (EOF), after the writes before it.
 function Commands:close_stdin(pid)
   check_commands("close_stdin", self)
-  check.value("close_stdin", "pid", pid, "count")
+  pid = check.value("close_stdin", "pid", pid, "count")
   self.box.client:call_keyed("DELETE", self.box:path("/processes/" .. pid .. "/stdin"))
 end
 
@@ -220,7 +220,7 @@ end
 -- process's whole output from the start (as far as sbxd's log holds it), then follows.
 function Commands:connect(pid)
   check_commands("connect", self)
-  check.value("connect", "pid", pid, "count")
+  pid = check.value("connect", "pid", pid, "count")
   local s = Stream.attach(self, pid, {})
   return Handle.new(self, s, pid)
 end
