@@ -109,7 +109,8 @@ describe("process calls", function()
     assert.are.equal(("no process %d in sandbox '%s'"):format(2 ^ 40, ctx.box.id), err.message)
     -- more digits than any integer holds
     local out = helper.sh(("curl -s -w ' %%{http_code}' -H 'Authorization: Bearer %s' -d '{}' "
-      .. "'%s/sandboxes/%s/processes/%s/signal'"):format(ctx.server.key, ctx.server.url, ctx.box.id, ("9"):rep(40)))
+      .. "'%s/sandboxes/%s/processes/%s/signal'")
+      :format(ctx.server.key, ctx.server.url, ctx.box.id, ("9"):rep(40)))
     assert.are.equal('{"killed":false} 200', out)
   end)
 
