@@ -150,6 +150,35 @@ describe("tasks", function()
     assert.are.same({ "early", "late" }, order)
   end)
 
+  it("sleep: a task yields to the others, the main chunk drives them, a cancel raises", function()
+    local order = {}
+    local a = sbx.go(function()
+      sbx.sleep(0.3)
+      order[#order + 1] = "a"
+    end)
+    local b = sbx.go(function()
+      order[#order + 1] = "b"
+      return box.commands:run("echo b").stdout
+    end)
+    assert.are.equal("running", a:status())
+    local t0 = core.now()
+    sbx.sleep(0.5) -- outside a task: blocks, and both tasks finish meanwhile
+    assert.is_true(core.now() - t0 >= 0.5)
+    assert.are.same({ "b", "a" }, order)
+    assert.are.equal("done", a:status())
+    assert.are.equal("b\n", b:wait())
+    local c = sbx.go(function() sbx.sleep(30) end)
+    c:cancel()
+    local err = helper.error_of(c.wait, c)
+    assert.are.equal("CancelledError", err and err.kind, tostring(err))
+    for _, bad in ipairs { -1, "1", 0 / 0, math.huge } do
+      err = helper.error_of(sbx.sleep, bad)
+      assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+      assert.matches("^sleep: seconds must be", err.message)
+    end
+    sbx.sleep(0)
+  end)
+
   it("surface a failure nobody waited for from loop(), with its traceback", function()
     sbx.go(function() error("boom") end)
     local ok, err = pcall(sbx.loop)

@@ -3,6 +3,7 @@
 local sandbox = require "sbx.sandbox"
 local errors = require "sbx.errors"
 local task = require "sbx.task"
+local check = require "sbx.check"
 local core = require "sbx.core"
 
 local M = {}
@@ -48,6 +49,13 @@ M.events = task.events
 --- Seconds until step() has work for sure, or nil (`sbx.task.timeout`).
 -- @function timeout
 M.timeout = task.timeout
+
+--- Waits `seconds`: inside a task it yields, and other tasks and the host go on; anywhere
+-- else it blocks, driving every other operation meanwhile, as any call that waits does.
+-- A cancel of the task raises CancelledError from it.
+function M.sleep(seconds)
+  task.sleep(check.value("sleep", "seconds", seconds, "duration"))
+end
 
 --- Monotonic seconds, the clock sbx's deadlines use.
 -- @function now

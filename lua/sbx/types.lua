@@ -299,6 +299,10 @@ function sbx.events() end
 ---@return number|nil seconds
 function sbx.timeout() end
 
+---Waits: yields inside a task, blocks (driving everything else) elsewhere.
+---@param seconds number
+function sbx.sleep(seconds) end
+
 ---@return number seconds, monotonic
 function sbx.now() end
 
