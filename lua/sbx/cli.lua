@@ -311,10 +311,7 @@ function actions.spawn(a)
     pcall(box.commands.kill, box.commands, s.pid)
     return EXIT_INTERRUPTED
   end
-  local done, result = pcall(t.wait, t)
-  if done then return result.exit_code end
-  if errors.is(result, "CommandExitError") then return result.result.exit_code end
-  error(result, 0)
+  return t:wait().exit_code
 end
 
 function actions.ps(a)

@@ -378,9 +378,9 @@ local function result(s, st)
   }
 end
 
---- Waits for the process's end: its CommandResult when it exited 0; raises
--- CommandExitError (err.result) otherwise, TimeoutError when its timeout killed it,
--- SandboxError when the connection was cut and could not be resumed.
+--- Waits for the process's end: its CommandResult, whatever the exit code (a session's
+-- process ends by a signal as often as not: ^C, kill); raises TimeoutError when its
+-- timeout killed it, SandboxError when the connection was cut and could not be resumed.
 function Session.wait(s)
   local st = check_open("wait", s)
   local t = st.opts.timeout
@@ -390,11 +390,6 @@ function Session.wait(s)
       math.max(st.request_timeout, 5)))
   local r = result(s, st)
   Stream.raise_if_cut_short(r, { timeout = t })
-  if r.exit_code ~= 0 then
-    local how = r.error and (" (%s)"):format(r.error) or ""
-    errors.raise("CommandExitError", ("command exited with code %d%s"):format(r.exit_code, how),
-      { result = r })
-  end
   return r
 end
 

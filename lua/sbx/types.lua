@@ -239,6 +239,7 @@ function Session:kill(sig) end
 ---@param rows integer
 function Session:resize(cols, rows) end
 
+---The result on exit, whatever the exit code (as run's).
 ---@return sbx.CommandResult
 function Session:wait() end
 
