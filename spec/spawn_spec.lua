@@ -133,6 +133,18 @@ describe("spawn", function()
     assert.are.equal("InvalidArgumentError", helper.error_of(p.resize, p, 80, 65536).kind)
     assert.are.equal("InvalidArgumentError",
       helper.error_of(ctx.box.commands.spawn, ctx.box.commands, "cat", { pty = { cols = 1.5 } }).kind)
+    assert.are.equal("kill: a signal number is an integer 1..64", helper.error_of(p.kill, p, 9.5).message)
+  end)
+
+  it("takes sizes and signal numbers that are floats with whole values, as Lua's own functions do", function()
+    local s <close> = ctx.box.commands:spawn("stty size; read x; stty size; exec sleep 100",
+      { pty = { cols = 100.0, rows = 30.0 } })
+    read_until(s, "30 100")
+    s:resize(120.0, 40.0)
+    s.stdin:write("\n")
+    read_until(s, "40 120")
+    assert.is_true(s:kill(15.0))
+    assert.are.equal("SIGTERM", s:wait().signal)
   end)
 
   it("kill sends SIGTERM by default, a name, or a number; the result reports it", function()

@@ -59,6 +59,10 @@ local RULES = {
     local n = type(v) == "number" and math.tointeger(v)
     if not n or n <= 0 then return "must be a positive integer" end
   end,
+  winsize = function(v)
+    local n = type(v) == "number" and math.tointeger(v)
+    if not n or n < 1 or n > 65535 then return "must be an integer 1..65535" end
+  end,
   amount = function(v)
     if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
       return "must be a positive number"
@@ -79,7 +83,7 @@ local RULES = {
 }
 
 -- What a value that passed its rule is used as, where that differs from the value.
-local NORMAL = { count = math.tointeger }
+local NORMAL = { count = math.tointeger, winsize = math.tointeger }
 
 --- Checks one value against a rule name; `what` names it in the message. Returns the
 -- value as it is to be used (a count as an integer).

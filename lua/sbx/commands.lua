@@ -131,10 +131,7 @@ local function check_pty(pty)
     if k ~= "cols" and k ~= "rows" then
       errors.raise("InvalidArgumentError", ("spawn: unknown pty option %s"):format(tostring(k)))
     end
-    if math.type(v) ~= "integer" or v < 1 or v > 65535 then
-      errors.raise("InvalidArgumentError", ("spawn: pty.%s must be an integer 1..65535"):format(k))
-    end
-    out[k] = v
+    out[k] = check.value("spawn", "pty." .. k, v, "winsize")
   end
   out.cols, out.rows = out.cols or 80, out.rows or 24
   return out

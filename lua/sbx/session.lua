@@ -409,8 +409,11 @@ end
 function Session.kill(s, sig)
   local st = check_open("kill", s)
   if sig == nil then sig = "SIGTERM" end
-  if math.type(sig) == "integer" then
-    if sig < 1 or sig > 64 then errors.raise("InvalidArgumentError", "kill: a signal number is 1..64") end
+  if type(sig) == "number" then
+    sig = math.tointeger(sig)
+    if not sig or sig < 1 or sig > 64 then
+      errors.raise("InvalidArgumentError", "kill: a signal number is an integer 1..64")
+    end
   elseif type(sig) ~= "string" or not (SIGNALS[sig] or SIGNALS["SIG" .. sig]) then
     errors.raise("InvalidArgumentError", ("kill: unknown signal %s"):format(tostring(sig)))
   elseif not SIGNALS[sig] then
@@ -422,17 +425,11 @@ function Session.kill(s, sig)
   return true
 end
 
-local function check_size(fname, what, v)
-  if math.type(v) ~= "integer" or v < 1 or v > 65535 then
-    errors.raise("InvalidArgumentError", ("%s: %s must be an integer 1..65535"):format(fname, what))
-  end
-end
-
 --- Sets the terminal's size (pty sessions only).
 function Session.resize(s, cols, rows)
   local st = check_open("resize", s)
-  check_size("resize", "cols", cols)
-  check_size("resize", "rows", rows)
+  cols = check.value("resize", "cols", cols, "winsize")
+  rows = check.value("resize", "rows", rows, "winsize")
   if not st.pty then errors.raise("InvalidArgumentError", "resize: the session has no pty") end
   send_control(s, st, "resize", RESIZE, cjson.encode({ cols = cols, rows = rows }))
 end
