@@ -90,6 +90,23 @@ describe("a careless client", function()
     os.remove(dir)
   end)
 
+  it("says a refusal with no error of sbxd's in it came from some other server", function()
+    -- A real server that is not sbxd at the URL (Python's http.server: POST is 501 there,
+    -- with a page of HTML); the wrong port is an easy mistake to make.
+    local port = helper.free_port()
+    local pid = helper.sh(("cd /tmp && python3 -m http.server -b 127.0.0.1 %d >/dev/null 2>&1 & echo $!")
+      :format(port))
+    assert.is_true(helper.eventually(function()
+      return helper.sh(("curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/"):format(port)) == "200"
+    end, 10), "http.server answers")
+    local err = helper.error_of(sbx.create, { url = "http://127.0.0.1:" .. port, api_key = "k" })
+    os.execute("kill " .. pid)
+    assert.are.equal(501, err and err.status, tostring(err))
+    assert.matches("^HTTP 501 with no error of sbxd's in the answer %(is the URL sbxd's%?%): <!DOCTYPE HTML",
+      err.message)
+    assert.is_nil(err.message:find("\n"), "the page's lines are one line")
+  end)
+
   it("names the unix socket when a run cannot reach sbxd", function()
     local other = helper.sbxd { tcp = false }
     local box = sbx.create { url = other.url, api_key = other.key }

@@ -123,13 +123,20 @@ local function node_names(status, doc)
   return names
 end
 
+--- What a refusal says when it holds no error of sbxd's (sbxd and the proxies set up by
+-- deploy/ answer every refusal with one): some other server answered.
+local function foreign_refusal(status, body)
+  local text = (body or ""):sub(1, 200):gsub("[%c]+", " ")
+  return ("HTTP %d with no error of sbxd's in the answer (is the URL sbxd's?)%s"):format(status,
+    text:find("%S") and ": " .. text or ", and an empty body")
+end
+
 --- Raises the error a non-2xx response stands for. A proxy in front of several sbxd
 -- answers a list with 421 and its nodes: the error holds them in err.nodes.
 function M.raise_status(status, body)
   local doc = decode_json(body or "")
   local e = type(doc) == "table" and type(doc.error) == "table" and doc.error or {}
-  local message = type(e.message) == "string" and e.message
-    or ("HTTP %d: %s"):format(status, (body or ""):sub(1, 200))
+  local message = type(e.message) == "string" and e.message or foreign_refusal(status, body)
   errors.raise(errors.kind_for(status, e.kind), message,
     { status = status, nodes = node_names(status, doc) })
 end
