@@ -179,6 +179,29 @@ describe("tasks", function()
     sbx.sleep(0)
   end)
 
+  it("refuse a wait that closes a circle of tasks each waiting for the next", function()
+    -- a waits for b, b for c: c waiting for a could never end, nor could loop()
+    local a, b, c
+    a = sbx.go(function() sbx.sleep(0) return "a got " .. b:wait() end)
+    b = sbx.go(function() sbx.sleep(0) return c:wait() end)
+    c = sbx.go(function()
+      sbx.sleep(0)
+      local err = helper.error_of(a.wait, a)
+      return err.kind .. ": " .. err.message
+    end)
+    sbx.loop()
+    assert.are.equal("a got InvalidArgumentError: wait: the task waits for this one through 1 other: "
+      .. "neither could ever go on", a:wait())
+    -- two: the second to wait raises, and the first gets its error
+    local x, y
+    x = sbx.go(function() sbx.sleep(0) return y:wait() end)
+    y = sbx.go(function() sbx.sleep(0) return x:wait() end)
+    local err = helper.error_of(sbx.loop)
+    assert.are.equal("wait: the task waits for this one: neither could ever go on", err and err.message)
+    assert.are.equal(err, helper.error_of(x.wait, x))
+    assert.are.same({ "failed", "failed" }, { x:status(), y:status() })
+  end)
+
   it("surface a failure nobody waited for from loop(), with its traceback", function()
     sbx.go(function() error("boom") end)
     local ok, err = pcall(sbx.loop)

@@ -346,11 +346,29 @@ local function outcome(t)
   error(t.err, 0)
 end
 
+--- How many tasks stand between `t` and `me` in the chain of tasks each waiting for the
+-- next (t waits for u, u for v, ...), or nil when the chain does not come back to `me`.
+-- Such a circle could never end: each waits for another of it. A task's `awaited` is
+-- set only while it waits, so the chain holds no task that runs or ended.
+local function circle_through(t, me)
+  local between, x = 0, t.awaited
+  while x do
+    if x == me then return between end
+    between, x = between + 1, x.awaited
+  end
+  return nil
+end
+
 --- fn's return values, or fn's error raised again; waits like any sbx call.
 function Task:wait()
   check_task("wait", self)
   local me = current_task()
   if me == self then errors.raise("InvalidArgumentError", "wait: a task cannot wait for itself") end
+  local between = me and self.state == "running" and circle_through(self, me)
+  if between then
+    errors.raise("InvalidArgumentError", ("wait: the task waits for this one%s: neither could ever go on")
+      :format(between == 0 and "" or (" through %d other%s"):format(between, between == 1 and "" or "s")))
+  end
   while self.state == "running" do
     if me then
       self.waiters = self.waiters or {}
