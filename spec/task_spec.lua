@@ -202,6 +202,16 @@ describe("tasks", function()
     assert.are.same({ "failed", "failed" }, { x:status(), y:status() })
   end)
 
+  it("refuse loop() inside a task, which would wait for that task too; step() is fine", function()
+    local t = sbx.go(function()
+      sbx.step(0)
+      local err = helper.error_of(sbx.loop)
+      return err.kind .. ": " .. err.message
+    end)
+    assert.are.equal("InvalidArgumentError: loop: called inside a task, it would wait for that task too: "
+      .. "wait for the tasks it needs (t:wait())", t:wait())
+  end)
+
   it("surface a failure nobody waited for from loop(), with its traceback", function()
     sbx.go(function() error("boom") end)
     local ok, err = pcall(sbx.loop)

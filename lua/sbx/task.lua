@@ -418,8 +418,13 @@ local function raise_unseen()
   error(tostring(err) .. "\n" .. t.traceback, 0)
 end
 
---- Steps until no task is left; raises the error of a task that failed unseen.
+--- Steps until no task is left; raises the error of a task that failed unseen. Inside a
+-- task it could never return (that task is one of those left), so it raises there.
 function M.loop()
+  if current_task() then
+    errors.raise("InvalidArgumentError",
+      "loop: called inside a task, it would wait for that task too: wait for the tasks it needs (t:wait())")
+  end
   raise_unseen()
   while live > 0 do
     turn(nil, nil, true)
