@@ -193,6 +193,41 @@ describe("an isolated sandbox", function()
       end)
     end)
 
+    it("leaves no zombie of it to the host's PID 1: sbxd reaps its init too", function()
+      -- A kill takes bwrap and the sandbox's init at once. An init whose bwrap died first
+      -- is an orphan, and comes to sbxd (its subreaper), which reaps it; left to a PID 1
+      -- that reaps nothing (a container's, some VMs'), each would stay a zombie. The
+      -- sandbox is a fresh sbxd's warm one, made before its loop began.
+      local own = helper.sbxd()
+      local box = sbx.create { url = own.url, api_key = own.key }
+      local function children(pid)
+        local out = {}
+        for p in helper.sh("pgrep -P " .. pid .. " || true"):gmatch("%d+") do out[#out + 1] = tonumber(p) end
+        return out
+      end
+      local inits = {}
+      for _, bwrap in ipairs(children(own.pid)) do
+        for _, init in ipairs(children(bwrap)) do inits[#inits + 1] = init end
+      end
+      assert.is_true(#inits >= 1, "the sandboxes' inits")
+      assert.is_true(box:kill())
+      local function orphaned_zombie()
+        for _, pid in ipairs(inits) do
+          local f = io.open(("/proc/%d/stat"):format(pid))
+          local stat = f and f:read("a")
+          if f then f:close() end
+          local state, ppid = (stat or ""):match("%) (%S+) (%d+)")
+          if state == "Z" and tonumber(ppid) ~= own.pid then return pid end
+        end
+      end
+      local t0 = core.now()
+      while core.now() - t0 < 1 do
+        assert.is_nil(orphaned_zombie(), "a zombie left to another parent")
+        sbx.step(0.05)
+      end
+      own.stop()
+    end)
+
     it("kills every process in it when sbxd is killed with SIGKILL", function()
       local own = helper.sbxd()
       local box = sbx.create { url = own.url, api_key = own.key }
@@ -257,6 +292,33 @@ describe("isolation none", function()
     local box = sbx.create { url = server.url, api_key = server.key }
     assert.are.equal("none", box:info().isolation)
     assert.are.equal("hi\n", box.commands:run("echo hi").stdout)
+    box:close()
+    server.stop()
+  end)
+
+  it("takes in a command's orphans and reaps them: none is left to the host's PID 1", function()
+    -- A process whose parent ended goes to the nearest subreaper above it: sbxd, which
+    -- reaps it when it exits. Left to a PID 1 that reaps nothing (a container's, some
+    -- VMs'), each would stay a zombie; so would a sandbox's init whose bwrap died first.
+    local server = helper.sbxd { args = { "--isolation", "none" } }
+    local box = sbx.create { url = server.url, api_key = server.key }
+    -- in a session of its own, so that the end of the command's process group spares it
+    -- (the sleep 0.2: its setsid done before that end)
+    local orphan = tonumber(box.commands:run("setsid sleep 1 </dev/null >/dev/null 2>&1 & echo $!; sleep 0.2")
+      .stdout)
+    local function field(n) -- of /proc/PID/stat, after the command's name
+      local f = io.open(("/proc/%d/stat"):format(orphan))
+      if not f then return nil end
+      local line = f:read("a")
+      f:close()
+      local i = 0
+      for v in line:match("%) (.*)$"):gmatch("%S+") do
+        i = i + 1
+        if i == n then return v end
+      end
+    end
+    assert.are.equal(tostring(server.pid), field(2), "its parent")
+    assert.is_true(helper.eventually(function() return field(1) == nil end, 5), "reaped, not a zombie")
     box:close()
     server.stop()
   end)

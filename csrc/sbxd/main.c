@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "http.h"
 #include "isolation.h"
@@ -279,6 +280,16 @@ static int watch_signals(struct sbxd_server *srv)
     return watch_children(srv);
 }
 
+/* Orphans below sbxd come to it, not to the host's PID 1, which in a container may reap
+ * nothing: a sandbox's init whose bwrap died first (a kill takes both), a command's own
+ * children left behind (--isolation none). sbxd_proc_reap takes every child that exits,
+ * its own commands' and these alike. Before the first fork: a process forked earlier
+ * would still leave its orphans to PID 1. */
+static void adopt_orphans(void)
+{
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
 /* Our parent holds the write end; EOF means it is gone, however it died. */
 static void watch_parent(struct sbxd_server *srv, int fd)
 {
@@ -414,6 +425,7 @@ static void shutdown_server(struct sbxd_server *srv, struct sbxd_listeners *ls)
     sbxd_sandbox_bury_all(srv);
     sbxd_isolation_close(srv);
     sbxd_proc_free_all(srv);
+    while (waitpid(-1, NULL, WNOHANG) > 0) {} /* the sandboxes' ends: left to nobody else */
     uv_poll_stop(&srv->sigchld);
     close(srv->sigchld_fd);
     lws_context_destroy(srv->lws);
@@ -463,6 +475,7 @@ int main(int argc, char **argv)
     srv.default_pids = SBX_DEFAULT_PIDS;
     keep_std_fds_open();
     keep_freed_memory();
+    adopt_orphans();
     parse_args(argc, argv, &srv, &o);
     struct rlimit nofile = {RLIM_INFINITY, RLIM_INFINITY};
     raise_fd_limit(&nofile);
