@@ -64,6 +64,39 @@ describe("background commands", function()
     end
   end)
 
+  it("gives every wait on one handle the result: tasks, the main chunk, one cancelled", function()
+    for _, opts in ipairs { { background = true }, { background = true, on_stdout = function() end } } do
+      local h = ctx.box.commands:run("echo a; sleep 0.6; echo b; exit 3", opts)
+      local function exit_of() return helper.error_of(h.wait, h).result end
+      local first, second = sbx.go(exit_of), sbx.go(exit_of)
+      local cancelled = sbx.go(h.wait, h)
+      sbx.step(0.05)
+      cancelled:cancel()
+      local r = exit_of() -- the main chunk, blocking
+      assert.are.same({ 3, "a\nb\n" }, { r.exit_code, r.stdout })
+      for _, t in ipairs { first, second } do
+        assert.are.same({ 3, "a\nb\n" }, { t:wait().exit_code, t:wait().stdout })
+      end
+      assert.are.equal("CancelledError", helper.error_of(cancelled.wait, cancelled).kind)
+    end
+    -- the first wait, which follows the stream, cancelled: the next one follows it on
+    local h = ctx.box.commands:run("echo a; sleep 0.6; echo b", { background = true })
+    local leader = sbx.go(function() return h:wait() end)
+    local next_one = sbx.go(function() return h:wait() end)
+    sbx.step(0.05)
+    leader:cancel()
+    assert.are.equal("a\nb\n", next_one:wait().stdout)
+    -- a disconnect ends them all
+    h = ctx.box.commands:run("echo a; sleep 1", { background = true })
+    local waits = { sbx.go(function() return h:wait() end), sbx.go(function() return h:wait() end) }
+    sbx.step(0.05)
+    h:disconnect()
+    for _, t in ipairs(waits) do
+      assert.matches("disconnected", helper.error_of(t.wait, t).message, 1, true)
+    end
+    assert.is_true(h:kill())
+  end)
+
   it("raises CommandExitError with the result when the exit code is not 0", function()
     local h = ctx.box.commands:run("echo partial; exit 3", { background = true })
     local err = helper.error_of(h.wait, h)

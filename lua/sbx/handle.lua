@@ -2,6 +2,7 @@
 -- its pid, its output so far, wait, kill, stdin, disconnect. The process belongs to the
 -- sandbox: a handle that is dropped or disconnected leaves it running.
 local check = require "sbx.check"
+local core = require "sbx.core"
 local errors = require "sbx.errors"
 local Stream = require "sbx.stream"
 local wait = require "sbx.task"
@@ -66,6 +67,22 @@ local function outcome(h)
   return result
 end
 
+-- How long a wait alongside another looks again at the stream at most (between a cut
+-- and the next attach there is no request whose events or close would wake it).
+local ALONGSIDE_LOOK = 0.1
+
+--- Another wait follows the stream (in another task): this one waits until the stream
+-- ended or that wait did (it failed, or was cancelled: this one then follows the stream
+-- itself), waking when the stream's request has events or is let go. A disconnect ends
+-- it as it ends the other.
+local function wait_alongside(s)
+  if not s.following then return end
+  while s.following and not s.ended and not s.disconnected do
+    if s.op then wait.wait(s.op, core.now() + ALONGSIDE_LOOK) else wait.sleep(ALONGSIDE_LOOK) end
+  end
+  if s.disconnected then error(Stream.disconnected_error(), 0) end
+end
+
 --- Waits for the process's end: its CommandResult when it exited 0; raises
 -- CommandExitError (err.result) otherwise, NotFoundError when its sandbox was killed,
 -- TimeoutError when its timeout killed it. on_stdout / on_stderr get the chunks that
@@ -83,6 +100,7 @@ function Handle:wait(on_stdout, on_stderr)
     if not ok and t:status() == "cancelled" and s.disconnected then err = Stream.disconnected_error() end
     if not ok then error(err, 0) end
   else
+    wait_alongside(s)
     s.disconnected = nil
     -- the stream's pump leaves it alone meanwhile (Stream:catch_up)
     s.following = true
