@@ -265,6 +265,9 @@ static int watch_children(struct sbxd_server *srv)
     srv->sigchld_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     if (srv->sigchld_fd < 0 || uv_poll_init(&srv->loop, &srv->sigchld, srv->sigchld_fd) != 0) return -1;
     srv->sigchld.data = srv;
+    /* What exited before SIGCHLD was blocked left no signal to read: the init of the
+     * isolation probe's sandbox, say, adopted when the probe's bwrap was reaped. */
+    sbxd_proc_reap(srv);
     return uv_poll_start(&srv->sigchld, UV_READABLE, on_child_exit);
 }
 
