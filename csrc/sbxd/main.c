@@ -14,7 +14,6 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "http.h"
 #include "isolation.h"
@@ -428,7 +427,7 @@ static void shutdown_server(struct sbxd_server *srv, struct sbxd_listeners *ls)
     sbxd_sandbox_bury_all(srv);
     sbxd_isolation_close(srv);
     sbxd_proc_free_all(srv);
-    while (waitpid(-1, NULL, WNOHANG) > 0) {} /* the sandboxes' ends: left to nobody else */
+    sbxd_proc_reap(srv); /* the sandboxes' ends, which are left to nobody else */
     uv_poll_stop(&srv->sigchld);
     close(srv->sigchld_fd);
     lws_context_destroy(srv->lws);

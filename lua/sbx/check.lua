@@ -26,16 +26,24 @@ local function nul_in_map(v)
   end
 end
 
+--- The integer a number with a whole value stands for (a float too, as for Lua's own
+-- functions: JSON decoders give floats), else nil.
+local function whole(v)
+  return type(v) == "number" and math.tointeger(v) or nil
+end
+
+local NUL_HELD = "must not hold a NUL byte"
+
 -- Each rule returns nil when the value is acceptable, else the complaint.
 local RULES = {
   string = function(v) if type(v) ~= "string" then return "must be a string" end end,
   text = function(v)
     if type(v) ~= "string" then return "must be a string" end
-    if v:find("%z") then return "must not hold a NUL byte" end
+    if v:find("%z") then return NUL_HELD end
   end,
   nonempty = function(v)
     if type(v) ~= "string" or v == "" then return "must be a non-empty string" end
-    if v:find("%z") then return "must not hold a NUL byte" end
+    if v:find("%z") then return NUL_HELD end
   end,
   id = function(v)
     if type(v) ~= "string" or not v:match("^[%w_%-]+$") then
@@ -54,13 +62,12 @@ local RULES = {
       return "must be a positive number of seconds"
     end
   end,
-  -- a float with a whole value counts, as for Lua's own functions (JSON decoders give floats)
   count = function(v)
-    local n = type(v) == "number" and math.tointeger(v)
+    local n = whole(v)
     if not n or n <= 0 then return "must be a positive integer" end
   end,
   winsize = function(v)
-    local n = type(v) == "number" and math.tointeger(v)
+    local n = whole(v)
     if not n or n < 1 or n > 65535 then return "must be an integer 1..65535" end
   end,
   amount = function(v)
@@ -83,7 +90,7 @@ local RULES = {
 }
 
 -- What a value that passed its rule is used as, where that differs from the value.
-local NORMAL = { count = math.tointeger, winsize = math.tointeger }
+local NORMAL = { count = whole, winsize = whole }
 
 --- Checks one value against a rule name; `what` names it in the message. Returns the
 -- value as it is to be used (a count as an integer).
