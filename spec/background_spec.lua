@@ -225,6 +225,22 @@ describe("background commands", function()
     assert.is_true(out == table.concat(big), "8 MiB through cat differ")
   end)
 
+  it("writes its stdin option, then EOF; without one, stdin stays open", function()
+    -- (a timeout: a stdin left open would keep cat waiting)
+    local h = ctx.box.commands:run("cat; echo done", { background = true, stdin = "a\0b\n", timeout = 10 })
+    assert.are.equal("a\0b\ndone\n", h:wait().stdout)
+    local empty = ctx.box.commands:run("cat; echo done", { background = true, stdin = "", timeout = 10 })
+    assert.are.equal("done\n", empty:wait().stdout)
+    -- given stdin is the whole input: no write can follow it
+    local given = ctx.box.commands:run("sleep 0.3; cat", { background = true, stdin = "x", timeout = 10 })
+    assert.are.equal("ConflictError", helper.error_of(given.send_stdin, given, "more").kind)
+    assert.are.equal("x", given:wait().stdout)
+    local open = ctx.box.commands:run("cat", { background = true })
+    open:send_stdin("later")
+    open:close_stdin()
+    assert.are.equal("later", open:wait().stdout)
+  end)
+
   it("answers bad stdin and connect calls with clear errors", function()
     local cmds = ctx.box.commands
     assert.are.equal("NotFoundError", helper.error_of(cmds.send_stdin, cmds, 4000000, "x").kind)
@@ -370,6 +386,30 @@ describe("stdin past sbxd's bound on a request body", function()
     -- a command that reads part of it, or none, ends as it would with a short stdin
     assert.are.equal(data:sub(1, 10), ctx.box.commands:run("head -c 10", { stdin = data }).stdout)
     assert.are.equal(3, ctx.box.commands:run("exit 3", { stdin = data }).exit_code)
+    assert.are.same({}, ctx.box.commands:list())
+  end)
+
+  it("as a background run's stdin option is written whole, then EOF, as the loop runs", function()
+    local data = helper.random_bytes(3 * 1024 * 1024 + 3)
+    -- run returns at once; a task of the handle's writes the stdin, and keeps sbx.loop() going
+    local h
+    sbx.go(function()
+      h = ctx.box.commands:run("sleep 0.2; cat", { background = true, stdin = data, timeout = 20 })
+    end)
+    sbx.loop()
+    local r = ctx.box.commands:connect(h.pid):wait()
+    assert.are.equal(#data, #r.stdout)
+    assert.is_true(r.stdout == data, "the output is not the input")
+    assert.is_true(h:wait().stdout == data, "the handle's output is not the input")
+    -- a command that reads part of it ends as it would with a short stdin
+    local head = ctx.box.commands:run("head -c 10", { background = true, stdin = data })
+    assert.are.equal(data:sub(1, 10), head:wait().stdout)
+    -- kill while the stdin is written: true, the rest goes nowhere, the end is the kill's
+    local stuck = ctx.box.commands:run("sleep 100", { background = true, stdin = data })
+    assert.is_true(stuck:kill())
+    local err = helper.error_of(stuck.wait, stuck)
+    assert.are.same({ "CommandExitError", 137 }, { err and err.kind, err and err.result.exit_code })
+    sbx.loop() -- the writing task has ended: nothing is left to drive
     assert.are.same({}, ctx.box.commands:list())
   end)
 

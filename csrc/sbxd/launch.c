@@ -113,7 +113,7 @@ static int open_stdio(struct pipes *ps, const struct sbxd_start_req *req, int in
 {
     if (req->pty && in_sandbox) return memset(ps, -1, sizeof *ps), ps->tty = 0, 0;
     if (req->pty) return open_host_pty(ps, req);
-    return open_pipes(ps, req->stdin_len > 0 || req->background || req->interactive || req->stdin_open);
+    return open_pipes(ps, req->stdin_len > 0 || sbxd_start_keeps_stdin(req));
 }
 
 /* The descriptor the command reads as stdin. */

@@ -793,13 +793,13 @@ void sbxd_proc_start_failed(struct sbxd_proc *p, int step, int e)
     start_refused(p, &err);
 }
 
-/* A foreground command's stdin gets its bytes then EOF; a background or interactive
- * one's, or one started with stdin_open, stays open. A sandbox's pty has no descriptor
- * yet: its bytes wait for the master. -1 when out of memory. */
+/* A command's stdin gets the start's bytes then EOF, unless it stays open for the stdin
+ * route (sbxd_start_keeps_stdin). A sandbox's pty has no descriptor yet: its bytes wait
+ * for the master. -1 when out of memory. */
 static int open_stdin(struct sbxd_proc *p, const struct sbxd_start_req *req, int fd)
 {
     uv_loop_t *loop = &p->srv->loop;
-    if (!req->background && !req->interactive && !req->stdin_open) {
+    if (!sbxd_start_keeps_stdin(req)) {
         sbxd_stdin_feed(loop, fd, req->stdin_data, req->stdin_len);
         return 0;
     }

@@ -262,6 +262,11 @@ fail:
     return -1;
 }
 
+int sbxd_start_keeps_stdin(const struct sbxd_start_req *r)
+{
+    return r->interactive || r->stdin_open || (r->background && !r->stdin_data);
+}
+
 void sbxd_start_req_free(struct sbxd_start_req *r)
 {
     json_decref(r->root);

@@ -21,9 +21,9 @@ struct sbxd_start_req {
     double idle_timeout;                  /* 0: none; else reset by every chunk of output */
     unsigned char *stdin_data;            /* malloc'd, NULL when absent */
     size_t stdin_len;
-    int background;                       /* lives on without a reader; its stdin stays open */
+    int background;                       /* lives on without a reader */
     int interactive;                      /* a WebSocket session's: its stdin stays open */
-    int stdin_open;                       /* start{stdin_open}: a foreground one's stays open too */
+    int stdin_open;                       /* start{stdin_open}: stdin stays open after its bytes */
     int pty;                              /* pty{cols, rows}: runs on a terminal */
     unsigned cols, rows;                  /* the pty's size, 1..65535 */
 };
@@ -37,6 +37,10 @@ int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
  * holds a reference to it). */
 int sbxd_parse_start_object(json_t *obj, struct sbxd_start_req *out, struct sbxd_err *err);
 void sbxd_start_req_free(struct sbxd_start_req *r);
+/* Whether the command's stdin stays open for the stdin route after the start's bytes: an
+ * interactive one's, one started with stdin_open, and a background one's started without
+ * stdin bytes. Bytes given in the start are otherwise the whole input: EOF follows them. */
+int sbxd_start_keeps_stdin(const struct sbxd_start_req *r);
 /* A terminal size, {"cols": C, "rows": R}, each a whole number 1..65535 (`field` names it
  * in a refusal). */
 int sbxd_parse_winsize(json_t *v, const char *field, unsigned *cols, unsigned *rows, struct sbxd_err *err);

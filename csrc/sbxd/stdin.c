@@ -191,7 +191,7 @@ void sbxd_stdin_open(struct sbxd_stdin *in, uv_loop_t *loop, int fd, const unsig
 static int refuse_not_open(struct sbxd_err *err)
 {
     return sbxd_fail(err, 409, SBX_ERR_CONFLICT,
-                     "the process's stdin is not open: only a background command's is, or one started with stdin_open");
+                     "the process's stdin is not open: only that of a background command started without stdin bytes is, or of one started with stdin_open");
 }
 
 int sbxd_stdin_write(struct sbxd_stdin *in, char *data, size_t len, struct sbxd_waiter *w,

@@ -41,14 +41,14 @@ local function streams(opts)
   return opts.on_stdout ~= nil or opts.on_stderr ~= nil
 end
 
--- A foreground run's stdin up to this size goes in its start request; a longer one is
--- written through the stdin route while the command runs (stdin_open), as send_stdin
--- writes: no request body has to hold it (sbxd's --max-body), and it is not base64'd.
+-- A run's stdin up to this size goes in its start request; a longer one is written
+-- through the stdin route while the command runs, as send_stdin writes: no request body
+-- has to hold it (sbxd's --max-body), and it is not base64'd.
 local STDIN_IN_START = 64 * 1024
 
 --- Whether run writes opts.stdin while the command runs rather than in its start.
 local function feeds_stdin(opts)
-  return not opts.background and opts.stdin ~= nil and #opts.stdin > STDIN_IN_START
+  return opts.stdin ~= nil and #opts.stdin > STDIN_IN_START
 end
 
 local function start_body(cmd, opts)
@@ -58,7 +58,7 @@ local function start_body(cmd, opts)
   local timeout = (opts.timeout or 0) > 0 and opts.timeout or nil
   if streams(opts) then b.idle_timeout = timeout else b.timeout = timeout end
   if feeds_stdin(opts) then
-    b.stdin_open = true
+    b.stdin_open = not opts.background or nil -- a background one's is open without stdin bytes
   else
     b.stdin = opts.stdin and core.b64encode(opts.stdin) or nil
   end
@@ -74,19 +74,27 @@ local function check_commands(fname, commands)
   commands.box:ensure_open(fname)
 end
 
+--- Writes `data` to process `pid`'s stdin, then closes it. Returns nothing when that is
+-- done, or when the command exited or closed its stdin first (the rest goes nowhere, as
+-- with a pipe); otherwise the error.
+local function write_whole_stdin(commands, pid, data)
+  local ok, err = pcall(function()
+    commands:send_stdin(pid, data)
+    commands:close_stdin(pid)
+  end)
+  if ok or errors.is(err, "ConflictError") or errors.is(err, "NotFoundError") then return end
+  return err
+end
+
 --- Follows foreground stream `s` to its end while a task of its own writes `data` to the
 -- command's stdin, then closes it: the command may write output before it has read all
--- its input, and that output must be taken meanwhile. A command that exits or closes its
--- stdin before it read all is not an error (as for stdin in the start); a write that
--- fails otherwise closes the stream (sbxd kills the command), and run raises its error.
+-- its input, and that output must be taken meanwhile. A write that fails otherwise
+-- closes the stream (sbxd kills the command), and run raises its error.
 local function follow_feeding(commands, s, data)
   local failure, followed
   local writer = wait.go(function()
-    local ok, err = pcall(function()
-      commands:send_stdin(s.pid, data)
-      commands:close_stdin(s.pid)
-    end)
-    if ok or followed or errors.is(err, "ConflictError") or errors.is(err, "NotFoundError") then return end
+    local err = write_whole_stdin(commands, s.pid, data)
+    if not err or followed then return end
     failure = err
     s:close()
   end)
@@ -95,6 +103,18 @@ local function follow_feeding(commands, s, data)
   writer:cancel() -- the command ended, or the run failed: what is left of its stdin goes nowhere
   if failure then error(failure, 0) end
   if not ok then error(err, 0) end
+end
+
+--- A background run's stdin too long for its start: a task writes it, then closes the
+-- stdin, while anything drives the loop. A write that fails otherwise (not cancelled by
+-- h:kill) kills the process, and h:wait raises its error.
+local function feed_in_background(commands, h, data)
+  return wait.go(function()
+    local err = write_whole_stdin(commands, h.pid, data)
+    if not err or errors.is(err, "CancelledError") then return end
+    h.feed_failure = err
+    pcall(commands.kill, commands, h.pid)
+  end)
 end
 
 --- Runs `cmd` with /bin/sh -c in the sandbox and returns its CommandResult; with
@@ -110,7 +130,9 @@ function Commands:run(cmd, opts)
       s:close()
       error(err, 0)
     end
-    return Handle.new(self, s, s.pid)
+    local h = Handle.new(self, s, s.pid)
+    if feeds_stdin(opts) then h.feeder = feed_in_background(self, h, opts.stdin) end
+    return h
   end
   local s <close> = Stream.start(self, start_body(cmd, opts), opts, true)
   if feeds_stdin(opts) then

@@ -85,8 +85,9 @@ end
 
 --- Waits for the process's end: its CommandResult when it exited 0; raises
 -- CommandExitError (err.result) otherwise, NotFoundError when its sandbox was killed,
--- TimeoutError when its timeout killed it. on_stdout / on_stderr get the chunks that
--- arrive from now on.
+-- TimeoutError when its timeout killed it, and the error of a write of its `stdin` that
+-- failed (commands.lua kills the process then). on_stdout / on_stderr get the chunks
+-- that arrive from now on.
 function Handle:wait(on_stdout, on_stderr)
   check_handle("wait", self)
   if on_stdout ~= nil then check.value("wait", "on_stdout", on_stdout, "function") end
@@ -108,12 +109,14 @@ function Handle:wait(on_stdout, on_stderr)
     s.following = nil
     if not ok then error(err, 0) end
   end
+  if self.feed_failure then error(self.feed_failure, 0) end
   return outcome(self)
 end
 
 --- SIGKILL to the process group: true, or false when the process had already exited.
 function Handle:kill()
   check_handle("kill", self)
+  if self.feeder then self.feeder:cancel() end -- what is left of its stdin goes nowhere
   return self.commands:kill(self.pid)
 end
 
