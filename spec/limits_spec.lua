@@ -110,6 +110,12 @@ describe("timeouts", function()
     end
     assert_refused("InvalidArgumentError", nil, "timeout", sbx.create, opts_for(server, { timeout = 0 }))
     assert_refused("InvalidArgumentError", nil, "seconds", box.set_timeout, box, 0)
+    -- the message says what was wrong with the value, and what 0 means where it is allowed
+    local err = helper.error_of(box.commands.run, box.commands, "true", { timeout = inf })
+    assert.are.equal("run: option 'timeout' must be a finite number of seconds >= 0 (0: no limit), not inf",
+      err.message)
+    err = helper.error_of(box.set_timeout, box, 0 / 0)
+    assert.are.equal("set_timeout: seconds must be a finite number of seconds > 0, not nan", err.message)
   end)
 end)
 

@@ -34,6 +34,13 @@ end
 
 local NUL_HELD = "must not hold a NUL byte"
 
+--- A value as a complaint names it: a number as itself (inf, nan too), else its type.
+local function shown(v)
+  if type(v) ~= "number" then return "a " .. type(v) end
+  if v ~= v then return "nan" end
+  return math.type(v) == "integer" and tostring(v) or ("%.14g"):format(v)
+end
+
 -- Each rule returns nil when the value is acceptable, else the complaint.
 local RULES = {
   string = function(v) if type(v) ~= "string" then return "must be a string" end end,
@@ -54,12 +61,12 @@ local RULES = {
   ["function"] = function(v) if type(v) ~= "function" then return "must be a function" end end,
   duration = function(v)
     if type(v) ~= "number" or v ~= v or v < 0 or v == math.huge then
-      return "must be a non-negative number of seconds"
+      return "must be a finite number of seconds >= 0 (0: no limit), not " .. shown(v)
     end
   end,
   positive = function(v)
     if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
-      return "must be a positive number of seconds"
+      return "must be a finite number of seconds > 0, not " .. shown(v)
     end
   end,
   count = function(v)
@@ -72,7 +79,7 @@ local RULES = {
   end,
   amount = function(v)
     if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
-      return "must be a positive number"
+      return "must be a finite number > 0, not " .. shown(v)
     end
   end,
   env = function(v)
