@@ -58,6 +58,32 @@ for _, mode in ipairs { "bwrap", "none" } do
       assert.are.equal("running", again:info().state)
     end)
 
+    it("is resumed by a wait on a background handle or a session that runs in it", function()
+      local box <close> = sbx.create(opts)
+      --- What task `t` returned, once it ended within 10 s; else it is cancelled and fails.
+      local function within_10s(t)
+        local ended = helper.eventually(function() sbx.step(0.02); return t:status() ~= "running" end, 10)
+        if not ended then t:cancel() end
+        assert.is_true(ended, "the wait did not end: the sandbox stayed paused")
+        return t:wait()
+      end
+      local h = box.commands:run("echo one; sleep 0.3; echo two", { background = true })
+      assert.is_true(helper.eventually(function() sbx.step(0.01); return h.stdout == "one\n" end, 5))
+      box:pause()
+      wait(0.5)
+      assert.are.equal("one\n", h.stdout) -- stood still while paused
+      local r = within_10s(sbx.go(function() return h:wait() end))
+      assert.are.same({ 0, "one\ntwo\n", "running" }, { r.exit_code, r.stdout, box:info().state })
+
+      local s <close> = box.commands:spawn("cat; sleep 0.3; echo end")
+      s.stdin:write("in\n")
+      s.stdin:close()
+      assert.is_true(helper.eventually(function() sbx.step(0.01); return s.stdout == "in\n" end, 5))
+      box:pause()
+      r = within_10s(sbx.go(function() return s:wait() end))
+      assert.are.same({ 0, "in\nend\n", "running" }, { r.exit_code, r.stdout, box:info().state })
+    end)
+
     it("takes pause and resume again as no-ops", function()
       local box <close> = sbx.create(opts)
       assert.is_true(box:pause())

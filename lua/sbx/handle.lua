@@ -87,13 +87,21 @@ end
 -- CommandExitError (err.result) otherwise, NotFoundError when its sandbox was killed,
 -- TimeoutError when its timeout killed it, and the error of a write of its `stdin` that
 -- failed (commands.lua kills the process then). on_stdout / on_stderr get the chunks
--- that arrive from now on.
+-- that arrive from now on. A paused sandbox is resumed.
 function Handle:wait(on_stdout, on_stderr)
   check_handle("wait", self)
   if on_stdout ~= nil then check.value("wait", "on_stdout", on_stdout, "function") end
   if on_stderr ~= nil then check.value("wait", "on_stderr", on_stderr, "function") end
   local s = self.stream
   s:add_callbacks(on_stdout, on_stderr)
+  -- The process cannot end while its sandbox is paused: a wait resumes it, as every call
+  -- on a command does (an attach, for one). The resume goes in a task of its own, so the
+  -- wait follows at once (a cancel or a disconnect finds it there); a failure of it is
+  -- the stream's to tell.
+  if s.op and not s.ended then
+    local box = self.commands.box
+    wait.go(function() pcall(box.resume, box) end)
+  end
   local t = self.task
   if t and t:status() == "running" and not s.disconnected then
     local ok, err = pcall(t.wait, t)

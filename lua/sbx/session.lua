@@ -378,11 +378,19 @@ local function result(s, st)
   }
 end
 
---- Waits for the process's end: its CommandResult, whatever the exit code (a session's
--- process ends by a signal as often as not: ^C, kill); raises TimeoutError when its
--- timeout killed it, SandboxError when the connection was cut and could not be resumed.
+--- Waits for the process's end (resuming a paused sandbox): its CommandResult, whatever
+-- the exit code (a session's process ends by a signal as often as not: ^C, kill); raises
+-- TimeoutError when its timeout killed it, SandboxError when the connection was cut and
+-- could not be resumed.
 function Session.wait(s)
   local st = check_open("wait", s)
+  -- The process cannot end while its sandbox is paused: a wait resumes it, as every call
+  -- on a command does, in a task of its own (the wait drives the session at once, where a
+  -- cancel or a close finds it); a failure of it is the session's to tell.
+  if st.ended == nil then
+    local box = st.box
+    wait.go(function() pcall(box.resume, box) end)
+  end
   local t = st.opts.timeout
   local deadline = t and t > 0 and st.started_at + t + math.max(st.request_timeout, 5) or nil
   drive(s, st, "wait", function() return st.ended ~= nil end, deadline,
@@ -514,6 +522,7 @@ function M.spawn(commands, start, opts, how)
   end
   local st = ops.state(s)
   st.opts, st.url, st.base_path, st.pty = opts, client.url, base_path, start.pty ~= nil
+  st.box = commands.box
   st.request_timeout = how.request_timeout
   st.started_at = core.now()
   st.stdin = setmetatable({ session = s }, Stdin)
