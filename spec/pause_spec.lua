@@ -126,6 +126,33 @@ for _, mode in ipairs { "bwrap", "none" } do
       assert.is_true(core.now() - started > 0.9, "the timeout stood still while paused")
     end)
 
+    -- (in one mode: the backstop is the client's, and each run of it takes 7 s)
+    if mode == "bwrap" then it("holds the client's backstop of a timeout: sbxd's timeout ends it", function()
+      -- The client raises "sbxd did not end the command" once the timeout and
+      -- max(request_timeout, 5) s have passed; a pause longer than that must not trip it.
+      local box <close> = sbx.create { url = opts.url, api_key = opts.api_key, request_timeout = 1 }
+      local started = core.now()
+      local run = sbx.go(function()
+        return helper.error_of(box.commands.run, box.commands, "sleep 100", { timeout = 0.5 })
+      end)
+      local spawned = sbx.go(function()
+        local s <close> = box.commands:spawn("sleep 100", { timeout = 0.5 })
+        return helper.error_of(s.wait, s)
+      end)
+      local h = box.commands:run("sleep 100", { background = true, timeout = 0.5 })
+      local background = sbx.go(function() return helper.error_of(h.wait, h) end)
+      wait(0.2)
+      box:pause()
+      wait(6.5)
+      box:resume()
+      for _, t in ipairs { run, spawned, background } do
+        local err = t:wait()
+        assert.are.equal("TimeoutError", err and err.kind, tostring(err))
+        assert.matches("timed out after 0.5 s", err.message, 1, true)
+      end
+      assert.is_true(core.now() - started > 6.9, "the timeout stood still while paused")
+    end) end
+
     it("cannot be paused or resumed once killed", function()
       local box = sbx.create(opts)
       box:kill()

@@ -34,6 +34,7 @@ int sbxd_sandbox_pause(struct sbxd_sandbox *box, struct sbxd_err *err)
     uv_timer_stop(box->lifetime);
     sbxd_proc_hold_sandbox(box, 1);
     box->paused = 1;
+    box->paused_at = sbxd_now();
     return 0;
 }
 
@@ -43,6 +44,7 @@ int sbxd_sandbox_resume(struct sbxd_sandbox *box, struct sbxd_err *err)
     if (freeze(box, 0) != 0)
         return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "cannot resume the sandbox: %s", strerror(errno));
     box->paused = 0;
+    box->paused_before += sbxd_now() - box->paused_at;
     sbxd_proc_hold_sandbox(box, 0);
     sbxd_sandbox_set_lifetime(box, box->lifetime_left);
     return 0;

@@ -350,9 +350,12 @@ void sbxd_sandbox_destroy(struct sbxd_sandbox *box, const char *reason)
 json_t *sbxd_sandbox_info(const struct sbxd_sandbox *box)
 {
     /* Paused, the lifetime stands still: it ends that long after now, whenever now is */
-    double expires_at = box->paused ? sbxd_now() + box->lifetime_left : box->expires_at;
-    return json_pack("{s:s, s:s, s:f, s:f, s:O, s:b, s:s}", "id", box->id, "state",
+    double now = sbxd_now();
+    double expires_at = box->paused ? now + box->lifetime_left : box->expires_at;
+    /* all the time its lifetime and its commands' timeouts stood still, this pause's too */
+    double paused_for = box->paused_before + (box->paused ? now - box->paused_at : 0);
+    return json_pack("{s:s, s:s, s:f, s:f, s:f, s:O, s:b, s:s}", "id", box->id, "state",
                      box->paused ? "paused" : "running", "started_at", box->started_at, "expires_at", expires_at,
-                     "metadata", box->metadata, "network", box->network, "isolation",
-                     box->chan ? "bwrap" : "none");
+                     "paused_for", paused_for, "metadata", box->metadata, "network", box->network,
+                     "isolation", box->chan ? "bwrap" : "none");
 }

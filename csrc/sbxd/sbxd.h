@@ -53,6 +53,8 @@ struct sbxd_sandbox {
     long pids;                 /* the most processes it may have (create{pids} or the default) */
     struct sbxd_cgroup *cg;    /* its cgroups; NULL where sbxd has none writable */
     double lifetime_left;      /* paused: seconds its lifetime had left */
+    double paused_at;          /* paused: when the pause began (sbxd_now) */
+    double paused_before;      /* seconds it was paused in all before that */
     double started_at, expires_at;
     uv_timer_t *lifetime;      /* malloc'd: its close completes after the sandbox is gone */
     struct sbxd_writers *killed_keys; /* start keys a kill by key came for before their start

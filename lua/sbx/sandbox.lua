@@ -55,6 +55,17 @@ function Sandbox:ensure_open(fname)
   end
 end
 
+--- For the client's backstops of command timeouts, which sbxd holds while the sandbox is
+-- paused: the sandbox's paused time in all (seconds, a pause under way included) when it
+-- is more than `mark`, else nil (also when sbxd cannot tell: the backstop stands).
+function Sandbox:paused_more_than(mark)
+  local ok, doc = pcall(self.client.call, self.client, "GET", self:path())
+  if not ok and errors.is(doc, "CancelledError") then error(doc, 0) end
+  local paused = ok and type(doc) == "table" and tonumber(doc.paused_for)
+  if paused and paused > mark then return paused end
+  return nil
+end
+
 --- Checks that a public method was called on an open Sandbox (box:info(), not box.info()).
 local function check_box(fname, box)
   check.self(fname, box, Sandbox, "a Sandbox", "box:%s()")

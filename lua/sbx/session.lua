@@ -306,8 +306,9 @@ local function advance(s, st)
 end
 
 --- Waits, taking events, until done() holds; raises the session's failure, or
--- TimeoutError when `deadline` (core.now() seconds, or nil) passes first with `what`.
-local function drive(s, st, fname, done, deadline, what)
+-- TimeoutError when `deadline` (core.now() seconds, or nil) passes first with `what`,
+-- unless `later` (optional) then gives a new deadline.
+local function drive(s, st, fname, done, deadline, what, later)
   while true do
     if ops.closed(s) then closed_error(fname) end
     advance(s, st)
@@ -319,7 +320,8 @@ local function drive(s, st, fname, done, deadline, what)
       if not wake or retry < wake then wake = retry end
     end
     if not wait.wait(s, wake) and deadline and core.now() >= deadline then
-      errors.raise("TimeoutError", what)
+      deadline = later and later()
+      if not deadline then errors.raise("TimeoutError", what) end
     end
   end
 end
@@ -384,6 +386,7 @@ end
 -- could not be resumed.
 function Session.wait(s)
   local st = check_open("wait", s)
+  local backstop = math.max(st.request_timeout, 5)
   -- The process cannot end while its sandbox is paused: a wait resumes it, as every call
   -- on a command does, in a task of its own (the wait drives the session at once, where a
   -- cancel or a close finds it); a failure of it is the session's to tell.
@@ -392,10 +395,17 @@ function Session.wait(s)
     wait.go(function() pcall(box.resume, box) end)
   end
   local t = st.opts.timeout
-  local deadline = t and t > 0 and st.started_at + t + math.max(st.request_timeout, 5) or nil
+  local deadline = t and t > 0 and st.started_at + t + backstop or nil
+  -- sbxd holds the timeout while the sandbox is paused: a pause since the last asking
+  -- (at the first, any) starts the backstop over, the timeout having at most its length left
+  local function held_by_pause()
+    local paused = st.box:paused_more_than(st.paused_mark or 0)
+    if not paused then return nil end
+    st.paused_mark = paused
+    return wait.deadline(t + backstop)
+  end
   drive(s, st, "wait", function() return st.ended ~= nil end, deadline,
-    ("sbxd did not end the session's process %g s past its timeout"):format(
-      math.max(st.request_timeout, 5)))
+    ("sbxd did not end the session's process %g s past its timeout"):format(backstop), held_by_pause)
   local r = result(s, st)
   Stream.raise_if_cut_short(r, { timeout = t })
   return r

@@ -474,10 +474,23 @@ function Stream:drive(until_start)
       if quiet_until and (not wake_at or quiet_until < wake_at) then wake_at = quiet_until end
       if not wait.wait(op, wake_at) then
         local why = self:quiet_why(op)
-        if why then return self:on_quiet(why) end
+        if why and not (why == "timeout" and self:held_by_pause()) then return self:on_quiet(why) end
       end
     end
   end
+end
+
+--- At the backstop (the command's timeout and a grace past, and no end): whether its
+-- sandbox was paused meanwhile (its paused time grew since the last asking; at the first,
+-- any pause at all). sbxd's timeout stood still then and has at most its whole length
+-- left, so the backstop starts over.
+function Stream:held_by_pause()
+  local t = self.opts.timeout
+  if not (self.pid and t and t > 0) or self.ended or self.resuming then return false end
+  local paused = self.commands.box:paused_more_than(self.paused_mark or 0)
+  if not paused then return false end
+  self.paused_mark, self.deadline = paused, self:stream_deadline()
+  return true
 end
 
 function Stream:timed_out()
