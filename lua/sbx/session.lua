@@ -520,7 +520,7 @@ mt.__close = Session.close -- (__gc stays the core's: no task waits on a session
 function M.spawn(commands, start, opts, how)
   local client = commands.box.client
   local target = client:ws_target()
-  local base_path = commands.box:path("/processes")
+  local base_path = target.prefix .. commands.box:path("/processes")
   local s, message, kind = core.session {
     address = target.address, port = target.port, unix_socket = target.unix_socket,
     host = target.host, authorization = target.authorization, path = base_path .. "/ws",

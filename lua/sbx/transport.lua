@@ -17,7 +17,7 @@ local function parse_url(url)
   if path then return "http://localhost", path end
   if url:match("^https?://[^/]+") then return (url:gsub("/+$", "")), nil end
   errors.raise("InvalidArgumentError",
-    ("url %q must be http://HOST:PORT or unix:/PATH"):format(url))
+    ("url %q must be http(s)://HOST:PORT[/PATH] or unix:/PATH"):format(url))
 end
 
 --- opts: url (required here), api_key, request_timeout (seconds, 0 = none), embedded
@@ -56,15 +56,18 @@ end
 
 --- Where an interactive session connects (core.session's fields but the path): the
 -- unix socket, or the address and port of the base URL (a name is resolved by the core;
--- https: wss, TLS to that name), with the Host and Authorization headers. Made once.
+-- https: wss, TLS to that name), with the Host and Authorization headers, and `prefix`,
+-- the base URL's path ("" or "/under/it": sbxd behind a proxy under a path), which
+-- begins every session's path as it begins every request's. Made once.
 function Client:ws_target()
   local t = self.target
   if t then return t end
-  t = { authorization = self.api_key and "Bearer " .. self.api_key or nil }
+  t = { authorization = self.api_key and "Bearer " .. self.api_key or nil, prefix = "" }
   if self.socket then
     t.unix_socket, t.host = self.socket, "localhost"
   else
-    local scheme, hostport = self.base:match("^(https?)://([^/]+)$")
+    local scheme, hostport, prefix = self.base:match("^(https?)://([^/]+)(.*)$")
+    t.prefix = prefix
     local host, port = hostport:match("^%[(.+)%]:?(%d*)$")
     if not host then host, port = hostport:match("^([^:]+):?(%d*)$") end
     t.tls = scheme == "https"
