@@ -266,5 +266,12 @@ describe("sbx.errors", function()
     assert.is_false(errors.is(e, "NotFoundError"))
     assert.is_false(errors.is("TimeoutError: x", "TimeoutError"))
     assert.is_false(errors.is({ kind = "TimeoutError" }, "TimeoutError"))
+    -- a kind that is none (a misspelt name) is refused, not false for ever
+    for _, call in ipairs { function() return errors.is(e, "TimeOutError") end,
+      function() return errors.new("Timeout", "m") end, function() return errors.is(e) end } do
+      local err = helper.error_of(call)
+      assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+      assert.matches("unknown kind .* %(the kinds: AuthenticationError, ", err.message)
+    end
   end)
 end)

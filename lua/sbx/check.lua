@@ -64,6 +64,11 @@ local RULES = {
       return "must be a finite number of seconds >= 0 (0: no limit), not " .. shown(v)
     end
   end,
+  seconds = function(v)
+    if type(v) ~= "number" or v ~= v or v < 0 or v == math.huge then
+      return "must be a finite number of seconds >= 0, not " .. shown(v)
+    end
+  end,
   positive = function(v)
     if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
       return "must be a finite number of seconds > 0, not " .. shown(v)

@@ -24,9 +24,22 @@ function Error.__tostring(err)
   return err.kind .. ": " .. tostring(err.message)
 end
 
+--- Raises InvalidArgumentError unless `kind` is one of the kinds (a misspelt name would
+-- otherwise make is() false for ever, silently).
+local function check_kind(fname, kind)
+  if PARENT[kind] ~= nil then return end
+  local names = {}
+  for k in pairs(PARENT) do names[#names + 1] = k end
+  table.sort(names)
+  local err = setmetatable({ kind = "InvalidArgumentError", message = ("errors.%s: unknown kind %s "
+    .. "(the kinds: %s)"):format(fname, type(kind) == "string" and ("%q"):format(kind) or tostring(kind),
+    table.concat(names, ", ")) }, Error)
+  error(err, 0)
+end
+
 --- Creates an error of `kind`; `fields` (optional) adds status, result, ...
 function M.new(kind, message, fields)
-  assert(PARENT[kind] ~= nil, "unknown error kind")
+  check_kind("new", kind)
   local err = { kind = kind, message = message }
   for k, v in pairs(fields or {}) do err[k] = v end
   return setmetatable(err, Error)
@@ -39,6 +52,7 @@ end
 
 --- True when `err` is an sbx error of `kind` or of a kind below it.
 function M.is(err, kind)
+  check_kind("is", kind)
   if getmetatable(err) ~= Error then return false end
   local k = err.kind
   while k do

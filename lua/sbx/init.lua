@@ -54,7 +54,7 @@ M.timeout = task.timeout
 -- else it blocks, driving every other operation meanwhile, as any call that waits does.
 -- A cancel of the task raises CancelledError from it.
 function M.sleep(seconds)
-  task.sleep(check.value("sleep", "seconds", seconds, "duration"))
+  task.sleep(check.value("sleep", "seconds", seconds, "seconds"))
 end
 
 --- Monotonic seconds, the clock sbx's deadlines use.
