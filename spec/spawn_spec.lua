@@ -297,6 +297,15 @@ describe("spawn", function()
     assert.is_true(helper.eventually(function() return not listed(ctx.box, pid) end, 3))
   end)
 
+  it("keeps in s.stdout and s.stderr what came before close, read or not", function()
+    local backlog = require("sbx.session").Session.backlog
+    local s = ctx.box.commands:spawn("echo hi; echo err >&2; sleep 30")
+    -- both lines are in the client (held for Lua), not yet read by anyone
+    assert.is_true(helper.eventually(function() sbx.step(0.01) return backlog(s) >= 7 end, 5))
+    s:close()
+    assert.are.same({ "hi\n", "err\n" }, { s.stdout, s.stderr })
+  end)
+
   it("ends a wait in another task when the session is closed, by close() or <close>", function()
     local function ended(t)
       return helper.eventually(function() sbx.step(0.01) return t:status() ~= "running" end, 5)

@@ -455,6 +455,12 @@ end
 --- Kills the process (unless it ended) and closes the connection; idempotent. A wait of
 -- another task on the session ends, raising that the session is closed.
 function Session.close(s)
+  if is_session(s) and not ops.closed(s) then
+    local st = ops.state(s)
+    -- what came before the close stays in s.stdout and s.stderr (no callback is called
+    -- from here: a close may run from __close while an error unwinds)
+    if not st.has_callbacks and not st.draining then pcall(take_events, s, st) end
+  end
   ops.close(s)
   wait.wake(s)
 end
