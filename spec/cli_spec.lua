@@ -206,6 +206,39 @@ describe("sbx, the command line", function()
     end)
   end)
 
+  describe("when the reader of its output goes away (| head)", function()
+    --- sbx ARGS with its stdout into `head -c 4`: what head printed (less its last "\n",
+    -- as helper.sh gives it), sbx's exit code.
+    local function into_head(args)
+      local rc = dir .. "/rc"
+      os.remove(rc)
+      local out = helper.sh(("%s(%s </dev/null 2>%s/err; echo $? >%s) | head -c 4"):format(
+        PLAIN, command_line(args, env), dir, q(rc)))
+      assert(helper.eventually(function() return read_file(rc) end, 15), "sbx did not exit")
+      return out, tonumber(read_file(rc))
+    end
+
+    it("run and spawn kill the command at once and exit 141, quietly", function()
+      local box = new_box()
+      for _, args in ipairs { { "run", box.id, "yes" }, { "spawn", box.id, "yes" },
+        { "spawn", "-t", box.id, "yes" } } do
+        local out, code = into_head(args)
+        assert.are.same({ "y\ny", 141, "" }, { (out:gsub("\r", "")), code, read_file(dir .. "/err") })
+        -- sbx had it killed: sbxd would have kept it for its resume grace (60 s)
+        assert.are.same({}, box.commands:list(), args[2])
+      end
+    end)
+
+    it("logs -f leaves the command it followed running, and exits 141", function()
+      local box = new_box()
+      local h = box.commands:run("yes | head -c 1000000; sleep 60", { background = true })
+      local out, code = into_head { "logs", "-f", box.id, h.pid }
+      assert.are.same({ "y\ny", 141 }, { out, code })
+      assert.are.equal(h.pid, box.commands:list()[1].pid)
+      h:kill()
+    end)
+  end)
+
   describe("spawn", function()
     it("gives its stdin to the command and exits with the command's code", function()
       local box = new_box()

@@ -8,8 +8,10 @@
  *                            readable; empty when `timeout` seconds passed or a signal
  *                            came (a resize, ^C) first
  *   core.read_fd(fd, max) --> at most max bytes, "" at end of file | nil, message
+ *   core.ignore_sigpipe() -- a write whose reader is gone fails (EPIPE), the process lives
  */
 #include <errno.h>
+#include <signal.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -125,6 +127,16 @@ static int l_read_fd(lua_State *L)
     return 1;
 }
 
+/* core.ignore_sigpipe(): a write to a pipe or socket whose reader is gone fails with EPIPE
+ * instead of ending the process, so the command line can tell `sbx run ID yes | head`
+ * from a failure and kill its command at once. */
+static int l_ignore_sigpipe(lua_State *L)
+{
+    (void)L;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
 static const luaL_Reg METHODS[] = {
     {"restore", tty_restore}, {"close", tty_restore}, {"resized", tty_resized}, {NULL, NULL}};
 
@@ -133,7 +145,7 @@ static const struct sbxl_class TTY_CLASS = {
 
 static const luaL_Reg FUNCS[] = {
     {"tty_raw", l_tty_raw}, {"tty_size", l_tty_size}, {"wait_readable", l_wait_readable},
-    {"read_fd", l_read_fd}, {NULL, NULL}};
+    {"read_fd", l_read_fd}, {"ignore_sigpipe", l_ignore_sigpipe}, {NULL, NULL}};
 
 void sbxl_open_tty(lua_State *L, const struct sbxl_module *m)
 {

@@ -35,7 +35,8 @@ Environment:
 
 Exit status: `run` exits with its command's code (128+N when signal N ended
 it), the others with 0. An error prints `sbx: Kind: message` and exits 1; a
-usage error, or no SBX_URL, exits 2; ^C exits 130.]]
+usage error, or no SBX_URL, exits 2; ^C exits 130; a reader of the output that
+went away (| head) ends the command and sbx with 141.]]
 
 --- A usage error or a request for help/version, raised out of argparse (whose own
 -- handlers would print and os.exit) to main.
@@ -81,13 +82,24 @@ end
 
 -- Output -------------------------------------------------------------------------------
 
+-- What a write raises when the reader of sbx's output went away (`sbx run ID yes | head`;
+-- main() ignores SIGPIPE so that the write fails instead of ending sbx): a run's or a
+-- session's command is killed at once, as for any callback's error, and sbx exits as a
+-- program killed by SIGPIPE would, quietly.
+local READER_GONE = setmetatable({}, {
+  __tostring = function() return "the reader of the output went away" end,
+})
+local EPIPE, EXIT_READER_GONE = 32, 128 + 13
+
 --- Writes and flushes at once: output reaches the terminal (or pipe) as it arrives. A
--- write that fails (the reader went away) raises, which stops the command.
+-- write that fails raises, which stops the command.
 local function writer(f, name)
   return function(chunk)
-    local ok, err = f:write(chunk)
-    if ok then ok, err = f:flush() end
-    if not ok then error(("cannot write to %s: %s"):format(name, tostring(err)), 0) end
+    local ok, err, code = f:write(chunk)
+    if ok then ok, err, code = f:flush() end
+    if ok then return end
+    if code == EPIPE then error(READER_GONE, 0) end
+    error(("cannot write to %s: %s"):format(name, tostring(err)), 0)
   end
 end
 
@@ -239,13 +251,18 @@ function actions.run(a)
   -- a tag of this run alone, to find its command again after ^C
   local tag = ("sbx-run-%08x"):format(math.random(0, 0xffffffff))
   local box
-  local done, result = drive(function()
+  local ok, done, result = pcall(drive, function()
     box = sbx.connect(a.id)
     return box.commands:run(cmd, {
       cwd = a.cwd, env = to_map(a.env), user = a.user, timeout = a.timeout, stdin = stdin,
       tag = tag, on_stdout = writer(io.stdout, "stdout"), on_stderr = writer(io.stderr, "stderr"),
     })
   end)
+  if not ok then
+    -- the command's kill would go out only as the loop turns on, and sbx exits now
+    if done == READER_GONE and box then pcall(kill_tagged, box, tag) end
+    error(done, 0)
+  end
   if done then return result.exit_code end
   if box then pcall(kill_tagged, box, tag) end
   return EXIT_INTERRUPTED
@@ -303,15 +320,16 @@ function actions.spawn(a)
     on_stdout = writer(io.stdout, "stdout"), on_stderr = writer(io.stderr, "stderr"),
   })
   local t = sbx.go(s.wait, s)
-  local ok, err = pcall(run_session, core, s, t, raw)
+  local ok, result = pcall(function()
+    run_session(core, s, t, raw)
+    return t:wait()
+  end)
   if raw then raw:restore() end
-  if not ok then
-    if not is_interrupt(err) then error(err, 0) end
-    -- the session's close kills the process in the background, and sbx exits at once
-    pcall(box.commands.kill, box.commands, s.pid)
-    return EXIT_INTERRUPTED
-  end
-  return t:wait().exit_code
+  if ok then return result.exit_code end
+  -- the session's close would kill the process in the background, and sbx exits at once
+  if is_interrupt(result) or result == READER_GONE then pcall(box.commands.kill, box.commands, s.pid) end
+  if is_interrupt(result) then return EXIT_INTERRUPTED end
+  error(result, 0)
 end
 
 function actions.ps(a)
@@ -578,6 +596,7 @@ function M.main(argv)
   for i = 1, #(argv or {}) do args[i] = argv[i] end
   local a, parse_code = parse(args)
   if not a then return parse_code end
+  require("sbx.core").ignore_sigpipe()
   local url = os.getenv("SBX_URL")
   if a.command ~= "daemon" and (not url or url == "") then
     io.stderr:write(DAEMON_HINT)
@@ -590,6 +609,7 @@ function M.main(argv)
   end)
   if ok then return result end
   if is_interrupt(result) then return EXIT_INTERRUPTED end
+  if result == READER_GONE then return EXIT_READER_GONE end
   io.stderr:write("sbx: ", tostring(result), "\n")
   return EXIT_ERROR
 end
