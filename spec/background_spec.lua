@@ -64,6 +64,54 @@ describe("background commands", function()
     end
   end)
 
+  it("returns the handle before any of its callbacks runs", function()
+    -- output that comes with the start used to reach the callbacks inside run, before
+    -- the handle they may use existed (about a third of these, here)
+    local early = 0
+    for _ = 1, 100 do
+      local h, seen
+      h = ctx.box.commands:run("echo 1", { background = true, on_stdout = function() seen = h end })
+      h:wait()
+      if seen ~= h then early = early + 1 end
+    end
+    assert.are.equal(0, early)
+  end)
+
+  it("refuses a wait on the command from inside its own callback, at once", function()
+    --- The error of task `t`, which must end within 10 s (a wait on itself never would).
+    local function error_within_10s(t)
+      local ended = helper.eventually(function() sbx.step(0.02); return t:status() ~= "running" end, 10)
+      if not ended then t:cancel() end
+      assert.is_true(ended, "the wait waited for itself")
+      return helper.error_of(t.wait, t)
+    end
+    local h
+    h = ctx.box.commands:run("echo 1; sleep 0.3", { background = true, on_stdout = function() h:wait() end })
+    local err = error_within_10s(sbx.go(function() return h:wait() end))
+    assert.are.same({ "InvalidArgumentError", "wait: a command's callback cannot wait for its own command" },
+      { err and err.kind, err and err.message })
+    local plain = ctx.box.commands:run("sleep 0.2; echo 1; sleep 0.3", { background = true })
+    err = error_within_10s(sbx.go(function() return plain:wait(function() plain:wait() end) end))
+    assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+  end)
+
+  it("lets a callback disconnect its own handle: the wait says so, a later one attaches", function()
+    local disconnected, got = false, {}
+    local h
+    h = ctx.box.commands:run("echo 1; sleep 0.3; echo 2", { background = true, on_stdout = function(c)
+      got[#got + 1] = c
+      if not disconnected then
+        disconnected = true
+        h:disconnect()
+      end
+    end })
+    local err = helper.error_of(h.wait, h)
+    assert.are.equal("SandboxError", err and err.kind, tostring(err))
+    assert.matches("disconnected", err.message, 1, true)
+    local r = h:wait()
+    assert.are.same({ "1\n2\n", { "1\n", "2\n" } }, { r.stdout, got })
+  end)
+
   it("gives every wait on one handle the result: tasks, the main chunk, one cancelled", function()
     for _, opts in ipairs { { background = true }, { background = true, on_stdout = function() end } } do
       local h = ctx.box.commands:run("echo a; sleep 0.6; echo b; exit 3", opts)

@@ -297,6 +297,33 @@ describe("spawn", function()
     assert.is_true(helper.eventually(function() return not listed(ctx.box, pid) end, 3))
   end)
 
+  it("returns the session before any of its callbacks runs", function()
+    -- output that comes right after the pid used to reach the callbacks inside spawn,
+    -- before the session they may use was returned (a few in a hundred, here)
+    local early = 0
+    for _ = 1, 100 do
+      local s, seen
+      s = ctx.box.commands:spawn("echo 1", { on_stdout = function() seen = s end })
+      s:wait()
+      s:close()
+      if seen ~= s then early = early + 1 end
+    end
+    assert.are.equal(0, early)
+  end)
+
+  it("refuses a wait on the session from inside its own callback, at once", function()
+    local s
+    s = ctx.box.commands:spawn("echo 1; sleep 0.3", { on_stdout = function() s:wait() end })
+    local t = sbx.go(function() return s:wait() end)
+    local ended = helper.eventually(function() sbx.step(0.02) return t:status() ~= "running" end, 10)
+    if not ended then t:cancel() end
+    assert.is_true(ended, "the wait waited for itself")
+    local err = helper.error_of(t.wait, t)
+    assert.are.same({ "InvalidArgumentError", "wait: a session's callback cannot wait for its own session" },
+      { err and err.kind, err and err.message })
+    s:close()
+  end)
+
   it("keeps in s.stdout and s.stderr what came before close, read or not", function()
     local backlog = require("sbx.session").Session.backlog
     local s = ctx.box.commands:spawn("echo hi; echo err >&2; sleep 30")

@@ -32,6 +32,8 @@ end
 -- may yield). An error a callback raises kills the process and is the task's failure,
 -- which h:wait raises.
 local function follow_in_task(h)
+  -- a turn first: run returns the handle before any callback runs (one may use it)
+  wait.relinquish()
   local s = h.stream
   local ok, err = pcall(s.follow, s)
   if ok then return end
@@ -93,6 +95,10 @@ function Handle:wait(on_stdout, on_stderr)
   if on_stdout ~= nil then check.value("wait", "on_stdout", on_stdout, "function") end
   if on_stderr ~= nil then check.value("wait", "on_stderr", on_stderr, "function") end
   local s = self.stream
+  if s.in_callback == coroutine.running() then
+    -- the end comes through the very follow that runs this callback: it would never come
+    errors.raise("InvalidArgumentError", "wait: a command's callback cannot wait for its own command")
+  end
   s:add_callbacks(on_stdout, on_stderr)
   -- The process cannot end while its sandbox is paused: a wait resumes it, as every call
   -- on a command does (an attach, for one). The resume goes in a task of its own, so the

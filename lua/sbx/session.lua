@@ -207,7 +207,7 @@ local function on_output(st, ch, data)
   st.cut_at = nil -- progress: a later cut has a window of its own
   local cb = st.opts[CALLBACK[ch]]
   if cb then
-    st.in_callback = true
+    st.in_callback = coroutine.running() -- (Session.wait tells a wait from inside it)
     cb(data)
     st.in_callback = false
   end
@@ -230,10 +230,13 @@ local function on_event(s, st, ev)
 end
 
 local function take_events(s, st)
-  repeat
-    local evs, left = ops.poll(s, BATCH, BATCH_BYTES)
+  -- while spawn waits for the pid: one at a time, and none past it (by this drain or the
+  -- pump's), so that no callback runs before spawn returned the session (one may use it)
+  while not (st.spawning and st.pid) do
+    local evs, left = ops.poll(s, st.spawning and 1 or BATCH, BATCH_BYTES)
     for i = 1, #evs do on_event(s, st, evs[i]) end
-  until left == 0
+    if left == 0 then return end
+  end
 end
 
 --- Takes the session's queued events, one coroutine at a time (false when another is at
@@ -386,6 +389,10 @@ end
 -- could not be resumed.
 function Session.wait(s)
   local st = check_open("wait", s)
+  if st.in_callback == coroutine.running() then
+    -- the end comes through the very drain that runs this callback: it would never come
+    errors.raise("InvalidArgumentError", "wait: a session's callback cannot wait for its own session")
+  end
   local backstop = math.max(st.request_timeout, 5)
   -- The process cannot end while its sandbox is paused: a wait resumes it, as every call
   -- on a command does, in a task of its own (the wait drives the session at once, where a
@@ -549,11 +556,13 @@ function M.spawn(commands, start, opts, how)
   -- at all): sbxd kills a process whose reader stays away for its resume grace.
   if st.has_callbacks then wait.pump(s, pump) else wait.pump(s, pump, disconnected) end
   st.start_json = cjson.encode({ start = start })
+  st.spawning = true
   local ok, err = pcall(function()
     send_control(s, st, "spawn", STATUS, st.start_json)
     drive(s, st, "spawn", function() return st.pid ~= nil end, wait.deadline(st.request_timeout),
       ("spawn timed out after %g s"):format(st.request_timeout))
   end)
+  st.spawning = nil
   if not ok then
     ops.close(s)
     error(err, 0)

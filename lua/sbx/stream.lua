@@ -199,7 +199,7 @@ end
 
 --- Calls cb(data); `in_callback` tells an error raised meanwhile from the stream's own.
 function Stream:call(cb, data)
-  self.in_callback = true
+  self.in_callback = coroutine.running() -- (a handle's wait tells a wait from inside it)
   cb(data)
   self.in_callback = false
 end
@@ -463,6 +463,8 @@ function Stream:drive(until_start)
     for _, ev in ipairs(evs) do
       local how = self:on_core_event(ev)
       if how then return how end
+      -- a callback let the request go (h:disconnect()): the rest comes from the offset
+      if self.op ~= op then return "detached" end
       if until_start and self.pid then return "start" end
     end
     -- (only with every event taken: letting the request go hands its output over whole)
