@@ -122,6 +122,36 @@ describe("the embedded sbxd", function()
     assert.are.equal("NotFoundError\nNotFoundError\nfresh\ntrue\ttrue\ttrue", out)
   end)
 
+  it("that dies ends the run, wait and session under way at once, with SandboxError", function()
+    -- Its sandboxes died with it: no attach could find them again, so the streams do not
+    -- try for their request timeout (30 s) first.
+    local tmpdir = assert(require("sbx.core").mkdtemp("/tmp/sbx-spec-"))
+    local out = run_script([[
+      local sbx = require "sbx"
+      local embedded = require "sbx.embedded"
+      local helper = require "helper"
+      local box = sbx.create()
+      local h = box.commands:run("sleep 60", { background = true })
+      local s = box.commands:spawn("sleep 60")
+      local calls = {
+        sbx.go(function() return box.commands:run("sleep 60") end),
+        sbx.go(function() return box.commands:run("sleep 60", { on_stdout = print }) end),
+        sbx.go(function() return h:wait() end),
+        sbx.go(function() return s:wait() end),
+      }
+      sbx.sleep(0.2)
+      local t0 = sbx.now()
+      helper.sh("kill -9 " .. embedded.daemon():pid())
+      for _, t in ipairs(calls) do
+        local err = helper.error_of(t.wait, t)
+        print(err and err.kind, err and err.message:match("the embedded sbxd exited") ~= nil)
+      end
+      print(sbx.now() - t0 < 5)
+    ]], "TMPDIR=" .. tmpdir)
+    helper.sh("rm -rf " .. tmpdir)
+    assert.are.equal(("SandboxError\ttrue\n"):rep(4) .. "true", out)
+  end)
+
   it("gets its key through the environment: not on the command line, not to commands", function()
     local out = run_script([[
       local sbx = require "sbx"

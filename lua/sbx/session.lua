@@ -280,6 +280,10 @@ local function resume(s, st)
   if now > st.cut_at + window(st) then
     return cannot_resume(st, ("not within %g s (%s)"):format(window(st), tostring(st.first_cut)))
   end
+  if st.box.client:embedded_gone() then
+    return cannot_resume(st, ("the embedded sbxd exited, and its sandboxes with it (%s)"):format(
+      tostring(st.first_cut)))
+  end
   if ops.connected(s) ~= "idle" or now < st.retry_at then return end
   local path = st.base_path .. "/ws" -- no pid yet: the start, sent again
   if st.pid then

@@ -532,6 +532,10 @@ function Stream:on_cut()
   local now = core.now()
   if not self.cut_at then self.cut_at, self.first_reason = now, self.cut_reason end
   self.pause = self.cut_at == now and RESUME_FIRST or math.min((self.pause or RESUME_FIRST) * 2, RESUME_MAX)
+  if self:client():embedded_gone() then
+    errors.raise("SandboxError", ("the output stream was cut: the embedded sbxd exited, and its "
+      .. "sandboxes with it (%s)"):format(tostring(self.first_reason)))
+  end
   local window = self:window()
   if now + self.pause > self.cut_at + window then
     errors.raise("SandboxError", ("the output stream was cut and could not be resumed within %g s: %s")

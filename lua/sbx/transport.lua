@@ -27,7 +27,18 @@ function M.new(opts)
   return setmetatable({
     url = opts.url, base = base, socket = socket, api_key = opts.api_key,
     request_timeout = opts.request_timeout or 30, made_headers = {}, embedded = opts.embedded,
+    generation = opts.embedded and embedded.generation() or nil,
   }, Client)
+end
+
+--- Whether this client's sbxd is the embedded one and it is gone: it died, or another was
+-- started since the client was made. Its sandboxes and processes went with it, so a cut
+-- stream or session has nothing to attach to again. False for any other sbxd (one behind
+-- a URL may be a proxy that restarts).
+function Client:embedded_gone()
+  if not self.embedded then return false end
+  local d = embedded.daemon()
+  return embedded.generation() ~= self.generation or not (d and d:alive())
 end
 
 --- The request headers for answers of type `accept`: the same every time, made once.
