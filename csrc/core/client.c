@@ -35,6 +35,12 @@ void sbx_client_destroy(struct sbx_client *C)
     sbx_loop_close(&C->loop);
 }
 
+void sbx_client_finish_lingering(struct sbx_client *C, int ms)
+{
+    uint64_t until = uv_hrtime() + (uint64_t)ms * 1000000u;
+    while (C->lingering > 0 && uv_hrtime() < until) sbx_client_step(C, 0.01, 1);
+}
+
 void sbx_client_step(struct sbx_client *C, double timeout, int bulk)
 {
     uint64_t now = uv_hrtime();

@@ -31,6 +31,8 @@ struct sbx_client {
     struct sbx_header_lists headers;
     struct sbx_list resources;
     int bulk_streams;               /* streams in flight with a bulk receive buffer */
+    int lingering;                  /* requests and sessions let go that still have
+                                       something to send: kills, started detached */
     /* Where collected output's memory comes from: the allocator whose blocks are handed
      * over whole (the binding's: the Lua state's, so that a block becomes a string), set
      * by the binding, else mappings, the graveyard's spare first. */
@@ -54,6 +56,11 @@ void sbx_client_destroy(struct sbx_client *C);
  * waits on it: its caller blocks (a call in the main chunk waiting up to its deadline, or
  * sbx.loop() with tasks ready to run, which must not sleep). */
 void sbx_client_step(struct sbx_client *C, double timeout, int bulk);
+/* Steps the loop until nothing let go lingers (C->lingering), at most `ms`: at the
+ * client's end, the kills of commands and sessions whose owners went with the Lua state
+ * go out then, rather than never (sbxd would end those commands only after its resume
+ * grace). */
+void sbx_client_finish_lingering(struct sbx_client *C, int ms);
 /* Milliseconds until a step has work for sure (0 when the next one has some already), or
  * -1 when only new work can wake the client. */
 int sbx_client_timeout_ms(const struct sbx_client *C);

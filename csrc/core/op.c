@@ -351,6 +351,7 @@ int sbx_op_start_detached(struct sbx_client *C, struct sbx_reqcopy *rc)
     }
     op->own = rc;
     op->detached = 1;
+    C->lingering++;
     op->answer.discard = 1; /* before any callback: they run in the loop's next run */
     return 0;
 }
@@ -380,6 +381,7 @@ void sbx_op_cancel(struct sbx_op *op)
 
 void sbx_op_destroy(struct sbx_op *op)
 {
+    if (op->detached) op->client->lingering--;
     sbx_op_cancel(op);
     sbx_sched_forget(&op->client->sched, &op->node);
     sbx_list_remove(&op->resource.link);

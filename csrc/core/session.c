@@ -104,6 +104,7 @@ static void let_go_of_wsi(struct sbx_session *s)
 /* Ends everything at once and frees what is left when the loop lets it. */
 static void teardown(struct sbx_session *s)
 {
+    if (s->lingers) s->lingers = 0, s->client->lingering--;
     forget_owner(s);
     sbx_list_remove(&s->resource.link); /* the client's end needs it gone at once */
     let_go_of_wsi(s);
@@ -497,6 +498,7 @@ static void close_in_background(struct sbx_session *s, int kill)
     sbx_wstx_drop_input(&s->tx);
     if (kill) sbx_wstx_push_control(&s->tx, SBX_WS_STATUS, SIGKILL_JSON, sizeof SIGKILL_JSON - 1, 1);
     s->closing = 1;
+    if (!s->lingers) s->lingers = 1, s->client->lingering++;
     s->close_by = uv_hrtime() + (uint64_t)SBX_SESSION_CLOSE_MS * 1000000u;
     arm_timer(s);
     mark_writable(s); /* once connected, if it is not yet */

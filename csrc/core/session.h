@@ -93,6 +93,8 @@ struct sbx_session {
                                      * may run a process for it */
     int finished;                   /* Lua saw the end status: nothing to kill */
     int closing;                    /* close once the control messages are written */
+    int lingers;                    /* let go, closing in the background: counted in
+                                       the client's `lingering` until its teardown */
     int close_begun;                /* the close frame is on its way */
     int ping_due;
     double keepalive;               /* seconds; 0: unknown yet */

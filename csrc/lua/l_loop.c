@@ -6,10 +6,18 @@
 #include "binding.h"
 #include "l_loop.h"
 
+/* How long the Lua state's end waits at most for the kills of what it let go (commands
+ * in flight, sessions) to go out: each is one small request to a server that answers at
+ * once, unless it is gone. */
+#define SBXL_CLOSE_LINGER_MS 1000
+
 static int loop_close(lua_State *L)
 {
     struct sbxl_loop *u = luaL_checkudata(L, 1, SBXL_LOOP_MT);
     if (u->client) {
+        /* the loop's userdata is the first sbx made, so the last finalized: every op and
+         * session of this state was let go before this, its kill started */
+        sbx_client_finish_lingering(u->client, SBXL_CLOSE_LINGER_MS);
         sbx_client_destroy(u->client);
         free(u->client);
         u->client = NULL;
