@@ -64,6 +64,16 @@ describe("background commands", function()
     end
   end)
 
+  it("gives a wait's callbacks that wait's chunks only: a later wait neither calls them nor balks", function()
+    local h = ctx.box.commands:run("sleep 0.1; echo 1; sleep 0.3; echo 2", { background = true })
+    local err = helper.error_of(h.wait, h, function() error({ mine = true }) end)
+    assert.is_true(type(err) == "table" and err.mine, tostring(err))
+    local later = {}
+    local r = h:wait(function(c) later[#later + 1] = c end)
+    assert.are.same({ "1\n2\n", { "2\n" } }, { r.stdout, later })
+    assert.are.equal("1\n2\n", h:wait().stdout)
+  end)
+
   it("returns the handle before any of its callbacks runs", function()
     -- output that comes with the start used to reach the callbacks inside run, before
     -- the handle they may use existed (about a third of these, here)

@@ -85,11 +85,42 @@ local function wait_alongside(s)
   if s.disconnected then error(Stream.disconnected_error(), 0) end
 end
 
+--- The process cannot end while its sandbox is paused: a wait resumes it, as every call
+-- on a command does (an attach, for one). The resume goes in a task of its own, so the
+-- wait follows at once (a cancel or a disconnect finds it there); a failure of it is the
+-- stream's to tell.
+local function resume_for_wait(h, s)
+  if not s.op or s.ended then return end
+  local box = h.commands.box
+  wait.go(function() pcall(box.resume, box) end)
+end
+
+--- Follows the stream to the process's end: through the handle's own task when it
+-- follows, else itself (after another wait's following, if one is under way).
+local function follow_to_end(h, s)
+  local t = h.task
+  if t and t:status() == "running" and not s.disconnected then
+    local ok, err = pcall(t.wait, t)
+    -- the handle's task cancelled by h:disconnect() meanwhile: this wait was not cancelled
+    if not ok and t:status() == "cancelled" and s.disconnected then err = Stream.disconnected_error() end
+    if not ok then error(err, 0) end
+    return
+  end
+  wait_alongside(s)
+  s.disconnected = nil
+  -- the stream's pump leaves it alone meanwhile (Stream:catch_up)
+  s.following = true
+  local ok, err = pcall(s.follow, s)
+  s.following = nil
+  s.in_callback = false -- (a callback's error left it set: it is over)
+  if not ok then error(err, 0) end
+end
+
 --- Waits for the process's end: its CommandResult when it exited 0; raises
 -- CommandExitError (err.result) otherwise, NotFoundError when its sandbox was killed,
 -- TimeoutError when its timeout killed it, and the error of a write of its `stdin` that
 -- failed (commands.lua kills the process then). on_stdout / on_stderr get the chunks
--- that arrive from now on. A paused sandbox is resumed.
+-- that arrive from now on, during this wait. A paused sandbox is resumed.
 function Handle:wait(on_stdout, on_stderr)
   check_handle("wait", self)
   if on_stdout ~= nil then check.value("wait", "on_stdout", on_stdout, "function") end
@@ -99,30 +130,11 @@ function Handle:wait(on_stdout, on_stderr)
     -- the end comes through the very follow that runs this callback: it would never come
     errors.raise("InvalidArgumentError", "wait: a command's callback cannot wait for its own command")
   end
-  s:add_callbacks(on_stdout, on_stderr)
-  -- The process cannot end while its sandbox is paused: a wait resumes it, as every call
-  -- on a command does (an attach, for one). The resume goes in a task of its own, so the
-  -- wait follows at once (a cancel or a disconnect finds it there); a failure of it is
-  -- the stream's to tell.
-  if s.op and not s.ended then
-    local box = self.commands.box
-    wait.go(function() pcall(box.resume, box) end)
-  end
-  local t = self.task
-  if t and t:status() == "running" and not s.disconnected then
-    local ok, err = pcall(t.wait, t)
-    -- the handle's task cancelled by h:disconnect() meanwhile: this wait was not cancelled
-    if not ok and t:status() == "cancelled" and s.disconnected then err = Stream.disconnected_error() end
-    if not ok then error(err, 0) end
-  else
-    wait_alongside(s)
-    s.disconnected = nil
-    -- the stream's pump leaves it alone meanwhile (Stream:catch_up)
-    s.following = true
-    local ok, err = pcall(s.follow, s)
-    s.following = nil
-    if not ok then error(err, 0) end
-  end
+  local extra = s:add_callbacks(on_stdout, on_stderr)
+  resume_for_wait(self, s)
+  local ok, err = pcall(follow_to_end, self, s)
+  s:drop_callbacks(extra) -- a wait's callbacks are that wait's: a later one does not call them
+  if not ok then error(err, 0) end
   if self.feed_failure then error(self.feed_failure, 0) end
   return outcome(self)
 end

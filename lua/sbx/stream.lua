@@ -684,11 +684,19 @@ function Stream.raise_if_cut_short(result, opts)
   end
 end
 
---- Callbacks added by a wait: chunks are wanted from now on.
+--- Callbacks added by a wait: chunks are wanted from now on. Returns them (nil when
+-- none), for drop_callbacks at the wait's end.
 function Stream:add_callbacks(on_stdout, on_stderr)
-  if not (on_stdout or on_stderr) then return end
+  if not (on_stdout or on_stderr) then return nil end
   self.extra = { on_stdout = on_stdout, on_stderr = on_stderr }
   if self.op then self.op:chunks(true) end
+  return self.extra
+end
+
+--- Takes back the callbacks add_callbacks returned as `extra` (nil: none), unless a later
+-- call put others in their place.
+function Stream:drop_callbacks(extra)
+  if extra and self.extra == extra then self.extra = nil end
 end
 
 return Stream
