@@ -90,9 +90,7 @@ describe("background commands", function()
   it("refuses a wait on the command from inside its own callback, at once", function()
     --- The error of task `t`, which must end within 10 s (a wait on itself never would).
     local function error_within_10s(t)
-      local ended = helper.eventually(function() sbx.step(0.02); return t:status() ~= "running" end, 10)
-      if not ended then t:cancel() end
-      assert.is_true(ended, "the wait waited for itself")
+      helper.task_ends_within(t, 10, "the wait waited for itself")
       return helper.error_of(t.wait, t)
     end
     local h

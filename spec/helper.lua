@@ -281,6 +281,15 @@ function M.eventually(fn, seconds)
   return fn()
 end
 
+--- Steps sbx until task `t` ends, `seconds` at most; one still running then is cancelled,
+-- and the spec fails with `why` (a wait that never ends must not stall the suite).
+function M.task_ends_within(t, seconds, why)
+  local sbx = require "sbx"
+  local ended = M.eventually(function() sbx.step(0.02) return t:status() ~= "running" end, seconds)
+  if not ended then t:cancel() end
+  assert(ended, why)
+end
+
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 local B64_VALUE = {}
 for i = 1, #B64 do B64_VALUE[B64:byte(i)] = i - 1 end

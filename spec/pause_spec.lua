@@ -62,9 +62,7 @@ for _, mode in ipairs { "bwrap", "none" } do
       local box <close> = sbx.create(opts)
       --- What task `t` returned, once it ended within 10 s; else it is cancelled and fails.
       local function within_10s(t)
-        local ended = helper.eventually(function() sbx.step(0.02); return t:status() ~= "running" end, 10)
-        if not ended then t:cancel() end
-        assert.is_true(ended, "the wait did not end: the sandbox stayed paused")
+        helper.task_ends_within(t, 10, "the wait did not end: the sandbox stayed paused")
         return t:wait()
       end
       local h = box.commands:run("echo one; sleep 0.3; echo two", { background = true })
