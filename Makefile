@@ -40,7 +40,7 @@ LUA_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(B)/?.so;
 BUSTED  = $(LUA) /usr/bin/busted
 
 .PHONY: all deps test check demo bench fuzz install uninstall clean unit specs examples docs \
-	lint rockspec-test check-build simulate soak bench-proxy
+	lint rockspec-test check-build simulate soak bench-proxy unit-build
 
 all: $(B)/sbx/core.so $(B)/sbx/testing.so $(B)/sbxd
 
@@ -98,6 +98,9 @@ $(B)/unit/test_cgroup: spec/c/test_cgroup.c $(CGROUP_SRC) $(HEADERS)
 
 # The embedding test loads the sbx.core and sbxd of the same build.
 UNIT_ENV = SBX_TEST_CPATH="$(CURDIR)/$(B)/?.so" SBX_SBXD="$(CURDIR)/$(B)/sbxd"
+
+# The unit tests' binaries (each links the whole core: worth building two at a time).
+unit-build: all $(UNIT_BINS)
 
 unit: all $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $(UNIT_ENV) $$t || exit 1; done
