@@ -6,7 +6,8 @@ local helper = require "helper"
 -- What other files of sbx call across modules: reachable, not part of the API.
 local INTERNAL = {
   ["sbx.errors"] = { kind_for = true },
-  ["sbx.Sandbox"] = { path = true, ensure_open = true, paused_more_than = true },
+  ["sbx.Sandbox"] = { path = true, ensure_open = true, paused_more_than = true,
+    resume_for_wait = true },
   ["sbx.Commands"] = { new = true },
   ["sbx.CommandHandle"] = { new = true },
   ["sbx.Session"] = { backlog = true }, -- the scheduler's, as an op's

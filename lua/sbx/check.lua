@@ -41,6 +41,15 @@ local function shown(v)
   return math.type(v) == "integer" and tostring(v) or ("%.14g"):format(v)
 end
 
+--- The rule of a finite number, at least 0 (`zero_ok`) or above it; `what` tells the
+-- range in the complaint.
+local function finite(zero_ok, what)
+  return function(v)
+    if type(v) == "number" and v == v and v ~= math.huge and (v > 0 or (zero_ok and v == 0)) then return end
+    return ("must be a finite number%s, not %s"):format(what, shown(v))
+  end
+end
+
 -- Each rule returns nil when the value is acceptable, else the complaint.
 local RULES = {
   string = function(v) if type(v) ~= "string" then return "must be a string" end end,
@@ -59,21 +68,9 @@ local RULES = {
   end,
   boolean = function(v) if type(v) ~= "boolean" then return "must be a boolean" end end,
   ["function"] = function(v) if type(v) ~= "function" then return "must be a function" end end,
-  duration = function(v)
-    if type(v) ~= "number" or v ~= v or v < 0 or v == math.huge then
-      return "must be a finite number of seconds >= 0 (0: no limit), not " .. shown(v)
-    end
-  end,
-  seconds = function(v)
-    if type(v) ~= "number" or v ~= v or v < 0 or v == math.huge then
-      return "must be a finite number of seconds >= 0, not " .. shown(v)
-    end
-  end,
-  positive = function(v)
-    if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
-      return "must be a finite number of seconds > 0, not " .. shown(v)
-    end
-  end,
+  duration = finite(true, " of seconds >= 0 (0: no limit)"),
+  seconds = finite(true, " of seconds >= 0"),
+  positive = finite(false, " of seconds > 0"),
   count = function(v)
     local n = whole(v)
     if not n or n <= 0 then return "must be a positive integer" end
@@ -82,11 +79,7 @@ local RULES = {
     local n = whole(v)
     if not n or n < 1 or n > 65535 then return "must be an integer 1..65535" end
   end,
-  amount = function(v)
-    if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
-      return "must be a finite number > 0, not " .. shown(v)
-    end
-  end,
+  amount = finite(false, " > 0"),
   env = function(v)
     if not is_string_map(v) then return "must be a table of string keys to string values" end
     for k in pairs(v) do

@@ -85,16 +85,6 @@ local function wait_alongside(s)
   if s.disconnected then error(Stream.disconnected_error(), 0) end
 end
 
---- The process cannot end while its sandbox is paused: a wait resumes it, as every call
--- on a command does (an attach, for one). The resume goes in a task of its own, so the
--- wait follows at once (a cancel or a disconnect finds it there); a failure of it is the
--- stream's to tell.
-local function resume_for_wait(h, s)
-  if not s.op or s.ended then return end
-  local box = h.commands.box
-  wait.go(function() pcall(box.resume, box) end)
-end
-
 --- Follows the stream to the process's end: through the handle's own task when it
 -- follows, else itself (after another wait's following, if one is under way).
 local function follow_to_end(h, s)
@@ -131,7 +121,9 @@ function Handle:wait(on_stdout, on_stderr)
     errors.raise("InvalidArgumentError", "wait: a command's callback cannot wait for its own command")
   end
   local extra = s:add_callbacks(on_stdout, on_stderr)
-  resume_for_wait(self, s)
+  -- the process cannot end while its sandbox is paused: a wait resumes it, as every call
+  -- on a command does (an attach, for one: a stream not attached needs no resume here)
+  if s.op and not s.ended then self.commands.box:resume_for_wait() end
   local ok, err = pcall(follow_to_end, self, s)
   s:drop_callbacks(extra) -- a wait's callbacks are that wait's: a later one does not call them
   if not ok then error(err, 0) end

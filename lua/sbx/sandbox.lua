@@ -55,6 +55,13 @@ function Sandbox:ensure_open(fname)
   end
 end
 
+--- For a wait on a command, which cannot end while the sandbox is paused: a resume, sent
+-- by a task of its own so that the wait goes on at once (a cancel, a disconnect or a
+-- close still finds it where it waits). A failure of it is left for the wait to tell.
+function Sandbox:resume_for_wait()
+  task.go(function() pcall(self.resume, self) end)
+end
+
 --- For the client's backstops of command timeouts, which sbxd holds while the sandbox is
 -- paused: the sandbox's paused time in all (seconds, a pause under way included) when it
 -- is more than `mark`, else nil (also when sbxd cannot tell: the backstop stands).

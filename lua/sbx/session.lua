@@ -398,13 +398,9 @@ function Session.wait(s)
     errors.raise("InvalidArgumentError", "wait: a session's callback cannot wait for its own session")
   end
   local backstop = math.max(st.request_timeout, 5)
-  -- The process cannot end while its sandbox is paused: a wait resumes it, as every call
-  -- on a command does, in a task of its own (the wait drives the session at once, where a
-  -- cancel or a close finds it); a failure of it is the session's to tell.
-  if st.ended == nil then
-    local box = st.box
-    wait.go(function() pcall(box.resume, box) end)
-  end
+  -- the process cannot end while its sandbox is paused: a wait resumes it, as every call
+  -- on a command does
+  if st.ended == nil then st.box:resume_for_wait() end
   local t = st.opts.timeout
   local deadline = t and t > 0 and st.started_at + t + backstop or nil
   -- sbxd holds the timeout while the sandbox is paused: a pause since the last asking
