@@ -83,7 +83,7 @@ $(B)/unit/%: spec/c/%.c $(CORE_SRC) $(SBXD_SRC) $(HEADERS)
 	  $(LIBS_CORE) $(LIBS_SBXD) $(LIBS_LUA)
 
 # The process layer links without libwebsockets: it knows no HTTP.
-PROC_SRC = $(addprefix csrc/sbxd/,proc.c stdin.c launch.c outlog.c cpusched.c request.c util.c users.c initchan.c initmsg.c initsend.c cgroup.c cgroup_find.c cgroup_fs.c cgroup_delegate.c pty.c writers.c) \
+PROC_SRC = $(addprefix csrc/sbxd/,proc.c stdin.c launch.c outlog.c cpusched.c request.c util.c users.c initchan.c initmsg.c initsend.c cgroup.c cgroup_find.c cgroup_fs.c cgroup_delegate.c pty.c writers.c jbytes.c) \
 	csrc/common/base64.c
 $(B)/unit/test_proc: spec/c/test_proc.c $(PROC_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -53,6 +53,29 @@ describe("process calls", function()
     t:wait()
   end)
 
+  it("lists a long command of UTF-8 text cut at a character, not inside one", function()
+    -- the 4096-byte cut falls inside a 2-byte "é": the one at bytes 4096 and 4097 (11 + 2 * 2042 + 1)
+    local cmd = "sleep 0.4 #" .. ("é"):rep(3000)
+    local t = sbx.go(function() return ctx.box.commands:run(cmd) end)
+    local found
+    assert.is_true(helper.eventually(function()
+      sbx.step(0)
+      found = ctx.box.commands:list()[1]
+      return found ~= nil
+    end, 5), "the list shows the command")
+    assert.are.equal(cmd:sub(1, 4095), found.cmd)
+    t:wait()
+  end)
+
+  it("lists a command and cwd of bytes that are not UTF-8 exactly", function()
+    ctx.box.commands:run("mkdir -p \"$(printf 'd\\351\\377')\"")
+    local cmd = "sleep 0.6 # \xe9\x80\xff"
+    local t, p = running(cmd, { cwd = "/home/user/d\xe9\xff" })
+    assert.are.equal(cmd, p.cmd)
+    assert.are.equal("/home/user/d\xe9\xff", p.cwd)
+    t:wait()
+  end)
+
   it("kills a process by pid: true, then false once it is gone", function()
     local t, p = running("sleep 30; echo never")
     assert.is_true(ctx.box.commands:kill(p.pid))

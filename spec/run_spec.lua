@@ -220,6 +220,22 @@ describe("commands:run", function()
     assert.are.equal([[box|cmd|a b  c|'"$x`|k=v=w||]], r.stdout)
   end)
 
+  it("runs a command, cwd and env values of bytes that are not UTF-8, exactly", function()
+    box.commands:run("mkdir -p \"$(printf '/tmp/d\\351\\377')\"")
+    local r = box.commands:run("printf '%s|%s|' \"$V\" \"$(pwd)\"; printf '\xe9\x80' | od -An -tx1",
+      { cwd = "/tmp/d\xe9\xff", env = { V = "\xfe\xc3(", T = "text" } })
+    assert.are.equal("\xfe\xc3(|/tmp/d\xe9\xff| e9 80\n", r.stdout)
+    assert.are.equal(0, r.exit_code)
+    -- the same when streamed, and when a missing cwd of bytes is quoted in the error
+    local chunks = {}
+    r = box.commands:run("printf '\xff'", { on_stdout = function(c) chunks[#chunks + 1] = c end })
+    assert.are.equal("\xff", table.concat(chunks))
+    assert.are.equal("\xff", r.stdout)
+    local err = helper.error_of(box.commands.run, box.commands, "true", { cwd = "/no/\xe9" })
+    assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+    assert.are.equal("cwd: no such directory '/no/?'", err.message)
+  end)
+
   it("does not leak sbxd's own environment", function()
     local r = box.commands:run("echo ${SBX_SBXD-unset}")
     assert.are.equal("unset\n", r.stdout)
@@ -325,6 +341,11 @@ describe("commands:run", function()
       { "env that is not a map", "true", { env = { "A=1" } }, "env" },
       { "an env value that is not a string", "true", { env = { A = 1 } }, "env" },
       { "an env name with '='", "true", { env = { ["A=B"] = "1" } }, "env" },
+      -- names are text (JSON): bytes that are not UTF-8 cannot be one
+      { "an env name that is not UTF-8", "true", { env = { ["A\xe9"] = "1" } },
+        'invalid variable name "A\\xe9"' },
+      { "a user that is not UTF-8", "true", { user = "r\xff" }, 'must be UTF-8 text, not "r\\xff"' },
+      { "a tag that is not UTF-8", "true", { tag = "\xc3" }, "tag' must be UTF-8 text" },
       { "stdin that is not a string", "true", { stdin = 12 }, "stdin" },
       { "cwd that is not a string", "true", { cwd = true }, "cwd" },
       { "user that is not a string", "true", { user = 0 }, "user" },

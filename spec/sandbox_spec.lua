@@ -49,6 +49,15 @@ describe("sandboxes", function()
     assert.are.equal(a.id, a:info().id)
   end)
 
+  it("takes sandbox env values of bytes that are not UTF-8; refuses metadata that is not text", function()
+    local b <close> = sbx.create { url = server.url, api_key = server.key, env = { B = "\xe9\xff" } }
+    assert.are.equal(" e9 ff\n", b.commands:run("printf %s \"$B\" | od -An -tx1").stdout)
+    local err = helper.error_of(sbx.create, { url = server.url, api_key = server.key,
+      metadata = { k = "\xe9" } })
+    assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+    assert.are.equal([[create: option 'metadata' must be UTF-8 text, not "k" = "\xe9"]], err.message)
+  end)
+
   it("lists the sandboxes whose metadata has every key and value asked, filtered by sbxd", function()
     local a <close> = sbx.create { url = server.url, api_key = server.key,
       metadata = { team = "a b", n = "1" } }

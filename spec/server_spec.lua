@@ -66,6 +66,21 @@ describe("sbxd", function()
       '{"cmd":"true","color":"red"}', 400, "InvalidArgumentError", "color" },
     { "a negative command timeout", "POST", procs, '{"cmd":"true","timeout":-1}', 400,
       "InvalidArgumentError", "timeout" },
+    -- bytes that are not UTF-8 come as {"base64": "..."} (docs/PROTOCOL.md "Bytes in text fields")
+    { "a cmd of bytes that is not base64", "POST", procs, '{"cmd":{"base64":"%%%"}}', 400,
+      "InvalidArgumentError", "'cmd' is not valid base64" },
+    { "a cmd of bytes with a NUL byte", "POST", procs, '{"cmd":{"base64":"YQBi"}}', 400,
+      "InvalidArgumentError", "'cmd' cannot hold a NUL byte" },
+    { "a cmd object with another field", "POST", procs, '{"cmd":{"base64":"YQ==","x":1}}', 400,
+      "InvalidArgumentError", "'cmd' must be a string or {\"base64\": \"...\"}" },
+    { "a cwd object without base64", "POST", procs, '{"cmd":"true","cwd":{}}', 400,
+      "InvalidArgumentError", "'cwd' must be a string or {\"base64\": \"...\"}" },
+    { "an env value of bytes that is not base64", "POST", "/sandboxes", '{"env":{"A":{"base64":7}}}', 400,
+      "InvalidArgumentError", "'env' must be a string or {\"base64\": \"...\"}" },
+    { "an env value of bytes with a NUL byte", "POST", procs, '{"cmd":"true","env":{"A":{"base64":"AA=="}}}',
+      400, "InvalidArgumentError", "'env' cannot hold a NUL byte" },
+    { "metadata of bytes (metadata is text)", "POST", "/sandboxes", '{"metadata":{"k":{"base64":"6Q=="}}}',
+      400, "InvalidArgumentError", "'metadata' values must be strings" },
     { "a body over the limit", "POST", "/sandboxes", '{"metadata":{"k":"' .. ("x"):rep(70000) .. '"}}',
       413, "InvalidArgumentError" },
   }
@@ -81,6 +96,32 @@ describe("sbxd", function()
       assert.are.equal(200, (request(server, "GET", "/sandboxes")))
     end)
   end
+
+  it("takes a cmd, cwd and env values of bytes as base64, and lists them so", function()
+    local b64 = core.b64encode
+    local mkdir = cjson.encode { cmd = { base64 = b64("mkdir -p d\xe9") } }
+    assert.are.equal(200, (request(server, "POST", procs(), mkdir)))
+    local status, body = request(server, "POST", procs(), cjson.encode {
+      cmd = { base64 = b64("printf '%s%s\\n' \"$V\" \"$(pwd)\"") },
+      cwd = { base64 = b64("/home/user/d\xe9") },
+      env = { V = { base64 = b64("\xfe\x80") }, W = "text" } })
+    assert.are.equal(200, status, body)
+    -- one write, so one output event: its data is the base64 of the bytes
+    assert.matches("\ndata: " .. b64("\xfe\x80/home/user/d\xe9\n") .. "\n", body, 1, true)
+    -- a running one's list entry: its cmd and cwd come back as base64 too
+    local cmd = "sleep 30 #\xff"
+    local running = core.request { method = "POST", url = server.url .. procs(), body = cjson.encode {
+      cmd = { base64 = b64(cmd) }, cwd = { base64 = b64("/home/user/d\xe9") } },
+      headers = { "Authorization: Bearer " .. server.key } }
+    local listed
+    for _ = 1, 100 do
+      listed = cjson.decode(select(2, request(server, "GET", procs()))).processes[1]
+      if listed then break end
+    end
+    running:close()
+    assert.are.same({ base64 = b64(cmd) }, listed and listed.cmd)
+    assert.are.same({ base64 = b64("/home/user/d\xe9") }, listed.cwd)
+  end)
 
   it("runs a command with a zero timeout as one without a limit", function()
     local op = core.request { method = "POST", url = server.url .. procs(),

@@ -50,6 +50,16 @@ describe("spawn", function()
     assert.are.equal("a\0b", s.stdout)
   end)
 
+  it("runs a command, cwd and env values of bytes that are not UTF-8, with a pty or without", function()
+    ctx.box.commands:run("mkdir -p \"$(printf '/tmp/s\\351')\"")
+    for _, pty in ipairs { false, true } do
+      local s <close> = ctx.box.commands:spawn("printf '%s|%s|\xe9\xff' \"$V\" \"$(pwd)\"",
+        { cwd = "/tmp/s\xe9", env = { V = "\x80" }, pty = pty and {} or nil })
+      assert.are.equal(0, s:wait().exit_code)
+      assert.are.equal("\x80|/tmp/s\xe9|\xe9\xff", s.stdout)
+    end
+  end)
+
   it("carries 8 MiB through cat in 64 KiB writes, exact", function()
     local s <close> = ctx.box.commands:spawn("cat")
     local chunk = bytes(64 * 1024)

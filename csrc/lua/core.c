@@ -6,6 +6,7 @@
  *
  *   core.now()               monotonic seconds
  *   core.b64encode(s)        standard base64, padded
+ *   core.b64decode(s)        --> the bytes | nil when s is not such base64
  *   core.random_hex(nbytes)  --> 2*nbytes hex digits from getrandom | nil, message
  *   core.mkdtemp(prefix)     --> a new 0700 directory | nil, message
  *   core.VERSION             the protocol's version (protocol.h)
@@ -38,6 +39,22 @@ static int l_b64encode(lua_State *L)
     luaL_Buffer b;
     char *out = luaL_buffinitsize(L, &b, b64_encoded_len(n));
     luaL_pushresultsize(&b, b64_encode((const unsigned char *)s, n, out));
+    return 1;
+}
+
+static int l_b64decode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    luaL_Buffer b;
+    unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &b, b64_decoded_max(n));
+    size_t len = b64_decode(s, n, out);
+    if (len == (size_t)-1) {
+        luaL_pushresultsize(&b, 0);
+        lua_pushnil(L);
+        return 1;
+    }
+    luaL_pushresultsize(&b, len);
     return 1;
 }
 
@@ -81,7 +98,7 @@ static int l_mkdtemp(lua_State *L)
 }
 
 static const luaL_Reg FUNCS[] = {
-    {"now", l_now}, {"b64encode", l_b64encode}, {"random_hex", l_random_hex},
+    {"now", l_now}, {"b64encode", l_b64encode}, {"b64decode", l_b64decode}, {"random_hex", l_random_hex},
     {"mkdtemp", l_mkdtemp}, {NULL, NULL}};
 
 static void set_constants(lua_State *L)

@@ -15,6 +15,7 @@
 #include "pty.h"
 #include "protocol.h"
 #include "cgroup.h"
+#include "jbytes.h"
 #include "initchan.h"
 #include "launch.h"
 #include "stdin.h"
@@ -672,7 +673,12 @@ static char *describe(const struct sbxd_sandbox *box, const struct sbxd_start_re
                             req->tag ? req->tag : ""};
     size_t lens[4], len = 0;
     for (int i = 0; i < 4; i++) len += (lens[i] = strlen(parts[i])) + 1;
-    if (lens[0] > SBX_LIST_CMD_MAX) len -= lens[0] - SBX_LIST_CMD_MAX, lens[0] = SBX_LIST_CMD_MAX;
+    if (lens[0] > SBX_LIST_CMD_MAX) {
+        size_t cut = SBX_LIST_CMD_MAX;
+        /* not inside a UTF-8 character: a command that is text stays text */
+        while (cut > 0 && ((unsigned char)req->cmd[cut] & 0xC0) == 0x80) cut--;
+        len -= lens[0] - cut, lens[0] = cut;
+    }
     char *what = malloc(len), *at = what;
     for (int i = 0; what && i < 4; i++) {
         memcpy(at, parts[i], lens[i]);
@@ -894,8 +900,10 @@ json_t *sbxd_proc_list(struct sbxd_sandbox *box)
         const struct sbxd_proc *p = PROC_OF(n);
         if (p->box != box || !p->pid || p->exited || p->kill_sent) continue;
         const char *tag = described(p, 3);
-        json_array_append_new(list, json_pack("{s:i, s:s, s:s, s:s, s:s?, s:f}", "pid", (int)p->pid, "cmd",
-                                              described(p, 0), "cwd", described(p, 1), "user", described(p, 2),
+        /* cmd and cwd are bytes: text, or {"base64": ...} (jbytes.h) */
+        json_array_append_new(list, json_pack("{s:i, s:o, s:o, s:s, s:s?, s:f}", "pid", (int)p->pid, "cmd",
+                                              sbxd_bytes_json(described(p, 0)), "cwd",
+                                              sbxd_bytes_json(described(p, 1)), "user", described(p, 2),
                                               "tag", *tag ? tag : NULL, "started_at", p->started_at));
     }
     return list;

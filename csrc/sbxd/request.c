@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base64.h"
+#include "jbytes.h"
 #include "protocol.h"
 #include "request.h"
 
@@ -156,7 +157,7 @@ int sbxd_parse_create(const char *body, size_t len, struct sbxd_create_req *out,
     out->timeout = SBX_DEFAULT_LIFETIME;
     if (!(out->root = parse_object(body, len, 1, err))) return -1;
     json_t *r = out->root, *v;
-    if (only_fields(r, FIELDS, err)) goto fail;
+    if (only_fields(r, FIELDS, err) || sbxd_unwrap_bytes_values(json_object_get(r, "env"), "env", err)) goto fail;
     if ((v = json_object_get(r, "env")) && (string_map(v, "env", 1, err) || env_fits(v, err))) goto fail;
     out->env = v;
     if ((v = json_object_get(r, "metadata")) && string_map(v, "metadata", 0, err)) goto fail;
@@ -216,6 +217,13 @@ int sbxd_parse_start(const char *body, size_t len, struct sbxd_start_req *out,
     return rc;
 }
 
+/* A start's fields of bytes (cmd, cwd, env values) as strings, whichever form they came in. */
+static int unwrap_bytes(json_t *r, struct sbxd_err *err)
+{
+    return sbxd_unwrap_bytes_field(r, "cmd", err) || sbxd_unwrap_bytes_field(r, "cwd", err) ||
+           sbxd_unwrap_bytes_values(json_object_get(r, "env"), "env", err);
+}
+
 int sbxd_parse_start_object(json_t *obj, struct sbxd_start_req *out, struct sbxd_err *err)
 {
     static const char *const FIELDS[] = {"cmd", "cwd", "env", "user", "timeout", "idle_timeout", "stdin", "tag",
@@ -225,7 +233,7 @@ int sbxd_parse_start_object(json_t *obj, struct sbxd_start_req *out, struct sbxd
     out->root = json_incref(obj);
     json_t *r = out->root, *v;
     int failed = 0;
-    if (only_fields(r, FIELDS, err)) goto fail;
+    if (only_fields(r, FIELDS, err) || unwrap_bytes(r, err)) goto fail;
     out->cmd = opt_string(r, "cmd", &failed, err);
     if (failed) goto fail;
     if (!out->cmd || !*out->cmd) { bad(err, "'%s' must be a non-empty string", "cmd"); goto fail; }

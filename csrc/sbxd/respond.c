@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "http.h"
+#include "jbytes.h"
 
 /* Writes a whole JSON response; "connection: close" when the connection will not carry
  * another request. */
@@ -33,7 +34,8 @@ int sbxd_reply(struct lws *wsi, int status, json_t *doc)
 
 json_t *sbxd_error_doc(const struct sbxd_err *err)
 {
-    return json_pack("{s:{s:s, s:s}}", "error", "kind", err->kind, "message", err->message);
+    /* a message may quote a path of bytes that are not UTF-8 */
+    return json_pack("{s:{s:s, s:o}}", "error", "kind", err->kind, "message", sbxd_text_json(err->message));
 }
 
 int sbxd_reply_error(struct lws *wsi, const struct sbxd_err *err)

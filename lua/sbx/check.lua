@@ -17,13 +17,20 @@ local function is_string_map(v)
 end
 
 -- Commands, paths, names, env entries and metadata travel as JSON strings, and end up as
--- C strings (an exec's arguments, a path): a NUL byte cannot be in them. Bytes (stdin,
--- a session's writes) are another matter: those are binary-safe.
+-- C strings (an exec's arguments, a path): a NUL byte cannot be in them. Commands, paths
+-- and env values are bytes all the same (any other byte; those that are not UTF-8 travel
+-- as base64: transport.bytes); names and metadata are text. Bytes of stdin and of a
+-- session's writes are another matter: those are binary-safe, NUL included.
 local function nul_in_map(v)
   for k, x in pairs(v) do
     if k:find("%z") then return ("has a key with a NUL byte: %q"):format(k) end
     if x:find("%z") then return ("has a NUL byte in the value of %q"):format(k) end
   end
+end
+
+--- s quoted, its bytes past ASCII as \xNN: a complaint about bytes that are not text shows them.
+local function escaped(s)
+  return (("%q"):format(s):gsub("[\128-\255]", function(c) return ("\\x%02x"):format(c:byte()) end))
 end
 
 --- The integer a number with a whole value stands for (a float too, as for Lua's own
@@ -57,6 +64,12 @@ local RULES = {
     if type(v) ~= "string" then return "must be a string" end
     if v:find("%z") then return NUL_HELD end
   end,
+  -- a name or a label: JSON text, so UTF-8
+  label = function(v)
+    if type(v) ~= "string" then return "must be a string" end
+    if v:find("%z") then return NUL_HELD end
+    if not utf8.len(v) then return "must be UTF-8 text, not " .. escaped(v) end
+  end,
   nonempty = function(v)
     if type(v) ~= "string" or v == "" then return "must be a non-empty string" end
     if v:find("%z") then return NUL_HELD end
@@ -83,12 +96,19 @@ local RULES = {
   env = function(v)
     if not is_string_map(v) then return "must be a table of string keys to string values" end
     for k in pairs(v) do
-      if k == "" or k:find("[=%z]") then return ("has an invalid variable name %q"):format(k) end
+      if k == "" or k:find("[=%z]") or not utf8.len(k) then
+        return ("has an invalid variable name %s"):format(escaped(k))
+      end
     end
     return nul_in_map(v)
   end,
   map = function(v)
     if not is_string_map(v) then return "must be a table of string keys to string values" end
+    for k, x in pairs(v) do
+      if not (utf8.len(k) and utf8.len(x)) then
+        return ("must be UTF-8 text, not %s = %s"):format(escaped(k), escaped(x))
+      end
+    end
     return nul_in_map(v)
   end,
   table = function(v) if type(v) ~= "table" then return "must be a table" end end,

@@ -14,15 +14,15 @@ Commands.__index = Commands
 Commands.__name = "sbx.Commands"
 
 local RUN_OPTIONS = {
-  cwd = "text", env = "env", user = "text", timeout = "duration",
+  cwd = "text", env = "env", user = "label", timeout = "duration",
   request_timeout = "duration", stdin = "string",
-  on_stdout = "function", on_stderr = "function", lines = "boolean", tag = "text",
+  on_stdout = "function", on_stderr = "function", lines = "boolean", tag = "label",
   background = "boolean",
 }
 
 local SPAWN_OPTIONS = {
-  cwd = "text", env = "env", user = "text", timeout = "duration",
-  request_timeout = "duration", on_stdout = "function", on_stderr = "function", tag = "text",
+  cwd = "text", env = "env", user = "label", timeout = "duration",
+  request_timeout = "duration", on_stdout = "function", on_stderr = "function", tag = "label",
   pty = "table",
 }
 
@@ -53,7 +53,8 @@ end
 
 local function start_body(cmd, opts)
   local b = BODY
-  b.cmd, b.cwd, b.env, b.user, b.tag = cmd, opts.cwd, opts.env, opts.user, opts.tag
+  b.cmd, b.cwd, b.env = transport.bytes(cmd), transport.bytes(opts.cwd), transport.bytes_map(opts.env)
+  b.user, b.tag = opts.user, opts.tag
   b.background = opts.background or nil
   local timeout = (opts.timeout or 0) > 0 and opts.timeout or nil
   if streams(opts) then b.idle_timeout = timeout else b.timeout = timeout end
@@ -166,8 +167,9 @@ function Commands:spawn(cmd, opts)
   check.value("spawn", "cmd", cmd, "nonempty")
   opts = check.options("spawn", opts, SPAWN_OPTIONS)
   local timeout = (opts.timeout or 0) > 0 and opts.timeout or nil
-  local start = { cmd = cmd, cwd = opts.cwd, env = opts.env, user = opts.user, tag = opts.tag,
-    timeout = timeout, pty = check_pty(opts.pty) }
+  local start = { cmd = transport.bytes(cmd), cwd = transport.bytes(opts.cwd),
+    env = transport.bytes_map(opts.env), user = opts.user, tag = opts.tag, timeout = timeout,
+    pty = check_pty(opts.pty) }
   local request_timeout = opts.request_timeout or self.box.request_timeout
   return Session.spawn(self, start, opts, { request_timeout = request_timeout })
 end
@@ -184,7 +186,7 @@ function Commands:list()
   local doc = self.box.client:call("GET", self.box:path("/processes"))
   local out = {}
   for i, p in ipairs(type(doc.processes) == "table" and doc.processes or {}) do
-    out[i] = { pid = transport.int(p.pid), cmd = transport.str(p.cmd), cwd = transport.str(p.cwd),
+    out[i] = { pid = transport.int(p.pid), cmd = transport.bytes_of(p.cmd), cwd = transport.bytes_of(p.cwd),
       user = transport.str(p.user), tag = transport.str(p.tag), started_at = tonumber(p.started_at) }
   end
   return out

@@ -260,7 +260,8 @@ function M.create(opts)
   opts = check.options("create", opts, CREATE_OPTIONS)
   local client = client_for(opts)
   local body = {
-    env = opts.env, timeout = opts.timeout, network = opts.network, metadata = opts.metadata,
+    env = transport.bytes_map(opts.env), timeout = opts.timeout, network = opts.network,
+    metadata = opts.metadata,
     memory_mb = opts.memory_mb, pids = opts.pids, cpus = opts.cpus,
   }
   -- sent again after a cut with its key, it makes one sandbox (docs/PROTOCOL.md "A create

@@ -404,4 +404,32 @@ function M.str(v)
   return nil
 end
 
+-- Bytes in JSON (docs/PROTOCOL.md "Bytes in text fields"): a command, a path or an env
+-- value that is not UTF-8 travels as { base64 = "..." }, both ways.
+
+--- s (bytes, or nil) as a start's field takes it.
+function M.bytes(s)
+  if s == nil or utf8.len(s) then return s end
+  return { base64 = core.b64encode(s) }
+end
+
+--- A map of bytes (env) as a request takes it: the same table when every value is UTF-8.
+function M.bytes_map(map)
+  if map == nil then return nil end
+  for _, v in pairs(map) do
+    if not utf8.len(v) then
+      local out = {}
+      for k, x in pairs(map) do out[k] = M.bytes(x) end
+      return out
+    end
+  end
+  return map
+end
+
+--- The bytes a field of an answer stands for: a string, or { base64 = } decoded; else nil.
+function M.bytes_of(v)
+  if type(v) == "table" and type(v.base64) == "string" then return core.b64decode(v.base64) end
+  return M.str(v)
+end
+
 return M
