@@ -194,6 +194,30 @@ describe("a careless client", function()
     other.stop()
   end)
 
+  it("refuses a url that is not one, before any request, and shows no password", function()
+    local form = "must be http(s)://HOST[:PORT][/PATH] or unix:/PATH"
+    for _, case in ipairs {
+      { "localhost:7070", form }, { "http://", form }, { "unix:", form }, { "ftp://x", form },
+      { " http://127.0.0.1:7070", form }, { "http://a b:1", form }, { "http://h:7x", form },
+      { "http://127.0.0.1:99999", "has a port outside 1..65535" },
+      { "http://127.0.0.1:0", "has a port outside 1..65535" },
+      { "http://127.0.0.1:1/sbx?x=1", "must not have a query or a fragment" },
+      { "http://127.0.0.1:1#top", "must not have a query or a fragment" },
+    } do
+      assert_invalid(("url %q %s"):format(case[1], case[2]), sbx.create, { url = case[1], api_key = "k" })
+    end
+    assert_invalid("url must not hold a user or password: give sbxd's key as api_key",
+      sbx.list, { url = "http://me:s3cret@127.0.0.1:1", api_key = "k" })
+  end)
+
+  it("takes a url's scheme in any case, with a run and a session", function()
+    local upper = { url = server.url:gsub("^http:", "HTTP:"), api_key = server.key }
+    local box <close> = sbx.create(upper)
+    assert.are.equal("a\n", box.commands:run("echo a").stdout)
+    local s <close> = box.commands:spawn("echo b")
+    assert.are.equal("b\n", s:wait().stdout)
+  end)
+
   it("leaves no connection to sbxd open in a child the host starts", function()
     -- a child that held one would keep it open after the client let it go, and sbxd
     -- would not see its reader go

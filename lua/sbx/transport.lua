@@ -11,13 +11,40 @@ local M = {}
 local Client = {}
 Client.__index = Client
 
---- Splits "unix:/path" or "http://host:port" into the base URL and the socket path.
+local URL_FORM = "http(s)://HOST[:PORT][/PATH] or unix:/PATH"
+
+--- Why the authority of an http(s) URL (HOST[:PORT]) is not one, or nil. HOST is a name,
+-- an IPv4 address or an IPv6 one in brackets.
+local function bad_authority(authority)
+  local host, port = authority:match("^(%[[%x:%.]+%])(.*)$")
+  if not host then host, port = authority:match("^([%w%.%-_]+)(.*)$") end
+  if not host then return "must be " .. URL_FORM end
+  if port == "" then return nil end
+  local n = tonumber(port:match("^:(%d+)$"))
+  if not n then return "must be " .. URL_FORM end
+  if n < 1 or n > 65535 then return "has a port outside 1..65535" end
+end
+
+--- Splits "unix:/path" or "http(s)://host:port[/path]" into the base URL of requests (its
+-- scheme in lower case, without a trailing "/") and the socket path. A user and password
+-- in the URL are refused without showing them: sbxd's key is api_key.
 local function parse_url(url)
   local path = url:match("^unix:(.+)$")
   if path then return "http://localhost", path end
-  if url:match("^https?://[^/]+") then return (url:gsub("/+$", "")), nil end
-  errors.raise("InvalidArgumentError",
-    ("url %q must be http(s)://HOST:PORT[/PATH] or unix:/PATH"):format(url))
+  local scheme, authority, rest = url:match("^(%a+)://([^/?#]*)(.*)$")
+  scheme = scheme and scheme:lower()
+  local why
+  if scheme ~= "http" and scheme ~= "https" then
+    why = "must be " .. URL_FORM
+  elseif authority:find("@", 1, true) then
+    errors.raise("InvalidArgumentError", "url must not hold a user or password: give sbxd's key as api_key")
+  elseif rest:find("[?#]") then
+    why = "must not have a query or a fragment"
+  else
+    why = bad_authority(authority)
+  end
+  if why then errors.raise("InvalidArgumentError", ("url %q %s"):format(url, why)) end
+  return scheme .. "://" .. authority .. rest:gsub("/+$", ""), nil
 end
 
 --- opts: url (required here), api_key, request_timeout (seconds, 0 = none), embedded
