@@ -423,6 +423,29 @@ describe("API keys", function()
     end)
   end
 
+  it("with inner spaces and UTF-8 work", function()
+    local server = helper.sbxd { key = "k y é/+=" }
+    local box = sbx.create { url = server.url, api_key = server.key }
+    assert.are.equal("hi\n", box.commands:run("echo hi").stdout)
+    local s <close> = box.commands:spawn("echo there")
+    assert.are.equal("there\n", s:wait().stdout)
+    box:close()
+    server.stop()
+  end)
+
+  it("that no header can carry are refused: by sbxd at start, by the client before a request", function()
+    local message = "must have no control character (CR, LF, tab, ...) and no space at either end"
+    for _, key in ipairs { "k\r\nX-Evil: 1", "k\tk", " k", "k ", "k\127" } do
+      local out = helper.sh(("timeout 5 %s --listen 127.0.0.1:0 --api-key %s 2>&1; echo rc=$?"):format(
+        helper.SBXD, helper.q(key)))
+      assert.matches("the API key " .. message, out, 1, true)
+      assert.matches("rc=2$", out)
+      local err = helper.error_of(sbx.create, { url = "http://127.0.0.1:1", api_key = key })
+      assert.are.equal("InvalidArgumentError", err and err.kind, tostring(err))
+      assert.are.equal("api_key " .. message .. ": it is sent in an HTTP header", err.message)
+    end
+  end)
+
   it("over 4096 bytes are refused at start, from --api-key or $SBXD_API_KEY", function()
     local key = ("k"):rep(4097)
     -- (timeout: an sbxd that took the key would run until stopped)

@@ -39,7 +39,7 @@ struct options {
 static const char USAGE[] =
     "usage: sbxd --listen ADDR [options]\n"
     "  --listen ADDR      IPv4:PORT, [IPv6]:PORT, localhost:PORT or unix:PATH (PORT 0: any free); repeatable\n"
-    "  --api-key KEY      bearer key of at most 4096 bytes (default $SBXD_API_KEY); required on TCP\n"
+    "  --api-key KEY      bearer key: at most 4096 bytes, no control character (default $SBXD_API_KEY); required on TCP\n"
     "  --root DIR         where sandbox directories live (default: a fresh temporary dir)\n"
     "  --isolation MODE   bwrap (default: namespaces, an init per sandbox) or none (unisolated)\n"
     "  --bwrap PATH       the bubblewrap program (default: bwrap on PATH)\n"
@@ -61,6 +61,17 @@ static const char USAGE[] =
     "  --quiet            no log output\n"
     "  --version          print the version and exit\n"
     "  --help             print this help and exit\n";
+
+/* Whether a client can send `key` as it is in "Authorization: Bearer KEY": a header
+ * field's value holds no control character, and loses the spaces at its ends. */
+static int key_fits_header(const char *key)
+{
+    size_t n = strlen(key);
+    if (key[0] == ' ' || key[n - 1] == ' ') return 0;
+    for (const unsigned char *c = (const unsigned char *)key; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) return 0;
+    return 1;
+}
 
 static void usage_error(const char *msg)
 {
@@ -197,6 +208,9 @@ static void parse_args(int argc, char **argv, struct sbxd_server *srv, struct op
     if (srv->api_key && !*srv->api_key) srv->api_key = NULL;
     if (srv->api_key && strlen(srv->api_key) > SBXD_KEY_MAX)
         usage_error("the API key is longer than " SBXD_STR(SBXD_KEY_MAX) " bytes");
+    if (srv->api_key && !key_fits_header(srv->api_key))
+        usage_error("the API key must have no control character (CR, LF, tab, ...) and no space at either end:"
+                    " clients send it in an HTTP header");
     if (srv->api_key) srv->api_key = keep_secret((char *)srv->api_key);
     for (int i = 0; i < o->nlisten; i++)
         if (o->listen[i].sa.ss_family != AF_UNIX && !srv->api_key)

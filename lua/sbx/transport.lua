@@ -47,10 +47,20 @@ local function parse_url(url)
   return scheme .. "://" .. authority .. rest:gsub("/+$", ""), nil
 end
 
+--- Refuses a key that cannot go as it is in "Authorization: Bearer KEY" (a header field's
+-- value holds no control character, and loses the spaces at its ends), without showing it.
+local function check_key(key)
+  if key and (key:find("[%c\127]") or key:find("^ ") or key:find(" $")) then
+    errors.raise("InvalidArgumentError", "api_key must have no control character (CR, LF, tab, ...) and no "
+      .. "space at either end: it is sent in an HTTP header")
+  end
+end
+
 --- opts: url (required here), api_key, request_timeout (seconds, 0 = none), embedded
 -- (true: the url is the embedded sbxd's, which is started again when it died).
 function M.new(opts)
   local base, socket = parse_url(opts.url)
+  check_key(opts.api_key)
   return setmetatable({
     url = opts.url, base = base, socket = socket, api_key = opts.api_key,
     request_timeout = opts.request_timeout or 30, made_headers = {}, embedded = opts.embedded,
