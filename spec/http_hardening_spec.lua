@@ -410,6 +410,61 @@ describe("an unauthenticated request", function()
   end)
 end)
 
+describe("a request's Content-Length", function()
+  local server
+
+  setup(function() server = helper.sbxd() end)
+  teardown(function() server.stop() end)
+
+  -- lws would read such a body at a length of its own making: of two lengths, the first
+  -- (a request smuggled in the rest), and for -1 or 20 digits, until its body timeout,
+  -- answering nothing
+  for _, case in ipairs {
+    { "two Content-Length fields", { "Content-Length: 2", "Content-Length: 3" } },
+    { "a negative Content-Length", { "Content-Length: -1" } },
+    { "a Content-Length with a sign", { "Content-Length: +2" } },
+    { "a Content-Length of 20 digits", { "Content-Length: 99999999999999999999" } },
+    { "a Content-Length that is not a number", { "Content-Length: 2x" } },
+  } do
+    it(case[1] .. " gets 400 at once, and nothing is made", function()
+      local before = #sbx.list { url = server.url, api_key = server.key }
+      local c = connect(server)
+      c:settimeout(2) -- the answer comes at once, not at lws's body timeout (5 s)
+      local lines = { "POST /sandboxes HTTP/1.1", "Host: sbxd", "Authorization: Bearer " .. server.key }
+      for _, h in ipairs(case[2]) do lines[#lines + 1] = h end
+      c:send(table.concat(lines, "\r\n") .. "\r\n\r\n{}")
+      local res = assert(read_response(c))
+      assert.are.equal(400, res.status)
+      assert.are.same({ "InvalidArgumentError", "Content-Length must be one number of bytes" },
+        { json_error(res) })
+      assert.are.equal("close", res.headers["connection"])
+      c:close()
+      assert.are.equal(before, #sbx.list { url = server.url, api_key = server.key })
+    end)
+  end
+
+  it("over --max-body (16 MiB here) gets 413 at once, before the body", function()
+    local c = connect(server)
+    c:settimeout(2)
+    c:send(("POST /sandboxes HTTP/1.1\r\nHost: sbxd\r\nAuthorization: Bearer %s\r\n"
+      .. "Content-Length: %d\r\n\r\n{"):format(server.key, 16 * MiB + 1))
+    local res = assert(read_response(c))
+    assert.are.equal(413, res.status)
+    assert.are.same({ "InvalidArgumentError", "request body over the limit" }, { json_error(res) })
+    c:close()
+  end)
+
+  it("with blanks after it is taken", function()
+    local c = connect(server)
+    c:send(("POST /sandboxes HTTP/1.1\r\nHost: sbxd\r\nAuthorization: Bearer %s\r\n"
+      .. "Content-Length: 2 \t\r\n\r\n{}"):format(server.key))
+    local res = assert(read_response(c))
+    assert.are.equal(201, res.status)
+    c:close()
+    sbx.connect(cjson.decode(res.body).id, { url = server.url, api_key = server.key }):kill()
+  end)
+end)
+
 describe("API keys", function()
   for _, len in ipairs { 505, 4096 } do
     it("of " .. len .. " bytes work", function()

@@ -50,6 +50,20 @@ static int body_follows(struct lws *wsi, const struct sbxd_conn *c)
            strtoull(cl, NULL, 10) > 0;
 }
 
+/* The body's length the head gives, when it gives one that is a length: one value, of
+ * digits only, at most 16 of them. -1 for anything else (a sign, a second Content-Length, a
+ * number too long), whose body lws would read at a length of its own making. */
+static long long content_length(struct lws *wsi)
+{
+    char cl[32];
+    int n = lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    while (n > 0 && (cl[n - 1] == ' ' || cl[n - 1] == '\t')) n--; /* lws keeps a value's trailing blanks */
+    if (n <= 0 || n > 16 || lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0) return -1;
+    for (int i = 0; i < n; i++)
+        if (!isdigit((unsigned char)cl[i])) return -1;
+    return strtoll(cl, NULL, 10);
+}
+
 /* Refuses a request on its headers, before any of its body is stored. Without a body
  * it is an ordinary answer. With one, the answer goes out at once, saying the
  * connection closes, and lws reads no more of it: what came with the head is dropped,
@@ -94,6 +108,12 @@ static int on_request(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn
         sbxd_fail(&err, 411, SBX_ERR_INVALID, "a %s needs a Content-Length (0 for no body)",
                   c->method_name);
         return refuse(wsi, srv, c, &err);
+    }
+    if (has_content_length(wsi)) {
+        long long cl = content_length(wsi);
+        if (cl < 0) sbxd_fail(&err, 400, SBX_ERR_INVALID, "Content-Length must be one number of bytes%s", "");
+        else if ((unsigned long long)cl > srv->max_body) sbxd_fail(&err, 413, SBX_ERR_INVALID, "request body over the limit");
+        if (cl < 0 || (unsigned long long)cl > srv->max_body) return refuse(wsi, srv, c, &err);
     }
     c->authorized = 1;
     if (len >= sizeof c->path) c->path_too_long = 1;
