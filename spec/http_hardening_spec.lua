@@ -465,6 +465,35 @@ describe("a request's Content-Length", function()
   end)
 end)
 
+describe("a CONNECT", function()
+  local server
+
+  setup(function() server = helper.sbxd() end)
+  teardown(function() server.stop() end)
+
+  -- lws 4.1 makes a CONNECT's connection a raw tunnel, where no request ever ends: before
+  -- sbxd answered it, it stayed open and unanswered for ever, with a key or without
+  for _, case in ipairs {
+    { "without a key", "" },
+    { "with the key", "Authorization: Bearer %s\r\n" },
+    { "with tunnel bytes after its head", "", "\x16\x03\x01\x00\x05hello" },
+  } do
+    it(case[1] .. " gets 405 and a close at once", function()
+      local c = connect(server)
+      c:settimeout(2)
+      c:send("CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n" .. case[2]:format(server.key)
+        .. "\r\n" .. (case[3] or ""))
+      local res = assert(read_response(c))
+      assert.are.equal(405, res.status)
+      assert.are.same({ "InvalidArgumentError", "CONNECT is not served: sbxd tunnels nothing" },
+        { json_error(res) })
+      assert.are.equal("closed", select(2, rest_of(c)))
+      c:close()
+      assert.are.equal(0, #sbx.list { url = server.url, api_key = server.key }) -- and it serves on
+    end)
+  end
+end)
+
 describe("API keys", function()
   for _, len in ipairs { 505, 4096 } do
     it("of " .. len .. " bytes work", function()

@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include "http.h"
 #include "connwatch.h"
 #include "later.h"
@@ -225,6 +227,24 @@ static int on_closed(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn 
     return 0;
 }
 
+/* lws 4.1 turns a CONNECT request into a raw connection (how it serves a proxy's tunnel),
+ * on which no request ever ends: left so, it stays open and unanswered for ever, key or
+ * none. sbxd tunnels nothing: the answer is a 405 and the close, at once (lws read the
+ * head already: nothing is left unread to reset the connection). */
+static int refuse_tunnel(struct lws *wsi)
+{
+    static const char BODY[] =
+        "{\"error\":{\"kind\":\"" SBX_ERR_INVALID "\",\"message\":\"CONNECT is not served: sbxd tunnels nothing\"}}";
+    char answer[512];
+    int n = snprintf(answer, sizeof answer,
+                     "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\n"
+                     "content-length: %zu\r\nconnection: close\r\n\r\n%s",
+                     sizeof BODY - 1, BODY);
+    if (n > 0 && (size_t)n < sizeof answer)
+        (void)send(lws_get_socket_fd(wsi), answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return -1;
+}
+
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                          void *in, size_t len)
 {
@@ -245,6 +265,8 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         return c ? on_closed(wsi, srv, c) : 0;
+    case LWS_CALLBACK_RAW_ADOPT:
+        return refuse_tunnel(wsi);
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
