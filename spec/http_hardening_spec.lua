@@ -454,6 +454,22 @@ describe("a request's Content-Length", function()
     c:close()
   end)
 
+  it("with Expect: 100-continue gets 100 Continue before its body, then its answer", function()
+    -- curl sends such a head before a body over 1 MiB and waits 1 s for the 100 before it
+    -- sends the body anyway: lws 4.1 sends no 100 by itself
+    local c = connect(server)
+    c:settimeout(3)
+    local body = cjson.encode { metadata = { pad = ("x"):rep(1024 * 1024) } }
+    c:send(("POST /sandboxes HTTP/1.1\r\nHost: sbxd\r\nAuthorization: Bearer %s\r\n"
+      .. "Expect: 100-continue\r\nContent-Length: %d\r\n\r\n"):format(server.key, #body))
+    assert.are.same({ "HTTP/1.1 100 Continue", "" }, { c:receive("*l"), c:receive("*l") })
+    c:send(body)
+    local res = assert(read_response(c))
+    assert.are.equal(201, res.status)
+    c:close()
+    sbx.connect(cjson.decode(res.body).id, { url = server.url, api_key = server.key }):kill()
+  end)
+
   it("with blanks after it is taken", function()
     local c = connect(server)
     c:send(("POST /sandboxes HTTP/1.1\r\nHost: sbxd\r\nAuthorization: Bearer %s\r\n"
