@@ -510,6 +510,35 @@ describe("a CONNECT", function()
   end
 end)
 
+describe("a HEAD", function()
+  local server
+
+  setup(function() server = helper.sbxd() end)
+  teardown(function() server.stop() end)
+
+  -- An answer to a HEAD is its head alone: a body after it would be read as the start of
+  -- the next answer on the connection (a proxy's kept-alive upstream connection too)
+  it("gets heads without bodies, and the connection's next answer is whole", function()
+    local c = connect(server)
+    c:settimeout(2)
+    local auth = "Authorization: Bearer " .. server.key .. "\r\n"
+    for _, case in ipairs {
+      { "/health", "", 200, "11" }, -- a probe's: no key needed, as for GET
+      { "/sandboxes", auth, 405, "72" },
+      { "/sandboxes", "", 401, "77" },
+    } do
+      c:send(("HEAD %s HTTP/1.1\r\nHost: sbxd\r\n%s\r\n"):format(case[1], case[2]))
+      local status, headers = read_head(c)
+      assert.are.equal(case[3], status)
+      assert.are.equal(case[4], headers["content-length"]) -- the length a GET's body would have
+      c:send("GET /health HTTP/1.1\r\nHost: sbxd\r\n\r\n")
+      local res = assert(read_response(c))
+      assert.are.same({ 200, '{"ok":true}' }, { res.status, res.body })
+    end
+    c:close()
+  end)
+end)
+
 describe("API keys", function()
   for _, len in ipairs { 505, 4096 } do
     it("of " .. len .. " bytes work", function()

@@ -5,7 +5,7 @@
 #include "proc.h"
 #include "sbxd.h"
 
-enum sbxd_method { SBXD_GET = 1, SBXD_POST, SBXD_DELETE, SBXD_PUT, SBXD_PATCH, SBXD_OTHER };
+enum sbxd_method { SBXD_GET = 1, SBXD_POST, SBXD_DELETE, SBXD_PUT, SBXD_PATCH, SBXD_HEAD, SBXD_OTHER };
 
 /* lws per-connection memory: no uv handles in here (lws frees it on its own schedule).
  * It lives for one request: lws frees it when the transaction completes. */

@@ -4,12 +4,14 @@
 #include "jbytes.h"
 
 /* Writes a whole JSON response; "connection: close" when the connection will not carry
- * another request. */
+ * another request. The answer to a HEAD is the head alone (its Content-Length the
+ * body's): a body after it would be read as the start of the next answer. */
 static int write_json(struct lws *wsi, int status, json_t *doc, int closing)
 {
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     size_t len = text ? strlen(text) : 0;
+    size_t body_len = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0 ? 0 : len;
     unsigned char *buf = malloc(LWS_PRE + 512 + len);
     if (!buf) return free(text), -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = start + 512;
@@ -18,8 +20,8 @@ static int write_json(struct lws *wsi, int status, json_t *doc, int closing)
         (!closing || !lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
                                                    (const unsigned char *)"close", 5, &p, end)) &&
         !lws_finalize_write_http_header(wsi, start, &p, end) &&
-        lws_write(wsi, (unsigned char *)memcpy(start, text ? text : "", len), len,
-                  LWS_WRITE_HTTP_FINAL) == (int)len)
+        lws_write(wsi, (unsigned char *)memcpy(start, text ? text : "", body_len), body_len,
+                  LWS_WRITE_HTTP_FINAL) == (int)body_len)
         rc = 0;
     free(text);
     free(buf);

@@ -476,7 +476,7 @@ int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c)
     if (c->too_big) return reply_fail(wsi, 413, SBX_ERR_INVALID, "request body over the limit");
     if (c->path_too_long) return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
     if (!strcmp(c->path, "/health")) {
-        if (c->method == SBXD_GET) return health(wsi, srv);
+        if (c->method == SBXD_GET || c->method == SBXD_HEAD) return health(wsi, srv);
         return reply_fail(wsi, 405, SBX_ERR_INVALID, "method not allowed");
     }
     if (!strcmp(c->path, "/sandboxes")) {

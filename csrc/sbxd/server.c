@@ -24,7 +24,7 @@ static enum sbxd_method method_of(struct lws *wsi, const char **name)
         {WSI_TOKEN_GET_URI, SBXD_GET, "GET"},          {WSI_TOKEN_POST_URI, SBXD_POST, "POST"},
         {WSI_TOKEN_DELETE_URI, SBXD_DELETE, "DELETE"}, {WSI_TOKEN_PUT_URI, SBXD_PUT, "PUT"},
         {WSI_TOKEN_PATCH_URI, SBXD_PATCH, "PATCH"},    {WSI_TOKEN_OPTIONS_URI, SBXD_OTHER, "OPTIONS"},
-        {WSI_TOKEN_HEAD_URI, SBXD_OTHER, "HEAD"}};
+        {WSI_TOKEN_HEAD_URI, SBXD_HEAD, "HEAD"}};
     for (size_t i = 0; i < sizeof TOKENS / sizeof *TOKENS; i++)
         if (lws_hdr_total_length(wsi, TOKENS[i].token)) return *name = TOKENS[i].name, TOKENS[i].m;
     *name = "";
@@ -87,11 +87,11 @@ static int refuse(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c,
     return 0;
 }
 
-/* GET /health is answered without the key: an orchestrator's probe has none to send,
- * and the answer tells nothing of any sandbox. */
+/* GET (or HEAD) /health is answered without the key: an orchestrator's probe has none
+ * to send, and the answer tells nothing of any sandbox. */
 static int is_health(const struct sbxd_conn *c, const char *path, size_t len)
 {
-    return c->method == SBXD_GET && len == 7 && memcmp(path, "/health", 7) == 0;
+    return (c->method == SBXD_GET || c->method == SBXD_HEAD) && len == 7 && memcmp(path, "/health", 7) == 0;
 }
 
 /* A client that sent "Expect: 100-continue" (curl does before a body over 1 MiB) waits
