@@ -69,6 +69,13 @@ void sbxd_head_limits(struct lws_context_creation_info *info);
 /* A path or query over SBXD_URI_MAX (414) or a header field over SBXD_FIELD_MAX (431):
  * -1 with err set; else 0. */
 int sbxd_head_refused(struct lws *wsi, struct sbxd_err *err);
+/* A request's framing (framing.c). Content-Length (present) that is not one number of
+ * bytes (400), or over max_body (413): -1 with err set; else 0. */
+int sbxd_body_length_refused(struct lws *wsi, size_t max_body, struct sbxd_err *err);
+/* "100 Continue" to a request whose head was accepted, if it asked for one. */
+void sbxd_continue_if_expected(struct lws *wsi);
+/* The answer to a CONNECT, which lws has made a raw connection: 405; returns -1 (close). */
+int sbxd_refuse_tunnel(struct lws *wsi);
 /* Routes a complete request. Returns the value the lws callback must return. */
 int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c);
 /* The route of `path` takes its body as raw bytes (a process's stdin), not JSON. */

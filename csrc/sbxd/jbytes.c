@@ -9,15 +9,19 @@ static json_t *bytes_of(json_t *wrapped, const char *field, struct sbxd_err *err
 {
     json_t *b64 = json_object_get(wrapped, "base64");
     if (json_object_size(wrapped) != 1 || !json_is_string(b64))
-        return sbxd_fail(err, 400, SBX_ERR_INVALID, "'%s' must be a string or {\"base64\": \"...\"}", field), NULL;
+        return sbxd_fail(err, 400, SBX_ERR_INVALID, "'%s' must be a string or {\"base64\": \"...\"}",
+                         field), NULL;
     size_t n = json_string_length(b64);
     unsigned char *raw = malloc(b64_decoded_max(n) + 1);
     if (!raw) return sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory"), NULL;
     size_t len = b64_decode(json_string_value(b64), n, raw);
     json_t *s = NULL;
-    if (len == (size_t)-1) sbxd_fail(err, 400, SBX_ERR_INVALID, "'%s' is not valid base64", field);
-    else if (memchr(raw, '\0', len)) sbxd_fail(err, 400, SBX_ERR_INVALID, "'%s' cannot hold a NUL byte", field);
-    else if (!(s = json_stringn_nocheck((const char *)raw, len))) sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
+    if (len == (size_t)-1)
+        sbxd_fail(err, 400, SBX_ERR_INVALID, "'%s' is not valid base64", field);
+    else if (memchr(raw, '\0', len))
+        sbxd_fail(err, 400, SBX_ERR_INVALID, "'%s' cannot hold a NUL byte", field);
+    else if (!(s = json_stringn_nocheck((const char *)raw, len)))
+        sbxd_fail(err, 500, SBX_ERR_SANDBOX, "out of memory");
     free(raw);
     return s;
 }

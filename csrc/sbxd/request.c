@@ -157,7 +157,8 @@ int sbxd_parse_create(const char *body, size_t len, struct sbxd_create_req *out,
     out->timeout = SBX_DEFAULT_LIFETIME;
     if (!(out->root = parse_object(body, len, 1, err))) return -1;
     json_t *r = out->root, *v;
-    if (only_fields(r, FIELDS, err) || sbxd_unwrap_bytes_values(json_object_get(r, "env"), "env", err)) goto fail;
+    if (only_fields(r, FIELDS, err)) goto fail;
+    if (sbxd_unwrap_bytes_values(json_object_get(r, "env"), "env", err)) goto fail;
     if ((v = json_object_get(r, "env")) && (string_map(v, "env", 1, err) || env_fits(v, err))) goto fail;
     out->env = v;
     if ((v = json_object_get(r, "metadata")) && string_map(v, "metadata", 0, err)) goto fail;

@@ -4,9 +4,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <stdio.h>
-#include <sys/socket.h>
 #include "http.h"
 #include "connwatch.h"
 #include "later.h"
@@ -53,20 +50,6 @@ static int body_follows(struct lws *wsi, const struct sbxd_conn *c)
            strtoull(cl, NULL, 10) > 0;
 }
 
-/* The body's length the head gives, when it gives one that is a length: one value, of
- * digits only, at most 16 of them. -1 for anything else (a sign, a second Content-Length, a
- * number too long), whose body lws would read at a length of its own making. */
-static long long content_length(struct lws *wsi)
-{
-    char cl[32];
-    int n = lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-    while (n > 0 && (cl[n - 1] == ' ' || cl[n - 1] == '\t')) n--; /* lws keeps a value's trailing blanks */
-    if (n <= 0 || n > 16 || lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0) return -1;
-    for (int i = 0; i < n; i++)
-        if (!isdigit((unsigned char)cl[i])) return -1;
-    return strtoll(cl, NULL, 10);
-}
-
 /* Refuses a request on its headers, before any of its body is stored. Without a body
  * it is an ordinary answer. With one, the answer goes out at once, saying the
  * connection closes, and lws reads no more of it: what came with the head is dropped,
@@ -94,18 +77,6 @@ static int is_health(const struct sbxd_conn *c, const char *path, size_t len)
     return (c->method == SBXD_GET || c->method == SBXD_HEAD) && len == 7 && memcmp(path, "/health", 7) == 0;
 }
 
-/* A client that sent "Expect: 100-continue" (curl does before a body over 1 MiB) waits
- * for "100 Continue" before its body, or a while (curl: 1 s); lws 4.1 sends none. Once the
- * head is accepted, sbxd does, itself: nothing else has been written on the transaction. */
-static int continue_if_expected(struct lws *wsi)
-{
-    static const char CONTINUE[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    char expect[32];
-    if (lws_hdr_copy(wsi, expect, sizeof expect, WSI_TOKEN_HTTP_EXPECT) > 0 && !strcasecmp(expect, "100-continue"))
-        (void)send(lws_get_socket_fd(wsi), CONTINUE, sizeof CONTINUE - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    return 0;
-}
-
 /* The head is complete: its size, its key and its body's length are checked before
  * anything else. */
 static int on_request(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c,
@@ -124,17 +95,16 @@ static int on_request(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn
                   c->method_name);
         return refuse(wsi, srv, c, &err);
     }
-    if (has_content_length(wsi)) {
-        long long cl = content_length(wsi);
-        if (cl < 0) sbxd_fail(&err, 400, SBX_ERR_INVALID, "Content-Length must be one number of bytes%s", "");
-        else if ((unsigned long long)cl > srv->max_body) sbxd_fail(&err, 413, SBX_ERR_INVALID, "request body over the limit");
-        if (cl < 0 || (unsigned long long)cl > srv->max_body) return refuse(wsi, srv, c, &err);
-    }
+    if (has_content_length(wsi) && sbxd_body_length_refused(wsi, srv->max_body, &err))
+        return refuse(wsi, srv, c, &err);
     c->authorized = 1;
     if (len >= sizeof c->path) c->path_too_long = 1;
     else memcpy(c->path, path, len);
     /* A request with a body is answered once the body is in, so it never stays unread. */
-    if (body_follows(wsi, c)) return continue_if_expected(wsi);
+    if (body_follows(wsi, c)) {
+        sbxd_continue_if_expected(wsi);
+        return 0;
+    }
     return sbxd_route(wsi, srv, c);
 }
 
@@ -240,24 +210,6 @@ static int on_closed(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn 
     return 0;
 }
 
-/* lws 4.1 turns a CONNECT request into a raw connection (how it serves a proxy's tunnel),
- * on which no request ever ends: left so, it stays open and unanswered for ever, key or
- * none. sbxd tunnels nothing: the answer is a 405 and the close, at once (lws read the
- * head already: nothing is left unread to reset the connection). */
-static int refuse_tunnel(struct lws *wsi)
-{
-    static const char BODY[] =
-        "{\"error\":{\"kind\":\"" SBX_ERR_INVALID "\",\"message\":\"CONNECT is not served: sbxd tunnels nothing\"}}";
-    char answer[512];
-    int n = snprintf(answer, sizeof answer,
-                     "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\n"
-                     "content-length: %zu\r\nconnection: close\r\n\r\n%s",
-                     sizeof BODY - 1, BODY);
-    if (n > 0 && (size_t)n < sizeof answer)
-        (void)send(lws_get_socket_fd(wsi), answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    return -1;
-}
-
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                          void *in, size_t len)
 {
@@ -279,7 +231,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_CLOSED_HTTP:
         return c ? on_closed(wsi, srv, c) : 0;
     case LWS_CALLBACK_RAW_ADOPT:
-        return refuse_tunnel(wsi);
+        return sbxd_refuse_tunnel(wsi);
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }

@@ -1,0 +1,65 @@
+/* How a request is framed, where lws 4.1 leaves it to its user: the length of its body,
+ * the 100 Continue a client may wait for, and a CONNECT, which lws turns into a tunnel. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include "http.h"
+#include "protocol.h"
+
+/* The body's length the head gives, when it gives one that is a length: one value, of
+ * digits only, at most 16 of them. -1 for anything else (a sign, a second
+ * Content-Length, a number too long), whose body lws would read at a length of its own
+ * making: of two, the first (the rest read as the next request); for -1, until its body
+ * timeout, answering nothing. */
+static long long content_length(struct lws *wsi)
+{
+    char cl[32];
+    int n = lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    while (n > 0 && (cl[n - 1] == ' ' || cl[n - 1] == '\t')) n--; /* lws keeps trailing blanks */
+    if (n <= 0 || n > 16 || lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0) return -1;
+    for (int i = 0; i < n; i++)
+        if (!isdigit((unsigned char)cl[i])) return -1;
+    return strtoll(cl, NULL, 10);
+}
+
+int sbxd_body_length_refused(struct lws *wsi, size_t max_body, struct sbxd_err *err)
+{
+    long long len = content_length(wsi);
+    if (len < 0) return sbxd_fail(err, 400, SBX_ERR_INVALID, "Content-Length must be one number of bytes");
+    if ((unsigned long long)len > max_body)
+        return sbxd_fail(err, 413, SBX_ERR_INVALID, "request body over the limit");
+    return 0;
+}
+
+/* A client that sent "Expect: 100-continue" (curl does before a body over 1 MiB) waits
+ * for "100 Continue" before its body, or a while (curl: 1 s); lws sends none. Nothing
+ * else has been written on the transaction yet. */
+void sbxd_continue_if_expected(struct lws *wsi)
+{
+    static const char CONTINUE[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    char expect[32];
+    int n = lws_hdr_copy(wsi, expect, sizeof expect, WSI_TOKEN_HTTP_EXPECT);
+    if (n > 0 && !strcasecmp(expect, "100-continue"))
+        (void)send(lws_get_socket_fd(wsi), CONTINUE, sizeof CONTINUE - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* lws turns a CONNECT request into a raw connection (how it serves a proxy's tunnel) and
+ * hands it to the first protocol, on which no request ever ends: left so, it stays open
+ * and unanswered for ever, key or none. sbxd tunnels nothing: a 405, then the close (lws
+ * read the head already: nothing is left unread to reset the connection). */
+int sbxd_refuse_tunnel(struct lws *wsi)
+{
+    static const char BODY[] = "{\"error\":{\"kind\":\"" SBX_ERR_INVALID
+                               "\",\"message\":\"CONNECT is not served: sbxd tunnels nothing\"}}";
+    char answer[512];
+    int n = snprintf(answer, sizeof answer,
+                     "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\n"
+                     "content-length: %zu\r\nconnection: close\r\n\r\n%s",
+                     sizeof BODY - 1, BODY);
+    if (n > 0 && (size_t)n < sizeof answer)
+        (void)send(lws_get_socket_fd(wsi), answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return -1;
+}
