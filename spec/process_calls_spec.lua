@@ -40,22 +40,8 @@ describe("process calls", function()
     t:wait()
   end)
 
-  it("lists a long command by its first 4096 bytes", function()
-    local cmd = "sleep 0.4 #" .. ("x"):rep(5000)
-    local t = sbx.go(function() return ctx.box.commands:run(cmd) end)
-    local found
-    assert.is_true(helper.eventually(function()
-      sbx.step(0)
-      found = ctx.box.commands:list()[1]
-      return found ~= nil
-    end, 5))
-    assert.are.equal(cmd:sub(1, 4096), found.cmd)
-    t:wait()
-  end)
-
-  it("lists a long command of UTF-8 text cut at a character, not inside one", function()
-    -- the 4096-byte cut falls inside a 2-byte "é": the one at bytes 4096 and 4097 (11 + 2 * 2042 + 1)
-    local cmd = "sleep 0.4 #" .. ("é"):rep(3000)
+  --- Runs `cmd` in a task; returns the task and the list's entry once it shows one.
+  local function first_listed(cmd)
     local t = sbx.go(function() return ctx.box.commands:run(cmd) end)
     local found
     assert.is_true(helper.eventually(function()
@@ -63,6 +49,20 @@ describe("process calls", function()
       found = ctx.box.commands:list()[1]
       return found ~= nil
     end, 5), "the list shows the command")
+    return t, found
+  end
+
+  it("lists a long command by its first 4096 bytes", function()
+    local cmd = "sleep 0.4 #" .. ("x"):rep(5000)
+    local t, found = first_listed(cmd)
+    assert.are.equal(cmd:sub(1, 4096), found.cmd)
+    t:wait()
+  end)
+
+  it("lists a long command of UTF-8 text cut at a character, not inside one", function()
+    -- the 4096-byte cut falls inside a 2-byte "é": the one at bytes 4096 and 4097 (11 + 2 * 2042 + 1)
+    local cmd = "sleep 0.4 #" .. ("é"):rep(3000)
+    local t, found = first_listed(cmd)
     assert.are.equal(cmd:sub(1, 4095), found.cmd)
     t:wait()
   end)
