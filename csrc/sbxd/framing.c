@@ -36,13 +36,14 @@ int sbxd_body_length_refused(struct lws *wsi, size_t max_body, struct sbxd_err *
 
 /* A client that sent "Expect: 100-continue" (curl does before a body over 1 MiB) waits
  * for "100 Continue" before its body, or a while (curl: 1 s); lws sends none. Nothing
- * else has been written on the transaction yet. */
+ * of this transaction has been written yet; the 100 goes straight to the socket unless
+ * lws still holds bytes of an earlier answer (they go first: the client then waits). */
 void sbxd_continue_if_expected(struct lws *wsi)
 {
     static const char CONTINUE[] = "HTTP/1.1 100 Continue\r\n\r\n";
     char expect[32];
     int n = lws_hdr_copy(wsi, expect, sizeof expect, WSI_TOKEN_HTTP_EXPECT);
-    if (n > 0 && !strcasecmp(expect, "100-continue"))
+    if (n > 0 && !strcasecmp(expect, "100-continue") && !lws_partial_buffered(wsi))
         (void)send(lws_get_socket_fd(wsi), CONTINUE, sizeof CONTINUE - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
@@ -59,7 +60,7 @@ int sbxd_refuse_tunnel(struct lws *wsi)
                      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\n"
                      "content-length: %zu\r\nconnection: close\r\n\r\n%s",
                      sizeof BODY - 1, BODY);
-    if (n > 0 && (size_t)n < sizeof answer)
+    if (n > 0 && (size_t)n < sizeof answer && !lws_partial_buffered(wsi))
         (void)send(lws_get_socket_fd(wsi), answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     return -1;
 }
