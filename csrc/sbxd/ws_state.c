@@ -3,6 +3,7 @@
  * ask to send it; whether the connection is read; a close, an error status; the process
  * it reads, and the writer it owns. These call none of those files. */
 #include "protocol.h"
+#include "jbytes.h"
 #include "ws.h"
 
 int sbxd_ws_has_news(const struct sbxd_ws *s)
@@ -41,15 +42,19 @@ void sbxd_ws_close(struct sbxd_ws *s, int code, const char *reason)
 {
     if (s->close_code) return; /* the first close stands */
     s->close_code = code;
-    sbx_ws_set_reason(s->close_reason, reason);
+    /* a close's reason is UTF-8 text (RFC 6455); a message may quote a path of bytes */
+    json_t *text = sbxd_text_json(reason);
+    sbx_ws_set_reason(s->close_reason, text ? json_string_value(text) : "");
+    json_decref(text);
     sbxd_ws_update_rx(s);
     lws_callback_on_writable(s->wsi);
 }
 
 void sbxd_ws_fail(struct sbxd_ws *s, const struct sbxd_err *err)
 {
-    json_t *doc = json_pack("{s:s, s:{s:s, s:s, s:i}}", "type", "error", "error", "kind", err->kind, "message",
-                            err->message, "status", err->status);
+    /* (a message may quote a path of bytes that are not UTF-8: shown as '?') */
+    json_t *doc = json_pack("{s:s, s:{s:s, s:o, s:i}}", "type", "error", "error", "kind", err->kind, "message",
+                            sbxd_text_json(err->message), "status", err->status);
     if (!s->error && !s->close_code) s->error = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     sbxd_ws_close(s, err->status >= 500 ? SBX_WS_SERVER_ERROR : SBX_WS_POLICY, err->message);

@@ -169,7 +169,7 @@ local function on_closed(st, ev)
   if e then
     st.server_error = nil
     if not st.pid and e.status and start_cut(st, e.message, e.status) then return end
-    return fail(st, e.kind, e.message)
+    return fail(st, e.kind, e.message, { status = e.status }) -- the status a POST start would get
   end
   if ev.code == 1003 or ev.code == 1008 or ev.code == 1009 or ev.code == 1011 then
     return fail(st, "SandboxError", ("sbxd closed the session (%d): %s"):format(ev.code, ev.reason))
