@@ -216,7 +216,10 @@ function Commands:send_stdin(pid, data)
   pid = check.value("send_stdin", "pid", pid, "count")
   check.value("send_stdin", "data", data, "string")
   local path, client = self.box:path("/processes/" .. pid .. "/stdin"), self.box.client
-  if data == "" then return client:call_keyed("POST", path, data, true) end -- (the checks alone)
+  if data == "" then -- (sbxd's checks alone: an unknown pid, a closed stdin)
+    client:call_keyed("POST", path, data, true)
+    return
+  end
   local piece, at = STDIN_PIECE, 1
   while at <= #data do
     local ok, err = pcall(client.call_keyed, client, "POST", path, data:sub(at, at + piece - 1), true)
