@@ -210,6 +210,13 @@ describe("a careless client", function()
       sbx.list, { url = "http://me:s3cret@127.0.0.1:1", api_key = "k" })
   end)
 
+  it("names the route sbxd does not have when a url's path is wrong", function()
+    -- (a proxy's path given with sbxd's own address, say)
+    local err = helper.error_of(sbx.create, { url = server.url .. "/sbx", api_key = server.key })
+    assert.are.same({ "NotFoundError", "no such route: POST /sbx/sandboxes", 404 },
+      { err and err.kind, err and err.message, err and err.status })
+  end)
+
   it("takes a url's scheme in any case, with a run and a session", function()
     local upper = { url = server.url:gsub("^http:", "HTTP:"), api_key = server.key }
     local box <close> = sbx.create(upper)

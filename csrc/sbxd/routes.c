@@ -17,6 +17,15 @@ static int reply_fail(struct lws *wsi, int status, const char *kind, const char 
     return sbxd_reply_error(wsi, &err);
 }
 
+/* A 404 that names the request: a client whose URL has a wrong path (a proxy's prefix
+ * given to sbxd itself, say) sees which path missed. */
+static int no_route(struct lws *wsi, const struct sbxd_conn *c)
+{
+    struct sbxd_err err;
+    sbxd_fail(&err, 404, SBX_ERR_NOT_FOUND, "no such route: %s %.100s", c->method_name, c->path);
+    return sbxd_reply_error(wsi, &err);
+}
+
 /* One `key=KEY` of a query (frag, n bytes) into `key`; 0, or -1 with err set. */
 static int take_key(const char *frag, int n, char key[SBXD_WRITER_ID_MAX + 1], struct sbxd_err *err)
 {
@@ -417,7 +426,7 @@ static int route_sandbox(struct lws *wsi, struct sbxd_server *srv, struct sbxd_c
     int known = !strcmp(rest, "") || !strcmp(rest, "/timeout") || !strcmp(rest, "/processes") ||
                 !strcmp(rest, "/processes/signal") || !strcmp(rest, "/pause") || !strcmp(rest, "/resume") ||
                 (pid > 0 && known_action(action));
-    if (!known) return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
+    if (!known) return no_route(wsi, c);
     struct sbxd_sandbox *box = sbxd_sandbox_find(srv, id);
     if (!box) {
         struct sbxd_err err;
@@ -492,5 +501,5 @@ int sbxd_route(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn *c)
                           "this route is a WebSocket: a GET with Upgrade: websocket and subprotocol " SBX_WS_PROTOCOL);
     if (split_sandbox_path(c->path, id, sizeof id, &rest) == 0)
         return route_sandbox(wsi, srv, c, id, rest);
-    return reply_fail(wsi, 404, SBX_ERR_NOT_FOUND, "no such route");
+    return no_route(wsi, c);
 }
