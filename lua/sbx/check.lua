@@ -57,17 +57,20 @@ local function finite(zero_ok, what)
   end
 end
 
+--- A string without a NUL (bytes that end up as a C string).
+local function text(v)
+  if type(v) ~= "string" then return "must be a string" end
+  if v:find("%z") then return NUL_HELD end
+end
+
 -- Each rule returns nil when the value is acceptable, else the complaint.
 local RULES = {
   string = function(v) if type(v) ~= "string" then return "must be a string" end end,
-  text = function(v)
-    if type(v) ~= "string" then return "must be a string" end
-    if v:find("%z") then return NUL_HELD end
-  end,
+  text = text,
   -- a name or a label: JSON text, so UTF-8
   label = function(v)
-    if type(v) ~= "string" then return "must be a string" end
-    if v:find("%z") then return NUL_HELD end
+    local why = text(v)
+    if why then return why end
     if not utf8.len(v) then return "must be UTF-8 text, not " .. escaped(v) end
   end,
   nonempty = function(v)

@@ -51,10 +51,16 @@ local function feeds_stdin(opts)
   return opts.stdin ~= nil and #opts.stdin > STDIN_IN_START
 end
 
+--- Puts a start's command fields in `t` (a run's body, a session's start), the bytes
+-- among them as JSON takes them (transport.bytes); returns t.
+local function put_command(t, cmd, opts)
+  t.cmd, t.cwd, t.env = transport.bytes(cmd), transport.bytes(opts.cwd), transport.bytes_map(opts.env)
+  t.user, t.tag = opts.user, opts.tag
+  return t
+end
+
 local function start_body(cmd, opts)
-  local b = BODY
-  b.cmd, b.cwd, b.env = transport.bytes(cmd), transport.bytes(opts.cwd), transport.bytes_map(opts.env)
-  b.user, b.tag = opts.user, opts.tag
+  local b = put_command(BODY, cmd, opts)
   b.background = opts.background or nil
   local timeout = (opts.timeout or 0) > 0 and opts.timeout or nil
   if streams(opts) then b.idle_timeout = timeout else b.timeout = timeout end
@@ -167,9 +173,7 @@ function Commands:spawn(cmd, opts)
   check.value("spawn", "cmd", cmd, "nonempty")
   opts = check.options("spawn", opts, SPAWN_OPTIONS)
   local timeout = (opts.timeout or 0) > 0 and opts.timeout or nil
-  local start = { cmd = transport.bytes(cmd), cwd = transport.bytes(opts.cwd),
-    env = transport.bytes_map(opts.env), user = opts.user, tag = opts.tag, timeout = timeout,
-    pty = check_pty(opts.pty) }
+  local start = put_command({ timeout = timeout, pty = check_pty(opts.pty) }, cmd, opts)
   local request_timeout = opts.request_timeout or self.box.request_timeout
   return Session.spawn(self, start, opts, { request_timeout = request_timeout })
 end
