@@ -430,9 +430,7 @@ describe("a request's Content-Length", function()
       local before = #sbx.list { url = server.url, api_key = server.key }
       local c = connect(server)
       c:settimeout(2) -- the answer comes at once, not at lws's body timeout (5 s)
-      local lines = { "POST /sandboxes HTTP/1.1", "Host: sbxd", "Authorization: Bearer " .. server.key }
-      for _, h in ipairs(case[2]) do lines[#lines + 1] = h end
-      c:send(table.concat(lines, "\r\n") .. "\r\n\r\n{}")
+      c:send(request("POST", "/sandboxes", { key = server.key, headers = case[2] }) .. "{}")
       local res = assert(read_response(c))
       assert.are.equal(400, res.status)
       assert.are.same({ "InvalidArgumentError", "Content-Length must be one number of bytes" },
@@ -446,8 +444,8 @@ describe("a request's Content-Length", function()
   it("over --max-body (16 MiB here) gets 413 at once, before the body", function()
     local c = connect(server)
     c:settimeout(2)
-    c:send(("POST /sandboxes HTTP/1.1\r\nHost: sbxd\r\nAuthorization: Bearer %s\r\n"
-      .. "Content-Length: %d\r\n\r\n{"):format(server.key, 16 * MiB + 1))
+    local too_long = { "Content-Length: " .. 16 * MiB + 1 }
+    c:send(request("POST", "/sandboxes", { key = server.key, headers = too_long }) .. "{")
     local res = assert(read_response(c))
     assert.are.equal(413, res.status)
     assert.are.same({ "InvalidArgumentError", "request body over the limit" }, { json_error(res) })
@@ -460,8 +458,8 @@ describe("a request's Content-Length", function()
     local c = connect(server)
     c:settimeout(3)
     local body = cjson.encode { metadata = { pad = ("x"):rep(1024 * 1024) } }
-    c:send(("POST /sandboxes HTTP/1.1\r\nHost: sbxd\r\nAuthorization: Bearer %s\r\n"
-      .. "Expect: 100-continue\r\nContent-Length: %d\r\n\r\n"):format(server.key, #body))
+    c:send(request("POST", "/sandboxes", { key = server.key,
+      headers = { "Expect: 100-continue", "Content-Length: " .. #body } }))
     assert.are.same({ "HTTP/1.1 100 Continue", "" }, { c:receive("*l"), c:receive("*l") })
     c:send(body)
     local res = assert(read_response(c))
@@ -472,8 +470,7 @@ describe("a request's Content-Length", function()
 
   it("with blanks after it is taken", function()
     local c = connect(server)
-    c:send(("POST /sandboxes HTTP/1.1\r\nHost: sbxd\r\nAuthorization: Bearer %s\r\n"
-      .. "Content-Length: 2 \t\r\n\r\n{}"):format(server.key))
+    c:send(request("POST", "/sandboxes", { key = server.key, headers = { "Content-Length: 2 \t" } }) .. "{}")
     local res = assert(read_response(c))
     assert.are.equal(201, res.status)
     c:close()
@@ -490,15 +487,14 @@ describe("a CONNECT", function()
   -- lws 4.1 makes a CONNECT's connection a raw tunnel, where no request ever ends: before
   -- sbxd answered it, it stayed open and unanswered for ever, with a key or without
   for _, case in ipairs {
-    { "without a key", "" },
-    { "with the key", "Authorization: Bearer %s\r\n" },
-    { "with tunnel bytes after its head", "", "\x16\x03\x01\x00\x05hello" },
+    { "without a key", false },
+    { "with the key", true },
+    { "with tunnel bytes after its head", false, "\x16\x03\x01\x00\x05hello" },
   } do
     it(case[1] .. " gets 405 and a close at once", function()
       local c = connect(server)
       c:settimeout(2)
-      c:send("CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n" .. case[2]:format(server.key)
-        .. "\r\n" .. (case[3] or ""))
+      c:send(request("CONNECT", "example.org:443", { key = case[2] and server.key }) .. (case[3] or ""))
       local res = assert(read_response(c))
       assert.are.equal(405, res.status)
       assert.are.same({ "InvalidArgumentError", "CONNECT is not served: sbxd tunnels nothing" },
@@ -521,17 +517,16 @@ describe("a HEAD", function()
   it("gets heads without bodies, and the connection's next answer is whole", function()
     local c = connect(server)
     c:settimeout(2)
-    local auth = "Authorization: Bearer " .. server.key .. "\r\n"
     for _, case in ipairs {
-      { "/health", "", 200, "11" }, -- a probe's: no key needed, as for GET
-      { "/sandboxes", auth, 405, "72" },
-      { "/sandboxes", "", 401, "77" },
+      { "/health", nil, 200, "11" }, -- a probe's: no key needed, as for GET
+      { "/sandboxes", server.key, 405, "72" },
+      { "/sandboxes", nil, 401, "77" },
     } do
-      c:send(("HEAD %s HTTP/1.1\r\nHost: sbxd\r\n%s\r\n"):format(case[1], case[2]))
+      c:send(request("HEAD", case[1], { key = case[2] }))
       local status, headers = read_head(c)
       assert.are.equal(case[3], status)
       assert.are.equal(case[4], headers["content-length"]) -- the length a GET's body would have
-      c:send("GET /health HTTP/1.1\r\nHost: sbxd\r\n\r\n")
+      c:send(request("GET", "/health"))
       local res = assert(read_response(c))
       assert.are.same({ 200, '{"ok":true}' }, { res.status, res.body })
     end
