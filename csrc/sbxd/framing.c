@@ -53,14 +53,19 @@ void sbxd_continue_if_expected(struct lws *wsi)
  * read the head already: nothing is left unread to reset the connection). */
 int sbxd_refuse_tunnel(struct lws *wsi)
 {
-    static const char BODY[] = "{\"error\":{\"kind\":\"" SBX_ERR_INVALID
-                               "\",\"message\":\"CONNECT is not served: sbxd tunnels nothing\"}}";
-    char answer[512];
+    struct sbxd_err err;
+    sbxd_fail(&err, 405, SBX_ERR_INVALID, "CONNECT is not served: sbxd tunnels nothing");
+    /* the body of every refusal; the head by hand, as lws writes none on a raw connection */
+    json_t *doc = sbxd_error_doc(&err);
+    char body[256], answer[512];
+    size_t len = doc ? json_dumpb(doc, body, sizeof body, JSON_COMPACT) : 0;
+    json_decref(doc);
+    if (len == 0 || len > sizeof body || lws_partial_buffered(wsi)) return -1;
     int n = snprintf(answer, sizeof answer,
                      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\n"
-                     "content-length: %zu\r\nconnection: close\r\n\r\n%s",
-                     sizeof BODY - 1, BODY);
-    if (n > 0 && (size_t)n < sizeof answer && !lws_partial_buffered(wsi))
+                     "content-length: %zu\r\nconnection: close\r\n\r\n%.*s",
+                     len, (int)len, body);
+    if (n > 0 && (size_t)n < sizeof answer)
         (void)send(lws_get_socket_fd(wsi), answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     return -1;
 }
