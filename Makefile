@@ -11,18 +11,18 @@ LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 BINDIR  ?= $(PREFIX)/bin
 
 CC      ?= gcc
-PKGS     = libcurl libuv libwebsockets jansson
+PKGS     = libcurl libuv libwebsockets jansson libcrypto
 CFLAGS  ?= -O2 -g
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CPPFLAGS_ALL = -Icsrc/common -Icsrc/core $(shell pkg-config --cflags lua$(LUA_VERSION) libcurl libuv libwebsockets jansson 2>/dev/null)
-LIBS_CORE = $(shell pkg-config --libs libcurl libuv libwebsockets 2>/dev/null)
+LIBS_CORE = $(shell pkg-config --libs libcurl libuv libwebsockets libcrypto 2>/dev/null)
 LIBS_SBXD = $(shell pkg-config --libs libuv libwebsockets jansson 2>/dev/null)
 LIBS_LUA  = $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null)
 
 # Debian packages the build, the tests, the examples and the demo need.
 DEB_PKGS = build-essential pkg-config clang lua5.4 liblua5.4-dev lua-cjson lua-busted lua-ldoc \
 	lua-check lua-argparse luarocks libcurl4-openssl-dev libuv1-dev libwebsockets-dev \
-	libwebsockets-evlib-uv libjansson-dev bubblewrap procps lua-cqueues lua-luv \
+	libwebsockets-evlib-uv libjansson-dev libssl-dev bubblewrap procps lua-cqueues lua-luv \
 	lua-socket iproute2 curl strace websocketd nginx-light python3 lua-yaml openssl
 
 COMMON_SRC = $(wildcard csrc/common/*.c)

@@ -12,7 +12,7 @@ installed beside the module, with sbx-init (the first process in each sandbox) b
 sbxd. With no url, the module starts a private sbxd per process. The `sbx` command (a
 command line for sandboxes and their commands) is installed in the tree's bin.
 Needs lua-cjson and argparse at run time and, to build, libcurl, libuv, libwebsockets
-(with its libuv event library) and jansson development files. Offline, with lua-cjson and
+(with its libuv event library), OpenSSL and jansson development files. Offline, with lua-cjson and
 argparse from the system's packages (Debian: lua-cjson, lua-argparse), install with
 --deps-mode none: luarocks then does not look for them in its own trees.
 ]],
@@ -29,6 +29,7 @@ external_dependencies = {
   LIBUV = { header = "uv.h" },
   LIBWEBSOCKETS = { header = "libwebsockets.h" },
   JANSSON = { header = "jansson.h" },
+  OPENSSL = { header = "openssl/x509v3.h" },
 }
 build = {
   type = "make",

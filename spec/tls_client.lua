@@ -66,8 +66,13 @@ print("list " .. at_once(function() sbx.list { url = url, api_key = key, request
 
 -- A WebSocket over TLS on its own, as spawn makes it: the server's certificate is
 -- checked against the CA certificates trusted, and against the name in the URL.
-local host, port = url:match("^https://([^:/]+):(%d+)")
-local s = core.session { address = "127.0.0.1", port = tonumber(port), host = host .. ":" .. port, tls = true,
+local hostport = url:match("^https://([^/]+)")
+local address, port = hostport:match("^%[(.+)%]:(%d+)$") -- an IPv6 address
+if not address then
+  address, port = hostport:match("^([^:]+):(%d+)$")
+  if address == "localhost" then address = "127.0.0.1" end
+end
+local s = core.session { address = address, port = tonumber(port), host = hostport, tls = true,
                          authorization = "Bearer " .. key, path = "/health" }
 local seen
 local deadline = core.now() + 10

@@ -1,20 +1,20 @@
 -- sbxd behind nginx speaking TLS (deploy/nginx/sbx-nginx-conf.sh --tls-cert/--tls-key, as
 -- a TLS ingress does): https:// requests and wss:// sessions, with the server's
 -- certificate checked. Real nginx, real sbxd, and certificates made here by openssl (a CA
--- of the spec's own, and a certificate for "localhost" it signed). The client runs in a
+-- of the spec's own, and a certificate for "localhost" and the address ::1 it signed). The client runs in a
 -- process of its own (spec/tls_client.lua) whose SSL_CERT_FILE says what it trusts.
 local helper = require "helper"
 
 local q = helper.q
 
---- A CA, and a certificate for localhost signed by it, in dir.
+--- A CA, and a certificate for localhost and ::1 signed by it, in dir.
 local function make_certificates(dir)
   local d = q(dir)
   helper.sh(("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=sbx-spec-ca "
     .. "-keyout ca.key -out ca.pem 2>/dev/null && "
     .. "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key "
     .. "-out server.csr 2>/dev/null && "
-    .. "printf 'subjectAltName=DNS:localhost\\n' > ext && "
+    .. "printf 'subjectAltName=DNS:localhost,IP:::1\\n' > ext && "
     .. "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
     .. "-extfile ext -out server.pem 2>/dev/null"):format(d))
   assert(helper.read_file(dir .. "/server.pem"), "openssl made no certificate")
@@ -42,9 +42,10 @@ describe("sbxd behind nginx with TLS", function()
     make_certificates(dir)
     node = helper.sbxd { args = { "--node", "0" } }
     local port = helper.free_port()
-    helper.sh(("mkdir -p %s/tmp && deploy/nginx/sbx-nginx-conf.sh --listen 127.0.0.1:%d --prefix %s "
-      .. "--workers 1 --tls-cert %s/server.pem --tls-key %s/server.key --node %s > %s/nginx.conf")
-      :format(q(dir), port, q(dir), q(dir), q(dir), node.url:match("^http://(.+)$"), q(dir)))
+    helper.sh(("mkdir -p %s/tmp && deploy/nginx/sbx-nginx-conf.sh --listen 127.0.0.1:%d "
+      .. "--listen '[::1]:%d' --prefix %s --workers 1 --tls-cert %s/server.pem "
+      .. "--tls-key %s/server.key --node %s > %s/nginx.conf")
+      :format(q(dir), port, port, q(dir), q(dir), q(dir), node.url:match("^http://(.+)$"), q(dir)))
     nginx = helper.nginx(dir)
     nginx.start()
     url = ("https://localhost:%d"):format(port)
@@ -71,6 +72,18 @@ describe("sbxd behind nginx with TLS", function()
     assert.matches("^connect NotFoundError ", lines[5])
     assert.are.equal("list ok", lines[6])
     -- the bare WebSocket to /health: TLS up, then no upgrade (not a session's path)
+    assert.matches("^wss error ", lines[7])
+    assert.is_nil(lines[7]:find("certificate", 1, true), out)
+  end)
+
+  it("runs and spawns over https and wss at an IPv6 address its certificate names", function()
+    local lines, out = client(dir .. "/ca.pem", (url:gsub("localhost", "[::1]")))
+    assert.are.same({
+      'run "a\\0b" "err\\n" 3',
+      'spawn "ping\\0\\n" "done\\n" 0',
+      'pty "got typed\\r\\n"',
+      "create ok",
+    }, { lines[1], lines[2], lines[3], lines[4] }, out)
     assert.matches("^wss error ", lines[7])
     assert.is_nil(lines[7]:find("certificate", 1, true), out)
   end)
@@ -106,6 +119,18 @@ describe("sbxd behind nginx with TLS", function()
     for i, call in ipairs { "create", "connect", "list" } do
       assert.matches("^" .. call .. " SandboxError .*SSL: no alternative certificate subject name matches "
         .. "target host name '127.0.0.1'$", lines[i])
+    end
+    assert.are.equal(REFUSED, lines[4])
+  end)
+
+  it("refuses a certificate that does not name the IPv6 address in the URL", function()
+    -- ::ffff:127.0.0.1 reaches nginx's IPv4 listener; the certificate names ::1 only
+    local lines, out, err = client(dir .. "/ca.pem", (url:gsub("localhost", "[::ffff:127.0.0.1]")))
+    assert.are.equal(4, #lines, out)
+    assert.are.equal("", err)
+    for i, call in ipairs { "create", "connect", "list" } do
+      assert.matches("^" .. call .. " SandboxError .*SSL: no alternative certificate subject name matches "
+        .. "target host name '::ffff:127.0.0.1'$", lines[i])
     end
     assert.are.equal(REFUSED, lines[4])
   end)

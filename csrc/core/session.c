@@ -1,4 +1,5 @@
 #include "session.h"
+#include "tlshost.h"
 #include "wsctx.h"
 
 #include <arpa/inet.h>
@@ -14,12 +15,14 @@
 
 /* OpenSSL's verdict on one certificate of the server's chain (`ok`: its preverify_ok).
  * lws passes OpenSSL's store, not the session, as this callback's user: the session is
- * the connection's. A refusal is noted so that the failure says why. */
-static int on_cert_verified(struct lws *wsi, size_t ok)
+ * the connection's. A refusal is noted so that the failure says why. The one verdict
+ * overruled is lws' own host mismatch for an IPv6 address (tlshost.h): the address is
+ * checked instead, and the error cleared when the certificate names it. */
+static int on_cert_verified(struct lws *wsi, void *x509_ctx, size_t ok)
 {
     struct sbx_session *s = wsi ? lws_wsi_user(wsi) : NULL;
-    if (s && !ok) s->cert_refused = 1;
-    return 0; /* OpenSSL's verdict stands */
+    if (s && !ok && !sbx_tls_ipv6_host_named(x509_ctx, s->host)) s->cert_refused = 1;
+    return 0; /* OpenSSL's verdict stands, or the error cleared is its verdict now */
 }
 
 static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -672,7 +675,7 @@ static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
                         void *in, size_t len)
 {
     if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
-        return on_cert_verified(wsi, len);
+        return on_cert_verified(wsi, user, len);
     struct sbx_session *s = user;
     if (!s) /* let go of: it closes */
         return reason == LWS_CALLBACK_CLIENT_WRITEABLE || reason == LWS_CALLBACK_TIMER ? -1 : 0;

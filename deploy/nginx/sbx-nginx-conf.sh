@@ -1,7 +1,7 @@
 #!/bin/sh
 # Writes, on stdout, the nginx configuration that puts many sbxd behind one URL.
 #
-#   sbx-nginx-conf.sh --listen ADDR [--prefix DIR] [--workers N]
+#   sbx-nginx-conf.sh --listen ADDR [--listen ADDR ...] [--prefix DIR] [--workers N]
 #                     [--resolver ADDR [--any NAME:PORT]] [--shutdown-timeout TIME]
 #                     [--tls-cert FILE --tls-key FILE] --node ADDR [--node ADDR ...]
 #
@@ -32,7 +32,8 @@
 # the requests they hold, streams and sessions included, for at most --shutdown-timeout
 # (an nginx time, default 10s), then close what is left. A client sees such a close as
 # any cut: it attaches again, through a new worker, from the last byte it has.
-# --tls-cert and --tls-key (PEM files, both or neither) make the listener HTTPS: clients
+# Each --listen is an address nginx listens on (an IPv4 and an IPv6 one, say: [::1]:8443).
+# --tls-cert and --tls-key (PEM files, both or neither) make the listeners HTTPS: clients
 # use https:// and wss://, and nginx speaks plain HTTP to the nodes, as in Kubernetes
 # behind a TLS ingress.
 # --prefix DIR puts nginx's pid file, logs and temporary files under DIR (an nginx run
@@ -40,7 +41,7 @@
 set -eu
 
 usage() {
-  echo "usage: $0 --listen ADDR [--prefix DIR] [--workers N] [--resolver ADDR [--any NAME:PORT]]" \
+  echo "usage: $0 --listen ADDR... [--prefix DIR] [--workers N] [--resolver ADDR [--any NAME:PORT]]" \
     "[--shutdown-timeout TIME] [--tls-cert FILE --tls-key FILE] --node ADDR..." >&2
   exit 2
 }
@@ -49,7 +50,7 @@ listen= prefix= workers=auto resolver= any= shutdown_timeout=10s nodes= count=0 
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || usage
   case $1 in
-    --listen) listen=$2 ;;
+    --listen) listen="$listen $2" ;;
     --prefix) prefix=$2 ;;
     --workers) workers=$2 ;;
     --resolver) resolver=$2 ;;
@@ -176,16 +177,16 @@ cat <<EOF
 
     server {
 EOF
+for addr in $listen; do
+  if [ -n "$cert" ]; then printf '        listen %s ssl;\n' "$addr"; else printf '        listen %s;\n' "$addr"; fi
+done
 if [ -n "$cert" ]; then
   cat <<EOF
-        listen $listen ssl;
         ssl_certificate $cert;
         ssl_certificate_key $key;
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_session_cache shared:sbx_tls:1m;
 EOF
-else
-  printf '        listen %s;\n' "$listen"
 fi
 cat <<EOF
         default_type application/json;
