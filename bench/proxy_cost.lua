@@ -10,7 +10,8 @@
 --    once each way, one right after the other, and gives a ratio of the two; the verdict
 --    is the median of the rounds' ratios (a slow moment of the machine then costs one
 --    round, not the kind it happened to hit). The medians of each kind's MB/s are shown
---    too.
+--    too. Each round also streams direct a second time: the ratio of those two, the same
+--    stream twice, is what this machine's noise alone makes of a ratio.
 -- Also the CPU seconds per GB nginx's worker and sbxd spent on the stream.
 -- arg[1]: create samples of each kind (default 200); arg[2]: MiB per stream (default 256);
 -- arg[3]: stream rounds (default 9).
@@ -69,21 +70,22 @@ local function sse_sample(opts, id, pids)
   return SIZE / 1e6 / tonumber(seconds), cpu
 end
 
---- Rounds of `sample(kind)` for direct and nginx, alternating which goes first; prints
--- the medians, the CPU of sbxd and nginx's worker per GB, and the median of the rounds'
--- ratios.
+--- Rounds of `sample(kind)` for direct and nginx, alternating which goes first, and
+-- direct once more ("again", the control); prints the medians, the CPU of sbxd and
+-- nginx's worker per GB, and the median of the rounds' ratios, nginx's and the control's.
 local function compare(title, sample)
-  local rates, cpu = { direct = {}, nginx = {} }, { direct = { 0, 0 }, nginx = { 0, 0 } }
-  local ratios = {}
+  local rates, cpu = { direct = {}, nginx = {}, again = {} }, { direct = { 0, 0 }, nginx = { 0, 0 } }
+  local ratios, control = {}, {}
   sample("direct"); sample("nginx") -- warm
   for round = 1, ROUNDS do
-    local order = round % 2 == 1 and { "direct", "nginx" } or { "nginx", "direct" }
+    local order = round % 2 == 1 and { "direct", "nginx", "again" } or { "nginx", "direct", "again" }
     for _, kind in ipairs(order) do
-      local rate, used = sample(kind)
+      local rate, used = sample(kind == "again" and "direct" or kind)
       rates[kind][round] = rate
-      cpu[kind][1], cpu[kind][2] = cpu[kind][1] + used[1], cpu[kind][2] + used[2]
+      if cpu[kind] then cpu[kind][1], cpu[kind][2] = cpu[kind][1] + used[1], cpu[kind][2] + used[2] end
     end
     ratios[round] = rates.nginx[round] / rates.direct[round]
+    control[round] = rates.again[round] / rates.direct[round]
   end
   local gb = ROUNDS * SIZE / 1e9
   print(("%s, %d MiB, %d rounds of each, alternating"):format(title, SIZE // MIB, ROUNDS))
@@ -95,6 +97,9 @@ local function compare(title, sample)
   local r = helper.summary(ratios)
   print(("  via nginx / direct  x%.2f, the median of the rounds' ratios (target >= 0.90);"
     .. " lowest x%.2f, highest x%.2f"):format(r.median, r.min, r.max))
+  local a = helper.summary(control)
+  print(("  direct again / direct  x%.2f, the same stream twice (the noise); lowest x%.2f, highest x%.2f")
+    :format(a.median, a.min, a.max))
 end
 
 local c = cluster.start(1)
