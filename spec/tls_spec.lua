@@ -61,14 +61,14 @@ describe("sbxd behind nginx with TLS", function()
     helper.sh("rm -rf " .. q(dir))
   end)
 
+  --- What the client's first four lines say when everything worked.
+  local WORKED = {
+    'run "a\\0b" "err\\n" 3', 'spawn "ping\\0\\n" "done\\n" 0', 'pty "got typed\\r\\n"', "create ok",
+  }
+
   it("runs and spawns over https and wss when the client trusts the server's CA", function()
     local lines, out = client(dir .. "/ca.pem")
-    assert.are.same({
-      'run "a\\0b" "err\\n" 3',
-      'spawn "ping\\0\\n" "done\\n" 0',
-      'pty "got typed\\r\\n"',
-      "create ok",
-    }, { lines[1], lines[2], lines[3], lines[4] }, out)
+    assert.are.same(WORKED, { lines[1], lines[2], lines[3], lines[4] }, out)
     assert.matches("^connect NotFoundError ", lines[5])
     assert.are.equal("list ok", lines[6])
     -- the bare WebSocket to /health: TLS up, then no upgrade (not a session's path)
@@ -78,12 +78,7 @@ describe("sbxd behind nginx with TLS", function()
 
   it("runs and spawns over https and wss at an IPv6 address its certificate names", function()
     local lines, out = client(dir .. "/ca.pem", (url:gsub("localhost", "[::1]")))
-    assert.are.same({
-      'run "a\\0b" "err\\n" 3',
-      'spawn "ping\\0\\n" "done\\n" 0',
-      'pty "got typed\\r\\n"',
-      "create ok",
-    }, { lines[1], lines[2], lines[3], lines[4] }, out)
+    assert.are.same(WORKED, { lines[1], lines[2], lines[3], lines[4] }, out)
     assert.matches("^wss error ", lines[7])
     assert.is_nil(lines[7]:find("certificate", 1, true), out)
   end)
@@ -112,26 +107,25 @@ describe("sbxd behind nginx with TLS", function()
     assert.are.equal(REFUSED, lines[4])
   end)
 
-  it("refuses a certificate that does not name the host in the URL", function()
-    local lines, out, err = client(dir .. "/ca.pem", (url:gsub("localhost", "127.0.0.1")))
+  --- The client's lines at the URL with `host` for localhost, each call refused for a
+  -- certificate that does not name `name`.
+  local function assert_name_refused(host, name)
+    local lines, out, err = client(dir .. "/ca.pem", (url:gsub("localhost", host)))
     assert.are.equal(4, #lines, out)
     assert.are.equal("", err)
     for i, call in ipairs { "create", "connect", "list" } do
       assert.matches("^" .. call .. " SandboxError .*SSL: no alternative certificate subject name matches "
-        .. "target host name '127.0.0.1'$", lines[i])
+        .. "target host name '" .. name:gsub("%p", "%%%0") .. "'$", lines[i])
     end
     assert.are.equal(REFUSED, lines[4])
+  end
+
+  it("refuses a certificate that does not name the host in the URL", function()
+    assert_name_refused("127.0.0.1", "127.0.0.1")
   end)
 
   it("refuses a certificate that does not name the IPv6 address in the URL", function()
     -- ::ffff:127.0.0.1 reaches nginx's IPv4 listener; the certificate names ::1 only
-    local lines, out, err = client(dir .. "/ca.pem", (url:gsub("localhost", "[::ffff:127.0.0.1]")))
-    assert.are.equal(4, #lines, out)
-    assert.are.equal("", err)
-    for i, call in ipairs { "create", "connect", "list" } do
-      assert.matches("^" .. call .. " SandboxError .*SSL: no alternative certificate subject name matches "
-        .. "target host name '::ffff:127.0.0.1'$", lines[i])
-    end
-    assert.are.equal(REFUSED, lines[4])
+    assert_name_refused("[::ffff:127.0.0.1]", "::ffff:127.0.0.1")
   end)
 end)
