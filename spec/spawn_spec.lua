@@ -178,6 +178,9 @@ describe("spawn", function()
       local err = helper.error_of(s.kill, s, bad)
       assert.are.equal("InvalidArgumentError", err and err.kind, tostring(bad))
     end
+    assert.are.equal("kill: unknown signal \"SIG\\xff\"", helper.error_of(s.kill, s, "SIG\xff").message)
+    assert.are.equal("kill: sig must be a signal name or number, not a table",
+      helper.error_of(s.kill, s, {}).message)
   end)
 
   it("kills the process when a <close> session leaves its scope", function()

@@ -120,6 +120,9 @@ local RULES = {
 -- What a value that passed its rule is used as, where that differs from the value.
 local NORMAL = { count = whole, winsize = whole }
 
+--- s quoted for a message, its bytes past ASCII as \xNN.
+M.escaped = escaped
+
 --- Checks one value against a rule name; `what` names it in the message. Returns the
 -- value as it is to be used (a count as an integer).
 function M.value(fname, what, v, rule)

@@ -439,8 +439,10 @@ function Session.kill(s, sig)
     if not sig or sig < 1 or sig > 64 then
       errors.raise("InvalidArgumentError", "kill: a signal number is an integer 1..64")
     end
-  elseif type(sig) ~= "string" or not (SIGNALS[sig] or SIGNALS["SIG" .. sig]) then
-    errors.raise("InvalidArgumentError", ("kill: unknown signal %s"):format(tostring(sig)))
+  elseif type(sig) ~= "string" then
+    errors.raise("InvalidArgumentError", "kill: sig must be a signal name or number, not a " .. type(sig))
+  elseif not (SIGNALS[sig] or SIGNALS["SIG" .. sig]) then
+    errors.raise("InvalidArgumentError", "kill: unknown signal " .. check.escaped(sig))
   elseif not SIGNALS[sig] then
     sig = "SIG" .. sig
   end
