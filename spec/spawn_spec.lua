@@ -123,6 +123,21 @@ describe("spawn", function()
     assert.matches("43 132\r\n$", r.stdout)
   end)
 
+  it("gets every byte a command on a pty printed before it exited", function()
+    -- the pty's master reports a hangup once the command exits, while its last output may
+    -- still be on its way to the master: that output comes all the same (each of these
+    -- sessions lost its tail about every other time when the hangup ended the reads)
+    local lines = {}
+    for i = 1, 30000 do lines[i] = i .. "\r\n" end
+    local want = table.concat(lines) .. "END\r\n"
+    for _ = 1, 10 do
+      local s <close> = ctx.box.commands:spawn("seq 1 30000; echo END", { pty = { cols = 80, rows = 24 } })
+      local r = s:wait()
+      assert.are.equal(#want, #r.stdout)
+      assert.are.equal(want, r.stdout)
+    end
+  end)
+
   it("interrupts sleep with ^C on a pty", function()
     -- once "ready" shows, the shell runs on the terminal: ^C reaches its process group (the
     -- shell execs sleep: a shell that forks a command may lose a SIGINT that comes as the

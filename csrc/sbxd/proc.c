@@ -30,6 +30,7 @@ static void close_handle(void *h)
 static void progress(struct sbxd_proc *p);
 static void mark_exited(struct sbxd_proc *p, int status);
 static void drain_if_reading(struct sbxd_proc *p);
+static void drain(struct sbxd_proc *p, uv_pipe_t **slot, enum sbxd_channel ch);
 static void start_refused(struct sbxd_proc *p, const struct sbxd_err *refusal);
 static void still_speaking(struct sbxd_proc *p);
 static void keep_log(struct sbxd_proc *p, enum sbxd_channel ch, const void *bytes, size_t n);
@@ -124,9 +125,17 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         still_speaking(p);
         reading_changed(p);
     } else if (n < 0) {
-        if ((uv_pipe_t *)s == p->out) p->out = NULL;
-        else p->err = NULL;
-        close_handle(s);
+        uv_pipe_t **slot = (uv_pipe_t *)s == p->out ? &p->out : &p->err;
+        /* A pty's master reports a hangup as soon as the last slave closes, while what
+         * the command wrote last may still be on its way to the master (the kernel
+         * moves it later); libuv takes a hangup after a short read for the end and
+         * reads no further. Reading the master to its own end gets those bytes. */
+        if (p->pty) {
+            drain(p, slot, SBXD_STDOUT);
+        } else {
+            *slot = NULL;
+            close_handle(s);
+        }
         /* Both pipes closed: the command has most likely just exited. Reaping it here
          * sends the end event without waiting a loop turn for SIGCHLD. */
         int status;
