@@ -120,22 +120,18 @@ void sbxd_proc_resume(struct sbxd_proc *p)
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct sbxd_proc *p = s->data;
+    int is_out = (uv_pipe_t *)s == p->out;
     if (n > 0) {
-        log_read(p, s, (uv_pipe_t *)s == p->out ? SBXD_STDOUT : SBXD_STDERR, buf, (size_t)n);
+        log_read(p, s, is_out ? SBXD_STDOUT : SBXD_STDERR, buf, (size_t)n);
         still_speaking(p);
         reading_changed(p);
     } else if (n < 0) {
-        uv_pipe_t **slot = (uv_pipe_t *)s == p->out ? &p->out : &p->err;
-        /* A pty's master reports a hangup as soon as the last slave closes, while what
-         * the command wrote last may still be on its way to the master (the kernel
-         * moves it later); libuv takes a hangup after a short read for the end and
-         * reads no further. Reading the master to its own end gets those bytes. */
-        if (p->pty) {
-            drain(p, slot, SBXD_STDOUT);
-        } else {
-            *slot = NULL;
-            close_handle(s);
-        }
+        /* The end libuv reports is read to the descriptor's own end: a pty's master
+         * reports a hangup as soon as the last slave closes, while what the command wrote
+         * last may still be on its way to the master (the kernel moves it later), and
+         * libuv takes a hangup after a short read for the end. (A pipe with no writer
+         * has nothing more: its read finds the end at once.) */
+        drain(p, is_out ? &p->out : &p->err, is_out ? SBXD_STDOUT : SBXD_STDERR);
         /* Both pipes closed: the command has most likely just exited. Reaping it here
          * sends the end event without waiting a loop turn for SIGCHLD. */
         int status;
