@@ -177,9 +177,9 @@ cat <<EOF
 
     server {
 EOF
-for addr in $listen; do
-  if [ -n "$cert" ]; then printf '        listen %s ssl;\n' "$addr"; else printf '        listen %s;\n' "$addr"; fi
-done
+ssl=
+[ -z "$cert" ] || ssl=' ssl'
+for addr in $listen; do printf '        listen %s%s;\n' "$addr" "$ssl"; done
 if [ -n "$cert" ]; then
   cat <<EOF
         ssl_certificate $cert;
