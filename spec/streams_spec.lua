@@ -80,6 +80,9 @@ describe("streaming", function()
     -- step takes up to 1 MiB of output (the stream's 256 KiB of undrained events pause it
     -- first). A host's step(0) keeps the frame's 32 KiB. core.step is counted here; the
     -- output is collected as well as handed to the callback, so every byte is checked.
+    -- A blocking step takes what has come, which depends on how fast sbxd writes on this
+    -- machine, so the main chunk is held to what no frame loop can do: fewer steps than
+    -- one of 32 KiB each.
     local core = require "sbx.core"
     local step, steps = core.step, 0
     core.step = function(...)
@@ -93,7 +96,7 @@ describe("streaming", function()
       local r = ctx.box.commands:run(cmd, { on_stdout = count })
       assert.are.equal(size, got)
       assert.are.equal(size, #r.stdout)
-      assert.is_true(steps < size / (128 * 1024), ("%d steps in the main chunk"):format(steps))
+      assert.is_true(steps < size / (32 * 1024), ("%d steps in the main chunk"):format(steps))
       steps, got = 0, 0
       local t = sbx.go(function() return ctx.box.commands:run(cmd, { on_stdout = count }) end)
       while t:status() == "running" do sbx.step(0) end
