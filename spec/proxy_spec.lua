@@ -150,8 +150,9 @@ describe("a node SIGKILLed behind nginx", function()
       local err = helper.error_of(victim.commands.run, victim.commands, "echo hi")
       local took = core.now() - t0
       assert.are.same({ "SandboxError", 502, "sbxd node 1 is down" }, { err.kind, err.status, err.message })
-      -- nginx's connect timeout is 2 s: a refused connection is told at once, not waited out
-      assert.is_true(took < 0.1, ("took %.3f s"):format(took))
+      -- nginx's connect timeout is 2 s: a refused connection is told at once, not waited
+      -- out (a bound well under 2 s, so that a loaded machine's pauses do not count)
+      assert.is_true(took < 1, ("took %.3f s"):format(took))
     end
     local err = helper.error_of(sbx.connect, victim.id, c.opts)
     assert.are.same({ "SandboxError", 502 }, { err.kind, err.status })
