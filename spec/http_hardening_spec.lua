@@ -8,6 +8,7 @@ local sbx = require "sbx"
 local core = require "sbx.core"
 local helper = require "helper"
 local rawhttp = require "rawhttp"
+local wsraw = require "wsraw"
 local read_head, read_chunk, read_body = rawhttp.read_head, rawhttp.read_chunk, rawhttp.read_body
 local function connect(server) return rawhttp.connect(server, 5) end
 local testing = require "sbx.testing"
@@ -477,6 +478,70 @@ describe("a request's Content-Length", function()
     sbx.connect(cjson.decode(res.body).id, { url = server.url, api_key = server.key }):kill()
   end)
 end)
+
+describe("a request's Transfer-Encoding", function()
+  local server
+
+  setup(function() server = helper.sbxd() end)
+  teardown(function() server.stop() end)
+
+  local function chunked(data) return ("%x\r\n%s\r\n0\r\n\r\n"):format(#data, data) end
+
+  -- What sbxd answers, whether it then closes the connection (once the client closed its
+  -- side: what a client still sending reads is the answer), and how many sandboxes it
+  -- made meanwhile. Nothing of the body may be read, as a body or as a request.
+  local function answer_to(bytes)
+    local before = #sbx.list { url = server.url, api_key = server.key }
+    local c = connect(server)
+    c:settimeout(3)
+    c:send(bytes)
+    local res = assert(read_response(c))
+    c:shutdown("send")
+    local rest, how = rest_of(c)
+    c:close()
+    return res, rest, how, #sbx.list { url = server.url, api_key = server.key } - before
+  end
+
+  it("with a Content-Length gets 400 and a close, and nothing is made", function()
+    -- two lengths in one head: a proxy that took the chunks would pass on the rest of
+    -- the Content-Length's body as a request of its own
+    local res, rest, how, made = answer_to(request("POST", "/sandboxes", { key = server.key,
+      headers = { "Transfer-Encoding: chunked", "Content-Length: 2" } }) .. "{}")
+    assert.are.equal(400, res.status)
+    assert.are.same({ "InvalidArgumentError",
+      "a request has a Content-Length or a Transfer-Encoding, not both" }, { json_error(res) })
+    assert.are.same({ "close", "", "closed", 0 }, { res.headers["connection"], rest, how, made })
+  end)
+
+  it("in chunks gets 411 and a close, and nothing is made", function()
+    local res, rest, how, made = answer_to(request("POST", "/sandboxes", { key = server.key,
+      headers = { "Transfer-Encoding: chunked" } }) .. chunked("{}"))
+    assert.are.equal(411, res.status)
+    assert.are.same({ "InvalidArgumentError",
+      "sbxd takes no Transfer-Encoding: a body needs a Content-Length" }, { json_error(res) })
+    assert.are.same({ "close", "", "closed", 0 }, { res.headers["connection"], rest, how, made })
+  end)
+
+  it("on a GET whose chunks hold a request: 411 and a close, and that request never runs", function()
+    local inner = request("POST", "/sandboxes", { key = server.key, body = "{}" })
+    for _, key in ipairs { server.key, false } do
+      local res, rest, how, made = answer_to(request("GET", "/sandboxes", { key = key,
+        headers = { "Transfer-Encoding: chunked" } }) .. chunked(inner))
+      assert.are.equal(key and 411 or 401, res.status)
+      assert.are.same({ "close", "", "closed", 0 }, { res.headers["connection"], rest, how, made })
+    end
+  end)
+
+  it("on a WebSocket upgrade gets 411 instead of the upgrade", function()
+    local box <close> = sbx.create { url = server.url, api_key = server.key }
+    local s, status, body = wsraw.open(server, "/sandboxes/" .. box.id .. "/processes/ws",
+      { headers = { "Transfer-Encoding: chunked" } })
+    assert.is_nil(s, "upgraded")
+    assert.are.equal(411, status)
+    assert.are.equal("InvalidArgumentError", cjson.decode(body).error.kind)
+  end)
+end)
+
 
 describe("a CONNECT", function()
   local server

@@ -34,6 +34,25 @@ int sbxd_body_length_refused(struct lws *wsi, size_t max_body, struct sbxd_err *
     return 0;
 }
 
+int sbxd_has_transfer_coding(struct lws *wsi)
+{
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+}
+
+/* A body in chunks (or any other coding) has a length sbxd cannot tell: it would read
+ * the chunks' framing as the body, or as the next request. With a Content-Length too,
+ * the head gives two lengths, and a proxy in front that took the other one would pass
+ * on the rest of the body as a request of its own (RFC 9112, 6.3). */
+int sbxd_transfer_coding_refused(struct lws *wsi, struct sbxd_err *err)
+{
+    if (!sbxd_has_transfer_coding(wsi)) return 0;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+        return sbxd_fail(err, 400, SBX_ERR_INVALID,
+                         "a request has a Content-Length or a Transfer-Encoding, not both");
+    return sbxd_fail(err, 411, SBX_ERR_INVALID,
+                     "sbxd takes no Transfer-Encoding: a body needs a Content-Length");
+}
+
 /* A client that sent "Expect: 100-continue" (curl does before a body over 1 MiB) waits
  * for "100 Continue" before its body, or a while (curl: 1 s); lws sends none. Nothing
  * of this transaction has been written yet; the 100 goes straight to the socket unless

@@ -41,9 +41,12 @@ static int has_content_length(struct lws *wsi)
     return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
 }
 
+/* A head with a Transfer-Encoding is followed by a body of any method, of a length sbxd
+ * cannot tell: it is refused, and none of it read. */
 static int body_follows(struct lws *wsi, const struct sbxd_conn *c)
 {
     char cl[32];
+    if (sbxd_has_transfer_coding(wsi)) return 1;
     if (!has_content_length(wsi))
         return c->method == SBXD_POST || c->method == SBXD_PUT || c->method == SBXD_PATCH;
     return lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
@@ -90,6 +93,7 @@ static int on_request(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn
         sbxd_fail(&err, 401, SBX_ERR_AUTH, "missing or wrong API key");
         return refuse(wsi, srv, c, &err);
     }
+    if (sbxd_transfer_coding_refused(wsi, &err)) return refuse(wsi, srv, c, &err);
     if (body_follows(wsi, c) && !has_content_length(wsi)) {
         sbxd_fail(&err, 411, SBX_ERR_INVALID, "a %s needs a Content-Length (0 for no body)",
                   c->method_name);

@@ -115,6 +115,7 @@ static int request_refused(struct lws *wsi, struct sbxd_server *srv, const char 
     if (sbxd_head_refused(wsi, err)) return -1;
     if (!sbxd_authorized(wsi, srv->api_key))
         return sbxd_fail(err, 401, SBX_ERR_AUTH, "missing or wrong API key");
+    if (sbxd_transfer_coding_refused(wsi, err)) return -1;
     if (strcasecmp(upgrade, "websocket") != 0)
         return sbxd_fail(err, 400, SBX_ERR_INVALID, "sbxd upgrades to a WebSocket only");
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
