@@ -4,6 +4,7 @@
  * reader, or a backlog it does not take, stops the pipe reads, that a second reader reads
  * from an offset of its own, and that a background process without a reader reads on
  * within its log's bound. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -210,6 +211,41 @@ static void test_background_bound(void)
     srv.max_log = SBX_DEFAULT_MAX_LOG;
 }
 
+/* A reader of a background process holds the log's bytes from its place on (the floor),
+ * past --max-log. Here it takes the first write, and the second, which waited in the pipe
+ * meanwhile, is read after it, while the reader stays where it was. When that reader
+ * leaves a finished process, nothing more comes to trim the log: its leaving does. */
+static void test_reader_leaving_trims(void)
+{
+    srv.max_log = 20000; /* its backlog mark is 10000: the first write holds the reads */
+    char cmd[512], go[256];
+    snprintf(go, sizeof go, "%s/go", box.dir);
+    snprintf(cmd, sizeof cmd, "dd if=/dev/zero bs=20000 count=1 2>/dev/null; "
+             "while [ ! -e '%s' ]; do sleep 0.01; done; dd if=/dev/zero bs=40000 count=1 2>/dev/null", go);
+    struct sbxd_proc *p = start_as(&tr, cmd, 1);
+    sbxd_proc_attach(tr.proc = p, &tr.reader, 0);
+    for (int i = 0; i < 500 && !p->backlogged; i++) run_until(NULL, 10);
+    FILE *f = fopen(go, "w");
+    if (f) fclose(f);
+    for (int i = 0; i < 500 && !p->exited; i++) run_until(NULL, 10);
+    CHECK(p->exited && p->backlogged && p->log.end == 20000, "the command ended, the second write unread");
+    enum sbxd_channel ch;
+    const unsigned char *bytes;
+    while (tr.reader.cur.pos < 20000)
+        sbxd_outlog_advance(&tr.reader.cur, sbxd_outlog_read(&p->log, &tr.reader.cur, 65536, &ch, &bytes));
+    sbxd_proc_drained(p); /* the reads go on: the pipe, read to its end */
+    for (int i = 0; i < 500 && p->out; i++) run_until(NULL, 10);
+    CHECK(p->log.end == 60000 && sbxd_outlog_held(&p->log) == 40000, "held from the reader's place on: %llu",
+          (unsigned long long)sbxd_outlog_held(&p->log));
+    tr.proc = NULL;
+    sbxd_proc_detach(p, &tr.reader);
+    CHECK(sbxd_outlog_held(&p->log) == 20000 && p->log.start == 40000, "the bound holds once it left: %llu",
+          (unsigned long long)sbxd_outlog_held(&p->log));
+    srv.max_log = SBX_DEFAULT_MAX_LOG;
+    unlink(go);
+    run_until(NULL, 20); /* the closed pipes freed */
+}
+
 static void count_handle(uv_handle_t *h, void *n)
 {
     (void)h;
@@ -281,6 +317,7 @@ int main(void)
     test_backlog();
     test_second_reader();
     test_background_bound();
+    test_reader_leaving_trims();
     test_grace_restarted();
 
     sbxd_proc_free_all(&srv);
