@@ -109,6 +109,17 @@ local function running(box, pid)
   return false
 end
 
+--- Waits until the log of an exited process holds all of its `size` bytes. A command may
+-- exit with output still in its pipe (a heavy writer's grows to 1 MiB), which sbxd
+-- reads after: the log is whole once an attach at its last byte is taken (one past
+-- what came is refused).
+local function until_logged(server, box, pid, size)
+  assert.is_true(helper.eventually(function() return not running(box, pid) end, 10))
+  assert.is_true(helper.eventually(function()
+    return attach(server, box, pid, "?offset=" .. size).status == 200
+  end, 10), "the log never reached " .. size .. " bytes")
+end
+
 -- Known bytes on both streams, in an order the shell fixes: 3 on stdout, 4 on stderr,
 -- 5 on stdout, 6 on stderr (18 bytes), with pauses so that each write is read alone.
 local KNOWN = "printf abc; sleep 0.05; printf DEFG >&2; sleep 0.05; printf hijkl; sleep 0.05; "
@@ -135,7 +146,7 @@ describe("attach", function()
 
   it("from N gets exactly the bytes at offsets >= N, of both streams in order", function()
     local start = start_and_cut(ctx.server, ctx.box, KNOWN, true)
-    assert.is_true(helper.eventually(function() return not running(ctx.box, start.pid) end, 5))
+    until_logged(ctx.server, ctx.box, start.pid, #KNOWN_ALL)
     for n = 0, #KNOWN_ALL do
       local res = attach(ctx.server, ctx.box, start.pid, ("?offset=%d&serial=%d"):format(n, start.serial))
       assert.are.equal(200, res.status)
@@ -195,7 +206,7 @@ describe("attach", function()
     setup(function()
       local start = start_and_cut(ctx.server, ctx.box, "printf 12345", true)
       pid, serial = start.pid, start.serial
-      assert.is_true(helper.eventually(function() return not running(ctx.box, pid) end, 5))
+      until_logged(ctx.server, ctx.box, pid, 5)
     end)
 
     local function refused(status, kind, query, p, box)
@@ -231,9 +242,9 @@ describe("a background process without a reader", function()
 
   it("keeps the tail of its output past --max-log, and attach says where it begins", function()
     local start = start_and_cut(ctx.server, ctx.box, "seq 1 100000", true)
-    assert.is_true(helper.eventually(function() return not running(ctx.box, start.pid) end, 10))
-    local res = attach(ctx.server, ctx.box, start.pid)
     local want = helper.sh("seq 1 100000") .. "\n"
+    until_logged(ctx.server, ctx.box, start.pid, #want)
+    local res = attach(ctx.server, ctx.box, start.pid)
     assert.are.equal(#want - 100000, res.s.start.from)
     assert.is_true(res.s.out == want:sub(-100000), "the tail differs")
     assert.are.equal(#want, res.s.last)
@@ -250,7 +261,7 @@ describe("--max-logs", function()
     local pids = {}
     for i = 1, 6 do
       pids[i] = start_and_cut(ctx.server, ctx.box, "head -c 150000 /dev/zero", true).pid
-      assert.is_true(helper.eventually(function() return not running(ctx.box, pids[i]) end, 10))
+      until_logged(ctx.server, ctx.box, pids[i], 150000)
     end
     local held, kept = 0, 0
     for _, pid in ipairs(pids) do
