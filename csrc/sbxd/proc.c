@@ -217,19 +217,20 @@ static void evict(struct sbxd_server *srv, struct sbxd_proc *self)
     }
 }
 
-/* Drops what a log holds past --max-log that no reader needs. */
-static void trim_to_max_log(struct sbxd_proc *p)
+/* Drops what p's log holds past --max-log, and the logs past --max-logs, that no reader
+ * needs (p itself is not released). */
+static void within_bounds(struct sbxd_proc *p)
 {
-    if (sbxd_outlog_held(&p->log) > p->srv->max_log) trim_log(p, p->srv->max_log);
+    struct sbxd_server *srv = p->srv;
+    if (sbxd_outlog_held(&p->log) > srv->max_log) trim_log(p, srv->max_log);
+    if (srv->log_bytes > srv->max_logs) evict(srv, p);
 }
 
 /* The log grew by n bytes: it keeps within its bounds. */
 static void kept(struct sbxd_proc *p, size_t n)
 {
-    struct sbxd_server *srv = p->srv;
-    srv->log_bytes += n;
-    trim_to_max_log(p);
-    if (srv->log_bytes > srv->max_logs) evict(srv, p);
+    p->srv->log_bytes += n;
+    within_bounds(p);
 }
 
 /* Output read from a pipe goes into the log. */
@@ -479,9 +480,9 @@ void sbxd_proc_attach(struct sbxd_proc *p, struct sbxd_reader *r, uint64_t offse
 void sbxd_proc_detach(struct sbxd_proc *p, struct sbxd_reader *r)
 {
     sbx_list_remove(&r->link);
-    /* What the reader still needed was kept past --max-log (the floor): no longer. A
+    /* What the reader still needed was kept past the bounds (the floor): no longer. A
      * process that has exited appends nothing that would trim it later. */
-    trim_to_max_log(p);
+    within_bounds(p);
     if (!sbx_list_empty(&p->readers)) {
         reading_changed(p);
         return;
