@@ -502,25 +502,23 @@ describe("a request's Transfer-Encoding", function()
     return res, rest, how, #sbx.list { url = server.url, api_key = server.key } - before
   end
 
-  it("with a Content-Length gets 400 and a close, and nothing is made", function()
-    -- two lengths in one head: a proxy that took the chunks would pass on the rest of
-    -- the Content-Length's body as a request of its own
-    local res, rest, how, made = answer_to(request("POST", "/sandboxes", { key = server.key,
-      headers = { "Transfer-Encoding: chunked", "Content-Length: 2" } }) .. "{}")
-    assert.are.equal(400, res.status)
-    assert.are.same({ "InvalidArgumentError",
-      "a request has a Content-Length or a Transfer-Encoding, not both" }, { json_error(res) })
-    assert.are.same({ "close", "", "closed", 0 }, { res.headers["connection"], rest, how, made })
-  end)
-
-  it("in chunks gets 411 and a close, and nothing is made", function()
-    local res, rest, how, made = answer_to(request("POST", "/sandboxes", { key = server.key,
-      headers = { "Transfer-Encoding: chunked" } }) .. chunked("{}"))
-    assert.are.equal(411, res.status)
-    assert.are.same({ "InvalidArgumentError",
-      "sbxd takes no Transfer-Encoding: a body needs a Content-Length" }, { json_error(res) })
-    assert.are.same({ "close", "", "closed", 0 }, { res.headers["connection"], rest, how, made })
-  end)
+  -- With a Content-Length too, the head gives two lengths: a proxy that took the chunks
+  -- would pass on the rest of the Content-Length's body as a request of its own.
+  for _, case in ipairs {
+    { "with a Content-Length gets 400", { "Content-Length: 2" }, "{}", 400,
+      "a request has a Content-Length or a Transfer-Encoding, not both" },
+    { "in chunks gets 411", {}, chunked("{}"), 411,
+      "sbxd takes no Transfer-Encoding: a body needs a Content-Length" },
+  } do
+    it(case[1] .. " and a close, and nothing is made", function()
+      local headers = { "Transfer-Encoding: chunked", table.unpack(case[2]) }
+      local res, rest, how, made = answer_to(request("POST", "/sandboxes", { key = server.key,
+        headers = headers }) .. case[3])
+      assert.are.equal(case[4], res.status)
+      assert.are.same({ "InvalidArgumentError", case[5] }, { json_error(res) })
+      assert.are.same({ "close", "", "closed", 0 }, { res.headers["connection"], rest, how, made })
+    end)
+  end
 
   it("on a GET whose chunks hold a request: 411 and a close, and that request never runs", function()
     local inner = request("POST", "/sandboxes", { key = server.key, body = "{}" })
