@@ -46,6 +46,12 @@ describe("sbxd behind nginx with TLS", function()
       .. "--listen '[::1]:%d' --prefix %s --workers 1 --tls-cert %s/server.pem "
       .. "--tls-key %s/server.key --node %s > %s/nginx.conf")
       :format(q(dir), port, port, q(dir), q(dir), q(dir), node.url:match("^http://(.+)$"), q(dir)))
+    -- each request's TLS server name (SNI) and URI, logged to sni.log ("-" for none)
+    local conf = assert(helper.read_file(dir .. "/nginx.conf"))
+    local f = assert(io.open(dir .. "/nginx.conf", "wb"))
+    f:write((conf:gsub("\n    access_log off;\n", ('\n    log_format sni "$ssl_server_name $request_uri";\n'
+      .. "    access_log %s/sni.log sni;\n"):format(dir), 1)))
+    f:close()
     nginx = helper.nginx(dir)
     nginx.start()
     url = ("https://localhost:%d"):format(port)
@@ -61,26 +67,51 @@ describe("sbxd behind nginx with TLS", function()
     helper.sh("rm -rf " .. q(dir))
   end)
 
+  --- The TLS server names (SNI) the requests of a client run came with, by kind: "ws"
+  -- for the WebSocket connections (lws's: the sessions and the bare one to /health),
+  -- "http" for the others (curl's); "-" is none. Empties sni.log first.
+  local function server_names(run)
+    local log = dir .. "/sni.log"
+    helper.sh(": > " .. q(log))
+    run()
+    local names = { ws = {}, http = {} }
+    helper.wait_for(function() -- nginx logs a WebSocket connection when it closes
+      local _, ws = helper.read_file(log):gsub("writer=", "")
+      return ws >= 3
+    end, "the WebSocket connections in sni.log")
+    for name, uri in helper.read_file(log):gmatch("(%S+) (%S+)\n") do
+      names[uri:find("writer=", 1, true) and "ws" or "http"][name] = true
+    end
+    return names
+  end
+
   --- What the client's first four lines say when everything worked.
   local WORKED = {
     'run "a\\0b" "err\\n" 3', 'spawn "ping\\0\\n" "done\\n" 0', 'pty "got typed\\r\\n"', "create ok",
   }
 
   it("runs and spawns over https and wss when the client trusts the server's CA", function()
-    local lines, out = client(dir .. "/ca.pem")
+    local lines, out
+    local names = server_names(function() lines, out = client(dir .. "/ca.pem") end)
     assert.are.same(WORKED, { lines[1], lines[2], lines[3], lines[4] }, out)
     assert.matches("^connect NotFoundError ", lines[5])
     assert.are.equal("list ok", lines[6])
     -- the bare WebSocket to /health: TLS up, then no upgrade (not a session's path)
     assert.matches("^wss error ", lines[7])
     assert.is_nil(lines[7]:find("certificate", 1, true), out)
+    assert.are.same({ ws = { localhost = true }, http = { localhost = true } }, names)
   end)
 
   it("runs and spawns over https and wss at an IPv6 address its certificate names", function()
-    local lines, out = client(dir .. "/ca.pem", (url:gsub("localhost", "[::1]")))
+    local lines, out
+    local names = server_names(function()
+      lines, out = client(dir .. "/ca.pem", (url:gsub("localhost", "[::1]")))
+    end)
     assert.are.same(WORKED, { lines[1], lines[2], lines[3], lines[4] }, out)
     assert.matches("^wss error ", lines[7])
     assert.is_nil(lines[7]:find("certificate", 1, true), out)
+    -- an address is no server name: no SNI, from lws ("[" before) as from curl
+    assert.are.same({ ws = { ["-"] = true }, http = { ["-"] = true } }, names)
   end)
 
   it("resumes a session over wss after nginx restarts under it", function()

@@ -676,6 +676,10 @@ static int lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 {
     if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
         return on_cert_verified(wsi, user, len);
+    if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) { /* user: the client SSL_CTX */
+        sbx_tls_names_hosts_only(user);
+        return 0;
+    }
     struct sbx_session *s = user;
     if (!s) /* let go of: it closes */
         return reason == LWS_CALLBACK_CLIENT_WRITEABLE || reason == LWS_CALLBACK_TIMER ? -1 : 0;

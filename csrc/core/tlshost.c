@@ -1,5 +1,7 @@
 #include "tlshost.h"
 
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <string.h>
@@ -30,4 +32,27 @@ int sbx_tls_ipv6_host_named(void *x509_ctx, const char *host)
     if (!cert || X509_check_ip_asc(cert, ip, 0) != 1) return 0;
     X509_STORE_CTX_set_error(ctx, X509_V_OK);
     return 1;
+}
+
+/* Whether `name` may be a server name: not an IPv4 address, nor any part of an IPv6 one
+ * (which has a ':' or, as lws cuts it, is the "[" before the first one). */
+static int is_host_name(const char *name)
+{
+    struct in_addr a;
+    return name[0] && name[0] != '[' && !strchr(name, ':') && inet_pton(AF_INET, name, &a) != 1;
+}
+
+/* At the start of a handshake, before the ClientHello is made: the name lws set, or
+ * none. The callback is handed the connection as const; the name is its own to set. */
+static void on_tls_state(const SSL *ssl, int where, int ret)
+{
+    (void)ret;
+    if (!(where & SSL_CB_HANDSHAKE_START)) return;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name && !is_host_name(name)) SSL_set_tlsext_host_name((SSL *)ssl, NULL);
+}
+
+void sbx_tls_names_hosts_only(void *ssl_ctx)
+{
+    if (ssl_ctx) SSL_CTX_set_info_callback(ssl_ctx, on_tls_state);
 }
