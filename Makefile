@@ -11,11 +11,11 @@ LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 BINDIR  ?= $(PREFIX)/bin
 
 CC      ?= gcc
-PKGS     = libcurl libuv libwebsockets jansson libcrypto
+PKGS     = libcurl libuv libwebsockets jansson libssl libcrypto
 CFLAGS  ?= -O2 -g
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CPPFLAGS_ALL = -Icsrc/common -Icsrc/core $(shell pkg-config --cflags lua$(LUA_VERSION) libcurl libuv libwebsockets jansson 2>/dev/null)
-LIBS_CORE = $(shell pkg-config --libs libcurl libuv libwebsockets libcrypto 2>/dev/null)
+LIBS_CORE = $(shell pkg-config --libs libcurl libuv libwebsockets libssl libcrypto 2>/dev/null)
 LIBS_SBXD = $(shell pkg-config --libs libuv libwebsockets jansson 2>/dev/null)
 LIBS_LUA  = $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null)
 
