@@ -34,6 +34,11 @@ int sbxd_body_length_refused(struct lws *wsi, size_t max_body, struct sbxd_err *
     return 0;
 }
 
+int sbxd_has_content_length(struct lws *wsi)
+{
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+}
+
 int sbxd_has_transfer_coding(struct lws *wsi)
 {
     return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
@@ -46,7 +51,7 @@ int sbxd_has_transfer_coding(struct lws *wsi)
 int sbxd_transfer_coding_refused(struct lws *wsi, struct sbxd_err *err)
 {
     if (!sbxd_has_transfer_coding(wsi)) return 0;
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+    if (sbxd_has_content_length(wsi))
         return sbxd_fail(err, 400, SBX_ERR_INVALID,
                          "a request has a Content-Length or a Transfer-Encoding, not both");
     return sbxd_fail(err, 411, SBX_ERR_INVALID,

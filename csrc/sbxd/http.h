@@ -72,6 +72,8 @@ int sbxd_head_refused(struct lws *wsi, struct sbxd_err *err);
 /* A request's framing (framing.c). Content-Length (present) that is not one number of
  * bytes (400), or over max_body (413): -1 with err set; else 0. */
 int sbxd_body_length_refused(struct lws *wsi, size_t max_body, struct sbxd_err *err);
+/* Whether the head has a Content-Length field (whatever its value). */
+int sbxd_has_content_length(struct lws *wsi);
 /* Whether the head has a Transfer-Encoding field, which sbxd decodes none of. */
 int sbxd_has_transfer_coding(struct lws *wsi);
 /* A Transfer-Encoding field: with a Content-Length as well, 400 (the two lengths a proxy

@@ -120,9 +120,9 @@ void sbxd_proc_resume(struct sbxd_proc *p)
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct sbxd_proc *p = s->data;
-    int is_out = (uv_pipe_t *)s == p->out;
+    enum sbxd_channel ch = (uv_pipe_t *)s == p->out ? SBXD_STDOUT : SBXD_STDERR;
     if (n > 0) {
-        log_read(p, s, is_out ? SBXD_STDOUT : SBXD_STDERR, buf, (size_t)n);
+        log_read(p, s, ch, buf, (size_t)n);
         still_speaking(p);
         reading_changed(p);
     } else if (n < 0) {
@@ -131,7 +131,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
          * last may still be on its way to the master (the kernel moves it later), and
          * libuv takes a hangup after a short read for the end. (A pipe with no writer
          * has nothing more: its read finds the end at once.) */
-        drain(p, is_out ? &p->out : &p->err, is_out ? SBXD_STDOUT : SBXD_STDERR);
+        drain(p, ch == SBXD_STDOUT ? &p->out : &p->err, ch);
         /* Both pipes closed: the command has most likely just exited. Reaping it here
          * sends the end event without waiting a loop turn for SIGCHLD. */
         int status;

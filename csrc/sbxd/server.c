@@ -35,19 +35,14 @@ static void reset_conn(struct sbxd_conn *c)
 }
 
 /* lws reads a body after the head when there is a Content-Length above 0, and also,
- * taking it as 100 MiB long, after a POST, PUT or PATCH without one. */
-static int has_content_length(struct lws *wsi)
-{
-    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
-}
-
-/* A head with a Transfer-Encoding is followed by a body of any method, of a length sbxd
+ * taking it as 100 MiB long, after a POST, PUT or PATCH without one.
+ * A head with a Transfer-Encoding is followed by a body of any method, of a length sbxd
  * cannot tell: it is refused, and none of it read. */
 static int body_follows(struct lws *wsi, const struct sbxd_conn *c)
 {
     char cl[32];
     if (sbxd_has_transfer_coding(wsi)) return 1;
-    if (!has_content_length(wsi))
+    if (!sbxd_has_content_length(wsi))
         return c->method == SBXD_POST || c->method == SBXD_PUT || c->method == SBXD_PATCH;
     return lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
            strtoull(cl, NULL, 10) > 0;
@@ -94,12 +89,12 @@ static int on_request(struct lws *wsi, struct sbxd_server *srv, struct sbxd_conn
         return refuse(wsi, srv, c, &err);
     }
     if (sbxd_transfer_coding_refused(wsi, &err)) return refuse(wsi, srv, c, &err);
-    if (body_follows(wsi, c) && !has_content_length(wsi)) {
+    if (body_follows(wsi, c) && !sbxd_has_content_length(wsi)) {
         sbxd_fail(&err, 411, SBX_ERR_INVALID, "a %s needs a Content-Length (0 for no body)",
                   c->method_name);
         return refuse(wsi, srv, c, &err);
     }
-    if (has_content_length(wsi) && sbxd_body_length_refused(wsi, srv->max_body, &err))
+    if (sbxd_has_content_length(wsi) && sbxd_body_length_refused(wsi, srv->max_body, &err))
         return refuse(wsi, srv, c, &err);
     c->authorized = 1;
     if (len >= sizeof c->path) c->path_too_long = 1;
